@@ -1,0 +1,29 @@
+# geogrid — the two set-up commands of the README are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install install-dev system-deps lint
+
+demo: install  ## the main job on the sample data, embedded store (no database server)
+	$(BIN)/geogrid demo
+
+test: system-deps install-dev lint  ## everything installed (PostGIS included), whole test suite
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+
+system-deps:
+	bash scripts/system-deps.sh

@@ -1,0 +1,532 @@
+"""Read and write grid plans and household files.
+
+Plan files keep the three tables of a :class:`~geogrid.plan.GridPlan` in every format:
+
+=================  ==========================================================================
+GeoPackage         layers ``grids`` and ``units`` (MultiPolygon, EPSG:4490), ``staff`` (no
+                   geometry) and ``plan`` (key/value metadata: name, levels, attribution)
+GeoJSON            RFC 7946 FeatureCollection, lon/lat with 7 decimals; each feature has a
+                   ``layer`` property (``grids`` / ``units``); staff and plan metadata are the
+                   foreign members ``staff`` and ``geogrid``
+GeoParquet         one table with a ``layer`` column (``grids`` / ``units``); staff and plan
+                   metadata in the file's key/value metadata under ``geogrid``
+Shapefile          ``NAME.shp`` (grids, short column names), ``NAME_units.shp``,
+                   ``NAME_staff.csv`` and ``NAME.geogrid.json`` (metadata) side by side
+=================  ==========================================================================
+
+A file without geogrid's metadata (e.g. a layer someone drew in QGIS) is read as a grids
+layer, with ``columns`` mapping the model's names to the file's own. Writes go to a temporary
+file first and replace the target only when complete, so a failed write leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyogrio
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
+
+from geogrid import crs as gcrs
+from geogrid.errors import CRSError, PlanFileError
+from geogrid.plan import PLAN_CRS, STAFF_COLUMNS, GridPlan
+
+__all__ = [
+    "DEFAULT_LEVEL_NAMES",
+    "FORMATS",
+    "plan_format",
+    "read_households",
+    "read_layer",
+    "read_plan",
+    "write_plan",
+]
+
+FORMATS = {
+    ".gpkg": "gpkg",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".parquet": "parquet",
+    ".geoparquet": "parquet",
+    ".shp": "shapefile",
+}
+DEFAULT_LEVEL_NAMES = ["社区", "网格", "微网格", "楼栋", "单元", "院落"]
+GEOJSON_DECIMALS = 7
+_SHP_NAMES = {
+    "parent_code": "parent",
+    "households": "househlds",
+    "residents": "residents",
+    "key_persons": "key_person",
+    "valid_from": "valid_from",
+    "grid_code": "grid_code",
+}
+_META_KEY = "geogrid"
+_FORMAT_VERSION = 1
+
+
+def plan_format(path: str | os.PathLike[str]) -> str:
+    """Name of the plan format for ``path`` from its suffix.
+
+    Examples
+    --------
+    >>> plan_format("plan.gpkg"), plan_format("grids.geojson")
+    ('gpkg', 'geojson')
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise PlanFileError(
+            f"{Path(path).name}: unknown plan format {suffix or '(no suffix)'!r}; "
+            f"use one of {', '.join(sorted(FORMATS))}"
+        )
+    return FORMATS[suffix]
+
+
+# --------------------------------------------------------------------------- reading plans
+
+
+def read_plan(
+    path: str | os.PathLike[str],
+    *,
+    columns: Mapping[str, str] | None = None,
+    layer: str | None = None,
+    levels: list[str] | None = None,
+    name: str | None = None,
+    crs: Any = None,
+) -> GridPlan:
+    """Read a plan file written by geogrid, or import someone else's grids layer.
+
+    Parameters
+    ----------
+    path
+        A ``.gpkg``, ``.geojson``/``.json``, ``.parquet`` or ``.shp`` file.
+    columns
+        For foreign files: the model's column names mapped to the file's, e.g.
+        ``{"code": "WGBM", "name": "WGMC", "parent_code": "SQBM", "households": "HS"}``.
+    layer
+        Layer to read from a multi-layer foreign file (default: ``grids`` or the only layer).
+    levels
+        Level names, top first, when the file does not carry them.
+    name
+        Plan name when the file does not carry one (default: the file name).
+    crs
+        CRS to assume when the file has none (e.g. ``"EPSG:4490"``); never overrides one.
+
+    Returns
+    -------
+    GridPlan
+        The normalised plan (EPSG:4490, MultiPolygon).
+    """
+    path = Path(path)
+    kind = plan_format(path)
+    if not path.exists():
+        raise PlanFileError(f"{path}: no such file")
+    reader = {
+        "gpkg": _read_gpkg,
+        "geojson": _read_geojson,
+        "parquet": _read_parquet,
+        "shapefile": _read_shapefile,
+    }[kind]
+    try:
+        grids, staff, units, meta = reader(path, layer)
+    except (DataSourceError, DataLayerError, OSError, ValueError, pa.ArrowException) as exc:
+        raise PlanFileError(f"{path.name}: cannot read it as a {kind} plan file: {_first_line(exc)}") from exc
+    grids = _prepare_layer(grids, path, crs, columns)
+    units = _prepare_layer(units, path, crs, None) if units is not None and len(units) else None
+    levels = meta.get("levels") or levels or _default_levels(grids)
+    return GridPlan(
+        name=meta.get("name") or name or path.stem,
+        levels=levels,
+        grids=grids,
+        staff=staff,
+        units=units,
+        attribution=meta.get("attribution", ""),
+        version=meta.get("version"),
+    )
+
+
+def read_layer(path: str | os.PathLike[str], *, layer: str | None = None, crs: Any = None) -> gpd.GeoDataFrame:
+    """Read one vector layer with the same checks as plans (format, geometry, CRS sanity).
+
+    The result keeps the file's own CRS (after ``crs`` fills a missing one).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PlanFileError(f"{path}: no such file")
+    try:
+        frame = pyogrio.read_dataframe(path, layer=layer)
+    except (DataSourceError, DataLayerError) as exc:
+        raise PlanFileError(f"{path.name}: not a readable geo file: {_first_line(exc)}") from exc
+    return _check_crs(_with_geometry(frame, path), path, crs)
+
+
+def _read_gpkg(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[str, Any]]:
+    names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    if "plan" not in names:
+        return pyogrio.read_dataframe(path, layer=_pick_layer(names, layer, path)), None, None, {}
+    meta = _decode_meta(pyogrio.read_dataframe(path, layer="plan"))
+    staff = pyogrio.read_dataframe(path, layer="staff") if "staff" in names else None
+    units = pyogrio.read_dataframe(path, layer="units") if "units" in names else None
+    return pyogrio.read_dataframe(path, layer="grids"), staff, units, meta
+
+
+def _read_geojson(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanFileError(f"{path.name}: not GeoJSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise PlanFileError(f"{path.name}: not a GeoJSON FeatureCollection")
+    meta = data.get(_META_KEY) or {}
+    frame = _features_to_frame(data.get("features") or [], path)
+    if not meta:
+        return frame, None, None, {}
+    staff = pd.DataFrame(data.get("staff") or [], columns=list(STAFF_COLUMNS))
+    grids, units = _split_layers(frame)
+    return grids, staff, units, meta
+
+
+def _read_parquet(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[str, Any]]:
+    raw = (pq.read_schema(path).metadata or {}).get(_META_KEY.encode())
+    try:
+        frame = gpd.read_parquet(path)
+    except ValueError as exc:
+        raise PlanFileError(f"{path.name}: no geometry column (几何列) in this Parquet file") from exc
+    if raw is None:
+        return frame, None, None, {}
+    meta = json.loads(raw)
+    staff = pd.DataFrame(meta.pop("staff", []), columns=list(STAFF_COLUMNS))
+    grids, units = _split_layers(frame)
+    return grids, staff, units, meta
+
+
+def _read_shapefile(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[str, Any]]:
+    sidecar = path.with_suffix(".geogrid.json")
+    grids = pyogrio.read_dataframe(path, encoding="UTF-8" if sidecar.exists() else None)
+    if not sidecar.exists():
+        return grids, None, None, {}
+    back = {short: long for long, short in _SHP_NAMES.items()}
+    grids = grids.rename(columns=back)
+    meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    units_path = path.with_name(f"{path.stem}_units.shp")
+    units = pyogrio.read_dataframe(units_path, encoding="UTF-8").rename(columns=back) if units_path.exists() else None
+    staff_path = path.with_name(f"{path.stem}_staff.csv")
+    staff = pd.read_csv(staff_path, dtype=str, keep_default_na=False) if staff_path.exists() else None
+    return grids, staff, units, meta
+
+
+def _pick_layer(names: list[str], layer: str | None, path: Path) -> str:
+    if layer is not None:
+        if layer not in names:
+            raise PlanFileError(f"{path.name}: no layer {layer!r}; layers: {', '.join(names)}")
+        return layer
+    if "grids" in names or len(names) == 1:
+        return "grids" if "grids" in names else names[0]
+    raise PlanFileError(f"{path.name} has several layers ({', '.join(names)}); choose one with --layer")
+
+
+def _features_to_frame(features: list[dict[str, Any]], path: Path) -> gpd.GeoDataFrame:
+    rows, geoms = [], []
+    for i, feature in enumerate(features):
+        try:
+            geometry = feature.get("geometry")
+            geoms.append(shapely.from_geojson(json.dumps(geometry)) if geometry else None)
+        except (shapely.errors.GEOSException, TypeError, AttributeError) as exc:
+            raise PlanFileError(f"{path.name}: feature {i} has an unreadable geometry ({exc})") from exc
+        rows.append(feature.get("properties") or {})
+    # RFC 7946: GeoJSON is always WGS84 lon/lat, which we treat as CGCS2000 (same to ~cm).
+    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=4326 if geoms else None)
+
+
+def _split_layers(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    layer = frame["layer"] if "layer" in frame else pd.Series("grids", index=frame.index)
+    grids = frame[layer == "grids"].reset_index(drop=True)
+    units = frame[layer == "units"].reset_index(drop=True)
+    return grids, units
+
+
+def _decode_meta(table: pd.DataFrame) -> dict[str, Any]:
+    meta = dict(zip(table["key"], table["value"], strict=True))
+    return {key: json.loads(value) for key, value in meta.items()}
+
+
+def _prepare_layer(
+    frame: gpd.GeoDataFrame, path: Path, crs: Any, columns: Mapping[str, str] | None
+) -> gpd.GeoDataFrame:
+    frame = _check_crs(_with_geometry(frame, path), path, crs)
+    if columns:
+        missing = [theirs for theirs in columns.values() if theirs not in frame.columns]
+        if missing:
+            raise PlanFileError(
+                f"{path.name}: no column(s) {', '.join(missing)} to map; "
+                f"the file has {', '.join(map(str, frame.columns.drop(frame.geometry.name)))}"
+            )
+        frame = frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
+    if "level" not in frame.columns and "code" in frame.columns:
+        frame = frame.assign(level=_infer_levels(frame))
+    return frame
+
+
+def _with_geometry(frame: Any, path: Path) -> gpd.GeoDataFrame:
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+        raise PlanFileError(f"{path.name}: no geometry column (几何列); a plan needs grid polygons")
+    return frame
+
+
+def _check_crs(frame: gpd.GeoDataFrame, path: Path, crs: Any) -> gpd.GeoDataFrame:
+    if frame.crs is None and crs is not None:
+        frame = frame.set_crs(crs)
+    problem = gcrs.layer_crs_problem(frame)
+    if problem:
+        raise CRSError(f"{path.name}: {problem}")
+    return frame
+
+
+def _infer_levels(frame: pd.DataFrame) -> pd.Series:
+    if "parent_code" not in frame.columns:
+        return pd.Series(1, index=frame.index)
+    parent = dict(zip(frame["code"].astype(str), frame["parent_code"], strict=False))
+
+    def depth(code: str) -> int:
+        seen, level = {code}, 1
+        while (up := parent.get(code)) is not None and not pd.isna(up) and str(up) in parent:
+            code = str(up)
+            if code in seen:  # a cycle: validation reports it, here just stop
+                break
+            seen.add(code)
+            level += 1
+        return level
+
+    return frame["code"].astype(str).map(depth)
+
+
+def _default_levels(grids: gpd.GeoDataFrame) -> list[str]:
+    depth = int(pd.to_numeric(grids["level"], errors="coerce").max()) if len(grids) else 1
+    return DEFAULT_LEVEL_NAMES[: max(1, min(depth, len(DEFAULT_LEVEL_NAMES)))]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- writing plans
+
+
+def write_plan(plan: GridPlan, path: str | os.PathLike[str]) -> Path:
+    """Write ``plan`` to ``path`` in the format its suffix names; nothing is left on failure.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file (for a Shapefile, the ``.shp``).
+    """
+    path = Path(path)
+    kind = plan_format(path)
+    writer = {
+        "gpkg": _write_gpkg,
+        "geojson": _write_geojson,
+        "parquet": _write_parquet,
+        "shapefile": _write_shapefile,
+    }[kind]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _staging(path) as staged:
+        writer(plan, staged)
+    return path
+
+
+@contextlib.contextmanager
+def _staging(path: Path) -> Iterator[Path]:
+    """Yield a path in a temporary folder beside ``path``; move every file made there into place."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}-", dir=path.parent))
+    try:
+        yield folder / path.name
+        for made in sorted(folder.iterdir()):
+            os.replace(made, path.parent / made.name)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _meta(plan: GridPlan) -> dict[str, Any]:
+    return {
+        "format": _FORMAT_VERSION,
+        "name": plan.name,
+        "levels": plan.levels,
+        "attribution": plan.attribution,
+        "version": plan.version,
+    }
+
+
+def _write_gpkg(plan: GridPlan, path: Path) -> None:
+    meta = pd.DataFrame(
+        [(k, json.dumps(v, ensure_ascii=False)) for k, v in _meta(plan).items()], columns=["key", "value"]
+    )
+    pyogrio.write_dataframe(plan.grids, path, layer="grids", geometry_type="MultiPolygon")
+    pyogrio.write_dataframe(plan.units, path, layer="units", geometry_type="MultiPolygon")
+    pyogrio.write_dataframe(plan.staff, path, layer="staff")
+    pyogrio.write_dataframe(meta, path, layer="plan")
+
+
+def _write_geojson(plan: GridPlan, path: Path) -> None:
+    features = _features(plan.grids, "grids", "code") + _features(plan.units, "units", "unit_id")
+    collection = {
+        "type": "FeatureCollection",
+        _META_KEY: _meta(plan),
+        "staff": _records(plan.staff),
+        "features": features,
+    }
+    path.write_text(json.dumps(collection, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def _features(frame: gpd.GeoDataFrame, layer: str, id_column: str) -> list[dict[str, Any]]:
+    geoms = shapely.transform(frame.geometry.to_numpy(), lambda xy: np.round(xy, GEOJSON_DECIMALS))
+    return [
+        {
+            "type": "Feature",
+            "id": props[id_column],
+            "properties": {"layer": layer, **props},
+            "geometry": json.loads(shapely.to_geojson(geom)) if not geom.is_empty else None,
+        }
+        for props, geom in zip(_records(frame.drop(columns=frame.geometry.name)), geoms, strict=True)
+    ]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain JSON-ready dicts (pandas NA → None, numpy scalars → Python)."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in plain.to_dict("records")]
+
+
+def _write_parquet(plan: GridPlan, path: Path) -> None:
+    # one table: grid rows and unit rows together (shared columns: name, households), told
+    # apart by `layer`
+    table = pd.concat(
+        [plan.grids.assign(layer="grids"), plan.units.assign(layer="units")], ignore_index=True, sort=False
+    )
+    gpd.GeoDataFrame(table, geometry="geometry", crs=PLAN_CRS).to_parquet(path, index=False)
+    # GeoParquet's own `geo` metadata comes from geopandas; add ours beside it
+    arrow = pq.read_table(path)
+    meta = {**_meta(plan), "staff": _records(plan.staff)}
+    schema_meta = {**(arrow.schema.metadata or {}), _META_KEY.encode(): json.dumps(meta, ensure_ascii=False).encode()}
+    pq.write_table(arrow.replace_schema_metadata(schema_meta), path)
+
+
+def _write_shapefile(plan: GridPlan, path: Path) -> None:
+    pyogrio.write_dataframe(
+        plan.grids.rename(columns=_SHP_NAMES), path, geometry_type="MultiPolygon", encoding="UTF-8"
+    )
+    if len(plan.units):
+        units_path = path.with_name(f"{path.stem}_units.shp")
+        pyogrio.write_dataframe(
+            plan.units.rename(columns=_SHP_NAMES), units_path, geometry_type="MultiPolygon", encoding="UTF-8"
+        )
+    plan.staff.to_csv(path.with_name(f"{path.stem}_staff.csv"), index=False)
+    path.with_suffix(".geogrid.json").write_text(json.dumps(_meta(plan), ensure_ascii=False), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- households
+
+
+def read_households(
+    path: str | os.PathLike[str],
+    *,
+    count_column: str | None = None,
+    crs: Any = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read households as points or building polygons, in EPSG:4490.
+
+    Parameters
+    ----------
+    path
+        A vector file (points: one per household or with a count column; polygons: buildings
+        or estates with a count column), or a ``.csv`` / ``.xlsx`` table with lon/lat columns
+        (``lon``/``lng``/``longitude``/``经度`` and ``lat``/``latitude``/``纬度``).
+    count_column
+        Column with the number of households per row; default ``households`` when present,
+        otherwise one household per row (points only).
+    crs
+        CRS of the coordinates: ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or any EPSG
+        code. For tables it defaults to WGS84; for vector files it fills a missing CRS, and for
+        point files ``"gcj02"``/``"bd09"`` says the file's lon/lat are really in that system.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The file's columns plus an integer ``households`` column.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".csv", ".xlsx", ".xls"):
+        frame = _households_table(path, crs)
+    else:
+        special = isinstance(crs, str) and crs.lower() in ("gcj02", "bd09")
+        frame = read_layer(path, layer=layer, crs=None if special else crs)
+        if special:
+            frame = _shift_points(frame, crs, path)
+        frame = frame.to_crs(PLAN_CRS)
+    return _with_counts(frame, count_column, path)
+
+
+def _households_table(path: Path, crs: Any) -> gpd.GeoDataFrame:
+    try:
+        table = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_excel(path)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
+        raise PlanFileError(f"{path.name}: cannot read the table ({_first_line(exc)})") from exc
+    lon_col = _find_column(table, ("lon", "lng", "longitude", "经度", "x"), path, "longitude")
+    lat_col = _find_column(table, ("lat", "latitude", "纬度", "y"), path, "latitude")
+    lon = pd.to_numeric(table[lon_col], errors="coerce").to_numpy(float)
+    lat = pd.to_numeric(table[lat_col], errors="coerce").to_numpy(float)
+    _raise_first_problem(lon, lat, path)
+    x, y = gcrs.to_plan_lonlat(lon, lat, crs or "wgs84")
+    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS)
+
+
+def _shift_points(frame: gpd.GeoDataFrame, crs: str, path: Path) -> gpd.GeoDataFrame:
+    if not (frame.geom_type == "Point").all():
+        raise CRSError(f"{path.name}: {crs} applies to points only; this file has other geometries")
+    lon, lat = frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
+    _raise_first_problem(lon, lat, path)
+    x, y = gcrs.to_plan_lonlat(lon, lat, crs)
+    return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS)
+
+
+def _raise_first_problem(lon: np.ndarray, lat: np.ndarray, path: Path) -> None:
+    problems = gcrs.coordinate_problems(lon, lat)
+    bad = np.flatnonzero(pd.notna(problems))
+    if len(bad):
+        raise PlanFileError(f"{path.name}: row {bad[0] + 1}: {problems[bad[0]]} ({len(bad)} bad rows in all)")
+
+
+def _find_column(table: pd.DataFrame, names: tuple[str, ...], path: Path, what: str) -> str:
+    lookup = {str(c).strip().lower(): c for c in table.columns}
+    for name in names:
+        if name in lookup:
+            return str(lookup[name])
+    raise PlanFileError(f"{path.name}: no {what} column; name it one of {', '.join(names)}")
+
+
+def _with_counts(frame: gpd.GeoDataFrame, count_column: str | None, path: Path) -> gpd.GeoDataFrame:
+    column = count_column or ("households" if "households" in frame.columns else None)
+    if column is None:
+        if not (frame.geom_type == "Point").all():
+            raise PlanFileError(
+                f"{path.name}: polygons need a household count column; pass --count-column NAME"
+            )
+        return frame.assign(households=1)
+    if column not in frame.columns:
+        raise PlanFileError(f"{path.name}: no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
+    counts = pd.to_numeric(frame[column], errors="coerce")
+    if counts.isna().any() or (counts < 0).any() or (counts % 1 != 0).any():
+        row = int(np.flatnonzero(counts.isna() | (counts < 0) | (counts % 1 != 0))[0])
+        raise PlanFileError(f"{path.name}: row {row + 1}: household count {frame[column].iloc[row]!r} is not a whole number ≥ 0")
+    return frame.assign(households=counts.astype("int64"))
+

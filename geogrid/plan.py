@@ -1,0 +1,381 @@
+"""The grid-plan model: nested levels of grids, their staff, and the atomic units they hold.
+
+A :class:`GridPlan` is three tables that travel together through every file format and store:
+
+``grids``
+    one row per grid (网格) at every level, a GeoDataFrame in EPSG:4490 (CGCS2000 lon/lat)
+    with the columns of :data:`GRID_COLUMNS`; geometries are MultiPolygons.
+``staff``
+    grid heads (网格长) and workers (专职 / 兼职网格员) by grid code, :data:`STAFF_COLUMNS`.
+``units``
+    the atomic units a grid is made of (buildings, courtyards 院落, estates 小区, cells) with
+    their households, the grid code each belongs to and whether it is locked,
+    :data:`UNIT_COLUMNS`; may be empty.
+
+Constructing a plan normalises the tables (column order, dtypes, MultiPolygon, CRS), so two
+plans read from different formats compare equal column by column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from enum import StrEnum
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from geogrid.errors import CRSError, PlanFileError
+
+__all__ = [
+    "GRID_COLUMNS",
+    "MAX_LEVELS",
+    "PLAN_CRS",
+    "STAFF_COLUMNS",
+    "UNIT_COLUMNS",
+    "GridKind",
+    "GridPlan",
+    "Priority",
+    "SpecialType",
+    "StaffRole",
+    "UnitKind",
+    "normalise_grids",
+    "normalise_staff",
+    "normalise_units",
+]
+
+PLAN_CRS = CRS.from_epsg(4490)
+"""Plans are stored in CGCS2000 geographic coordinates (lon/lat order in every table)."""
+
+MAX_LEVELS = 6
+
+
+class GridKind(StrEnum):
+    """Grid type (网格类型)."""
+
+    URBAN = "urban"  # 城市社区网格
+    RURAL = "rural"  # 农村网格
+    SPECIAL = "special"  # 专属网格
+
+
+class SpecialType(StrEnum):
+    """Subtype of a special grid (专属网格)."""
+
+    SCHOOL = "school"  # 学校
+    HOSPITAL = "hospital"  # 医院
+    ENTERPRISE = "enterprise"  # 企业 / 园区
+    MARKET = "market"  # 市场 / 商圈
+    SCENIC = "scenic"  # 景区
+    INSTITUTION = "institution"  # 机关事业单位
+
+
+class Priority(StrEnum):
+    """Workload class of a grid: priority (重点) or ordinary (一般)."""
+
+    KEY = "key"  # 重点
+    NORMAL = "normal"  # 一般
+
+
+class StaffRole(StrEnum):
+    """Role of a person on a grid's staff."""
+
+    HEAD = "head"  # 网格长
+    FULL_TIME = "full_time"  # 专职网格员
+    PART_TIME = "part_time"  # 兼职网格员
+
+
+class UnitKind(StrEnum):
+    """Kind of atomic unit that is never split between grids."""
+
+    BUILDING = "building"  # 楼栋
+    COURTYARD = "courtyard"  # 院落
+    ESTATE = "estate"  # 小区
+    VILLAGE = "village"  # 自然村 / 村民小组
+    CELL = "cell"  # land without households (tessellation cell)
+
+
+#: Column name -> pandas dtype of the ``grids`` table (``geometry`` comes last).
+GRID_COLUMNS: dict[str, str] = {
+    "code": "string",
+    "name": "string",
+    "level": "int64",
+    "parent_code": "string",
+    "kind": "string",
+    "subtype": "string",
+    "priority": "string",
+    "households": "Int64",
+    "residents": "Int64",
+    "shops": "Int64",
+    "key_persons": "Int64",
+    "valid_from": "string",
+    "valid_to": "string",
+}
+#: Column name -> pandas dtype of the ``staff`` table.
+STAFF_COLUMNS: dict[str, str] = {
+    "grid_code": "string",
+    "role": "string",
+    "name": "string",
+    "phone": "string",
+}
+#: Column name -> pandas dtype of the ``units`` table (``geometry`` comes last).
+UNIT_COLUMNS: dict[str, str] = {
+    "unit_id": "string",
+    "name": "string",
+    "kind": "string",
+    "households": "Int64",
+    "grid_code": "string",
+    "locked": "bool",
+}
+_REQUIRED_GRID = ("code", "name", "level")
+_DEFAULTS: dict[str, object] = {"kind": GridKind.URBAN.value, "priority": Priority.NORMAL.value}
+_ENUMS: dict[str, type[StrEnum]] = {
+    "kind": GridKind,
+    "subtype": SpecialType,
+    "priority": Priority,
+}
+
+
+@dataclasses.dataclass
+class GridPlan:
+    """A versioned set of nested grids with staff and units.
+
+    Parameters
+    ----------
+    name
+        Human name of the plan, e.g. ``"清华园街道网格划分 2026"``.
+    levels
+        Names of the levels from the top down, chosen by the place, e.g.
+        ``["社区", "网格", "微网格"]``; level 1 is ``levels[0]``.
+    grids, staff, units
+        The three tables; see the module docstring. They are normalised on construction.
+    attribution
+        Data attribution printed on maps, e.g. ``"© OpenStreetMap contributors"``.
+    version
+        Version number given by a store; ``None`` for a plan not stored yet.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> grids = gpd.GeoDataFrame(
+    ...     {"code": ["110108001001"], "name": ["示例社区"], "level": [1]},
+    ...     geometry=[box(116.30, 39.99, 116.31, 40.00)], crs=4490)
+    >>> plan = GridPlan("示例", ["社区"], grids)
+    >>> plan.depth, plan.grids.geom_type.iloc[0]
+    (1, 'MultiPolygon')
+    """
+
+    name: str
+    levels: list[str]
+    grids: gpd.GeoDataFrame
+    staff: pd.DataFrame = dataclasses.field(default_factory=lambda: normalise_staff(None))
+    units: gpd.GeoDataFrame = dataclasses.field(default_factory=lambda: normalise_units(None))
+    attribution: str = ""
+    version: int | None = None
+
+    def __post_init__(self) -> None:
+        self.levels = [str(level) for level in self.levels]
+        if not 1 <= len(self.levels) <= MAX_LEVELS:
+            raise PlanFileError(
+                f"a plan has 1 to {MAX_LEVELS} levels (层级), got {len(self.levels)}: "
+                "name them from the top down, e.g. levels=['社区', '网格']"
+            )
+        self.grids = normalise_grids(self.grids)
+        self.staff = normalise_staff(self.staff)
+        self.units = normalise_units(self.units)
+
+    @property
+    def depth(self) -> int:
+        """Number of levels in the plan."""
+        return len(self.levels)
+
+    def level(self, n: int) -> gpd.GeoDataFrame:
+        """Grids of level ``n`` (1 = top)."""
+        return self.grids[self.grids["level"] == n]
+
+    def grid(self, code: str) -> pd.Series:
+        """The row of grid ``code``; raises ``KeyError`` when absent."""
+        rows = self.grids[self.grids["code"] == code]
+        if rows.empty:
+            raise KeyError(f"no grid with code {code!r} in plan {self.name!r}")
+        return rows.iloc[0]
+
+    def children(self, code: str | None) -> gpd.GeoDataFrame:
+        """Grids whose parent is ``code`` (``None``: the top level)."""
+        if code is None:
+            return self.grids[self.grids["parent_code"].isna()]
+        return self.grids[self.grids["parent_code"] == code]
+
+    def staff_of(self, code: str) -> pd.DataFrame:
+        """Staff rows of grid ``code``, the head first."""
+        rows = self.staff[self.staff["grid_code"] == code]
+        order = {StaffRole.HEAD.value: 0, StaffRole.FULL_TIME.value: 1, StaffRole.PART_TIME.value: 2}
+        return rows.sort_values("role", key=lambda s: s.map(order), kind="stable")
+
+    def copy(self) -> GridPlan:
+        """A deep copy (tables copied, geometries shared as they are immutable)."""
+        return dataclasses.replace(
+            self, grids=self.grids.copy(), staff=self.staff.copy(), units=self.units.copy()
+        )
+
+
+def normalise_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``grids`` with the columns, dtypes, CRS and geometry type of the model.
+
+    Missing optional columns are added empty (``kind`` defaults to ``urban`` and ``priority``
+    to ``normal``); extra columns are dropped. Raises :class:`PlanFileError` for missing
+    required columns, non-polygon geometries or values outside an enumeration, and
+    :class:`CRSError` when the CRS is missing.
+    """
+    if not isinstance(grids, gpd.GeoDataFrame) or grids.geometry.name not in grids:
+        raise PlanFileError("the grids table has no geometry column (几何列): give polygons")
+    missing = [c for c in _REQUIRED_GRID if c not in grids.columns]
+    if missing:
+        raise PlanFileError(
+            f"the grids table lacks the column(s) {', '.join(missing)}; "
+            "map your own column names with --column code=YOUR_NAME (see `geogrid import`)"
+        )
+    grids = _to_plan_crs(grids, "grids")
+    out = pd.DataFrame(index=pd.RangeIndex(len(grids)))
+    for column, dtype in GRID_COLUMNS.items():
+        values = grids[column].to_numpy() if column in grids else None
+        out[column] = _column(values, dtype, len(grids), _DEFAULTS.get(column))
+    for column, enum in _ENUMS.items():
+        _check_enum(out[column], enum, column)
+    if (out["level"] < 1).any() or (out["level"] > MAX_LEVELS).any():
+        raise PlanFileError(f"grid levels run from 1 (top) to {MAX_LEVELS}")
+    for column in ("valid_from", "valid_to"):
+        _check_dates(out[column], column)
+    geometry = _multipolygons(grids.geometry.to_numpy(), "grid", out["code"])
+    return gpd.GeoDataFrame(out, geometry=geometry, crs=PLAN_CRS)
+
+
+def normalise_staff(staff: pd.DataFrame | None) -> pd.DataFrame:
+    """Return the staff table with the model's columns and dtypes (empty when ``None``)."""
+    staff = pd.DataFrame(columns=list(STAFF_COLUMNS)) if staff is None else staff
+    missing = [c for c in ("grid_code", "role", "name") if c not in staff.columns]
+    if missing:
+        raise PlanFileError(f"the staff table lacks the column(s) {', '.join(missing)}")
+    out = pd.DataFrame(index=pd.RangeIndex(len(staff)))
+    for column, dtype in STAFF_COLUMNS.items():
+        values = staff[column].to_numpy() if column in staff else None
+        out[column] = _column(values, dtype, len(staff), None)
+    _check_enum(out["role"], StaffRole, "role")
+    return out
+
+
+def normalise_units(units: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Return the units table with the model's columns, dtypes and CRS (empty when ``None``)."""
+    if units is None or len(units) == 0:
+        empty = {c: pd.Series([], dtype=d) for c, d in UNIT_COLUMNS.items()}
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=PLAN_CRS), crs=PLAN_CRS)
+    if "unit_id" not in units.columns:
+        raise PlanFileError("the units table lacks the column unit_id")
+    units = _to_plan_crs(units, "units")
+    out = pd.DataFrame(index=pd.RangeIndex(len(units)))
+    for column, dtype in UNIT_COLUMNS.items():
+        values = units[column].to_numpy() if column in units else None
+        default = False if column == "locked" else (UnitKind.BUILDING.value if column == "kind" else None)
+        out[column] = _column(values, dtype, len(units), default)
+    _check_enum(out["kind"], UnitKind, "kind")
+    geometry = _multipolygons(units.geometry.to_numpy(), "unit", out["unit_id"])
+    return gpd.GeoDataFrame(out, geometry=geometry, crs=PLAN_CRS)
+
+
+def _to_plan_crs(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    if frame.crs is None:
+        raise CRSError(
+            f"the {what} layer has no coordinate reference system (坐标系缺失); "
+            "give one, e.g. --crs EPSG:4490 for CGCS2000 lon/lat"
+        )
+    if CRS(frame.crs).equals(PLAN_CRS):
+        return frame
+    return frame.to_crs(PLAN_CRS)
+
+
+def _column(values: np.ndarray | None, dtype: str, n: int, default: object) -> pd.Series:
+    if values is None:
+        values = np.full(n, default, dtype=object)
+    series = pd.Series(values, dtype=object)
+    if dtype == "string":
+        series = series.map(_text)
+    elif dtype in ("Int64", "int64"):
+        series = series.map(_integer)
+    elif dtype == "bool":
+        series = series.map(lambda v: bool(v) if _present(v) else False)
+    if default is not None:
+        series = series.where(series.notna(), default)
+    try:
+        return series.astype(dtype)
+    except (TypeError, ValueError) as exc:
+        raise PlanFileError(f"a required value is missing or not a number: {exc}") from exc
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value)) and value is not pd.NA
+
+
+def _text(value: object) -> object:
+    if not _present(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # codes read back as floats by some drivers
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+def _integer(value: object) -> object:
+    if not _present(value):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise PlanFileError(f"{value!r} is not a whole number") from exc
+    if not number.is_integer():
+        raise PlanFileError(f"{value!r} is not a whole number")
+    return int(number)
+
+
+def _check_enum(series: pd.Series, enum: type[StrEnum], column: str) -> None:
+    allowed = {member.value for member in enum}
+    bad = sorted(set(series.dropna()) - allowed)
+    if bad:
+        raise PlanFileError(
+            f"column {column!r} has value(s) {', '.join(map(repr, bad))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _check_dates(series: pd.Series, column: str) -> None:
+    for value in series.dropna():
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise PlanFileError(f"{column} {value!r} is not a date like 2026-01-31") from exc
+
+
+def _multipolygons(geoms: np.ndarray, what: str, ids: Sequence[object] | pd.Series) -> np.ndarray:
+    types = shapely.get_type_id(geoms)
+    polygonal = (types == shapely.GeometryType.POLYGON) | (types == shapely.GeometryType.MULTIPOLYGON)
+    empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
+    bad = ~polygonal & ~empty
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = shapely.get_type_id(geoms[i])
+        raise PlanFileError(
+            f"{what} {list(ids)[i]!r} is a {shapely.GeometryType(kind).name.title()}, "
+            f"but {what}s must be polygons; {int(bad.sum())} non-polygon geometries in all"
+        )
+    out = np.array(geoms, dtype=object)
+    singles = types == shapely.GeometryType.POLYGON
+    out[singles] = [shapely.MultiPolygon([g]) for g in geoms[singles]]
+    out[shapely.is_missing(geoms)] = shapely.MultiPolygon()
+    return out
+
