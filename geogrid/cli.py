@@ -32,20 +32,27 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-store_app = typer.Typer(help="Plan versions in the store (embedded file or PostGIS).", no_args_is_help=True)
+store_app = typer.Typer(
+    help="Plan versions in the store (embedded file or PostGIS).", no_args_is_help=True
+)
 app.add_typer(store_app, name="store")
 
 out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
-PlanArg = Annotated[str, typer.Argument(help="Plan file (.gpkg/.geojson/.parquet/.shp) or a sample name, e.g. haidian")]
+PlanArg = Annotated[
+    str,
+    typer.Argument(help="Plan file (.gpkg/.geojson/.parquet/.shp) or a sample name, e.g. haidian"),
+]
 ColumnOpt = Annotated[
     list[str] | None,
     typer.Option("--column", "-c", help="Map a model column to yours: code=WGBM (repeatable)"),
 ]
-CrsOpt = Annotated[str | None, typer.Option(help="CRS to assume when the file has none, e.g. EPSG:4490")]
-ByOpt = Annotated[str, typer.Option(help="Who does this (recorded with the version)")]
+CrsOpt = Annotated[
+    str | None, typer.Option(help="CRS to assume when the file has none, e.g. EPSG:4490")
+]
+ByOpt = Annotated[str | None, typer.Option(help="Who does this (recorded with the version; default: you)")]
 
 
 def _user_errors(func: F) -> F:
@@ -83,9 +90,13 @@ def _load(plan: str, columns: list[str] | None = None, crs: str | None = None) -
 @_user_errors
 def validate(
     plan: PlanArg,
-    fix: Annotated[bool, typer.Option("--fix", help="Snap slivers and tiny gaps, then re-validate")] = False,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Snap slivers and tiny gaps, then re-validate")
+    ] = False,
     tolerance: Annotated[float, typer.Option(help="--fix snapping tolerance in metres")] = 0.5,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where --fix writes the fixed plan")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where --fix writes the fixed plan")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Problems as JSON")] = False,
     column: ColumnOpt = None,
     crs: CrsOpt = None,
@@ -115,7 +126,9 @@ def validate(
     raise typer.Exit(1 if problems else 0)
 
 
-def _print_problems(problems: list[Problem], as_json: bool, changes: list[dict[str, Any]] | None = None) -> None:
+def _print_problems(
+    problems: list[Problem], as_json: bool, changes: list[dict[str, Any]] | None = None
+) -> None:
     if as_json:
         doc: dict[str, Any] = {"valid": not problems, "problems": [p.to_dict() for p in problems]}
         if changes is not None:
@@ -133,8 +146,12 @@ def _print_problems(problems: list[Problem], as_json: bool, changes: list[dict[s
 @app.command("import")
 @_user_errors
 def import_(
-    source: Annotated[Path, typer.Argument(help="Someone's grids file, or a plan in another format")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Plan file to write (format from suffix)")],
+    source: Annotated[
+        Path, typer.Argument(help="Someone's grids file, or a plan in another format")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Plan file to write (format from suffix)")
+    ],
     column: ColumnOpt = None,
     layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer file")] = None,
     levels: Annotated[str | None, typer.Option(help="Level names, top first: 社区,网格")] = None,
@@ -151,7 +168,9 @@ def import_(
         crs=crs,
     )
     io.write_plan(plan, output)
-    out.print(f"wrote {len(plan.grids)} grids, {len(plan.staff)} staff, {len(plan.units)} units to {output}")
+    out.print(
+        f"wrote {len(plan.grids)} grids, {len(plan.staff)} staff, {len(plan.units)} units to {output}"
+    )
 
 
 @app.command()
@@ -181,7 +200,9 @@ def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _rich_table(frame: pd.DataFrame, title: str) -> Table:
     table = Table(title=title)
     for column in frame.columns:
-        table.add_column(str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left")
+        table.add_column(
+            str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left"
+        )
     for row in frame.itertuples(index=False):
         table.add_row(*("" if pd.isna(v) else str(v) for v in row))
     return table
@@ -189,14 +210,14 @@ def _rich_table(frame: pd.DataFrame, title: str) -> Table:
 
 @store_app.command("save")
 @_user_errors
-def store_save(plan: PlanArg, by: ByOpt = getpass.getuser(), note: str = "") -> None:
+def store_save(plan: PlanArg, by: ByOpt = None, note: str = "") -> None:
     """Save a plan as a new draft version (the old versions stay)."""
     from geogrid.store import open_store
 
     loaded = _load(plan)
     _refuse_invalid(loaded)
     with open_store() as store:
-        info = store.save(loaded, by=by, note=note)
+        info = store.save(loaded, by=by or getpass.getuser(), note=note)
     out.print(f"saved {info.plan!r} version {info.version} as {info.status}")
 
 
@@ -205,7 +226,9 @@ def _refuse_invalid(plan: GridPlan) -> None:
     if problems:
         for problem in problems:
             err.print(problem.line(), highlight=False, soft_wrap=True)
-        raise GeogridError(f"not saved: {len(problems)} problem(s); fix them first (geogrid validate --fix)")
+        raise GeogridError(
+            f"not saved: {len(problems)} problem(s); fix them first (geogrid validate --fix)"
+        )
 
 
 @store_app.command("list")
@@ -216,28 +239,30 @@ def store_list() -> None:
 
     with open_store() as store:
         rows = [vars(v) for v in store.versions()]
-    out.print(_rich_table(pd.DataFrame(rows), "stored versions (版本)") if rows else "the store is empty")
+    out.print(
+        _rich_table(pd.DataFrame(rows), "stored versions (版本)") if rows else "the store is empty"
+    )
 
 
 @store_app.command("approve")
 @_user_errors
-def store_approve(name: str, version: int, by: ByOpt = getpass.getuser()) -> None:
+def store_approve(name: str, version: int, by: ByOpt = None) -> None:
     """Approve a draft version (审批)."""
     from geogrid.store import open_store
 
     with open_store() as store:
-        store.approve(name, version, by=by)
+        store.approve(name, version, by=by or getpass.getuser())
     out.print(f"approved {name!r} version {version}")
 
 
 @store_app.command("activate")
 @_user_errors
-def store_activate(name: str, version: int, by: ByOpt = getpass.getuser()) -> None:
+def store_activate(name: str, version: int, by: ByOpt = None) -> None:
     """Make an approved version the active plan (启用); the previous one is retired."""
     from geogrid.store import open_store
 
     with open_store() as store:
-        store.activate(name, version, by=by)
+        store.activate(name, version, by=by or getpass.getuser())
     out.print(f"activated {name!r} version {version}")
 
 
@@ -245,7 +270,9 @@ def store_activate(name: str, version: int, by: ByOpt = getpass.getuser()) -> No
 @_user_errors
 def store_export(
     name: str,
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (format from suffix)")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write (format from suffix)")
+    ],
     version: Annotated[int | None, typer.Option(help="Version (default: latest)")] = None,
 ) -> None:
     """Write a stored version to a plan file."""
@@ -261,7 +288,9 @@ def store_export(
 @_user_errors
 def demo(
     sample: Annotated[str, typer.Option(help="Sample to run on")] = "haidian",
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results")] = Path("out"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results")] = Path(
+        "out"
+    ),
 ) -> None:
     """The main job on the sample data: load, validate, report, store and activate a plan."""
     from geogrid.store import open_store
@@ -269,8 +298,10 @@ def demo(
     output.mkdir(parents=True, exist_ok=True)
     plan = samples.load_sample(sample)
     out.rule(f"1. load — {plan.name}")
-    out.print(f"{len(plan.grids)} grids on {plan.depth} levels ({' / '.join(plan.levels)}), "
-              f"{len(plan.units)} units, {len(plan.staff)} staff")
+    out.print(
+        f"{len(plan.grids)} grids on {plan.depth} levels ({' / '.join(plan.levels)}), "
+        f"{len(plan.units)} units, {len(plan.staff)} staff"
+    )
     out.rule("2. validate (校验)")
     problems = validate_plan(plan)
     _print_problems(problems, False)
@@ -285,8 +316,10 @@ def demo(
         store.approve(info.plan, info.version, by="demo")
         store.activate(info.plan, info.version, by="demo")
         active = store.active()
-        out.print(f"stored {info.plan!r} version {info.version} in {store.url}; active: version "
-                  f"{active.version if active else None}")
+        out.print(
+            f"stored {info.plan!r} version {info.version} in {store.url}; active: version "
+            f"{active.version if active else None}"
+        )
     io.write_plan(plan, output / f"{sample}.geojson")
     out.print(f"wrote {output / 'report.csv'} and {output / f'{sample}.geojson'}")
 

@@ -140,7 +140,9 @@ def read_plan(
     try:
         grids, staff, units, meta = reader(path, layer)
     except (DataSourceError, DataLayerError, OSError, ValueError, pa.ArrowException) as exc:
-        raise PlanFileError(f"{path.name}: cannot read it as a {kind} plan file: {_first_line(exc)}") from exc
+        raise PlanFileError(
+            f"{path.name}: cannot read it as a {kind} plan file: {_first_line(exc)}"
+        ) from exc
     grids = _prepare_layer(grids, path, crs, columns)
     units = _prepare_layer(units, path, crs, None) if units is not None and len(units) else None
     levels = meta.get("levels") or levels or _default_levels(grids)
@@ -155,7 +157,9 @@ def read_plan(
     )
 
 
-def read_layer(path: str | os.PathLike[str], *, layer: str | None = None, crs: Any = None) -> gpd.GeoDataFrame:
+def read_layer(
+    path: str | os.PathLike[str], *, layer: str | None = None, crs: Any = None
+) -> gpd.GeoDataFrame:
     """Read one vector layer with the same checks as plans (format, geometry, CRS sanity).
 
     The result keeps the file's own CRS (after ``crs`` fills a missing one).
@@ -201,7 +205,9 @@ def _read_parquet(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[st
     try:
         frame = gpd.read_parquet(path)
     except ValueError as exc:
-        raise PlanFileError(f"{path.name}: no geometry column (几何列) in this Parquet file") from exc
+        raise PlanFileError(
+            f"{path.name}: no geometry column (几何列) in this Parquet file"
+        ) from exc
     if raw is None:
         return frame, None, None, {}
     meta = json.loads(raw)
@@ -219,9 +225,15 @@ def _read_shapefile(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[
     grids = grids.rename(columns=back)
     meta = json.loads(sidecar.read_text(encoding="utf-8"))
     units_path = path.with_name(f"{path.stem}_units.shp")
-    units = pyogrio.read_dataframe(units_path, encoding="UTF-8").rename(columns=back) if units_path.exists() else None
+    units = (
+        pyogrio.read_dataframe(units_path, encoding="UTF-8").rename(columns=back)
+        if units_path.exists()
+        else None
+    )
     staff_path = path.with_name(f"{path.stem}_staff.csv")
-    staff = pd.read_csv(staff_path, dtype=str, keep_default_na=False) if staff_path.exists() else None
+    staff = (
+        pd.read_csv(staff_path, dtype=str, keep_default_na=False) if staff_path.exists() else None
+    )
     return grids, staff, units, meta
 
 
@@ -232,7 +244,9 @@ def _pick_layer(names: list[str], layer: str | None, path: Path) -> str:
         return layer
     if "grids" in names or len(names) == 1:
         return "grids" if "grids" in names else names[0]
-    raise PlanFileError(f"{path.name} has several layers ({', '.join(names)}); choose one with --layer")
+    raise PlanFileError(
+        f"{path.name} has several layers ({', '.join(names)}); choose one with --layer"
+    )
 
 
 def _features_to_frame(features: list[dict[str, Any]], path: Path) -> gpd.GeoDataFrame:
@@ -242,7 +256,9 @@ def _features_to_frame(features: list[dict[str, Any]], path: Path) -> gpd.GeoDat
             geometry = feature.get("geometry")
             geoms.append(shapely.from_geojson(json.dumps(geometry)) if geometry else None)
         except (shapely.errors.GEOSException, TypeError, AttributeError) as exc:
-            raise PlanFileError(f"{path.name}: feature {i} has an unreadable geometry ({exc})") from exc
+            raise PlanFileError(
+                f"{path.name}: feature {i} has an unreadable geometry ({exc})"
+            ) from exc
         rows.append(feature.get("properties") or {})
     # RFC 7946: GeoJSON is always WGS84 lon/lat, which we treat as CGCS2000 (same to ~cm).
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=4326 if geoms else None)
@@ -368,7 +384,8 @@ def _meta(plan: GridPlan) -> dict[str, Any]:
 
 def _write_gpkg(plan: GridPlan, path: Path) -> None:
     meta = pd.DataFrame(
-        [(k, json.dumps(v, ensure_ascii=False)) for k, v in _meta(plan).items()], columns=["key", "value"]
+        [(k, json.dumps(v, ensure_ascii=False)) for k, v in _meta(plan).items()],
+        columns=["key", "value"],
     )
     pyogrio.write_dataframe(plan.grids, path, layer="grids", geometry_type="MultiPolygon")
     pyogrio.write_dataframe(plan.units, path, layer="units", geometry_type="MultiPolygon")
@@ -384,7 +401,9 @@ def _write_geojson(plan: GridPlan, path: Path) -> None:
         "staff": _records(plan.staff),
         "features": features,
     }
-    path.write_text(json.dumps(collection, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    path.write_text(
+        json.dumps(collection, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+    )
 
 
 def _features(frame: gpd.GeoDataFrame, layer: str, id_column: str) -> list[dict[str, Any]]:
@@ -396,27 +415,37 @@ def _features(frame: gpd.GeoDataFrame, layer: str, id_column: str) -> list[dict[
             "properties": {"layer": layer, **props},
             "geometry": json.loads(shapely.to_geojson(geom)) if not geom.is_empty else None,
         }
-        for props, geom in zip(_records(frame.drop(columns=frame.geometry.name)), geoms, strict=True)
+        for props, geom in zip(
+            _records(frame.drop(columns=frame.geometry.name)), geoms, strict=True
+        )
     ]
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain JSON-ready dicts (pandas NA → None, numpy scalars → Python)."""
     plain = frame.astype(object).where(frame.notna(), None)
-    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in plain.to_dict("records")]
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in plain.to_dict("records")
+    ]
 
 
 def _write_parquet(plan: GridPlan, path: Path) -> None:
     # one table: grid rows and unit rows together (shared columns: name, households), told
     # apart by `layer`
     table = pd.concat(
-        [plan.grids.assign(layer="grids"), plan.units.assign(layer="units")], ignore_index=True, sort=False
+        [plan.grids.assign(layer="grids"), plan.units.assign(layer="units")],
+        ignore_index=True,
+        sort=False,
     )
     gpd.GeoDataFrame(table, geometry="geometry", crs=PLAN_CRS).to_parquet(path, index=False)
     # GeoParquet's own `geo` metadata comes from geopandas; add ours beside it
     arrow = pq.read_table(path)
     meta = {**_meta(plan), "staff": _records(plan.staff)}
-    schema_meta = {**(arrow.schema.metadata or {}), _META_KEY.encode(): json.dumps(meta, ensure_ascii=False).encode()}
+    schema_meta = {
+        **(arrow.schema.metadata or {}),
+        _META_KEY.encode(): json.dumps(meta, ensure_ascii=False).encode(),
+    }
     pq.write_table(arrow.replace_schema_metadata(schema_meta), path)
 
 
@@ -427,10 +456,15 @@ def _write_shapefile(plan: GridPlan, path: Path) -> None:
     if len(plan.units):
         units_path = path.with_name(f"{path.stem}_units.shp")
         pyogrio.write_dataframe(
-            plan.units.rename(columns=_SHP_NAMES), units_path, geometry_type="MultiPolygon", encoding="UTF-8"
+            plan.units.rename(columns=_SHP_NAMES),
+            units_path,
+            geometry_type="MultiPolygon",
+            encoding="UTF-8",
         )
     plan.staff.to_csv(path.with_name(f"{path.stem}_staff.csv"), index=False)
-    path.with_suffix(".geogrid.json").write_text(json.dumps(_meta(plan), ensure_ascii=False), encoding="utf-8")
+    path.with_suffix(".geogrid.json").write_text(
+        json.dumps(_meta(plan), ensure_ascii=False), encoding="utf-8"
+    )
 
 
 # --------------------------------------------------------------------------- households
@@ -496,14 +530,18 @@ def _shift_points(frame: gpd.GeoDataFrame, crs: str, path: Path) -> gpd.GeoDataF
     lon, lat = frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
     _raise_first_problem(lon, lat, path)
     x, y = gcrs.to_plan_lonlat(lon, lat, crs)
-    return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS)
+    return gpd.GeoDataFrame(
+        frame.drop(columns=frame.geometry.name), geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS
+    )
 
 
 def _raise_first_problem(lon: np.ndarray, lat: np.ndarray, path: Path) -> None:
     problems = gcrs.coordinate_problems(lon, lat)
     bad = np.flatnonzero(pd.notna(problems))
     if len(bad):
-        raise PlanFileError(f"{path.name}: row {bad[0] + 1}: {problems[bad[0]]} ({len(bad)} bad rows in all)")
+        raise PlanFileError(
+            f"{path.name}: row {bad[0] + 1}: {problems[bad[0]]} ({len(bad)} bad rows in all)"
+        )
 
 
 def _find_column(table: pd.DataFrame, names: tuple[str, ...], path: Path, what: str) -> str:
@@ -523,10 +561,13 @@ def _with_counts(frame: gpd.GeoDataFrame, count_column: str | None, path: Path) 
             )
         return frame.assign(households=1)
     if column not in frame.columns:
-        raise PlanFileError(f"{path.name}: no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
+        raise PlanFileError(
+            f"{path.name}: no column {column!r}; columns: {', '.join(map(str, frame.columns))}"
+        )
     counts = pd.to_numeric(frame[column], errors="coerce")
     if counts.isna().any() or (counts < 0).any() or (counts % 1 != 0).any():
         row = int(np.flatnonzero(counts.isna() | (counts < 0) | (counts % 1 != 0))[0])
-        raise PlanFileError(f"{path.name}: row {row + 1}: household count {frame[column].iloc[row]!r} is not a whole number ≥ 0")
+        raise PlanFileError(
+            f"{path.name}: row {row + 1}: household count {frame[column].iloc[row]!r} is not a whole number ≥ 0"
+        )
     return frame.assign(households=counts.astype("int64"))
-

@@ -212,7 +212,11 @@ class GridPlan:
     def staff_of(self, code: str) -> pd.DataFrame:
         """Staff rows of grid ``code``, the head first."""
         rows = self.staff[self.staff["grid_code"] == code]
-        order = {StaffRole.HEAD.value: 0, StaffRole.FULL_TIME.value: 1, StaffRole.PART_TIME.value: 2}
+        order = {
+            StaffRole.HEAD.value: 0,
+            StaffRole.FULL_TIME.value: 1,
+            StaffRole.PART_TIME.value: 2,
+        }
         return rows.sort_values("role", key=lambda s: s.map(order), kind="stable")
 
     def copy(self) -> GridPlan:
@@ -278,7 +282,9 @@ def normalise_units(units: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     out = pd.DataFrame(index=pd.RangeIndex(len(units)))
     for column, dtype in UNIT_COLUMNS.items():
         values = units[column].to_numpy() if column in units else None
-        default = False if column == "locked" else (UnitKind.BUILDING.value if column == "kind" else None)
+        default = (
+            False if column == "locked" else (UnitKind.BUILDING.value if column == "kind" else None)
+        )
         out[column] = _column(values, dtype, len(units), default)
     _check_enum(out["kind"], UnitKind, "kind")
     geometry = _multipolygons(units.geometry.to_numpy(), "unit", out["unit_id"])
@@ -315,7 +321,11 @@ def _column(values: np.ndarray | None, dtype: str, n: int, default: object) -> p
 
 
 def _present(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and np.isnan(value)) and value is not pd.NA
+    return (
+        value is not None
+        and not (isinstance(value, float) and np.isnan(value))
+        and value is not pd.NA
+    )
 
 
 def _text(value: object) -> object:
@@ -363,7 +373,9 @@ def _check_dates(series: pd.Series, column: str) -> None:
 
 def _multipolygons(geoms: np.ndarray, what: str, ids: Sequence[object] | pd.Series) -> np.ndarray:
     types = shapely.get_type_id(geoms)
-    polygonal = (types == shapely.GeometryType.POLYGON) | (types == shapely.GeometryType.MULTIPOLYGON)
+    polygonal = (types == shapely.GeometryType.POLYGON) | (
+        types == shapely.GeometryType.MULTIPOLYGON
+    )
     empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
     bad = ~polygonal & ~empty
     if bad.any():
@@ -378,4 +390,3 @@ def _multipolygons(geoms: np.ndarray, what: str, ids: Sequence[object] | pd.Seri
     out[singles] = [shapely.MultiPolygon([g]) for g in geoms[singles]]
     out[shapely.is_missing(geoms)] = shapely.MultiPolygon()
     return out
-

@@ -21,10 +21,19 @@ def assert_plans_equal(left: GridPlan, right: GridPlan, *, tolerance: float = 1e
     assert left.name == right.name, f"plan names differ: {left.name!r} != {right.name!r}"
     assert left.levels == right.levels, f"levels differ: {left.levels} != {right.levels}"
     assert left.attribution == right.attribution, "attributions differ"
-    _frames_equal(_sorted(left.grids, ["level", "code"]), _sorted(right.grids, ["level", "code"]), tolerance, "grids")
-    _frames_equal(_sorted(left.units, ["unit_id"]), _sorted(right.units, ["unit_id"]), tolerance, "units")
+    _frames_equal(
+        _sorted(left.grids, ["level", "code"]),
+        _sorted(right.grids, ["level", "code"]),
+        tolerance,
+        "grids",
+    )
+    _frames_equal(
+        _sorted(left.units, ["unit_id"]), _sorted(right.units, ["unit_id"]), tolerance, "units"
+    )
     keys = ["grid_code", "role", "name"]
-    pd.testing.assert_frame_equal(_sorted(left.staff, keys), _sorted(right.staff, keys), obj="staff")
+    pd.testing.assert_frame_equal(
+        _sorted(left.staff, keys), _sorted(right.staff, keys), obj="staff"
+    )
 
 
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -41,4 +50,6 @@ def _frames_equal(left: pd.DataFrame, right: pd.DataFrame, tolerance: float, wha
     same = shapely.equals_exact(a, b, tolerance=tolerance)
     if not np.all(same):
         bad = np.flatnonzero(~same)
-        raise AssertionError(f"{what}: {len(bad)} geometries differ beyond {tolerance}, first at row {bad[0]}")
+        raise AssertionError(
+            f"{what}: {len(bad)} geometries differ beyond {tolerance}, first at row {bad[0]}"
+        )

@@ -23,7 +23,11 @@ X0, Y0, D = 116.30, 39.99, 0.004
 
 def sample_plan() -> GridPlan:
     """A 2-level plan: one community of 2x2 grids with odd coordinates, nulls and Chinese text."""
-    cells = [box(X0 + i * D, Y0 + j * D, X0 + (i + 1) * D, Y0 + (j + 1) * D) for j in (1, 0) for i in (0, 1)]
+    cells = [
+        box(X0 + i * D, Y0 + j * D, X0 + (i + 1) * D, Y0 + (j + 1) * D)
+        for j in (1, 0)
+        for i in (0, 1)
+    ]
     cells = [shapely.affinity.translate(c, 1.234567e-5, 7.654321e-6) for c in cells]
     parent = shapely.union_all(cells)
     grids = gpd.GeoDataFrame(
@@ -94,7 +98,9 @@ def test_geojson_is_rfc7946_lonlat_with_seven_decimals(plan: GridPlan, tmp_path:
 
 
 def test_foreign_layer_with_column_mapping(plan: GridPlan, tmp_path: Path) -> None:
-    theirs = plan.grids.rename(columns={"code": "WGBM", "name": "WGMC", "parent_code": "SJBM", "households": "HS"})
+    theirs = plan.grids.rename(
+        columns={"code": "WGBM", "name": "WGMC", "parent_code": "SJBM", "households": "HS"}
+    )
     theirs = theirs[["WGBM", "WGMC", "SJBM", "HS", "geometry"]].to_crs(4547)  # a surveyor's GK zone
     path = tmp_path / "qgis_drawn.shp"
     theirs.to_file(path, engine="pyogrio")
@@ -104,7 +110,9 @@ def test_foreign_layer_with_column_mapping(plan: GridPlan, tmp_path: Path) -> No
     assert list(imported.grids["level"]) == [1, 2, 2, 2, 2]  # inferred from the parent chain
     assert list(imported.grids["households"]) == list(plan.grids["households"])
     same = shapely.equals_exact(
-        shapely.normalize(imported.grids.geometry.to_numpy()), shapely.normalize(plan.grids.geometry.to_numpy()), 1e-7
+        shapely.normalize(imported.grids.geometry.to_numpy()),
+        shapely.normalize(plan.grids.geometry.to_numpy()),
+        1e-7,
     )
     assert same.all()
 
@@ -131,7 +139,9 @@ def test_not_a_geo_file(tmp_path: Path) -> None:
 
 def test_no_geometry_column(tmp_path: Path) -> None:
     path = tmp_path / "table.gpkg"
-    pyogrio.write_dataframe(pd.DataFrame({"code": ["1"], "name": ["a"], "level": [1]}), path, layer="grids")
+    pyogrio.write_dataframe(
+        pd.DataFrame({"code": ["1"], "name": ["a"], "level": [1]}), path, layer="grids"
+    )
     with pytest.raises(PlanFileError, match="no geometry column"):
         read_plan(path)
 
@@ -147,7 +157,9 @@ def test_missing_crs_is_an_error_with_a_hint(plan: GridPlan, tmp_path: Path) -> 
 
 
 def test_swapped_lat_lon_layer_is_refused(plan: GridPlan, tmp_path: Path) -> None:
-    swapped = plan.grids.set_geometry(shapely.transform(plan.grids.geometry.to_numpy(), lambda xy: xy[:, ::-1]))
+    swapped = plan.grids.set_geometry(
+        shapely.transform(plan.grids.geometry.to_numpy(), lambda xy: xy[:, ::-1])
+    )
     path = tmp_path / "swapped.gpkg"
     swapped.to_file(path, layer="grids", engine="pyogrio")
     with pytest.raises(CRSError, match="swapped"):
@@ -155,7 +167,9 @@ def test_swapped_lat_lon_layer_is_refused(plan: GridPlan, tmp_path: Path) -> Non
 
 
 def test_non_polygon_geometries_are_refused(tmp_path: Path) -> None:
-    points = gpd.GeoDataFrame({"code": ["1"], "name": ["a"], "level": [1]}, geometry=[Point(116.3, 40.0)], crs=4490)
+    points = gpd.GeoDataFrame(
+        {"code": ["1"], "name": ["a"], "level": [1]}, geometry=[Point(116.3, 40.0)], crs=4490
+    )
     path = tmp_path / "points.geojson"
     points.to_file(path, engine="pyogrio")
     with pytest.raises(PlanFileError, match="Point.*must be polygons"):
@@ -188,7 +202,9 @@ def test_households_from_excel_points_and_buildings(tmp_path: Path) -> None:
     assert read_households(xlsx)["households"].tolist() == [1, 1]
     x, y = 500_000, 3_380_000  # EPSG:4547 metres near Wuhan
     buildings = gpd.GeoDataFrame(
-        {"hs": [40, 0]}, geometry=[box(x, y, x + 10, y + 10), box(x + 20, y, x + 30, y + 10)], crs=4547
+        {"hs": [40, 0]},
+        geometry=[box(x, y, x + 10, y + 10), box(x + 20, y, x + 30, y + 10)],
+        crs=4547,
     )
     path = tmp_path / "b.gpkg"
     buildings.to_file(path, engine="pyogrio")
