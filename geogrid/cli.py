@@ -23,7 +23,7 @@ from geogrid import io, samples
 from geogrid.errors import CoordinateError, CRSError, GeogridError
 from geogrid.plan import GridPlan
 from geogrid.report import grid_table, level_summary
-from geogrid.validate import Problem, fix_plan, validate_plan
+from geogrid.validate import Problem, Severity, fix_plan, validate_plan
 
 __all__ = ["app"]
 
@@ -123,24 +123,31 @@ def validate(
             out.print(f"wrote the fixed plan to {output}")
         elif fix and changes:
             out.print("nothing written: pass --output FILE to keep the fixed plan")
-    raise typer.Exit(1 if problems else 0)
+    raise typer.Exit(1 if _errors(problems) else 0)
+
+
+def _errors(problems: list[Problem]) -> list[Problem]:
+    """Problems that make a plan invalid (warnings such as a households mismatch do not)."""
+    return [p for p in problems if p.severity is Severity.ERROR]
 
 
 def _print_problems(
     problems: list[Problem], as_json: bool, changes: list[dict[str, Any]] | None = None
 ) -> None:
     if as_json:
-        doc: dict[str, Any] = {"valid": not problems, "problems": [p.to_dict() for p in problems]}
+        doc: dict[str, Any] = {"valid": not _errors(problems), "problems": [p.to_dict() for p in problems]}
         if changes is not None:
             doc["changes"] = changes
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
     for problem in problems:
         out.print(problem.line(), highlight=False, soft_wrap=True)
-    if not problems:
-        out.print("[green]valid[/green]: no problems found (无问题)")
+    errors = _errors(problems)
+    if not errors:
+        warned = f" ({len(problems)} warning(s))" if problems else ""
+        out.print(f"[green]valid[/green]: no errors found (校验通过){warned}")
     else:
-        out.print(f"[red]{len(problems)} problem(s)[/red]")
+        out.print(f"[red]{len(errors)} error(s)[/red], {len(problems) - len(errors)} warning(s)")
 
 
 @app.command("import")
@@ -305,7 +312,7 @@ def demo(
     out.rule("2. validate (校验)")
     problems = validate_plan(plan)
     _print_problems(problems, False)
-    if problems:
+    if _errors(problems):
         raise typer.Exit(1)
     out.rule("3. report (统计)")
     out.print(_rich_table(level_summary(plan), "levels (层级)"))
