@@ -1,0 +1,116 @@
+"""The geogrid command line, run in-process through typer's runner on real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import shapely
+from plans import COMMUNITY, QUADRANTS, community_plan, mbox
+from typer.testing import CliRunner
+
+from geogrid.cli import app
+from geogrid.io import read_plan, write_plan
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_valid_plan_exits_zero(tmp_path: Path) -> None:
+    path = write_plan(community_plan(), tmp_path / "ok.gpkg")
+    code, output = run("validate", str(path))
+    assert code == 0, output
+    assert "valid" in output
+
+
+def test_each_problem_gets_one_line_and_exit_one(tmp_path: Path) -> None:
+    shrunk = {QUADRANTS[0]: {"geometry": mbox(0, 0, 150, 200)}}  # a 50 m x 200 m gap
+    path = write_plan(community_plan(shrunk), tmp_path / "gap.gpkg")
+    code, output = run("validate", str(path))
+    assert code == 1
+    gap_lines = [line for line in output.splitlines() if line.startswith("gap (缝隙)")]
+    assert len(gap_lines) == 1 and QUADRANTS[0] in gap_lines[0] and "m²" in gap_lines[0]
+
+
+def test_json_output(tmp_path: Path) -> None:
+    overlap = {QUADRANTS[0]: {"geometry": mbox(0, 0, 250, 200)}}
+    path = write_plan(community_plan(overlap), tmp_path / "overlap.geojson")
+    code, output = run("validate", str(path), "--json")
+    doc = json.loads(output)
+    assert code == 1 and doc["valid"] is False
+    kinds = {p["kind"] for p in doc["problems"]}
+    assert "overlap" in kinds
+    problem = next(p for p in doc["problems"] if p["kind"] == "overlap")
+    assert set(problem["codes"]) == {QUADRANTS[0], QUADRANTS[1]}
+    assert problem["area_m2"] == pytest.approx(50 * 200, rel=0.03)
+
+
+def test_fix_writes_a_clean_plan_only_when_asked(tmp_path: Path) -> None:
+    sliver = {QUADRANTS[0]: {"geometry": mbox(0, 0, 199.8, 200)}}  # a 0.2 m gap
+    path = write_plan(community_plan(sliver), tmp_path / "sliver.gpkg")
+    fixed = tmp_path / "fixed.gpkg"
+    code, output = run("validate", str(path), "--fix", "-o", str(fixed))
+    assert code == 0, output
+    assert "fixed:" in output and fixed.exists()
+    code, _ = run("validate", str(fixed))
+    assert code == 0
+    before = read_plan(path)
+    assert shapely.equals_exact(  # the input file is untouched
+        before.grid(QUADRANTS[0]).geometry, community_plan(sliver).grid(QUADRANTS[0]).geometry, 1e-9
+    )
+
+
+def test_swapped_coordinates_reported_as_a_problem(tmp_path: Path) -> None:
+    plan = community_plan()
+    swapped = plan.grids.set_geometry(
+        shapely.transform(plan.grids.geometry.to_numpy(), lambda xy: xy[:, ::-1])
+    )
+    path = tmp_path / "swapped.gpkg"
+    swapped.to_file(path, layer="grids", engine="pyogrio")
+    code, output = run("validate", str(path))
+    assert code == 1
+    assert "swapped" in output and "经纬度颠倒" in output
+
+
+def test_import_with_column_mapping_then_convert(tmp_path: Path) -> None:
+    grids = community_plan().grids.rename(
+        columns={"code": "WGBM", "name": "WGMC", "parent_code": "SJBM"}
+    )
+    source = tmp_path / "theirs.gpkg"
+    grids[["WGBM", "WGMC", "SJBM", "geometry"]].to_file(source, layer="wg", engine="pyogrio")
+    target = tmp_path / "plan.parquet"
+    code, output = run(
+        "import", str(source), "-o", str(target), "-c", "code=WGBM", "-c", "name=WGMC",
+        "-c", "parent_code=SJBM", "--levels", "社区,网格",
+    )  # fmt: skip
+    assert code == 0, output
+    plan = read_plan(target)
+    assert plan.levels == ["社区", "网格"] and sorted(plan.level(2)["code"]) == sorted(QUADRANTS)
+    assert plan.grid(COMMUNITY)["level"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("not a geo file at all", "cannot read"), ("", "cannot read")],
+)
+def test_bad_file_one_error_line_nothing_written(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    source = tmp_path / "bad.gpkg"
+    source.write_text(content, encoding="utf-8")
+    target = tmp_path / "out.gpkg"
+    code, output = run("import", str(source), "-o", str(target))
+    assert code == 2
+    assert message in output and "Traceback" not in output
+    assert not target.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bad.gpkg"]
+
+
+def test_bad_column_mapping_syntax(tmp_path: Path) -> None:
+    path = write_plan(community_plan(), tmp_path / "ok.gpkg")
+    code, output = run("validate", str(path), "-c", "code")
+    assert code == 2 and "OURS=THEIRS" in output
