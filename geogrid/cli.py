@@ -23,7 +23,7 @@ from geogrid import io, samples
 from geogrid.errors import CoordinateError, CRSError, GeogridError
 from geogrid.plan import GridPlan
 from geogrid.report import grid_table, level_summary
-from geogrid.validate import Problem, Severity, fix_plan, validate_plan
+from geogrid.validate import Change, Problem, Severity, fix_plan, validate_plan
 
 __all__ = ["app"]
 
@@ -107,7 +107,7 @@ def validate(
     except (CRSError, CoordinateError) as exc:
         _print_problems([Problem.from_error(exc)], as_json)
         raise typer.Exit(1) from exc
-    changes = []
+    changes: list[Change] = []
     if fix:
         loaded, changes = fix_plan(loaded, tolerance_m=tolerance)
     problems = validate_plan(loaded)
@@ -201,7 +201,7 @@ def report(
 
 
 def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records", force_ascii=False))  # type: ignore[no-any-return]
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
 def _rich_table(frame: pd.DataFrame, title: str) -> Table:
@@ -336,3 +336,122 @@ def samples_cmd() -> None:
     """List the shipped sample data."""
     for name in samples.sample_names():
         out.print(f"{name}\t{samples.sample_path(name)}")
+
+
+# --------------------------------------------------------------------------- partition
+# (section owned by the partition work: `geogrid partition`)
+
+
+def _layer_spec(spec: str) -> tuple[Path, str | None]:
+    """``FILE`` or ``FILE:LAYER`` (the layer of a multi-layer GeoPackage)."""
+    path = Path(spec)
+    if path.exists() or ":" not in spec:
+        return path, None
+    file, _, layer = spec.rpartition(":")
+    return Path(file), layer or None
+
+
+def _default_layer(path: Path, layer: str | None, preferred: tuple[str, ...]) -> str | None:
+    import pyogrio
+
+    if layer is not None or not path.exists() or path.suffix.lower() in (".csv", ".xlsx", ".xls"):
+        return layer
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception:  # not a vector file: the reader says so
+        return None
+    if len(names) <= 1:
+        return None
+    return next((n for n in preferred if n in names), names[0])
+
+
+def _read_spec(spec: str | None, preferred: tuple[str, ...] = ()) -> Any:
+    if spec is None:
+        return None
+    path, layer = _layer_spec(spec)
+    return io.read_layer(path, layer=_default_layer(path, layer, preferred))
+
+
+def _weights(pairs: list[str] | None) -> dict[str, float] | None:
+    if not pairs:
+        return None
+    weights = {"households": 1.0}
+    for pair in pairs:
+        column, sep, factor = pair.partition("=")
+        try:
+            weights[column.strip()] = float(factor) if sep else 1.0
+        except ValueError as exc:
+            raise GeogridError(f"--weight {pair!r}: write COLUMN=FACTOR, e.g. shops=2") from exc
+    return weights
+
+
+@app.command("partition")
+@_user_errors
+def partition_cmd(
+    area: Annotated[str, typer.Argument(help="Parent areas with code and name (FILE[:LAYER])")],
+    households: Annotated[
+        str, typer.Option("--households", help="Buildings with counts or household points")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Plan file to write")],
+    band: Annotated[str | None, typer.Option(help="Households per grid, e.g. 300-500")] = None,
+    grids: Annotated[int | None, typer.Option(help="Exactly K grids per area instead")] = None,
+    weight: Annotated[
+        list[str] | None,
+        typer.Option(help="Workload column=factor besides households, e.g. shops=2"),
+    ] = None,
+    barriers: Annotated[str | None, typer.Option(help="Roads/rivers to cut along")] = None,
+    keep_whole: Annotated[
+        str | None, typer.Option(help="Estates/courtyards never split (FILE[:LAYER])")
+    ] = None,
+    lock: Annotated[str | None, typer.Option(help="Grids kept as they are (FILE[:LAYER])")] = None,
+    then_band: Annotated[
+        str | None, typer.Option(help="Micro-grids inside every grid, e.g. 20-50")
+    ] = None,
+    count_column: Annotated[str | None, typer.Option(help="Household count column")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan)")] = 0,
+    name: Annotated[str | None, typer.Option(help="Plan name")] = None,
+) -> None:
+    """Partition communities/villages into grids balanced by households (网格划分)."""
+    from geogrid.partition import parse_band, partition_areas
+
+    if (band is None) == (grids is None):
+        raise GeogridError("give --band MIN-MAX (e.g. 300-500) or --grids K")
+    hh_path, hh_layer = _layer_spec(households)
+    homes = io.read_households(
+        hh_path,
+        count_column=count_column,
+        layer=_default_layer(hh_path, hh_layer, ("households", "buildings")),
+    )
+    plan, report = partition_areas(
+        _read_spec(area),
+        homes,
+        band=parse_band(band) if band else None,
+        grids=grids,
+        weights=_weights(weight),
+        barriers=_read_spec(barriers, ("roads", "streets")),
+        keep_whole=_read_spec(keep_whole, ("estates",)),
+        locked=_read_spec(lock, ("grids",)),
+        then_band=parse_band(then_band) if then_band else None,
+        seed=seed,
+        name=name or output.stem,
+        progress=False,
+    )
+    io.write_plan(plan, output)
+    table = Table(title="partition (网格划分)")
+    for column in ("area", "grids", "households", "in band", "min–max", "mean PP"):
+        table.add_column(column, justify="left" if column == "area" else "right")
+    for result in report.areas:
+        metrics = result.result.metrics()
+        free = metrics[metrics["locked"].isna()]
+        table.add_row(
+            f"{result.code} {result.name}",
+            str(len(metrics)),
+            str(int(metrics["households"].sum())),
+            f"{int(free['in_band'].sum())}/{len(free)}",
+            f"{free['load'].min():g}–{free['load'].max():g}" if len(free) else "",
+            f"{free['polsby_popper'].mean():.2f}" if len(free) else "",
+        )
+    out.print(table)
+    for code, exception in report.exceptions:
+        out.print(f"[yellow]{exception.kind}[/yellow] {code}: {exception.message}", soft_wrap=True)
+    out.print(f"wrote {len(plan.grids)} grids and {len(plan.units)} units to {output}")

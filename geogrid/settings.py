@@ -1,0 +1,59 @@
+"""Settings of the library and the service, read from ``GEOGRID_*`` environment variables.
+
+Nothing reads them at import time: build a :class:`Settings` where you need one (tests pass
+their own), e.g. ``open_store(settings=Settings(data_dir=tmp_path))``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "geogrid"
+
+
+class Settings(BaseSettings):
+    """Where geogrid keeps its data.
+
+    Attributes
+    ----------
+    database_url
+        ``GEOGRID_DATABASE_URL``: the plan store, e.g.
+        ``postgresql+psycopg://geogrid@db:5432/geogrid``; unset: the embedded GeoPackage.
+    data_dir
+        ``GEOGRID_DATA_DIR``: folder of the embedded store (default ``~/.local/share/geogrid``).
+
+    Examples
+    --------
+    >>> Settings(database_url=None, data_dir="/tmp/geogrid-doc").store_url
+    'sqlite:////tmp/geogrid-doc/geogrid.gpkg'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GEOGRID_", extra="ignore")
+
+    database_url: str | None = None
+    data_dir: Path = Field(default_factory=_default_data_dir)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def store_url(self) -> str:
+        """``database_url``, else ``sqlite:///{data_dir}/geogrid.gpkg`` (creating ``data_dir``)."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'geogrid.gpkg'}"

@@ -1,0 +1,494 @@
+"""The plan store: versioned grid plans in PostGIS or an embedded GeoPackage.
+
+:class:`PlanStore` is the one repository interface; both backends run the same SQL through
+the SQLAlchemy Core tables of :mod:`geogrid.store.schema`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from geogrid.errors import NotFoundError, StoreError
+from geogrid.plan import GRID_COLUMNS, PLAN_CRS, STAFF_COLUMNS, UNIT_COLUMNS, GridPlan
+from geogrid.store import schema
+from geogrid.store.database import create_engine, describe, translate_errors, upgrade, writing
+from geogrid.store.versions import VersionInfo, VersionStatus, check_transition
+
+if TYPE_CHECKING:
+    from geogrid.settings import Settings
+
+__all__ = ["PlanStore", "open_store", "sort_plan"]
+
+_GRID_ORDER = ["level", "code"]
+_STAFF_ORDER = ["grid_code", "role", "name"]
+_UNIT_ORDER = ["unit_id"]
+_CHUNK = 5000  # bound parameters per IN (...) query
+
+
+def open_store(url: str | None = None, *, settings: Settings | None = None) -> PlanStore:
+    """Open (and create or migrate) the plan store at ``url``.
+
+    Parameters
+    ----------
+    url
+        ``postgresql+psycopg://user@host:5432/dbname`` (PostGIS must be enabled in the
+        database) or ``sqlite:///path/to/plans.gpkg`` (a GeoPackage, created if missing).
+        ``None``: ``settings.store_url``.
+    settings
+        Where ``url`` comes from when it is ``None``; default: :class:`geogrid.settings.Settings`
+        read from the environment now.
+
+    Returns
+    -------
+    PlanStore
+        Open store; pending migrations have run. Close it, or use it as a context manager.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with open_store(f"sqlite:///{folder}/plans.gpkg") as store:
+    ...         store.plans()
+    []
+    """
+    if url is None:
+        if settings is None:
+            from geogrid.settings import Settings
+
+            settings = Settings()
+        url = settings.store_url
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return PlanStore(engine)
+
+
+def sort_plan(plan: GridPlan) -> GridPlan:
+    """A copy of ``plan`` in the store's row order, with a fresh ``RangeIndex``.
+
+    Grids are sorted by (level, code), staff by (grid_code, role, name) and units by unit_id,
+    comparing text by code point; :meth:`PlanStore.get` returns plans in this order.
+    """
+    out = copy.copy(plan)  # shallow: no second normalisation of the tables
+    out.levels = list(plan.levels)
+    out.grids = _sorted(plan.grids, _GRID_ORDER)
+    out.staff = _sorted(plan.staff, _STAFF_ORDER)
+    out.units = _sorted(plan.units, _UNIT_ORDER)
+    return out
+
+
+class PlanStore:
+    """Versioned grid plans in one database (PostGIS or a GeoPackage file).
+
+    Use :func:`open_store` to get one. Each :meth:`save` adds a draft version; a version is
+    approved, then activated; one version in the store is active at a time.
+
+    Parameters
+    ----------
+    engine
+        A migrated engine from :func:`geogrid.store.database.create_engine`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __repr__(self) -> str:
+        return f"PlanStore({describe(self._engine)!r})"
+
+    def __enter__(self) -> PlanStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return describe(self._engine)
+
+    @property
+    def backend(self) -> str:
+        """``"postgis"`` or ``"geopackage"``."""
+        return "postgis" if self._engine.dialect.name == "postgresql" else "geopackage"
+
+    def close(self) -> None:
+        """Close every connection of the store."""
+        self._engine.dispose()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def save(self, plan: GridPlan, *, by: str, note: str = "") -> VersionInfo:
+        """Store ``plan`` as a new draft version of ``plan.name``; all or nothing.
+
+        Parameters
+        ----------
+        plan
+            The plan; its ``version`` is ignored (the store numbers versions 1, 2, ...).
+        by
+            Who saves it (user name), recorded as ``created_by``.
+        note
+            Free text kept with the version, e.g. why it was redrawn.
+
+        Returns
+        -------
+        VersionInfo
+            The new version, in state ``draft``.
+        """
+        _check_plan(plan)
+        by = _check_by(by)
+        now = _now()
+        with self._writing(f"save plan {plan.name!r}") as connection:
+            version_id, number = _insert_version(connection, plan, by, note, now)
+            _insert_tables(connection, plan, version_id, now)
+            _register_codes(connection, plan, number, now)
+            if self.backend == "geopackage":
+                _touch_geopackage(connection, plan, now)
+            row = connection.execute(_by_id(version_id)).one()
+        return VersionInfo.from_row(row)
+
+    def approve(self, name: str, version: int, *, by: str) -> VersionInfo:
+        """Approve draft ``version`` of plan ``name`` (审核); it may then be activated."""
+        by = _check_by(by)
+        with self._writing(f"approve plan {name!r}") as connection:
+            row = _locked_version(connection, name, version)
+            check_transition(VersionInfo.from_row(row), VersionStatus.APPROVED)
+            values = {"status": "approved", "approved_by": by, "approved_at": _now()}
+            _update(connection, row.id, values)
+            return VersionInfo.from_row(connection.execute(_by_id(row.id)).one())
+
+    def activate(self, name: str, version: int, *, by: str) -> VersionInfo:
+        """Make approved ``version`` of plan ``name`` the active plan of the store (启用).
+
+        The version active before (of any plan) is retired with ``deactivated_at`` set to the
+        same instant, in the same transaction. Raises :class:`VersionStateError` unless the
+        version is approved.
+        """
+        by = _check_by(by)
+        with self._writing(f"activate plan {name!r}") as connection:
+            row = _locked_version(connection, name, version)
+            check_transition(VersionInfo.from_row(row), VersionStatus.ACTIVE)
+            now = _now()
+            _retire_active(connection, now)
+            values = {"status": "active", "activated_by": by, "activated_at": now}
+            _update(connection, row.id, values)
+            return VersionInfo.from_row(connection.execute(_by_id(row.id)).one())
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, name: str, version: int | None = None) -> GridPlan:
+        """Version ``version`` of plan ``name`` (``None``: the latest), in store row order.
+
+        Staff are the current ones (no ``valid_to``). Raises :class:`NotFoundError` when the
+        plan or version does not exist.
+        """
+        with self._reading("read plan " + repr(name)) as connection:
+            row = _find_version(connection, name, version)
+            return _load_plan(connection, row)
+
+    def versions(self, name: str | None = None) -> list[VersionInfo]:
+        """Every version of plan ``name`` (``None``: of all plans), by plan name and version."""
+        query = sa.select(schema.plan_versions)
+        if name is not None:
+            query = query.where(schema.plan_versions.c.plan_name == name)
+        query = query.order_by(schema.plan_versions.c.plan_name, schema.plan_versions.c.version)
+        with self._reading("list versions") as connection:
+            return [VersionInfo.from_row(row) for row in connection.execute(query)]
+
+    def active(self, at: dt.datetime | None = None) -> GridPlan | None:
+        """The plan active now, or at instant ``at``; ``None`` when no plan was active then."""
+        with self._reading("read the active plan") as connection:
+            row = _active_row(connection, at)
+            return None if row is None else _load_plan(connection, row)
+
+    def active_info(self, at: dt.datetime | None = None) -> VersionInfo | None:
+        """The :class:`VersionInfo` of the version active now, or at instant ``at``."""
+        with self._reading("read the active plan") as connection:
+            row = _active_row(connection, at)
+            return None if row is None else VersionInfo.from_row(row)
+
+    def plans(self) -> list[str]:
+        """Names of the stored plans, sorted."""
+        query = sa.select(schema.plan_versions.c.plan_name).distinct()
+        with self._reading("list plans") as connection:
+            return sorted(connection.scalars(query))
+
+    def used_codes(self) -> set[str]:
+        """Every grid code ever saved in this store, by any plan or version.
+
+        A code, once used, keeps naming the same area; numbering new grids skips these.
+        """
+        with self._reading("list grid codes") as connection:
+            return set(connection.scalars(sa.select(schema.grid_codes.c.code)))
+
+    @contextmanager
+    def _writing(self, action: str) -> Iterator[sa.Connection]:
+        with translate_errors(self._engine, action), writing(self._engine) as connection:
+            yield connection
+
+    @contextmanager
+    def _reading(self, action: str) -> Iterator[sa.Connection]:
+        with translate_errors(self._engine, action), self._engine.connect() as connection:
+            yield connection
+
+
+# -- save helpers --------------------------------------------------------------------------
+
+
+def _check_plan(plan: GridPlan) -> None:
+    if not isinstance(plan, GridPlan):
+        raise StoreError(f"save() takes a GridPlan, got {type(plan).__name__}")
+    if not plan.name or not str(plan.name).strip():
+        raise StoreError("the plan has no name: set plan.name (plans are stored by name)")
+
+
+def _check_by(by: str) -> str:
+    if not isinstance(by, str) or not by.strip():
+        raise StoreError("say who does this: pass by='user name' (recorded with the version)")
+    return by.strip()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _insert_version(
+    connection: sa.Connection, plan: GridPlan, by: str, note: str, now: dt.datetime
+) -> tuple[int, int]:
+    table = schema.plan_versions
+    latest = connection.scalar(
+        sa.select(sa.func.max(table.c.version)).where(table.c.plan_name == plan.name)
+    )
+    number = int(latest or 0) + 1
+    values = {
+        "plan_name": plan.name,
+        "version": number,
+        "levels": list(plan.levels),
+        "attribution": plan.attribution or "",
+        "note": note or "",
+        "status": VersionStatus.DRAFT.value,
+        "created_by": by,
+        "created_at": now,
+    }
+    version_id = connection.execute(
+        table.insert().values(values).returning(table.c.id)
+    ).scalar_one()
+    return int(version_id), number
+
+
+def _insert_tables(
+    connection: sa.Connection, plan: GridPlan, version_id: int, now: dt.datetime
+) -> None:
+    grids = _records(plan.grids, list(GRID_COLUMNS), geometry=True)
+    staff = _records(plan.staff, list(STAFF_COLUMNS))
+    for row in staff:
+        row.update(valid_from=now, valid_to=None)
+    units = _records(plan.units, list(UNIT_COLUMNS), geometry=True)
+    for table, rows in ((schema.grids, grids), (schema.staff, staff), (schema.units, units)):
+        if rows:
+            for row in rows:
+                row["version_id"] = version_id
+            connection.execute(table.insert(), rows)
+
+
+def _records(
+    frame: pd.DataFrame, columns: list[str], *, geometry: bool = False
+) -> list[dict[str, Any]]:
+    records = []
+    geoms = list(frame.geometry) if geometry else [None] * len(frame)
+    for values, geom in zip(frame[columns].itertuples(index=False), geoms, strict=True):
+        row = {column: _native(value) for column, value in zip(columns, values, strict=True)}
+        if geometry:
+            row["geom"] = geom
+        records.append(row)
+    return records
+
+
+def _native(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _register_codes(
+    connection: sa.Connection, plan: GridPlan, version: int, now: dt.datetime
+) -> None:
+    codes = sorted(set(plan.grids["code"].dropna()))
+    table = schema.grid_codes
+    known: set[str] = set()
+    for chunk in _chunks(codes):
+        known.update(connection.scalars(sa.select(table.c.code).where(table.c.code.in_(chunk))))
+    rows = [
+        {"code": code, "plan_name": plan.name, "version": version, "first_seen_at": now}
+        for code in codes
+        if code not in known
+    ]
+    if rows:
+        connection.execute(table.insert(), rows)
+
+
+def _touch_geopackage(connection: sa.Connection, plan: GridPlan, now: dt.datetime) -> None:
+    """Record the change time and grow the layer extents in ``gpkg_contents``."""
+    contents = schema.gpkg_contents
+    for name, frame in (("grids", plan.grids), ("units", plan.units)):
+        values: dict[str, Any] = {"last_change": now}
+        geoms = frame.geometry[~frame.geometry.is_empty] if len(frame) else frame.geometry
+        if len(geoms):
+            minx, miny, maxx, maxy = (float(v) for v in geoms.total_bounds)
+            values |= {
+                "min_x": sa.func.min(sa.func.coalesce(contents.c.min_x, minx), minx),
+                "min_y": sa.func.min(sa.func.coalesce(contents.c.min_y, miny), miny),
+                "max_x": sa.func.max(sa.func.coalesce(contents.c.max_x, maxx), maxx),
+                "max_y": sa.func.max(sa.func.coalesce(contents.c.max_y, maxy), maxy),
+            }
+        connection.execute(contents.update().where(contents.c.table_name == name).values(values))
+
+
+# -- state helpers -------------------------------------------------------------------------
+
+
+def _by_id(version_id: int) -> sa.Select[Any]:
+    return sa.select(schema.plan_versions).where(schema.plan_versions.c.id == version_id)
+
+
+def _locked_version(connection: sa.Connection, name: str, version: int) -> sa.Row[Any]:
+    table = schema.plan_versions
+    query = (
+        sa.select(table)
+        .where(table.c.plan_name == name, table.c.version == int(version))
+        .with_for_update()
+    )
+    row = connection.execute(query).one_or_none()
+    if row is None:
+        raise _not_found(connection, name, version)
+    return row
+
+
+def _update(connection: sa.Connection, version_id: int, values: Mapping[str, object]) -> None:
+    table = schema.plan_versions
+    connection.execute(table.update().where(table.c.id == version_id).values(dict(values)))
+
+
+def _retire_active(connection: sa.Connection, now: dt.datetime) -> None:
+    table = schema.plan_versions
+    connection.execute(
+        table.update()
+        .where(table.c.status == VersionStatus.ACTIVE.value)
+        .values(status=VersionStatus.RETIRED.value, deactivated_at=now)
+    )
+
+
+# -- read helpers --------------------------------------------------------------------------
+
+
+def _find_version(connection: sa.Connection, name: str, version: int | None) -> sa.Row[Any]:
+    table = schema.plan_versions
+    query = sa.select(table).where(table.c.plan_name == name)
+    if version is None:
+        query = query.order_by(table.c.version.desc()).limit(1)
+    else:
+        query = query.where(table.c.version == int(version))
+    row = connection.execute(query).one_or_none()
+    if row is None:
+        raise _not_found(connection, name, version)
+    return row
+
+
+def _not_found(connection: sa.Connection, name: str, version: int | None) -> NotFoundError:
+    table = schema.plan_versions
+    numbers = list(
+        connection.scalars(
+            sa.select(table.c.version).where(table.c.plan_name == name).order_by(table.c.version)
+        )
+    )
+    if numbers:
+        listed = ", ".join(map(str, numbers))
+        return NotFoundError(f"plan {name!r} has no version {version}; it has {listed}")
+    names = sorted(connection.scalars(sa.select(table.c.plan_name).distinct()))
+    known = ", ".join(map(repr, names)) if names else "none yet: save one first"
+    return NotFoundError(f"no plan named {name!r} in the store; stored plans: {known}")
+
+
+def _active_row(connection: sa.Connection, at: dt.datetime | None) -> sa.Row[Any] | None:
+    table = schema.plan_versions
+    query = sa.select(table)
+    if at is None:
+        query = query.where(table.c.status == VersionStatus.ACTIVE.value)
+    else:
+        query = query.where(
+            table.c.activated_at <= at,
+            sa.or_(table.c.deactivated_at.is_(None), table.c.deactivated_at > at),
+        )
+    query = query.order_by(table.c.activated_at.desc()).limit(1)
+    return connection.execute(query).one_or_none()
+
+
+def _load_plan(connection: sa.Connection, row: sa.Row[Any]) -> GridPlan:
+    grids = _read_table(connection, schema.grids, row.id, list(GRID_COLUMNS), geometry=True)
+    staff_query = schema.staff.c.valid_to.is_(None)
+    staff = _read_table(connection, schema.staff, row.id, list(STAFF_COLUMNS), where=staff_query)
+    units = _read_table(connection, schema.units, row.id, list(UNIT_COLUMNS), geometry=True)
+    plan = GridPlan(
+        name=row.plan_name,
+        levels=list(row.levels),
+        grids=grids,
+        staff=staff,
+        units=units if len(units) else None,
+        attribution=row.attribution,
+        version=row.version,
+    )
+    return sort_plan(plan)
+
+
+def _read_table(
+    connection: sa.Connection,
+    table: sa.Table,
+    version_id: int,
+    columns: list[str],
+    *,
+    geometry: bool = False,
+    where: sa.ColumnElement[bool] | None = None,
+) -> pd.DataFrame:
+    selected = [table.c[c] for c in columns] + ([table.c.geom] if geometry else [])
+    query = sa.select(*selected).where(table.c.version_id == version_id)
+    if where is not None:
+        query = query.where(where)
+    rows = connection.execute(query.order_by(table.c.id)).all()
+    frame = pd.DataFrame([tuple(r)[: len(columns)] for r in rows], columns=columns, dtype=object)
+    if not geometry:
+        return frame
+    geoms = [r.geom for r in rows]
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=PLAN_CRS), crs=PLAN_CRS)
+
+
+def _sorted(frame: pd.DataFrame, order: list[str]) -> Any:
+    if len(frame) == 0:
+        return frame.reset_index(drop=True)
+    return frame.sort_values(order, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]

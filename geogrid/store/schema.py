@@ -1,0 +1,316 @@
+"""The store's tables, shared by PostGIS and the embedded GeoPackage.
+
+One set of SQLAlchemy Core tables serves both backends; only two column types differ by
+dialect, and they are defined here:
+
+:class:`MultiPolygonType`
+    ``geometry(MultiPolygon, 4490)`` through GeoAlchemy2 on PostgreSQL, a GeoPackage binary
+    blob in a column declared ``MULTIPOLYGON`` on SQLite. This is the one place where shapely
+    geometries are converted to and from the database.
+:class:`UtcDateTime`
+    ``timestamptz`` on PostgreSQL, ISO 8601 text ending in ``Z`` on SQLite (the GeoPackage
+    ``DATETIME`` form); values are always timezone-aware UTC datetimes in Python.
+
+The Alembic migrations in ``geogrid/store/migrations`` create these tables; this module is
+what queries use and what ``alembic revision --autogenerate`` compares against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import shapely
+import sqlalchemy as sa
+from geoalchemy2 import Geometry, WKBElement
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.engine import Dialect
+
+from geogrid.store.gpkg import gpkg_to_shape, shape_to_gpkg
+
+__all__ = [
+    "SPATIAL_INDEXES",
+    "SRID",
+    "STATUSES",
+    "JsonType",
+    "MultiPolygonType",
+    "UtcDateTime",
+    "gpkg_contents",
+    "grid_codes",
+    "grids",
+    "metadata",
+    "plan_versions",
+    "staff",
+    "units",
+]
+
+SRID = 4490
+"""Spatial reference of every stored geometry: CGCS2000 lon/lat."""
+
+SPATIAL_INDEXES = ("ix_grids_geom", "ix_units_geom")
+"""GiST indexes of the geometry columns (PostGIS only; a GeoPackage has R*Tree tables)."""
+
+STATUSES = ("draft", "approved", "active", "retired")
+"""Version states, in the order a version moves through them."""
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+_ISO_UTC = (
+    "%(year)04d-%(month)02d-%(day)02dT%(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06dZ"
+)
+_ISO_UTC_RE = r"(\d+)-(\d+)-(\d+)[T ](\d+):(\d+):(\d+)(?:\.(\d{6}))?"
+
+
+class _GeoPackageGeometry(sa.types.UserDefinedType[bytes]):
+    """A blob column declared with its geometry type name, as GeoPackage feature tables are."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "MULTIPOLYGON"
+
+
+class MultiPolygonType(sa.types.TypeDecorator[BaseGeometry]):
+    """A ``MultiPolygon`` in EPSG:4490 that reads and writes shapely geometries.
+
+    PostgreSQL gets GeoAlchemy2's ``Geometry("MULTIPOLYGON", 4490)`` (written as EWKB,
+    read through ``ST_AsEWKB``); SQLite gets a GeoPackage binary blob. Spatial indexes are
+    created by the migrations (GiST on PostGIS, R*Tree in the GeoPackage), not by
+    GeoAlchemy2's table events.
+    """
+
+    impl = sa.LargeBinary
+    cache_ok = True
+    spatial_index = False  # read by GeoAlchemy2's table events: the migrations index instead
+    use_N_D_index = False
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        """Pick the column type of ``dialect`` (GeoAlchemy2 may ask with ``None``)."""
+        if dialect is None:
+            return self.impl_instance
+        if dialect.name == "postgresql":
+            geometry = Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+            return dialect.type_descriptor(geometry)
+        return dialect.type_descriptor(_GeoPackageGeometry())
+
+    def process_bind_param(self, value: BaseGeometry | None, dialect: Dialect) -> Any:
+        """Shapely geometry -> hex EWKB (PostGIS) or GeoPackage blob (SQLite)."""
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            ewkb = shapely.to_wkb(
+                shapely.set_srid(value, SRID), hex=True, include_srid=True, output_dimension=2
+            )
+            return ewkb
+        return shape_to_gpkg(value, SRID)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> BaseGeometry | None:
+        """EWKB (PostGIS) or GeoPackage blob (SQLite) -> shapely geometry without SRID."""
+        if value is None:
+            return None
+        if isinstance(value, WKBElement):
+            geom = shapely.from_wkb(bytes(value.data))
+        else:
+            geom = gpkg_to_shape(value)
+        return shapely.set_srid(geom, 0)
+
+
+class _GeoPackageDateTime(sa.types.UserDefinedType[str]):
+    """Text in a column declared ``DATETIME``, as GeoPackage attribute columns are."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "DATETIME"
+
+
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """A timestamp in UTC with millisecond precision, returned timezone-aware.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores the GeoPackage ``DATETIME`` text form
+    ``2026-01-31T08:00:00.000Z`` (which also sorts and compares correctly as text). Values are
+    truncated to milliseconds on both backends, so they compare the same way. A naive datetime
+    is taken as local time, as :meth:`datetime.datetime.astimezone` does.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        """GeoPackage ``DATETIME`` text on SQLite, ``timestamptz`` elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_GeoPackageDateTime())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        """Convert to UTC, truncate to milliseconds (ISO text on SQLite)."""
+        if value is None:
+            return None
+        value = value.astimezone(dt.UTC)
+        value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+        if dialect.name == "sqlite":
+            return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class _JsonText(sa.types.TypeDecorator[Any]):
+    """JSON kept as ``TEXT`` (GeoPackage has no JSON column type); non-ASCII kept readable."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        """Serialise to JSON text."""
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        """Parse JSON text."""
+        return None if value is None else json.loads(value)
+
+
+JsonType = sa.JSON().with_variant(_JsonText(), "sqlite")
+"""``json`` on PostgreSQL, JSON text on SQLite."""
+
+
+metadata = sa.MetaData(naming_convention=_NAMING)
+
+plan_versions = sa.Table(
+    "plan_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("plan_name", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("levels", JsonType, nullable=False),
+    sa.Column("attribution", sa.Text, nullable=False, server_default=""),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.Text, nullable=False, server_default="draft"),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("approved_by", sa.Text),
+    sa.Column("approved_at", UtcDateTime),
+    sa.Column("activated_by", sa.Text),
+    sa.Column("activated_at", UtcDateTime),
+    sa.Column("deactivated_at", UtcDateTime),
+    sa.UniqueConstraint("plan_name", "version"),
+    sa.CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+    sa.Index(
+        "uq_plan_versions_one_active",
+        "status",
+        unique=True,
+        postgresql_where=sa.text("status = 'active'"),
+        sqlite_where=sa.text("status = 'active'"),
+    ),
+    sqlite_autoincrement=True,
+)
+
+grids = sa.Table(
+    "grids",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("plan_versions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("parent_code", sa.Text),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("subtype", sa.Text),
+    sa.Column("priority", sa.Text, nullable=False),
+    sa.Column("households", sa.Integer),
+    sa.Column("residents", sa.Integer),
+    sa.Column("shops", sa.Integer),
+    sa.Column("key_persons", sa.Integer),
+    sa.Column("valid_from", sa.Text),
+    sa.Column("valid_to", sa.Text),
+    sa.Column("geom", MultiPolygonType),
+    sa.UniqueConstraint("version_id", "code"),
+    sa.Index("ix_grids_geom", "geom", postgresql_using="gist"),
+    sqlite_autoincrement=True,
+)
+
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("plan_versions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("grid_code", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text),
+    sa.Column("valid_from", UtcDateTime),
+    sa.Column("valid_to", UtcDateTime),
+    sqlite_autoincrement=True,
+)
+
+units = sa.Table(
+    "units",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("plan_versions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("unit_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("households", sa.Integer),
+    sa.Column("grid_code", sa.Text),
+    sa.Column("locked", sa.Boolean, nullable=False),
+    sa.Column("geom", MultiPolygonType),
+    sa.UniqueConstraint("version_id", "unit_id"),
+    sa.Index("ix_units_geom", "geom", postgresql_using="gist"),
+    sqlite_autoincrement=True,
+)
+
+grid_codes = sa.Table(
+    "grid_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.Text, nullable=False, unique=True),
+    sa.Column("plan_name", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+#: The GeoPackage table of contents (SQLite only; created by the migrations, not in ``metadata``).
+gpkg_contents = sa.Table(
+    "gpkg_contents",
+    sa.MetaData(),
+    sa.Column("table_name", sa.Text, primary_key=True),
+    sa.Column("last_change", UtcDateTime),
+    sa.Column("min_x", sa.Float),
+    sa.Column("min_y", sa.Float),
+    sa.Column("max_x", sa.Float),
+    sa.Column("max_y", sa.Float),
+)

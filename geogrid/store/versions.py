@@ -1,0 +1,131 @@
+"""Plan versions and their life cycle: draft → approved → active → retired.
+
+Every :meth:`~geogrid.store.PlanStore.save` makes a new *draft* version of a plan; a reviewer
+*approves* it; activating an approved version makes it the one plan the incident service
+uses and *retires* the version that was active before, in the same transaction. A retired
+version stays readable for history but is never activated again: to go back to it, save it
+again (a new version), approve and activate that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from geogrid.errors import VersionStateError
+
+__all__ = ["VersionInfo", "VersionStatus", "check_transition"]
+
+
+class VersionStatus(StrEnum):
+    """State of a plan version."""
+
+    DRAFT = "draft"  # 草稿: saved, not reviewed
+    APPROVED = "approved"  # 已审核: may be activated
+    ACTIVE = "active"  # 启用: the plan in force (one per store)
+    RETIRED = "retired"  # 停用: was active, replaced by another version
+
+
+_ALLOWED = {
+    VersionStatus.APPROVED: {VersionStatus.DRAFT},
+    VersionStatus.ACTIVE: {VersionStatus.APPROVED},
+    VersionStatus.RETIRED: {VersionStatus.ACTIVE},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionInfo:
+    """One stored version of a plan (without its tables).
+
+    Attributes
+    ----------
+    plan, version
+        Plan name and version number (1, 2, ... per plan name).
+    status
+        Current :class:`VersionStatus`.
+    levels, attribution, note
+        Level names, map attribution and the note given when saving.
+    created_by, created_at, approved_by, approved_at, activated_by, activated_at
+        Who moved the version to each state and when (UTC, timezone-aware).
+    deactivated_at
+        When another version replaced it as the active one; ``None`` while active.
+    """
+
+    plan: str
+    version: int
+    status: VersionStatus
+    levels: list[str]
+    attribution: str
+    note: str
+    created_by: str
+    created_at: dt.datetime
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+    activated_by: str | None = None
+    activated_at: dt.datetime | None = None
+    deactivated_at: dt.datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> VersionInfo:
+        """Build from a ``plan_versions`` row (a SQLAlchemy ``Row`` or mapping)."""
+        values = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+        return cls(
+            plan=values["plan_name"],
+            version=values["version"],
+            status=VersionStatus(values["status"]),
+            levels=list(values["levels"]),
+            attribution=values["attribution"],
+            note=values["note"],
+            created_by=values["created_by"],
+            created_at=values["created_at"],
+            approved_by=values["approved_by"],
+            approved_at=values["approved_at"],
+            activated_by=values["activated_by"],
+            activated_at=values["activated_at"],
+            deactivated_at=values["deactivated_at"],
+        )
+
+
+def check_transition(info: VersionInfo, target: VersionStatus) -> None:
+    """Raise :class:`VersionStateError` unless ``info`` may move to ``target``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> draft = VersionInfo("示例", 1, VersionStatus.DRAFT, ["社区"], "", "", "张三",
+    ...                     dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    >>> check_transition(draft, VersionStatus.APPROVED)
+    >>> check_transition(draft, VersionStatus.ACTIVE)
+    Traceback (most recent call last):
+    ...
+    geogrid.errors.VersionStateError: version 1 of plan '示例' is a draft: approve it first (store.approve('示例', 1, by=...)), then activate it
+    """
+    if info.status in _ALLOWED[target]:
+        return
+    raise VersionStateError(_refusal(info, target))
+
+
+def _refusal(info: VersionInfo, target: VersionStatus) -> str:
+    which = f"version {info.version} of plan {info.plan!r}"
+    if target is VersionStatus.ACTIVE and info.status is VersionStatus.DRAFT:
+        return (
+            f"{which} is a draft: approve it first "
+            f"(store.approve({info.plan!r}, {info.version}, by=...)), then activate it"
+        )
+    if info.status is VersionStatus.RETIRED:
+        return (
+            f"{which} was retired on {info.deactivated_at:%Y-%m-%d %H:%M} UTC and cannot be "
+            "used again: save it again as a new version (store.save(store.get(...), by=...)), "
+            "approve and activate that"
+        )
+    if info.status is target:
+        return f"{which} is already {target.value}"
+    return (
+        f"{which} is {info.status.value}; only a {_names(target)} version can become {target.value}"
+    )
+
+
+def _names(target: VersionStatus) -> str:
+    return " or ".join(sorted(status.value for status in _ALLOWED[target]))
