@@ -52,7 +52,9 @@ ColumnOpt = Annotated[
 CrsOpt = Annotated[
     str | None, typer.Option(help="CRS to assume when the file has none, e.g. EPSG:4490")
 ]
-ByOpt = Annotated[str | None, typer.Option(help="Who does this (recorded with the version; default: you)")]
+ByOpt = Annotated[
+    str | None, typer.Option(help="Who does this (recorded with the version; default: you)")
+]
 
 
 def _user_errors(func: F) -> F:
@@ -135,7 +137,10 @@ def _print_problems(
     problems: list[Problem], as_json: bool, changes: list[dict[str, Any]] | None = None
 ) -> None:
     if as_json:
-        doc: dict[str, Any] = {"valid": not _errors(problems), "problems": [p.to_dict() for p in problems]}
+        doc: dict[str, Any] = {
+            "valid": not _errors(problems),
+            "problems": [p.to_dict() for p in problems],
+        }
         if changes is not None:
             doc["changes"] = changes
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
@@ -211,8 +216,14 @@ def _rich_table(frame: pd.DataFrame, title: str) -> Table:
             str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left"
         )
     for row in frame.itertuples(index=False):
-        table.add_row(*("" if pd.isna(v) else str(v) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return " / ".join(map(str, value))
+    return "" if pd.isna(value) else str(value)
 
 
 @store_app.command("save")
@@ -245,10 +256,23 @@ def store_list() -> None:
     from geogrid.store import open_store
 
     with open_store() as store:
-        rows = [vars(v) for v in store.versions()]
-    out.print(
-        _rich_table(pd.DataFrame(rows), "stored versions (版本)") if rows else "the store is empty"
-    )
+        versions = store.versions()
+    if not versions:
+        out.print("the store is empty")
+        return
+    for v in versions:
+        line = f"{v.plan}  v{v.version}  {v.status:<8}  created {_when(v.created_at)} by {v.created_by}"
+        if v.approved_at:
+            line += f"; approved {_when(v.approved_at)} by {v.approved_by}"
+        if v.activated_at:
+            line += f"; active from {_when(v.activated_at)} by {v.activated_by}"
+        if v.deactivated_at:
+            line += f" to {_when(v.deactivated_at)}"
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 @store_app.command("approve")

@@ -114,3 +114,58 @@ def test_bad_column_mapping_syntax(tmp_path: Path) -> None:
     path = write_plan(community_plan(), tmp_path / "ok.gpkg")
     code, output = run("validate", str(path), "-c", "code")
     assert code == 2 and "OURS=THEIRS" in output
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the default (embedded) store at a fresh folder."""
+    monkeypatch.delenv("GEOGRID_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GEOGRID_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data" / "geogrid.gpkg"
+
+
+def test_demo_runs_the_main_job(embedded: Path, tmp_path: Path) -> None:
+    code, output = run("demo", "-o", str(tmp_path / "out"))
+    assert code == 0, output
+    assert "valid" in output and "active: version 1" in output
+    assert embedded.exists()
+    assert (tmp_path / "out" / "report.csv").stat().st_size > 0
+    exported = read_plan(tmp_path / "out" / "haidian.geojson")
+    assert len(exported.grids) > 10 and exported.attribution.startswith("©")
+
+
+def store_cycle(plan_path: Path, tmp_path: Path) -> None:
+    """Save twice, approve, activate, export: the commands a planner runs."""
+    assert run("store", "save", str(plan_path), "--by", "王芳")[0] == 0
+    code, output = run("store", "save", str(plan_path), "--by", "王芳")
+    assert code == 0 and "version 2" in output
+    code, output = run("store", "activate", "测试", "1")
+    assert code == 2 and "approve" in output  # a draft cannot go live
+    assert run("store", "approve", "测试", "1", "--by", "李强")[0] == 0
+    assert run("store", "activate", "测试", "1", "--by", "李强")[0] == 0
+    code, output = run("store", "list")
+    assert code == 0 and "active" in output and "draft" in output
+    exported = tmp_path / "exported.gpkg"
+    assert run("store", "export", "测试", "--version", "1", "-o", str(exported))[0] == 0
+    assert sorted(read_plan(exported).grids["code"]) == sorted(community_plan().grids["code"])
+
+
+def test_store_commands_on_the_embedded_file(embedded: Path, tmp_path: Path) -> None:
+    store_cycle(write_plan(community_plan(), tmp_path / "plan.gpkg"), tmp_path)
+
+
+@pytest.mark.postgis
+def test_store_commands_on_postgis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from _pg import scratch_database, url_of
+
+    with scratch_database() as dsn:
+        monkeypatch.setenv("GEOGRID_DATABASE_URL", url_of(dsn))
+        store_cycle(write_plan(community_plan(), tmp_path / "plan.gpkg"), tmp_path)
+
+
+def test_invalid_plan_is_not_stored(embedded: Path, tmp_path: Path) -> None:
+    overlap = {QUADRANTS[0]: {"geometry": mbox(0, 0, 250, 200)}}
+    path = write_plan(community_plan(overlap), tmp_path / "bad.gpkg")
+    code, output = run("store", "save", str(path))
+    assert code == 2 and "overlap" in output and "not saved" in output
+    assert run("store", "list")[1].strip() == "the store is empty"
