@@ -150,17 +150,11 @@ def store_cycle(plan_path: Path, tmp_path: Path) -> None:
     assert sorted(read_plan(exported).grids["code"]) == sorted(community_plan().grids["code"])
 
 
-def test_store_commands_on_the_embedded_file(embedded: Path, tmp_path: Path) -> None:
+def test_store_commands_on_both_backends(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEOGRID_DATABASE_URL", store_url)
     store_cycle(write_plan(community_plan(), tmp_path / "plan.gpkg"), tmp_path)
-
-
-@pytest.mark.postgis
-def test_store_commands_on_postgis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from _pg import scratch_database, url_of
-
-    with scratch_database() as dsn:
-        monkeypatch.setenv("GEOGRID_DATABASE_URL", url_of(dsn))
-        store_cycle(write_plan(community_plan(), tmp_path / "plan.gpkg"), tmp_path)
 
 
 def test_invalid_plan_is_not_stored(embedded: Path, tmp_path: Path) -> None:
