@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
+from pyogrio.errors import CRSError as GdalCRSError
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from geogrid import crs as gcrs
@@ -139,6 +140,8 @@ def read_plan(
     }[kind]
     try:
         grids, staff, units, meta = reader(path, layer)
+    except GdalCRSError as exc:
+        raise CRSError(_unknown_crs(path, exc)) from exc
     except (DataSourceError, DataLayerError, OSError, ValueError, pa.ArrowException) as exc:
         raise PlanFileError(
             f"{path.name}: cannot read it as a {kind} plan file: {_first_line(exc)}"
@@ -169,6 +172,8 @@ def read_layer(
         raise PlanFileError(f"{path}: no such file")
     try:
         frame = pyogrio.read_dataframe(path, layer=layer)
+    except GdalCRSError as exc:
+        raise CRSError(_unknown_crs(path, exc)) from exc
     except (DataSourceError, DataLayerError) as exc:
         raise PlanFileError(f"{path.name}: not a readable geo file: {_first_line(exc)}") from exc
     return _check_crs(_with_geometry(frame, path), path, crs)
@@ -329,6 +334,13 @@ def _infer_levels(frame: pd.DataFrame) -> pd.Series:
 def _default_levels(grids: gpd.GeoDataFrame) -> list[str]:
     depth = int(pd.to_numeric(grids["level"], errors="coerce").max()) if len(grids) else 1
     return DEFAULT_LEVEL_NAMES[: max(1, min(depth, len(DEFAULT_LEVEL_NAMES)))]
+
+
+def _unknown_crs(path: Path, exc: BaseException) -> str:
+    return (
+        f"{path.name}: unknown coordinate reference system (坐标系无法识别): {_first_line(exc)}; "
+        "fix the CRS definition (for a shapefile, its .prj), or remove it and pass --crs EPSG:4490"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -268,6 +268,12 @@ def normalise_staff(staff: pd.DataFrame | None) -> pd.DataFrame:
         values = staff[column].to_numpy() if column in staff else None
         out[column] = _column(values, dtype, len(staff), None)
     _check_enum(out["role"], StaffRole, "role")
+    for column in ("grid_code", "role", "name"):
+        if out[column].isna().any():
+            row = int(out[column].isna().to_numpy().nonzero()[0][0])
+            raise PlanFileError(
+                f"staff row {row + 1} has no {column}; every staff row needs grid_code, role and name"
+            )
     return out
 
 

@@ -78,3 +78,11 @@ def test_missing_columns_crs_and_points() -> None:
         normalise_grids(points)
     with pytest.raises(PlanFileError, match="1 to 6 levels"):
         GridPlan("p", [], _grids())
+
+
+def test_staff_rows_need_a_name() -> None:
+    staff = pd.DataFrame(
+        {"grid_code": ["A001"], "role": ["head"], "name": [None], "phone": ["13800000000"]}
+    )
+    with pytest.raises(PlanFileError, match="staff row 1 has no name"):
+        GridPlan("p", ["社区", "网格"], _grids(), staff)
