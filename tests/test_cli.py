@@ -163,3 +163,29 @@ def test_invalid_plan_is_not_stored(embedded: Path, tmp_path: Path) -> None:
     code, output = run("store", "save", str(path))
     assert code == 2 and "overlap" in output and "not saved" in output
     assert run("store", "list")[1].strip() == "the store is empty"
+
+
+def _missing_crs(grids, path: Path) -> None:
+    with pytest.warns(UserWarning, match="crs"):
+        grids.set_crs(None, allow_override=True).to_file(path, engine="pyogrio")
+
+
+def _wrong_crs(grids, path: Path) -> None:  # metres labelled as lon/lat
+    grids.to_crs(4548).set_crs(4490, allow_override=True).to_file(path, engine="pyogrio")
+
+
+def _swapped(grids, path: Path) -> None:
+    swapped = shapely.transform(grids.geometry.to_numpy(), lambda xy: xy[:, ::-1])
+    grids.set_geometry(swapped).to_file(path, engine="pyogrio")
+
+
+@pytest.mark.parametrize(
+    ("craft", "kind"),
+    [(_missing_crs, "missing_crs"), (_wrong_crs, "wrong_crs"), (_swapped, "swapped_latlon")],
+)
+def test_crs_problems_have_their_own_kind(tmp_path: Path, craft, kind: str) -> None:
+    path = tmp_path / "grids.shp"
+    craft(community_plan().grids[["code", "name", "level", "geometry"]], path)
+    code, output = run("validate", str(path), "--json")
+    assert code == 1
+    assert [p["kind"] for p in json.loads(output)["problems"]] == [kind]
