@@ -313,9 +313,9 @@ def _column(values: np.ndarray | None, dtype: str, n: int, default: object) -> p
         values = np.full(n, default, dtype=object)
     series = pd.Series(values, dtype=object)
     if dtype == "string":
-        series = series.map(_text)
+        series = _texts(series)
     elif dtype in ("Int64", "int64"):
-        series = series.map(_integer)
+        series = _integers(series)
     elif dtype == "bool":
         series = series.map(lambda v: bool(v) if _present(v) else False)
     if default is not None:
@@ -324,6 +324,25 @@ def _column(values: np.ndarray | None, dtype: str, n: int, default: object) -> p
         return series.astype(dtype)
     except (TypeError, ValueError) as exc:
         raise PlanFileError(f"a required value is missing or not a number: {exc}") from exc
+
+
+def _texts(series: pd.Series) -> pd.Series:
+    """Text values stripped, empty → missing; the common all-text case stays vectorised."""
+    present = series.map(_present, na_action=None) if len(series) < 64 else series.notna()
+    is_str = series.map(type).eq(str)
+    if bool((is_str | ~present).all()):
+        stripped = series.where(~present, series.astype("string").str.strip())
+        return stripped.where(stripped.ne("") & present, None).astype(object)
+    return series.map(_text)
+
+
+def _integers(series: pd.Series) -> pd.Series:
+    """Whole numbers (floats such as 3.0 accepted), missing kept; anything else is an error."""
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = numbers.isna() & series.map(_present) | (numbers.notna() & (numbers % 1 != 0))
+    if bool(bad.any()):
+        raise PlanFileError(f"{series[bad].iloc[0]!r} is not a whole number")
+    return numbers.astype("Int64").astype(object).where(numbers.notna(), None)
 
 
 def _present(value: object) -> bool:
@@ -345,18 +364,6 @@ def _text(value: object) -> object:
         return value.isoformat()
     text = str(value).strip()
     return text or None
-
-
-def _integer(value: object) -> object:
-    if not _present(value):
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise PlanFileError(f"{value!r} is not a whole number") from exc
-    if not number.is_integer():
-        raise PlanFileError(f"{value!r} is not a whole number")
-    return int(number)
 
 
 def _check_enum(series: pd.Series, enum: type[StrEnum], column: str) -> None:
@@ -393,6 +400,7 @@ def _multipolygons(geoms: np.ndarray, what: str, ids: Sequence[object] | pd.Seri
         )
     out = np.array(geoms, dtype=object)
     singles = types == shapely.GeometryType.POLYGON
-    out[singles] = [shapely.MultiPolygon([g]) for g in geoms[singles]]
+    if singles.any():  # promote in one vectorised call: part i -> multipolygon i
+        out[singles] = shapely.multipolygons(geoms[singles], indices=np.arange(int(singles.sum())))
     out[shapely.is_missing(geoms)] = shapely.MultiPolygon()
     return out
