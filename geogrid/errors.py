@@ -8,13 +8,18 @@ codes in one table (``api/errors.py``); the CLI prints the message on one line.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
+    "AuthenticationError",
     "CRSError",
     "CoordinateError",
     "GeogridError",
+    "IdempotencyConflictError",
+    "InvalidIncidentError",
     "InvalidPlanError",
     "NotFoundError",
     "PlanFileError",
     "StoreError",
+    "TransitionError",
     "VersionStateError",
 ]
 
@@ -53,3 +58,27 @@ class NotFoundError(StoreError):
 
 class VersionStateError(StoreError):
     """A version cannot move to the asked state (e.g. activating a draft that was never approved)."""
+
+
+class InvalidIncidentError(GeogridError):
+    """An incident report or change has a value the model does not accept (HTTP 422)."""
+
+
+class TransitionError(GeogridError):
+    """An incident cannot move from its current status to the asked one (HTTP 409)."""
+
+
+class IdempotencyConflictError(GeogridError):
+    """An idempotency key was used before with a different request body (HTTP 422)."""
+
+
+class AuthenticationError(GeogridError):
+    """An API key is missing, unknown or revoked (HTTP 401)."""
+
+
+class AccessDeniedError(GeogridError):
+    """The caller's role may not do this at all (HTTP 403).
+
+    A caller asking for an incident outside its grid gets :class:`NotFoundError` instead, so
+    that it cannot learn the incident exists.
+    """

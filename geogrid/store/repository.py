@@ -20,9 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geogrid.errors import NotFoundError, StoreError
+from geogrid.incidents import DEFAULT_POLICY, DEFAULT_TAXONOMY, DeadlinePolicy, Taxonomy
 from geogrid.plan import GRID_COLUMNS, PLAN_CRS, STAFF_COLUMNS, UNIT_COLUMNS, GridPlan
 from geogrid.store import schema
+from geogrid.store.access import AccessStore
 from geogrid.store.database import create_engine, describe, translate_errors, upgrade, writing
+from geogrid.store.incidents import IncidentStore
 from geogrid.store.versions import VersionInfo, VersionStatus, check_transition
 
 if TYPE_CHECKING:
@@ -133,6 +136,22 @@ class PlanStore:
     def close(self) -> None:
         """Close every connection of the store."""
         self._engine.dispose()
+
+    def incidents(
+        self, *, taxonomy: Taxonomy | None = None, policy: DeadlinePolicy | None = None
+    ) -> IncidentStore:
+        """The incidents kept in this store (:class:`geogrid.store.incidents.IncidentStore`).
+
+        ``taxonomy`` and ``policy`` configure categories, deadlines and escalation (default:
+        :data:`geogrid.incidents.DEFAULT_TAXONOMY` and :data:`~geogrid.incidents.DEFAULT_POLICY`).
+        """
+        return IncidentStore(
+            self._engine, taxonomy=taxonomy or DEFAULT_TAXONOMY, policy=policy or DEFAULT_POLICY
+        )
+
+    def access(self) -> AccessStore:
+        """API keys and the audit log of this store (:class:`geogrid.store.access.AccessStore`)."""
+        return AccessStore(self._engine)
 
     # -- writing -------------------------------------------------------------------------
 

@@ -30,15 +30,24 @@ from sqlalchemy.engine import Dialect
 from geogrid.store.gpkg import gpkg_to_shape, shape_to_gpkg
 
 __all__ = [
+    "INCIDENT_STATUSES",
+    "LEVEL_COLUMNS",
+    "ROLES",
     "SPATIAL_INDEXES",
     "SRID",
     "STATUSES",
+    "URGENCIES",
     "JsonType",
     "MultiPolygonType",
     "UtcDateTime",
+    "api_keys",
+    "audit_log",
     "gpkg_contents",
     "grid_codes",
     "grids",
+    "idempotency_keys",
+    "incident_events",
+    "incidents",
     "metadata",
     "plan_versions",
     "staff",
@@ -53,6 +62,27 @@ SPATIAL_INDEXES = ("ix_grids_geom", "ix_units_geom")
 
 STATUSES = ("draft", "approved", "active", "retired")
 """Version states, in the order a version moves through them."""
+
+INCIDENT_STATUSES = (
+    "reported",
+    "accepted",
+    "dispatched",
+    "handled",
+    "feedback",
+    "closed",
+    "rejected",
+    "reopened",
+)
+"""Incident states (:class:`geogrid.incidents.Status`)."""
+
+URGENCIES = ("red", "yellow", "blue")
+"""Incident urgency levels (:class:`geogrid.incidents.Urgency`)."""
+
+ROLES = ("reporter", "worker", "supervisor", "planner", "admin")
+"""API key roles (:class:`geogrid.access.Role`)."""
+
+LEVEL_COLUMNS = tuple(f"level{n}_code" for n in range(1, 7))
+"""The incident columns holding the grid code at each level, from the top."""
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -300,6 +330,114 @@ grid_codes = sa.Table(
     sa.Column("plan_name", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+
+def _level_columns() -> list[sa.Column[str]]:
+    return [sa.Column(name, sa.Text, index=True) for name in LEVEL_COLUMNS]
+
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("reference", sa.Text, nullable=False, unique=True),
+    sa.Column("category", sa.Text, nullable=False, index=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("urgency", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, index=True),
+    sa.Column("lon", sa.Double, nullable=False),
+    sa.Column("lat", sa.Double, nullable=False),
+    sa.Column("original_lon", sa.Double, nullable=False),
+    sa.Column("original_lat", sa.Double, nullable=False),
+    sa.Column("original_crs", sa.Text, nullable=False),
+    sa.Column("plan_name", sa.Text),
+    sa.Column("plan_version", sa.Integer),
+    *_level_columns(),
+    sa.Column("grid_code", sa.Text, index=True),
+    sa.Column("staff", JsonType, nullable=False),
+    sa.Column("assignee", sa.Text),
+    sa.Column("reporter_name", sa.Text),
+    sa.Column("reporter_phone", sa.Text),
+    sa.Column("photos", JsonType, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime),
+    sa.Column("deadline", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("escalated_at", UtcDateTime),
+    sa.CheckConstraint(f"status IN {INCIDENT_STATUSES!r}", name="status"),
+    sa.CheckConstraint(f"urgency IN {URGENCIES!r}", name="urgency"),
+    sqlite_autoincrement=True,
+)
+
+incident_events = sa.Table(
+    "incident_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "incident_id",
+        sa.Integer,
+        sa.ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("from_status", sa.Text),
+    sa.Column("to_status", sa.Text, nullable=False),
+    sa.Column("urgency", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sqlite_autoincrement=True,
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id", ondelete="CASCADE")),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("owner", "key"),
+    sqlite_autoincrement=True,
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("prefix", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("grid_code", sa.Text),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_by", sa.Text),
+    sa.Column("revoked_at", UtcDateTime),
+    sa.CheckConstraint(f"role IN {ROLES!r}", name="role"),
+    sqlite_autoincrement=True,
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("key_id", sa.Integer),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("object_type", sa.Text, nullable=False),
+    sa.Column("object_id", sa.Text),
+    sa.Column("details", JsonType, nullable=False),
+    sa.Index("ix_audit_log_object", "object_type", "object_id"),
     sqlite_autoincrement=True,
 )
 
