@@ -53,7 +53,10 @@ def create_engine(url: str) -> Engine:
         "json_serializer": lambda obj: json.dumps(obj, ensure_ascii=False),
     }
     if parsed.get_backend_name() == "postgresql":
-        engine = sa.create_engine(parsed, connect_args={"connect_timeout": 10}, **options)
+        # pre-ping: a connection dropped by a server restart is replaced, not handed out
+        engine = sa.create_engine(
+            parsed, connect_args={"connect_timeout": 10}, pool_pre_ping=True, **options
+        )
     else:
         _check_sqlite_path(parsed)
         engine = sa.create_engine(parsed, **options)
