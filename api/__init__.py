@@ -1,5 +1,5 @@
-"""geogrid's FastAPI service (incident location, plans over HTTP, OGC API Features).
+"""geogrid's FastAPI service: locate points in grids (``/locate``), grids as OGC API Features.
 
-It uses the ``geogrid`` library; the library never imports it. The service arrives with the
-incident-location work; this package keeps its place in the layout.
+Build it with :func:`api.main.create_app`. It uses the ``geogrid`` library; the library never
+imports it.
 """

@@ -496,9 +496,9 @@ def to_plan_lonlat(x: npt.ArrayLike, y: npt.ArrayLike, crs: CRSLike) -> _Arrays:
     """
     lon, lat = _float_arrays(x, y)
     target = parse_crs(crs)
-    if target == "gcj02":
+    if isinstance(target, str) and target == "gcj02":  # CRS.__eq__ would parse "gcj02": slow
         return _gcj02_to_wgs84(lon, lat)
-    if target == "bd09":
+    if isinstance(target, str) and target == "bd09":  # CRS.__eq__ would parse "bd09": slow
         return _bd09_to_wgs84(lon, lat)
     assert isinstance(target, CRS)
     if _is_wgs84_or_cgcs2000_lonlat(target):
@@ -533,9 +533,9 @@ def from_plan_lonlat(lon: npt.ArrayLike, lat: npt.ArrayLike, crs: CRSLike) -> _A
     """
     x, y = _float_arrays(lon, lat)
     target = parse_crs(crs)
-    if target == "gcj02":
+    if isinstance(target, str) and target == "gcj02":  # CRS.__eq__ would parse "gcj02": slow
         return _wgs84_to_gcj02(x, y)
-    if target == "bd09":
+    if isinstance(target, str) and target == "bd09":  # CRS.__eq__ would parse "bd09": slow
         return _wgs84_to_bd09(x, y)
     assert isinstance(target, CRS)
     if _is_wgs84_or_cgcs2000_lonlat(target):

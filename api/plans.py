@@ -1,0 +1,175 @@
+"""The plan a request is answered from, with its locate index, cached per worker process.
+
+Grids change rarely and an index takes a second or two to build, so each worker keeps the
+index of the active version and asks the store which version is active at most every
+``plan_check_seconds`` (one small query). When another process activates a new version,
+every worker picks it up within that delay; requests keep being answered from the old
+version while one thread builds the new index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+import pandas as pd
+
+from api.errors import NoActivePlanError
+from geogrid.locate import GridIndex
+from geogrid.plan import GridPlan
+from geogrid.store import PlanStore
+
+__all__ = ["LoadedPlan", "PlanSource"]
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedPlan:
+    """A plan version ready to answer: the plan, its index and per-grid facts by code."""
+
+    name: str
+    version: int | None
+    levels: list[str]
+    plan: GridPlan
+    index: GridIndex
+    grids: dict[str, dict[str, Any]]
+    staff: dict[str, list[dict[str, Any]]]
+
+    @classmethod
+    def build(cls, plan: GridPlan) -> LoadedPlan:
+        """Index ``plan`` and tabulate its grids and staff."""
+        grids = {
+            str(row.code): {
+                "code": str(row.code),
+                "name": str(row.name),
+                "level": int(row.level),
+                "kind": str(row.kind),
+                "parent_code": None if _missing(row.parent_code) else str(row.parent_code),
+            }
+            for row in plan.grids.itertuples(index=False)
+        }
+        staff: dict[str, list[dict[str, Any]]] = {code: [] for code in grids}
+        rank = {"head": 0, "full_time": 1, "part_time": 2}
+        people = plan.staff.assign(_rank=plan.staff["role"].map(rank).fillna(3))
+        for person in people.sort_values("_rank", kind="stable").itertuples(index=False):
+            staff.setdefault(str(person.grid_code), []).append(
+                {
+                    "role": str(person.role),
+                    "name": str(person.name),
+                    "phone": None if _missing(person.phone) else str(person.phone),
+                }
+            )
+        return cls(
+            plan.name,
+            plan.version,
+            list(plan.levels),
+            plan,
+            GridIndex.from_plan(plan),
+            grids,
+            staff,
+        )
+
+
+def _missing(value: object) -> bool:
+    return bool(pd.isna(value)) if pd.api.types.is_scalar(value) else value is None
+
+
+class PlanSource:
+    """Where requests get their :class:`LoadedPlan`: a store, or one fixed plan.
+
+    Parameters
+    ----------
+    store
+        The plan store; its active version (or the one active at ``at``) answers.
+    plan
+        A fixed plan instead of a store (embedding, tests).
+    check_seconds
+        Minimum delay between two "which version is active?" queries.
+    cache_size
+        Past versions kept for ``at=`` queries.
+    """
+
+    def __init__(
+        self,
+        store: PlanStore | None = None,
+        plan: GridPlan | None = None,
+        *,
+        check_seconds: float = 1.0,
+        cache_size: int = 4,
+    ) -> None:
+        if (store is None) == (plan is None):
+            raise ValueError("give a store or a plan, not both or neither")
+        self.store = store
+        self._fixed = LoadedPlan.build(plan) if plan is not None else None
+        self._check_seconds = check_seconds
+        self._cache_size = cache_size
+        self._current: LoadedPlan | None = None
+        self._checked_at = -float("inf")
+        self._lock = threading.Lock()
+        self._past: OrderedDict[tuple[str, int], LoadedPlan] = OrderedDict()
+
+    def cached(self, at: dt.datetime | None = None) -> LoadedPlan | None:
+        """The current plan without touching the store, or ``None`` when a check is due.
+
+        Lets an async handler answer at once and go to a thread only for store work.
+        """
+        if self._fixed is not None:
+            return self._fixed
+        current = self._current
+        fresh = time.monotonic() - self._checked_at < self._check_seconds
+        return current if at is None and current is not None and fresh else None
+
+    def get(self, at: dt.datetime | None = None) -> LoadedPlan:
+        """The plan active now (or at ``at``); raises :class:`NoActivePlanError` if none."""
+        if at is not None and self._fixed is None:
+            return self._at(at)
+        return self.cached() or self._refresh()
+
+    def _refresh(self) -> LoadedPlan:
+        assert self.store is not None
+        info = self.store.active_info()
+        self._checked_at = time.monotonic()
+        if info is None:
+            self._current = None
+            raise NoActivePlanError(
+                "no plan is active: save, approve and activate one "
+                "(`geogrid store activate NAME VERSION`)"
+            )
+        current = self._current
+        if current is not None and (current.name, current.version) == (info.plan, info.version):
+            return current
+        loaded = self._load(info.plan, info.version)
+        self._current = loaded
+        return loaded
+
+    def _at(self, at: dt.datetime) -> LoadedPlan:
+        assert self.store is not None
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        info = self.store.active_info(at)
+        if info is None:
+            raise NoActivePlanError(
+                f"no plan version was active at {at.isoformat()}; leave out `at` for the "
+                "active plan"
+            )
+        return self._load(info.plan, info.version)
+
+    def _load(self, name: str, version: int) -> LoadedPlan:
+        key = (name, version)
+        with self._lock:
+            if key in self._past:
+                self._past.move_to_end(key)
+                return self._past[key]
+            current = self._current
+            if current is not None and (current.name, current.version) == key:
+                return current
+        assert self.store is not None
+        loaded = LoadedPlan.build(self.store.get(name, version))
+        with self._lock:
+            self._past[key] = loaded
+            while len(self._past) > max(self._cache_size, 1):
+                self._past.popitem(last=False)
+        return loaded

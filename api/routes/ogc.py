@@ -1,0 +1,264 @@
+"""``/ogc``: the active plan's grids as OGC API – Features (Part 1 core, GeoJSON; Part 2 CRS).
+
+One collection per level (``level1``, ``level2``, …), so QGIS and GDAL's OAPIF driver list
+each level as a layer. Coordinates are CRS84 (lon/lat) by default; ``crs=`` the EPSG:4490
+URI answers in EPSG:4490's own axis order, latitude first, with a ``Content-Crs`` header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.errors import OgcParameterError
+from api.plans import LoadedPlan, PlanSource
+from geogrid.errors import NotFoundError
+
+__all__ = ["CRS84", "EPSG4490", "router"]
+
+router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
+_CRS_NAMES = {
+    CRS84: CRS84,
+    "OGC:CRS84": CRS84,
+    "[OGC:CRS84]": CRS84,
+    EPSG4490: EPSG4490,
+    "EPSG:4490": EPSG4490,
+    "[EPSG:4490]": EPSG4490,
+}
+_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+_JSON = "application/json"
+_GEOJSON = "application/geo+json"
+_MAX_LIMIT = 10_000
+_PROPERTIES = [
+    "code",
+    "name",
+    "level",
+    "parent_code",
+    "kind",
+    "subtype",
+    "priority",
+    "households",
+    "residents",
+    "shops",
+    "key_persons",
+    "valid_from",
+    "valid_to",
+]
+
+
+def _loaded(request: Request) -> LoadedPlan:
+    source: PlanSource = request.app.state.plans
+    return source.get()
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _link(href: str, rel: str, media: str, title: str | None = None) -> dict[str, str]:
+    link = {"href": href, "rel": rel, "type": media}
+    if title:
+        link["title"] = title
+    return link
+
+
+@router.get("", summary="Landing page")
+def landing(request: Request) -> JSONResponse:
+    """Landing page: links to the API definition, conformance and the collections."""
+    base = _base(request)
+    root = str(request.base_url).rstrip("/")
+    return JSONResponse(
+        {
+            "title": "geogrid grids",
+            "description": "The grids of the active plan (网格), one collection per level.",
+            "links": [
+                _link(base, "self", _JSON, "this document"),
+                _link(
+                    f"{root}/openapi.json",
+                    "service-desc",
+                    "application/vnd.oai.openapi+json;version=3.0",
+                    "the API definition",
+                ),
+                _link(f"{root}/docs", "service-doc", "text/html", "the API documentation"),
+                _link(f"{base}/conformance", "conformance", _JSON, "conformance classes"),
+                _link(f"{base}/collections", "data", _JSON, "the grid levels"),
+            ],
+        }
+    )
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance() -> JSONResponse:
+    """The conformance classes implemented."""
+    return JSONResponse({"conformsTo": _CONFORMANCE})
+
+
+@router.get("/collections", summary="Collections: one per level")
+def collections(request: Request) -> JSONResponse:
+    """One collection per level of the active plan."""
+    loaded = _loaded(request)
+    base = _base(request)
+    return JSONResponse(
+        {
+            "links": [_link(f"{base}/collections", "self", _JSON)],
+            "collections": [
+                _collection(loaded, level, base) for level in range(1, len(loaded.levels) + 1)
+            ],
+            "crs": [CRS84, EPSG4490],
+        }
+    )
+
+
+@router.get("/collections/{collection_id}", summary="One level")
+def collection(request: Request, collection_id: str) -> JSONResponse:
+    """Description of one level's collection."""
+    loaded = _loaded(request)
+    return JSONResponse(_collection(loaded, _level_of(loaded, collection_id), _base(request)))
+
+
+@router.get("/collections/{collection_id}/items", summary="Grids of a level (GeoJSON)")
+def items(
+    request: Request,
+    collection_id: str,
+    limit: Annotated[int, Query(ge=1, le=_MAX_LIMIT)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
+    crs: Annotated[str | None, Query(description=f"{CRS84} (default) or {EPSG4490}")] = None,
+) -> JSONResponse:
+    """Grids of one level as a GeoJSON FeatureCollection, paged by ``limit``/``offset``."""
+    loaded = _loaded(request)
+    level = _level_of(loaded, collection_id)
+    out_crs = _crs(crs, "crs")
+    grids = loaded.plan.level(level).sort_values("code", kind="stable")
+    if bbox is not None:
+        grids = grids[grids.intersects(_bbox(bbox, _crs(bbox_crs, "bbox-crs")))]
+    page = grids.iloc[offset : offset + limit]
+    base = f"{_base(request)}/collections/{collection_id}/items"
+    links = [_link(str(request.url), "self", _GEOJSON)]
+    if offset + limit < len(grids):
+        query = dict(request.query_params) | {"offset": str(offset + limit), "limit": str(limit)}
+        links.append(
+            _link(f"{base}?{'&'.join(f'{k}={v}' for k, v in query.items())}", "next", _GEOJSON)
+        )
+    body = {
+        "type": "FeatureCollection",
+        "features": [_feature(row, out_crs) for _, row in page.iterrows()],
+        "numberMatched": len(grids),
+        "numberReturned": len(page),
+        "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": links,
+    }
+    return JSONResponse(body, media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One grid (GeoJSON)")
+def item(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    crs: Annotated[str | None, Query()] = None,
+) -> JSONResponse:
+    """One grid, by code."""
+    loaded = _loaded(request)
+    level = _level_of(loaded, collection_id)
+    out_crs = _crs(crs, "crs")
+    rows = loaded.plan.level(level)
+    rows = rows[rows["code"] == feature_id]
+    if rows.empty:
+        raise NotFoundError(f"no grid {feature_id!r} in collection {collection_id!r}")
+    feature = _feature(rows.iloc[0], out_crs)
+    base = f"{_base(request)}/collections/{collection_id}"
+    feature["links"] = [
+        _link(str(request.url), "self", _GEOJSON),
+        _link(base, "collection", _JSON),
+    ]
+    return JSONResponse(feature, media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+
+
+def _collection(loaded: LoadedPlan, level: int, base: str) -> dict[str, Any]:
+    grids = loaded.plan.level(level)
+    minx, miny, maxx, maxy = (float(v) for v in grids.total_bounds)
+    cid = f"level{level}"
+    return {
+        "id": cid,
+        "title": f"{loaded.levels[level - 1]} (level {level})",
+        "description": f"{len(grids)} grids of level {level} of plan {loaded.name!r}, "
+        f"version {loaded.version}",
+        "itemType": "feature",
+        "extent": {"spatial": {"bbox": [[minx, miny, maxx, maxy]], "crs": CRS84}},
+        "crs": [CRS84, EPSG4490],
+        "storageCrs": EPSG4490,
+        "links": [
+            _link(f"{base}/collections/{cid}", "self", _JSON),
+            _link(f"{base}/collections/{cid}/items", "items", _GEOJSON),
+        ],
+    }
+
+
+def _level_of(loaded: LoadedPlan, collection_id: str) -> int:
+    known = [f"level{n}" for n in range(1, len(loaded.levels) + 1)]
+    if collection_id not in known:
+        raise NotFoundError(
+            f"no collection {collection_id!r}; the collections are {', '.join(known)}"
+        )
+    return int(collection_id.removeprefix("level"))
+
+
+def _crs(value: str | None, name: str) -> str:
+    if value is None:
+        return CRS84
+    crs = _CRS_NAMES.get(value.strip())
+    if crs is None:
+        raise OgcParameterError(
+            f"{name}={value!r} is not offered; use {CRS84} (lon/lat) or {EPSG4490} (lat/lon)"
+        )
+    return crs
+
+
+def _bbox(value: str, crs: str) -> shapely.Geometry:
+    try:
+        numbers = [float(v) for v in value.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 4 or not all(math.isfinite(v) for v in numbers):
+        raise OgcParameterError(f"bbox={value!r}: give four numbers minx,miny,maxx,maxy")
+    a, b, c, d = numbers
+    if crs == EPSG4490:  # lat/lon order
+        a, b, c, d = b, a, d, c
+    return shapely.box(a, b, c, d)
+
+
+def _feature(row: pd.Series, crs: str) -> dict[str, Any]:
+    geom = shapely.transform(row.geometry, lambda c: np.round(c, 7))
+    if crs == EPSG4490:
+        geom = shapely.transform(geom, lambda c: c[:, ::-1])
+    return {
+        "type": "Feature",
+        "id": str(row["code"]),
+        "geometry": shapely.geometry.mapping(geom),
+        "properties": {key: _native(row[key]) for key in _PROPERTIES},
+    }
+
+
+def _native(value: object) -> object:
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

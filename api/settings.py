@@ -1,0 +1,43 @@
+"""Settings of the web service, read from ``GEOGRID_*`` environment variables.
+
+Never read at import time: :func:`api.main.create_app` takes a :class:`ApiSettings` (tests
+build their own); ``create_app()`` without one reads the environment when it is called.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from geogrid.settings import Settings
+
+__all__ = ["ApiSettings"]
+
+
+class ApiSettings(Settings):
+    """The library's :class:`~geogrid.settings.Settings` plus what only the service needs.
+
+    Attributes
+    ----------
+    plan_check_seconds
+        ``GEOGRID_PLAN_CHECK_SECONDS``: how often a worker asks the store which plan version
+        is active (a one-row query) and rebuilds its locate index when it changed; every
+        worker process does this, so all answer from the same version within this delay.
+        0 checks on every request.
+    max_batch_points
+        ``GEOGRID_MAX_BATCH_POINTS``: points per ``POST /locate`` (more: 413).
+    max_body_bytes
+        ``GEOGRID_MAX_BODY_BYTES``: request body cap (more: 413).
+    index_cache_size
+        ``GEOGRID_INDEX_CACHE_SIZE``: locate indexes kept for ``?at=`` queries on past
+        versions, besides the active one.
+
+    Examples
+    --------
+    >>> ApiSettings(data_dir="/tmp/geogrid-doc", plan_check_seconds=0).max_batch_points
+    10000
+    """
+
+    plan_check_seconds: float = Field(default=1.0, ge=0)
+    max_batch_points: int = Field(default=10_000, ge=1)
+    max_body_bytes: int = Field(default=2_000_000, ge=1_000)
+    index_cache_size: int = Field(default=4, ge=0)
