@@ -10,13 +10,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from geogrid.errors import (
+    AccessDeniedError,
+    AuthenticationError,
     CoordinateError,
     CRSError,
     GeogridError,
+    IdempotencyConflictError,
+    InvalidIncidentError,
     InvalidPlanError,
     NotFoundError,
     PlanFileError,
     StoreError,
+    TransitionError,
     VersionStateError,
 )
 
@@ -47,6 +52,11 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     CRSError: 422,
     PlanFileError: 422,
     InvalidPlanError: 422,
+    InvalidIncidentError: 422,
+    IdempotencyConflictError: 422,
+    AuthenticationError: 401,
+    AccessDeniedError: 403,
+    TransitionError: 409,
     PayloadTooLargeError: 413,
     OgcParameterError: 400,
     NoActivePlanError: 404,
