@@ -1,0 +1,353 @@
+"""From partitions to a :class:`~geogrid.plan.GridPlan`: codes, names, households, micro-grids."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geogrid.codes import number_children
+from geogrid.errors import GeogridError
+from geogrid.partition.band import Band
+from geogrid.partition.solve import GridException, Partition, partition
+from geogrid.plan import PLAN_CRS, GridPlan
+from geogrid.units import Units, build_units
+
+__all__ = ["AreaResult", "PartitionReport", "nested", "partition_areas", "to_plan"]
+
+
+@dataclasses.dataclass
+class AreaResult:
+    """The partition of one parent area (and its micro-grids, by grid index)."""
+
+    code: str
+    name: str
+    result: Partition
+    micro: dict[int, Partition] = dataclasses.field(default_factory=dict)
+
+    @property
+    def exceptions(self) -> list[GridException]:
+        """Exceptions of the grids and of every micro-grid partition."""
+        found = list(self.result.exceptions)
+        for partition_ in self.micro.values():
+            found.extend(partition_.exceptions)
+        return found
+
+
+@dataclasses.dataclass
+class PartitionReport:
+    """What :func:`partition_areas` did, area by area, with every exception."""
+
+    areas: list[AreaResult]
+    outside: gpd.GeoDataFrame | None = None
+    """Household rows outside every parent area."""
+
+    @property
+    def exceptions(self) -> list[tuple[str, GridException]]:
+        """(area code, exception) pairs; households outside every area come first, code ``""``."""
+        found: list[tuple[str, GridException]] = []
+        if self.outside is not None and len(self.outside):
+            total = int(self.outside["households"].sum()) if "households" in self.outside else 0
+            found.append(
+                (
+                    "",
+                    GridException(
+                        "households-outside",
+                        f"{total} household(s) in {len(self.outside)} row(s) lie outside every "
+                        "parent area (区域外住户); they are in no grid — check their coordinates "
+                        "or the boundaries",
+                    ),
+                )
+            )
+        found.extend((area.code, e) for area in self.areas for e in area.exceptions)
+        return found
+
+
+def nested(
+    result: Partition, band: Band | tuple[float, float], *, seed: int = 0
+) -> dict[int, Partition]:
+    """Partition every (not locked) grid of ``result`` again into micro-grids (微网格).
+
+    Returns
+    -------
+    dict
+        Grid index → the partition of that grid's units.
+    """
+    micro = {}
+    for g in range(result.k):
+        if result.locked[g] is not None:
+            continue
+        mask = result.assignment == g
+        micro[g] = partition(_subset(result.units, mask), band=band, seed=seed)
+    return micro
+
+
+def _subset(units: Units, mask: np.ndarray) -> Units:
+    keep = np.flatnonzero(mask)
+    position = np.full(len(mask), -1, dtype=np.int64)
+    position[keep] = np.arange(len(keep))
+    edges = units.edges
+    a, b = position[edges["a"].to_numpy()], position[edges["b"].to_numpy()]
+    inside = (a >= 0) & (b >= 0)
+    sub_edges = edges[inside].assign(a=a[inside], b=b[inside]).reset_index(drop=True)
+    table = units.table.iloc[keep].reset_index(drop=True)
+    return Units(
+        table=table,
+        edges=sub_edges,
+        parent=shapely.coverage_union_all(table.geometry.to_numpy()),
+        crs=units.crs,
+        outside=units.outside.iloc[:0],
+    )
+
+
+def to_plan(
+    areas: list[AreaResult],
+    *,
+    parents: Mapping[str, shapely.Geometry] | None = None,
+    levels: list[str] | None = None,
+    name: str = "网格划分",
+    taken: Collection[str] = (),
+) -> GridPlan:
+    """Turn partitions of parent areas into one plan.
+
+    Parameters
+    ----------
+    areas
+        One :class:`AreaResult` per parent (code, name, partition, micro-grids).
+    parents
+        Parent geometries in EPSG:4490 by code (default: the union of the grids).
+    levels
+        Level names (default ``["社区", "网格"]``, plus ``"微网格"`` with micro-grids).
+    name
+        Plan name.
+    taken
+        Codes already issued (never reused).
+
+    Returns
+    -------
+    GridPlan
+        Level 1 the parents, level 2 the grids (codes: parent code + 3 digits in reading
+        order), level 3 the micro-grids when made; units carry the deepest grid code.
+    """
+    has_micro = any(area.micro for area in areas)
+    levels = levels or (["社区", "网格", "微网格"] if has_micro else ["社区", "网格"])
+    rows: list[dict[str, object]] = []
+    unit_frames = []
+    for area in areas:
+        area_rows, units = _area_rows(area, parents, taken)
+        rows.extend(area_rows)
+        unit_frames.append(units)
+    grids = gpd.GeoDataFrame(rows, geometry="geometry", crs=PLAN_CRS)
+    units = pd.concat(unit_frames, ignore_index=True)
+    return GridPlan(
+        name, levels, grids, units=gpd.GeoDataFrame(units, geometry="geometry", crs=PLAN_CRS)
+    )
+
+
+def _area_rows(
+    area: AreaResult, parents: Mapping[str, shapely.Geometry] | None, taken: Collection[str]
+) -> tuple[list[dict[str, object]], pd.DataFrame]:
+    result = area.result
+    crs = result.units.crs
+    geoms = result.grid_geometries()
+    households = result.grid_households()
+    codes = _codes(area.code, geoms, result, crs, taken)
+    to_plan_crs = _converter(crs)
+    parent_geom = (parents or {}).get(area.code)
+    if parent_geom is None:
+        parent_geom = to_plan_crs(np.array([shapely.coverage_union_all(geoms)]))[0]
+    rows: list[dict[str, object]] = [
+        {
+            "code": area.code,
+            "name": area.name,
+            "level": 1,
+            "parent_code": None,
+            "households": int(households.sum()),
+            "geometry": parent_geom,
+        }
+    ]
+    plan_geoms = to_plan_crs(geoms)
+    deepest = np.array(codes, dtype=object)[result.assignment]
+    for g in range(result.k):
+        sequence = int(codes[g][-3:]) if codes[g][-3:].isdigit() else g + 1
+        grid_name = f"{area.name}第{sequence}网格"
+        rows.append(
+            {
+                "code": codes[g],
+                "name": grid_name,
+                "level": 2,
+                "parent_code": area.code,
+                "households": int(households[g]),
+                "geometry": plan_geoms[g],
+            }
+        )
+        if g in area.micro:
+            micro_rows, micro_codes = _micro_rows(
+                area.micro[g], codes[g], grid_name, to_plan_crs, taken
+            )
+            rows.extend(micro_rows)
+            deepest[result.assignment == g] = micro_codes
+    table = result.units.table
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"{area.code}-{uid}" for uid in table["unit_id"]],
+            "name": table["name"].to_numpy(object),
+            "kind": table["kind"].to_numpy(object),
+            "households": table["households"].to_numpy(),
+            "grid_code": deepest,
+            "locked": pd.notna(table["locked"].to_numpy(object)),
+            "geometry": to_plan_crs(table.geometry.to_numpy()),
+        }
+    )
+    return rows, units
+
+
+def _micro_rows(
+    micro: Partition,
+    grid_code: str,
+    grid_name: str,
+    to_plan_crs: Callable[[np.ndarray], np.ndarray],
+    taken: Collection[str],
+) -> tuple[list[dict[str, object]], np.ndarray]:
+    geoms = micro.grid_geometries()
+    households = micro.grid_households()
+    codes = number_children(grid_code, gpd.GeoSeries(geoms, crs=micro.units.crs), taken)
+    plan_geoms = to_plan_crs(geoms)
+    rows: list[dict[str, object]] = [
+        {
+            "code": codes[m],
+            "name": f"{grid_name}第{int(codes[m][-3:])}微网格",
+            "level": 3,
+            "parent_code": grid_code,
+            "households": int(households[m]),
+            "geometry": plan_geoms[m],
+        }
+        for m in range(micro.k)
+    ]
+    return rows, np.array(codes, dtype=object)[micro.assignment]
+
+
+def _codes(
+    parent_code: str, geoms: np.ndarray, result: Partition, crs: object, taken: Collection[str]
+) -> list[str]:
+    """Locked grids keep a code they were given; the others are numbered in reading order."""
+    kept = {
+        g: str(label)
+        for g, label in enumerate(result.locked)
+        if label is not None
+        and str(label).startswith(parent_code)
+        and len(str(label)) == len(parent_code) + 3
+    }
+    free = [g for g in range(result.k) if g not in kept]
+    numbered = number_children(
+        parent_code, gpd.GeoSeries(geoms[free], crs=crs), set(taken) | set(kept.values())
+    )
+    codes = [""] * result.k
+    for g, code in zip(free, numbered, strict=True):
+        codes[g] = code
+    for g, code in kept.items():
+        codes[g] = code
+    return codes
+
+
+def _converter(crs: object) -> Callable[[np.ndarray], np.ndarray]:
+    def convert(geoms: np.ndarray) -> np.ndarray:
+        return np.asarray(gpd.GeoSeries(geoms, crs=crs).to_crs(PLAN_CRS).array, dtype=object)
+
+    return convert
+
+
+def partition_areas(
+    areas: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    *,
+    band: Band | tuple[float, float] | None = None,
+    grids: int | None = None,
+    weights: Mapping[str, float] | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
+    keep_whole: gpd.GeoDataFrame | None = None,
+    locked: gpd.GeoDataFrame | None = None,
+    then_band: Band | tuple[float, float] | None = None,
+    seed: int = 0,
+    count_column: str = "households",
+    name: str = "网格划分",
+    progress: bool = False,
+) -> tuple[GridPlan, PartitionReport]:
+    """Partition every parent area (row of ``areas``) into grids and write one plan.
+
+    Parameters
+    ----------
+    areas
+        Parent polygons with ``code`` and ``name`` columns (communities 社区, villages 村).
+    households
+        Building polygons with a count column, or household points.
+    band, grids, weights, seed
+        As in :func:`geogrid.partition.partition`.
+    barriers, keep_whole, locked
+        As in :func:`geogrid.units.build_units` (each clipped to its parent).
+    then_band
+        Band of micro-grids (微网格) cut inside every new grid, e.g. ``(20, 50)``.
+    count_column
+        Household count column.
+    name
+        Plan name.
+    progress
+        Show progress.
+
+    Returns
+    -------
+    (GridPlan, PartitionReport)
+    """
+    for column in ("code", "name"):
+        if column not in areas.columns:
+            raise GeogridError(
+                f"the AREA layer needs a {column!r} column (编码/名称) for every parent area"
+            )
+    extra = sorted(c for c in (weights or {}) if c not in (count_column, "households"))
+    weights_ = {
+        ("households" if k in (count_column, "households") else k): v
+        for k, v in (weights or {}).items()
+    }
+    results = []
+    parents = {}
+    plan_areas = areas.to_crs(PLAN_CRS)
+    home_area = _area_of_households(areas, households)
+    for i in range(len(areas)):
+        row = areas.iloc[[i]]
+        code, area_name = str(row["code"].iloc[0]), str(row["name"].iloc[0])
+        units = build_units(
+            row,
+            households.iloc[np.flatnonzero(home_area == i)],
+            barriers=barriers,
+            keep_whole=keep_whole,
+            locked=locked,
+            count_column=count_column,
+            extra_columns=extra,
+        )
+        result = partition(
+            units, band=band, grids=grids, weights=weights_ or None, seed=seed, progress=progress
+        )
+        micro = nested(result, then_band, seed=seed) if then_band is not None else {}
+        results.append(AreaResult(code, area_name, result, micro))
+        parents[code] = plan_areas.geometry.iloc[i]
+    plan = to_plan(results, parents=parents, name=name)
+    return plan, PartitionReport(results, households.iloc[np.flatnonzero(home_area < 0)])
+
+
+def _area_of_households(areas: gpd.GeoDataFrame, households: gpd.GeoDataFrame) -> np.ndarray:
+    """Row of ``areas`` holding each household (its representative point); -1 for none."""
+    if households.crs is None or areas.crs is None:
+        raise GeogridError("the AREA and households layers need a CRS (坐标系缺失)")
+    polygons = np.asarray(areas.to_crs(households.crs).geometry.array, dtype=object)
+    geoms = np.asarray(households.geometry.array, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    found = np.full(len(geoms), -1, dtype=np.int64)
+    rows = np.flatnonzero(present)
+    points = shapely.point_on_surface(geoms[rows])
+    hit, area = shapely.STRtree(polygons).query(points, predicate="intersects")
+    found[rows[hit[::-1]]] = area[::-1]  # the first area for a point on a shared border
+    return found
