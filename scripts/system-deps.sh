@@ -5,7 +5,8 @@ set -euo pipefail
 
 pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
 pg_version=${pg_version:-15}
-packages=("postgresql-${pg_version}-postgis-3" poppler-utils)
+# PostGIS for the store tests, poppler for checking printed PDFs, Chromium for the web-map tests
+packages=("postgresql-${pg_version}-postgis-3" poppler-utils chromium)
 
 missing=()
 for package in "${packages[@]}"; do
