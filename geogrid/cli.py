@@ -323,7 +323,7 @@ def demo(
         "out"
     ),
 ) -> None:
-    """The main job on the sample data: load, validate, report, store and activate a plan."""
+    """The main job on the sample data: validate, report, store, partition and map a plan."""
     from geogrid.store import open_store
 
     output.mkdir(parents=True, exist_ok=True)
@@ -352,7 +352,24 @@ def demo(
             f"{active.version if active else None}"
         )
     io.write_plan(plan, output / f"{sample}.geojson")
-    out.print(f"wrote {output / 'report.csv'} and {output / f'{sample}.geojson'}")
+    out.rule("5. partition the same area afresh (网格划分)")
+    partition_cmd(
+        area=str(samples.sample_path(sample, "area.geojson")),
+        households=str(samples.sample_path(sample, "households.gpkg")),
+        barriers=str(samples.sample_path(sample, "roads.gpkg")),
+        band="300-500",
+        output=output / f"{sample}-partition.gpkg",
+    )
+    out.rule("6. maps (网格示意图)")
+    map_cmd(
+        plan=str(samples.sample_path(sample)),
+        pdf=output / "wall-map.pdf",
+        html=output / "map.html",
+        context=[f"roads={samples.sample_path(sample, 'roads.gpkg')}"],
+    )
+    out.print(
+        f"results in {output}/: report.csv, {sample}.geojson, {sample}-partition.gpkg, wall-map.pdf, map.html"
+    )
 
 
 @app.command("samples")

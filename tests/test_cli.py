@@ -132,6 +132,10 @@ def test_demo_runs_the_main_job(embedded: Path, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "report.csv").stat().st_size > 0
     exported = read_plan(tmp_path / "out" / "haidian.geojson")
     assert len(exported.grids) > 10 and exported.attribution.startswith("©")
+    partitioned = read_plan(tmp_path / "out" / "haidian-partition.gpkg")
+    assert partitioned.level(2)["households"].sum() == exported.level(2)["households"].sum()
+    assert (tmp_path / "out" / "wall-map.pdf").read_bytes().startswith(b"%PDF")
+    assert "leaflet" in (tmp_path / "out" / "map.html").read_text(encoding="utf-8").lower()
 
 
 def store_cycle(plan_path: Path, tmp_path: Path) -> None:
