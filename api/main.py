@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers
 from api.plans import PlanSource
-from api.routes import locate, ogc
+from api.routes import locate, maps, ogc
 from api.settings import ApiSettings
 from geogrid.errors import GeogridError
 from geogrid.plan import GridPlan
@@ -74,6 +74,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.add_middleware(_BodyCap, limit=settings.max_body_bytes)
     app.include_router(locate.router)
     app.include_router(ogc.router)
+    app.include_router(maps.router)
     return app
 
 

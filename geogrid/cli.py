@@ -189,20 +189,55 @@ def import_(
 @_user_errors
 def report(
     plan: PlanArg,
+    households: Annotated[
+        str | None,
+        typer.Option("--households", help="Recount households from these (FILE[:LAYER])"),
+    ] = None,
+    band: Annotated[str | None, typer.Option(help="Households per grid, e.g. 300-500")] = None,
+    barriers: Annotated[
+        str | None, typer.Option(help="Roads/rivers: share of grid edges on them (FILE[:LAYER])")
+    ] = None,
+    level: Annotated[
+        int | None, typer.Option(help="Level the band applies to (default 2, the grids)")
+    ] = None,
     csv: Annotated[Path | None, typer.Option(help="Write the per-grid table as CSV")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
 ) -> None:
-    """Households, area, shape and staff per grid and per level."""
+    """Households, balance, shape, contiguity and barriers per grid and per level (统计)."""
+    from geogrid.partition import parse_band
+    from geogrid.report import plan_report, terminal_tables
+
     loaded = _load(plan)
-    table, summary = grid_table(loaded), level_summary(loaded)
+    homes = None
+    if households is not None:
+        hh_path, hh_layer = _layer_spec(households)
+        homes = io.read_households(
+            hh_path, layer=_default_layer(hh_path, hh_layer, ("households", "buildings"))
+        )
+    result = plan_report(
+        loaded,
+        households=homes,
+        band=parse_band(band) if band else None,
+        band_level=level,
+        barriers=_read_spec(barriers, ("roads", "streets")),
+    )
     if csv is not None:
-        table.to_csv(csv, index=False)
+        result.grids.to_csv(csv, index=False)
     if as_json:
-        doc = {"plan": loaded.name, "levels": _plain(summary), "grids": _plain(table)}
+        doc = {"plan": loaded.name, **result.to_dict()}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
-    out.print(_rich_table(summary, f"{loaded.name} — levels (层级)"))
-    out.print(_rich_table(table, "grids (网格)"))
+    from rich import box
+
+    levels, grids = terminal_tables(result)
+    out.print(_rich_table(levels, f"{loaded.name} — levels (层级)"))
+    table = _rich_table(grids, "grids (网格); hh households, dev deviation, unit largest unit")
+    table.box, table.pad_edge, table.columns[0].no_wrap = box.SIMPLE_HEAD, False, True
+    out.print(table)
+    for row in result.exceptions.itertuples():
+        out.print(f"[yellow]{row.kind}[/yellow]: {row.message}", soft_wrap=True)
+    if result.exceptions.empty:
+        out.print("no exceptions (无例外)")
 
 
 def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -64,6 +64,8 @@ from geogrid.crs import (
 )
 from geogrid.errors import PlanFileError
 from geogrid.plan import PLAN_CRS, GridPlan
+
+_GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid, for far-away outside points
 
 __all__ = [
     "NEAREST_TIE_M",
@@ -684,7 +686,23 @@ class _LevelIndex:
         )
         best = np.full(x.size, self.size, dtype=np.int64)
         np.minimum.at(best, which, self._edge_poly[edge])
+        far = best == self.size  # beyond the metric zone (e.g. another continent): geodesic
+        if far.any():
+            best[far], distance[far] = self._nearest_geodesic(x[far], y[far])
         return self.members[best], distance
+
+    def _nearest_geodesic(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest grid by lon/lat geometry, distance on the ellipsoid, for far-away points."""
+        points = shapely.points(x, y)
+        (which, poly) = self.tree.query_nearest(points, all_matches=False)
+        best = np.zeros(x.size, dtype=np.int64)
+        best[which] = poly
+        lines = shapely.shortest_line(self.geoms[best], points)
+        start, end = shapely.get_point(lines, 0), shapely.get_point(lines, 1)
+        _, _, metres = _GEOD.inv(
+            shapely.get_x(start), shapely.get_y(start), shapely.get_x(end), shapely.get_y(end)
+        )
+        return best, np.asarray(metres, dtype=float)
 
     # ----------------------------------------------------------------- build
 

@@ -1,61 +1,400 @@
-"""Per-grid and per-level figures of a plan: households, area, shape, staff.
+"""Per-grid and per-level figures of a plan: households, balance, shape, barriers, staff.
 
-Areas are computed in a metric CRS chosen for the plan (:func:`geogrid.crs.metric_crs`).
+:func:`plan_report` is the whole report (what ``geogrid report`` prints); :func:`grid_table`
+and :func:`level_summary` are its two tables. Areas and lengths are computed in a metric CRS
+chosen for the plan (:func:`geogrid.crs.metric_crs`).
+
+Definitions
+-----------
+target
+    The band's midpoint at the band level (``band_level``, default 2: the grids), else the
+    level's mean households.
+deviation
+    ``(households − target) / target``; ``worst_deviation`` is the largest ``|deviation|``.
+polsby_popper
+    ``4πA / P²`` (1 for a circle); ``parts`` counts the grid's polygons (1 = contiguous).
+on_barriers
+    Share of the grid's inner boundary (shared with other grids of its level, i.e. without
+    the outer edge of the whole plan) lying within ``tolerance`` metres of a barrier line
+    (roads, rivers); the level figure is length-weighted.
+largest_unit
+    Households of the largest unit (the plan's units, recounted from the households given;
+    without units, the household rows themselves) in the grid.
+imbalance_bound
+    A lower bound on ``worst_deviation`` that no plan with the same grid counts can beat:
+    per parent with ``k`` children holding ``T`` households and largest unit ``s``,
+    ``max(|T / k − target|, s − target, 0) / target`` (the mean of the children is ``T / k``,
+    and the grid holding the largest unit carries at least ``s``); the level's bound is the
+    largest over parents.
+moves_bound
+    At the band level: per parent ``max(Σ excess over max, Σ shortfall under min)`` summed —
+    the fewest households any redraw must move (:func:`geogrid.partition.lower_bound`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from geogrid.crs import metric_crs
+from geogrid.partition.band import Band
+from geogrid.partition.rebalance import _ancestor_codes, _recount, lower_bound
 from geogrid.plan import GridPlan, StaffRole
 
-__all__ = ["grid_table", "level_summary"]
+__all__ = ["PlanReport", "grid_table", "level_summary", "plan_report", "terminal_tables"]
 
 
-def grid_table(plan: GridPlan) -> pd.DataFrame:
-    """One row per grid: code, name, level, kind, households, area, shape and staff.
+@dataclasses.dataclass
+class PlanReport:
+    """The report of one plan (see the module docstring for the definitions).
 
-    ``polsby_popper`` is 4πA/P² (1 for a circle); ``parts`` counts the polygons of the grid
-    (1 = contiguous).
+    Attributes
+    ----------
+    grids
+        One row per grid: ``code``, ``name``, ``level``, ``parent_code``, ``kind``,
+        ``households`` (recounted when households were given; then also
+        ``households_plan``, the plan's own figure), ``target``, ``deviation``, ``area_m2``,
+        ``polsby_popper``, ``parts``, ``on_barriers`` (``NaN`` without barriers),
+        ``in_band`` (``None`` off the band level or without a band), ``largest_unit``,
+        ``head``, ``phone``.
+    levels
+        One row per level: ``level``, ``name``, ``grids``, ``households``, ``min_households``,
+        ``median_households``, ``max_households``, ``area_km2``, ``target``, ``in_band``
+        (count; ``None`` off the band level), ``worst_deviation``, ``imbalance_bound``,
+        ``moves_bound``, ``split_grids``, ``pp_mean``, ``pp_min``, ``on_barriers``.
+    exceptions
+        ``kind`` (``non-contiguous``, ``out-of-band``, ``large-unit``,
+        ``households-outside``), ``level``, ``code``, ``message``.
+    band
+        The band checked, or ``None``.
+    band_level
+        The level the band applies to.
     """
-    grids = plan.grids
-    metric = grids.geometry.to_crs(metric_crs(grids.geometry)).to_numpy()
-    area = shapely.area(metric)
-    perimeter = shapely.length(metric)
+
+    grids: pd.DataFrame
+    levels: pd.DataFrame
+    exceptions: pd.DataFrame
+    band: Band | None
+    band_level: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: band, levels, grids and exceptions as lists of records."""
+        return {
+            "band": str(self.band) if self.band else None,
+            "band_level": self.band_level,
+            "levels": _records(self.levels),
+            "grids": _records(self.grids),
+            "exceptions": _records(self.exceptions),
+        }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return list(json.loads(frame.to_json(orient="records", force_ascii=False)))
+
+
+def plan_report(
+    plan: GridPlan,
+    *,
+    households: gpd.GeoDataFrame | None = None,
+    band: Band | tuple[float, float] | None = None,
+    band_level: int | None = None,
+    barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    tolerance: float = 1.0,
+) -> PlanReport:
+    """Report a plan: per grid and per level balance, shape, contiguity and barriers.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    households
+        Households now (building polygons with a ``households`` column, or points, one
+        household per row without it): every row counts in the grid holding its
+        representative point (:func:`geogrid.render.signs.locate_households`: the nearest
+        grid within 50 m for a point just outside); the plan's units are recounted too.
+    band
+        Household band of the grids at ``band_level``, e.g. ``(300, 500)``.
+    band_level
+        Level the band applies to (default 2, the grids, or 1 for a one-level plan).
+    barriers
+        Roads and rivers (lines, any CRS) for the ``on_barriers`` share.
+    tolerance
+        Metres within which a grid edge counts as lying on a barrier.
+
+    Returns
+    -------
+    PlanReport
+    """
+    the_band = Band(*band) if isinstance(band, tuple) else band
+    level_of_band = band_level if band_level is not None else min(2, plan.depth)
+    crs = metric_crs(plan.grids.geometry)
+    counts, outside = _grid_counts(plan, households)
+    units = _unit_counts(plan, households)
+    zone = _barrier_zone(barriers, plan, crs, tolerance)
+    frames, exceptions = [], []
+    for level in range(1, plan.depth + 1):
+        level_band = the_band if level == level_of_band else None
+        frame = _level_grids(plan, level, crs, counts, units, level_band, zone, tolerance)
+        frames.append(frame)
+        exceptions.extend(_grid_exceptions(frame, level_band))
+    grids = pd.concat(frames, ignore_index=True)
+    exceptions.extend(_unit_exceptions(plan, units, the_band, level_of_band))
+    if outside:
+        exceptions.append(
+            {
+                "kind": "households-outside",
+                "level": None,
+                "code": None,
+                "message": f"{outside} household(s) lie outside every grid (区域外住户): "
+                "they are counted in no grid — check their coordinates or the boundaries",
+            }
+        )
+    levels = _levels(plan, grids, frames, units, the_band, level_of_band)
+    table = pd.DataFrame(exceptions, columns=["kind", "level", "code", "message"])
+    if households is None:
+        grids = grids.drop(columns="households_plan")
+    return PlanReport(grids.drop(columns=["_inner", "_on"]), levels, table, the_band, level_of_band)
+
+
+def grid_table(plan: GridPlan, **options: Any) -> pd.DataFrame:
+    """One row per grid (:attr:`PlanReport.grids`); ``options`` as in :func:`plan_report`."""
+    return plan_report(plan, **options).grids
+
+
+def level_summary(plan: GridPlan, **options: Any) -> pd.DataFrame:
+    """One row per level (:attr:`PlanReport.levels`); ``options`` as in :func:`plan_report`."""
+    return plan_report(plan, **options).levels
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def _grid_counts(
+    plan: GridPlan, households: gpd.GeoDataFrame | None
+) -> tuple[dict[str, float], int]:
+    """Households per grid code at every level, and households outside every grid."""
+    if households is None:
+        stored = pd.to_numeric(plan.grids["households"], errors="coerce")
+        return dict(zip(plan.grids["code"].astype(str), stored, strict=True)), 0
+    from geogrid.render.signs import locate_households
+
+    weight = _weights(households)
+    counts: dict[str, float] = {}
+    outside = 0
+    for level in range(1, plan.depth + 1):
+        codes = locate_households(plan, households, level=level).to_numpy(object)
+        found = pd.notna(codes)
+        sums = pd.Series(weight[found]).groupby(codes[found].astype(str)).sum()
+        counts.update({c: float(sums.get(c, 0.0)) for c in plan.level(level)["code"].astype(str)})
+        if level == plan.depth:
+            outside = int(weight[~found].sum())
+    return counts, outside
+
+
+def _weights(households: gpd.GeoDataFrame) -> np.ndarray:
+    if "households" not in households:
+        return np.ones(len(households))
+    return pd.to_numeric(households["households"], errors="coerce").fillna(0).to_numpy(float)
+
+
+def _unit_counts(plan: GridPlan, households: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """Atomic units with households and the deepest grid code holding them.
+
+    The plan's units (recounted from ``households`` when given), or without units the
+    household rows themselves (located by representative point).
+    """
+    if plan.units is not None and len(plan.units):
+        counts = (
+            _recount(plan.units, households)
+            if households is not None
+            else plan.units["households"].fillna(0).to_numpy(float)
+        )
+        return pd.DataFrame(
+            {
+                "unit_id": plan.units["unit_id"].astype(str).to_numpy(),
+                "name": plan.units["name"].to_numpy(object),
+                "households": np.asarray(counts, dtype=float),
+                "grid_code": plan.units["grid_code"].astype(str).to_numpy(),
+            }
+        )
+    if households is None:
+        return pd.DataFrame(columns=["unit_id", "name", "households", "grid_code"])
+    from geogrid.render.signs import locate_households
+
+    codes = locate_households(plan, households).to_numpy(object)
+    ids = households.get("unit_id", pd.Series(households.index))
+    names = households.get("name", pd.Series([None] * len(households)))
+    frame = pd.DataFrame(
+        {
+            "unit_id": np.asarray(ids).astype(str),
+            "name": np.asarray(names, dtype=object),
+            "households": _weights(households),
+            "grid_code": codes,
+        }
+    )
+    return frame[pd.notna(frame["grid_code"])].astype({"grid_code": str})
+
+
+def _largest(plan: GridPlan, units: pd.DataFrame, level: int) -> pd.Series:
+    """Largest unit's households per grid code of ``level``."""
+    if units.empty:
+        return pd.Series(dtype=float)
+    codes = _ancestor_codes(plan, units["grid_code"].to_numpy(object), level)
+    return units["households"].groupby(codes).max()
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _barrier_zone(
+    barriers: gpd.GeoDataFrame | gpd.GeoSeries | None,
+    plan: GridPlan,
+    crs: CRS,
+    tolerance: float,
+) -> shapely.Geometry | None:
+    if barriers is None or len(barriers) == 0:
+        return None
+    lines = np.asarray(barriers.to_crs(crs).geometry.array, dtype=object)
+    bounds = plan.grids.to_crs(crs).total_bounds
+    lines = shapely.clip_by_rect(lines, *(bounds + np.array([-1, -1, 1, 1]) * 10 * tolerance))
+    zone = shapely.union_all(shapely.buffer(lines[~shapely.is_empty(lines)], tolerance))
+    shapely.prepare(zone)
+    return zone
+
+
+def _inner_lengths(
+    geoms: np.ndarray, zone: shapely.Geometry | None, tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Length of every grid's inner boundary and of the part of it on barriers."""
+    boundaries = shapely.boundary(geoms)
+    outer = shapely.buffer(shapely.boundary(shapely.union_all(geoms)), tolerance)
+    inner = shapely.difference(boundaries, outer)
+    inner_len = shapely.length(inner)
+    if zone is None:
+        return inner_len, np.full(len(geoms), np.nan)
+    return inner_len, shapely.length(shapely.intersection(inner, zone))
+
+
+def _level_grids(
+    plan: GridPlan,
+    level: int,
+    crs: CRS,
+    counts: dict[str, float],
+    units: pd.DataFrame,
+    band: Band | None,
+    zone: shapely.Geometry | None,
+    tolerance: float,
+) -> pd.DataFrame:
+    grids = plan.level(level)
+    codes = grids["code"].astype(str)
+    metric = grids.geometry.to_crs(crs).to_numpy()
+    area, perimeter = shapely.area(metric), shapely.length(metric)
     with np.errstate(divide="ignore", invalid="ignore"):
         pp = np.where(perimeter > 0, 4 * math.pi * area / perimeter**2, np.nan)
+    households = codes.map(counts).astype(float).to_numpy()
+    target = band.midpoint if band is not None else float(np.nanmean(households) or 0.0)
+    inner, on = _inner_lengths(metric, zone, tolerance)
     heads = plan.staff[plan.staff["role"] == StaffRole.HEAD.value].drop_duplicates("grid_code")
     head = heads.set_index("grid_code")
-    table = pd.DataFrame(
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(inner > 0, on / inner, np.nan)
+    frame = pd.DataFrame(
         {
-            "code": grids["code"],
-            "name": grids["name"],
-            "level": grids["level"],
-            "parent_code": grids["parent_code"],
-            "kind": grids["kind"],
-            "households": grids["households"],
+            "code": codes.to_numpy(),
+            "name": grids["name"].to_numpy(object),
+            "level": level,
+            "parent_code": grids["parent_code"].to_numpy(object),
+            "kind": grids["kind"].to_numpy(object),
+            "households": households,
+            "households_plan": pd.to_numeric(grids["households"], errors="coerce").to_numpy(),
+            "target": target,
+            "deviation": (households - target) / target if target else np.nan,
             "area_m2": area.round(1),
             "polsby_popper": np.round(pp, 3),
             "parts": shapely.get_num_geometries(metric),
-            "head": grids["code"].map(head["name"]),
-            "phone": grids["code"].map(head["phone"]),
+            "on_barriers": np.round(share, 3),
+            "in_band": [band.contains(x) if band and not np.isnan(x) else None for x in households],
+            "largest_unit": codes.map(_largest(plan, units, level)).to_numpy(float),
+            "head": codes.map(head["name"]).to_numpy(object),
+            "phone": codes.map(head["phone"]).to_numpy(object),
+            "_inner": inner,
+            "_on": on,
         }
     )
-    return table.sort_values(["level", "code"], kind="stable").reset_index(drop=True)
+    return frame.sort_values("code", kind="stable").reset_index(drop=True)
 
 
-def level_summary(plan: GridPlan) -> pd.DataFrame:
-    """One row per level: name, grid count, households (total, min, median, max), area."""
-    table = grid_table(plan)
+# --------------------------------------------------------------------------- summaries
+
+
+def _grid_exceptions(frame: pd.DataFrame, band: Band | None) -> list[dict[str, Any]]:
+    found = []
+    for row in frame[frame["parts"] > 1].itertuples():
+        found.append(
+            {
+                "kind": "non-contiguous",
+                "level": int(row.level),
+                "code": row.code,
+                "message": f"grid {row.code} {row.name} has {row.parts} separate polygons "
+                "(不连续): an island or a grid split by another",
+            }
+        )
+    if band is not None:
+        for row in frame[frame["in_band"].eq(False)].itertuples():
+            found.append(
+                {
+                    "kind": "out-of-band",
+                    "level": int(row.level),
+                    "code": row.code,
+                    "message": f"grid {row.code} {row.name} has {row.households:g} households, "
+                    f"outside {band} (超出户数区间)",
+                }
+            )
+    return found
+
+
+def _unit_exceptions(
+    plan: GridPlan, units: pd.DataFrame, band: Band | None, level: int
+) -> list[dict[str, Any]]:
+    if band is None or units.empty:
+        return []
+    big = units[units["households"] > band.high]
+    codes = _ancestor_codes(plan, big["grid_code"].to_numpy(object), level)
+    return [
+        {
+            "kind": "large-unit",
+            "level": level,
+            "code": code,
+            "message": f"unit {row.unit_id} ({row.name if pd.notna(row.name) else 'no name'}) "
+            f"alone has {row.households:g} households, above the band's maximum {band.high:g} "
+            "(单元超过上限): its grid cannot be in the band",
+        }
+        for row, code in zip(big.itertuples(), codes, strict=True)
+    ]
+
+
+def _levels(
+    plan: GridPlan,
+    grids: pd.DataFrame,
+    frames: list[pd.DataFrame],
+    units: pd.DataFrame,
+    band: Band | None,
+    band_level: int,
+) -> pd.DataFrame:
     rows = []
-    for level, name in enumerate(plan.levels, start=1):
-        part = table[table["level"] == level]
+    for level, (name, part) in enumerate(zip(plan.levels, frames, strict=True), start=1):
         hh = part["households"].dropna()
+        on_band = band is not None and level == band_level
+        target = float(part["target"].iloc[0]) if len(part) else float("nan")
+        inner = float(part["_inner"].sum())
         rows.append(
             {
                 "level": level,
@@ -66,6 +405,93 @@ def level_summary(plan: GridPlan) -> pd.DataFrame:
                 "median_households": float(hh.median()) if len(hh) else None,
                 "max_households": int(hh.max()) if len(hh) else None,
                 "area_km2": round(float(part["area_m2"].sum()) / 1e6, 3),
+                "target": round(target, 1),
+                "in_band": int(part["in_band"].eq(True).sum()) if on_band else None,
+                "worst_deviation": round(float(part["deviation"].abs().max()), 4)
+                if len(hh)
+                else None,
+                "imbalance_bound": round(_imbalance_bound(plan, part, units, level, target), 4),
+                "moves_bound": _moves_bound(part, band) if on_band and band else None,
+                "split_grids": int((part["parts"] > 1).sum()),
+                "pp_mean": round(float(part["polsby_popper"].mean()), 3) if len(part) else None,
+                "pp_min": round(float(part["polsby_popper"].min()), 3) if len(part) else None,
+                "on_barriers": round(float(part["_on"].sum()) / inner, 3)
+                if inner > 0 and part["_on"].notna().all()
+                else None,
             }
         )
     return pd.DataFrame(rows)
+
+
+def _imbalance_bound(
+    plan: GridPlan, part: pd.DataFrame, units: pd.DataFrame, level: int, target: float
+) -> float:
+    """Largest ``max(|T/k − target|, s − target, 0) / target`` over parents (see module)."""
+    if not target or part.empty:
+        return 0.0
+    parent = part["parent_code"].fillna("").astype(str)
+    largest = part["largest_unit"].fillna(0.0)
+    worst = 0.0
+    for _, rows in part.groupby(parent):
+        mean = float(rows["households"].sum()) / len(rows)
+        biggest = float(largest[rows.index].max())
+        worst = max(worst, abs(mean - target), biggest - target)
+    return max(worst, 0.0) / target
+
+
+def _moves_bound(part: pd.DataFrame, band: Band) -> int:
+    parent = part["parent_code"].fillna("").astype(str)
+    return int(
+        sum(
+            lower_bound(rows["households"].to_numpy(float), band)
+            for _, rows in part.groupby(parent)
+        )
+    )
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def terminal_tables(report: PlanReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The levels (one column per level) and grids tables formatted to fit a terminal."""
+    levels = report.levels.set_index("level")
+    shown = pd.DataFrame(index=levels.columns.drop("name"))
+    for level, row in levels.iterrows():
+        shown[f"{level} {row['name']}"] = [
+            _figure(column, row[column]) for column in levels.columns.drop("name")
+        ]
+    grids = report.grids
+    table = pd.DataFrame(
+        {
+            "code": grids["code"],
+            "hh": grids["households"].map(_number),
+            "dev": grids["deviation"].map(_percent),
+            "ha": (grids["area_m2"] / 1e4).map(lambda v: f"{v:.1f}"),
+            "PP": grids["polsby_popper"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+            "parts": grids["parts"],
+            "roads": grids["on_barriers"].map(lambda v: _percent(v, sign=False)),
+            "band": grids["in_band"].map({True: "yes", False: "NO"}).fillna(""),
+            "unit": grids["largest_unit"].map(_number),
+        }
+    )
+    return shown.reset_index(names="figure"), table
+
+
+def _figure(column: str, value: Any) -> str:
+    if column in ("worst_deviation", "imbalance_bound", "on_barriers"):
+        return _percent(value, sign=False)
+    if column.startswith("pp_") and value is not None and not pd.isna(value):
+        return f"{value:.2f}"
+    if isinstance(value, float) and not pd.isna(value) and column != "area_km2":
+        return _number(value)
+    return "" if value is None or pd.isna(value) else str(value)
+
+
+def _percent(value: Any, sign: bool = True) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return f"{100 * float(value):+.1f}%" if sign else f"{100 * float(value):.1f}%"
+
+
+def _number(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else f"{float(value):,.0f}"

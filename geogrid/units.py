@@ -102,12 +102,16 @@ class Units:
         """Area (m²), perimeter (m) and centroid ``x``, ``y`` of every unit (computed once)."""
         geoms = self.table.geometry.to_numpy()
         centroids = shapely.centroid(geoms)
+        # a sliver unit cleaned away to nothing has no centroid: area 0, so x, y weigh nothing
+        solid = ~(shapely.is_missing(centroids) | shapely.is_empty(centroids))
+        x, y = np.zeros(len(geoms)), np.zeros(len(geoms))
+        x[solid], y[solid] = shapely.get_x(centroids[solid]), shapely.get_y(centroids[solid])
         return pd.DataFrame(
             {
                 "area": shapely.area(geoms),
                 "perimeter": shapely.length(geoms),
-                "x": shapely.get_x(centroids),
-                "y": shapely.get_y(centroids),
+                "x": x,
+                "y": y,
             }
         )
 

@@ -27,8 +27,12 @@ TEST_DATABASE = "geogrid_test"
 # Property tests: no per-example deadline (a 2-core CI machine is noisy); under CI the examples
 # are derived from the test itself, so a CI failure reproduces exactly.
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, print_blob=True)
-settings.load_profile("ci" if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes") else "dev")
+settings.register_profile(
+    "ci", parent=settings.get_profile("dev"), derandomize=True, print_blob=True
+)
+settings.load_profile(
+    "ci" if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes") else "dev"
+)
 
 
 def _admin_url() -> sa.URL:

@@ -371,3 +371,17 @@ def test_locate_frame_reads_point_layers_in_their_crs() -> None:
     located = locate_frame(index, metric)
     assert located["grid_code"].tolist() == ["003"]
     assert isinstance(located, gpd.GeoDataFrame)
+
+
+def test_far_away_point_gets_the_nearest_grid_and_a_geodesic_distance() -> None:
+    """A point on another continent (outside the plan's metric zone) is answered, not a crash."""
+    from pyproj import Geod
+
+    plan = nested_plan(seed=3, unit=0.001)
+    index = GridIndex.from_plan(plan)
+    result = index.locate(np.array([18.0]), np.array([0.0]))
+    assert result.status_code[0] == 1  # outside
+    finest = plan.level(2)
+    nearest = shapely.shortest_line(finest.geometry.to_numpy(), shapely.Point(18.0, 0.0))
+    lengths = [Geod(ellps="GRS80").line_length(*np.asarray(line.coords).T) for line in nearest]
+    assert result.distance_m[0] == pytest.approx(min(lengths), rel=1e-3)

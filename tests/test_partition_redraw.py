@@ -160,3 +160,32 @@ def test_locked_grid_untouched():
     free = result.plan.level(2)
     free = free[free["code"] != "420106001001050"]
     assert free["households"].between(300, 500).all()
+
+
+def test_sample_grows_in_the_north_east():
+    # the sample's partition has sliver cells that the coverage cleaning of a redraw empties:
+    # they must neither crash the unit measures nor seed a new grid of their own
+    from geogrid.crs import metric_crs
+    from geogrid.io import read_households, read_layer
+    from geogrid.samples import sample_path
+
+    areas = read_layer(sample_path("haidian", "area.geojson"))
+    homes = read_households(sample_path("haidian", "households.gpkg"), layer="buildings")
+    roads = read_layer(sample_path("haidian", "roads.gpkg"), layer="roads")
+    plan, _ = partition_areas(areas, homes, band=BAND, barriers=roads)
+    points = homes.to_crs(metric_crs(homes)).representative_point()
+    corner = (
+        (points.x > points.x.quantile(0.6))
+        & (points.y > points.y.quantile(0.6))
+        & (homes["households"] > 0)
+    )
+    grown = homes.copy()
+    total = int(homes["households"].sum())
+    factor = 1 + 0.10 * total / grown.loc[corner, "households"].sum()
+    grown.loc[corner, "households"] = np.round(grown.loc[corner, "households"] * factor).astype(int)
+    result = redraw(plan, grown, band=BAND)
+    assert result.out_of_band == []
+    assert result.plan.level(2)["households"].sum() == grown["households"].sum()
+    largest = int(result.plan.units["households"].max())
+    assert result.moved_households <= 1.25 * result.lower_bound + largest
+    assert validate_plan(result.plan) == []

@@ -1,5 +1,5 @@
 """One router per resource."""
 
-from api.routes import locate, ogc
+from api.routes import locate, maps, ogc
 
-__all__ = ["locate", "ogc"]
+__all__ = ["locate", "maps", "ogc"]

@@ -279,7 +279,10 @@ def _split_heaviest(graph: Graph, assign: np.ndarray, loads: np.ndarray) -> np.n
     k = int(assign.max()) + 1
     grid_loads = np.bincount(assign, weights=loads, minlength=k)
     g = int(np.argmax(grid_loads))
-    mine = np.flatnonzero(assign == g)
+    # units without neighbours (slivers the coverage cleaning emptied) stay where they are:
+    # a half made of them alone could never grow
+    linked = np.array([len(graph.nbrs[u]) > 0 for u in range(len(assign))], dtype=bool)
+    mine = np.flatnonzero((assign == g) & linked)
     if len(mine) < 2:
         return assign
     local = np.full(len(assign), -1, dtype=np.int64)

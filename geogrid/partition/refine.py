@@ -516,6 +516,10 @@ def _chains(state: _State, deadline: float) -> int:
         if recombined:
             moves += recombined
             continue
+        carried = _corridor(state, g)
+        if carried:
+            moves += carried
+            continue
         pushed = _push(state, g)
         moves += pushed
         if not pushed:
@@ -726,6 +730,109 @@ def _chain_moves(state: _State, x: int, over: bool, chain: set[int]) -> list[tup
         if len(out) >= 8:
             break
     return out
+
+
+_CORRIDOR_UNITS = 64  # a path moved whole holds at most this many units
+_CORRIDOR_PATHS = 16  # paths tried per pair of grids
+
+
+def _corridor(state: _State, g: int) -> int:
+    """Fix out-of-band grid ``g`` by moving a path of units from or to a neighbouring grid.
+
+    Where a neighbouring grid's households sit in buildings beyond empty cells (a campus, a
+    park), no single move reaches them: an empty cell moved alone leaves both loads as they
+    are, and the chains look at one unit at a time. Here a path of the giver's units, empty
+    land from its border with the taker to one loaded unit (the shortest), moves whole
+    when that lands ``g`` in the band, does not take the other grid further out of it and
+    leaves the giver connected. Returns the moves made.
+    """
+    over = state.load[g] > state.high
+    best: tuple[float, int, int, list[int]] | None = None
+    for y in sorted(_grid_neighbours(state, g)):
+        giver, taker = (g, y) if over else (y, g)
+        for path in _corridor_paths(state, g, y, giver, taker):
+            key = (state.excess(state.load[y]), len(path), taker, path)
+            if best is None or key < best:
+                best = key
+    if best is None:
+        return 0
+    taker, path = best[2], best[3]
+    for u in path:
+        state.move(u, taker)
+    return len(path)
+
+
+def _corridor_paths(state: _State, g: int, y: int, giver: int, taker: int) -> list[list[int]]:
+    """Paths of ``giver`` starting next to ``taker`` whose move fixes ``g`` (see _corridor).
+
+    Breadth-first from the border through empty units (load 0) to one loaded unit, at most
+    :data:`_CORRIDOR_UNITS` long; a path qualifies when its load lands ``g`` in the band
+    without taking ``y`` further out. Parts of the giver the path cuts off (all but its most
+    loaded part) move with it, so both grids stay connected.
+    """
+    a, nbrs, load = state.a, state.g.nbrs, state.g.load
+    members = state.members[giver]
+    sign = -1.0 if giver == g else 1.0
+    starts = sorted(u for u in members if any(a[v] == taker for v in nbrs[u]))
+    previous: dict[int, int] = {u: -1 for u in starts}
+    carried = {u: load[u] for u in starts}
+    depth = dict.fromkeys(starts, 1)
+    queue = deque(starts)
+    paths = []
+    y_before = state.excess(state.load[y])
+    while queue:
+        u = queue.popleft()
+        w = carried[u]
+        if (
+            w > _EPS
+            and state.excess(state.load[g] + sign * w) <= _EPS
+            and state.excess(state.load[y] - sign * w) <= y_before + _EPS
+            and depth[u] < len(members)
+        ):
+            path = [u]
+            while previous[path[-1]] >= 0:
+                path.append(previous[path[-1]])
+            path = path[::-1] + _cut_off(state.g, members - set(path))
+            moved = sum(load[x] for x in path)
+            if (
+                len(path) < len(members)
+                and state.excess(state.load[g] + sign * moved) <= _EPS
+                and state.excess(state.load[y] - sign * moved) <= y_before + _EPS
+            ):
+                paths.append(path)
+                continue
+        if load[u] > _EPS or depth[u] >= _CORRIDOR_UNITS or len(paths) >= _CORRIDOR_PATHS:
+            continue  # paths run through empty land only, to one loaded unit
+        for v in nbrs[u]:
+            if v not in previous and a[v] == giver:
+                previous[v], carried[v], depth[v] = u, w + load[v], depth[u] + 1
+                queue.append(v)
+    return paths
+
+
+def _cut_off(graph: Graph, rest: set[int]) -> list[int]:
+    """Units of ``rest`` outside its most loaded connected part (largest on ties)."""
+    parts: list[list[int]] = []
+    seen: set[int] = set()
+    for start in sorted(rest):
+        if start in seen:
+            continue
+        part, stack = [start], [start]
+        seen.add(start)
+        while stack:
+            x = stack.pop()
+            for v in graph.nbrs[x]:
+                if v in rest and v not in seen:
+                    seen.add(v)
+                    part.append(v)
+                    stack.append(v)
+        parts.append(part)
+    if len(parts) <= 1:
+        return []
+    keep = max(
+        range(len(parts)), key=lambda i: (sum(graph.load[x] for x in parts[i]), len(parts[i]))
+    )
+    return [x for i, part in enumerate(parts) if i != keep for x in part]
 
 
 def _push(state: _State, g: int) -> int:

@@ -1388,7 +1388,11 @@ def _clip(text: str, width_mm: float, size: float, meter: TextMeter) -> str:
 
 def _save(figures: Sequence[Figure], path: Path, fmt: str, dpi: int, title: str) -> list[Path]:
     import matplotlib as mpl
+    from matplotlib.text import Text
 
+    for fig in figures:  # "$…$" in a title or name is text, not mathtext (which may not parse)
+        for text in fig.findobj(Text):
+            text.set_parse_math(False)
     path.parent.mkdir(parents=True, exist_ok=True)
     with mpl.rc_context(_RC):
         if fmt == "pdf":
