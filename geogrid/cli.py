@@ -240,10 +240,6 @@ def report(
         out.print("no exceptions (无例外)")
 
 
-def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records", force_ascii=False))
-
-
 def _rich_table(frame: pd.DataFrame, title: str) -> Table:
     table = Table(title=title)
     for column in frame.columns:
