@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.auth import new_key_cache
 from api.errors import install_error_handlers
 from api.plans import PlanSource
 from api.routes import locate, maps, ogc
@@ -70,6 +71,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.key_cache = new_key_cache(settings.key_cache_seconds)
     install_error_handlers(app)
     app.add_middleware(_BodyCap, limit=settings.max_body_bytes)
     app.include_router(locate.router)

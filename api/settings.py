@@ -6,8 +6,13 @@ build their own); ``create_app()`` without one reads the environment when it is 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from pydantic import Field
 
+from geogrid.errors import InvalidIncidentError
+from geogrid.incidents import DEFAULT_TAXONOMY, Taxonomy
 from geogrid.settings import Settings
 
 __all__ = ["ApiSettings"]
@@ -30,6 +35,16 @@ class ApiSettings(Settings):
     index_cache_size
         ``GEOGRID_INDEX_CACHE_SIZE``: locate indexes kept for ``?at=`` queries on past
         versions, besides the active one.
+    open_locate
+        ``GEOGRID_OPEN_LOCATE``: ``/locate``, ``/ogc`` and ``/maps`` answer without an API
+        key (grid boundaries and staff contacts are public, on every 公示牌); ``false`` asks
+        for a key with a role that may locate.
+    key_cache_seconds
+        ``GEOGRID_KEY_CACHE_SECONDS``: how long a worker trusts a key it checked; a revoked
+        key stops working within this delay. 0 checks the store on every request.
+    taxonomy_file
+        ``GEOGRID_TAXONOMY_FILE``: a JSON list of incident categories (``code``, ``name``,
+        ``urgency``, ``focus``, ``name_en``) replacing the default taxonomy.
 
     Examples
     --------
@@ -41,3 +56,22 @@ class ApiSettings(Settings):
     max_batch_points: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
     index_cache_size: int = Field(default=4, ge=0)
+    open_locate: bool = True
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    taxonomy_file: Path | None = None
+
+    def taxonomy(self) -> Taxonomy:
+        """The incident categories: from ``taxonomy_file``, else the default taxonomy."""
+        if self.taxonomy_file is None:
+            return DEFAULT_TAXONOMY
+        try:
+            records = json.loads(Path(self.taxonomy_file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidIncidentError(
+                f"cannot read the taxonomy file {self.taxonomy_file}: {exc}"
+            ) from exc
+        if not isinstance(records, list):
+            raise InvalidIncidentError(
+                f"the taxonomy file {self.taxonomy_file} must hold a JSON list of categories"
+            )
+        return Taxonomy.from_records(records)

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidPlanError",
     "NotFoundError",
     "PlanFileError",
+    "PreconditionFailedError",
     "StoreError",
     "TransitionError",
     "VersionStateError",
@@ -82,3 +83,7 @@ class AccessDeniedError(GeogridError):
     A caller asking for an incident outside its grid gets :class:`NotFoundError` instead, so
     that it cannot learn the incident exists.
     """
+
+
+class PreconditionFailedError(GeogridError):
+    """A write names a stale state (``If-Match`` ETag no longer current); nothing changed (HTTP 412)."""
