@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.auth import new_key_cache
 from api.errors import install_error_handlers
 from api.plans import PlanSource
-from api.routes import locate, maps, ogc
+from api.routes import incidents, keys, locate, maps, ogc, plans
 from api.settings import ApiSettings
 from geogrid.errors import GeogridError
 from geogrid.plan import GridPlan
@@ -77,6 +77,9 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.include_router(locate.router)
     app.include_router(ogc.router)
     app.include_router(maps.router)
+    app.include_router(incidents.router)
+    app.include_router(plans.router)
+    app.include_router(keys.router)
     return app
 
 
