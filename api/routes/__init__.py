@@ -1,5 +1,5 @@
 """One router per resource."""
 
-from api.routes import locate, maps, ogc
+from api.routes import incidents, keys, locate, maps, ogc, plans
 
-__all__ = ["locate", "maps", "ogc"]
+__all__ = ["incidents", "keys", "locate", "maps", "ogc", "plans"]
