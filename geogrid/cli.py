@@ -14,13 +14,16 @@ from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from geogrid import io, samples
-from geogrid.errors import CoordinateError, CRSError, GeogridError
+from geogrid.access import Caller, Role
+from geogrid.errors import CoordinateError, CRSError, GeogridError, PlanFileError
 from geogrid.plan import GridPlan
 from geogrid.report import grid_table, level_summary
 from geogrid.validate import Change, Problem, Severity, fix_plan, validate_plan
@@ -761,3 +764,435 @@ def redraw_cmd(
     result.changes.to_csv(changes, index=False)
     result.lineage.to_csv(changes.with_name(f"{output.stem}_lineage.csv"), index=False)
     out.print(f"wrote {output}, the change list {changes} and the code lineage")
+
+
+# --------------------------------------------------------------------------- locate
+# (section owned by the service work: `geogrid locate`, `geogrid serve`, `geogrid keys`)
+
+_POINT_FORMATS = (".csv", ".gpkg", ".geojson", ".json", ".parquet", ".shp")
+_OUTPUT_FORMATS = {".csv": "csv", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".parquet": "parquet"}
+_SHOWN_BAD_ROWS = 5
+
+
+@app.command("locate")
+@_user_errors
+def locate_cmd(
+    plan: PlanArg,
+    points: Annotated[
+        Path | None,
+        typer.Argument(help="Points: CSV with lon/lat columns, or GeoPackage/GeoJSON/…"),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Located points (.csv, .gpkg, .geojson, .parquet)"),
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(help="wgs84, cgcs2000, gcj02 (AMap/Tencent), bd09 (Baidu) or EPSG:…"),
+    ] = None,
+    lon: Annotated[float | None, typer.Option(help="One point: its longitude")] = None,
+    lat: Annotated[float | None, typer.Option(help="One point: its latitude")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One point: answer as JSON")] = False,
+    lon_column: Annotated[str, typer.Option(help="CSV column of longitudes")] = "lon",
+    lat_column: Annotated[str, typer.Option(help="CSV column of latitudes")] = "lat",
+    layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer points file")] = None,
+    keep_invalid: Annotated[
+        bool,
+        typer.Option(help="Write bad rows with status invalid and a reason instead of failing"),
+    ] = False,
+) -> None:
+    """Which grid, at every level, holds each point (定位): a points file, or --lon/--lat."""
+    single = lon is not None or lat is not None
+    if single == (points is not None):
+        raise GeogridError("give a points file (with -o OUT.csv) or one point with --lon and --lat")
+    if single:
+        if lon is None or lat is None:
+            raise GeogridError("give both --lon and --lat")
+        _locate_one(_load(plan), lon, lat, crs or "wgs84", as_json)
+        return
+    assert points is not None
+    if output is None or output.suffix.lower() not in _OUTPUT_FORMATS:
+        raise GeogridError(
+            "say where to write the located points: -o located.csv (or .gpkg, .geojson, .parquet)"
+        )
+    frame = _read_points(points, layer, crs)
+    columns = (lon_column, lat_column)
+    problems = _row_problems(frame, crs, columns)
+    bad = np.flatnonzero(pd.notna(problems))
+    if bad.size and not keep_invalid:
+        raise CoordinateError(_bad_rows(frame, problems, bad, columns, points))
+    located = _locate_rows(_load(plan), frame, crs, columns)
+    if keep_invalid:
+        _mark_invalid(located, problems, bad)
+    located["distance_m"] = located["distance_m"].round(2)
+    _write_points(located, output)
+    counts = located["status"].value_counts()
+    summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("inside", "outside", "invalid"))
+    out.print(f"wrote {len(located)} points to {output}: {summary}", soft_wrap=True)
+
+
+def _read_points(path: Path, layer: str | None, crs: str | None) -> pd.DataFrame:
+    """A CSV as text columns (kept as written), or a vector file in its own CRS."""
+    if not path.exists():
+        raise PlanFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in _POINT_FORMATS:
+        raise PlanFileError(
+            f"{path.name}: give points as {', '.join(_POINT_FORMATS)} (format from the suffix)"
+        )
+    if suffix != ".csv":
+        from geogrid.crs import parse_crs
+
+        # --crs names the system of the coordinates; for a file without one, it also labels it
+        parsed = parse_crs(crs) if crs is not None else None
+        return io.read_layer(
+            path, layer=layer, crs="EPSG:4326" if isinstance(parsed, str) else parsed
+        )
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves GBK
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise PlanFileError(f"{path.name}: cannot read the CSV: {exc}") from exc
+    raise PlanFileError(f"{path.name}: not UTF-8 or GB18030 text; save the CSV as UTF-8")
+
+
+def _row_problems(frame: pd.DataFrame, crs: str | None, columns: tuple[str, str]) -> np.ndarray:
+    """What is wrong with each row's point (None where nothing), checked as lon/lat degrees."""
+    from geogrid.crs import coordinate_problems, parse_crs, to_plan_lonlat
+    from geogrid.locate import point_coordinates
+
+    x, y, used = point_coordinates(frame, crs, lon=columns[0], lat=columns[1])
+    parsed = parse_crs(used)
+    if not isinstance(parsed, str) and not parsed.is_geographic:  # projected: check lon/lat
+        x, y = to_plan_lonlat(x, y, parsed)
+    return coordinate_problems(x, y)
+
+
+def _bad_rows(
+    frame: pd.DataFrame, problems: np.ndarray, bad: np.ndarray, columns: tuple[str, str], path: Path
+) -> str:
+    """The error for rows that cannot be located: how many, the first few, what to do."""
+    is_csv = path.suffix.lower() == ".csv"
+    lines = [f"{bad.size} of {len(frame)} points cannot be located; nothing written:"]
+    for i in bad[:_SHOWN_BAD_ROWS]:
+        if is_csv:  # line 1 is the header
+            got = ", ".join(f"{c}={frame[c].iloc[i]!r}" for c in columns)
+            lines.append(f"  line {i + 2}: {problems[i]}: {got}")
+        else:
+            lines.append(f"  feature {i + 1}: {problems[i]}: {frame.geometry.iloc[i]}")
+    if bad.size > _SHOWN_BAD_ROWS:
+        lines.append(f"  … and {bad.size - _SHOWN_BAD_ROWS} more")
+    lines.append("fix them, or pass --keep-invalid to write them with status invalid and a reason")
+    return "\n".join(lines)
+
+
+def _locate_rows(
+    plan: GridPlan, frame: pd.DataFrame, crs: str | None, columns: tuple[str, str]
+) -> pd.DataFrame:
+    """:func:`geogrid.locate.locate_frame` in chunks, with a progress bar on a terminal."""
+    from rich.progress import Progress
+
+    from geogrid.locate import GridIndex, locate_frame
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("indexing the plan", total=None)
+        index = GridIndex.from_plan(plan)
+        bar.update(task, description="locating", total=len(frame), completed=0)
+        return locate_frame(
+            index,
+            frame,
+            crs,
+            lon=columns[0],
+            lat=columns[1],
+            chunk_size=100_000,
+            progress=lambda n: bar.advance(task, n),
+        )
+
+
+def _mark_invalid(located: pd.DataFrame, problems: np.ndarray, bad: np.ndarray) -> None:
+    """Bad rows get status invalid, no codes, and a reason (every row gets the column)."""
+    rows = located.index[bad]
+    codes = [c for c in located.columns if c.endswith("_code")]
+    located.loc[rows, codes] = pd.NA
+    located.loc[rows, "distance_m"] = np.nan
+    located.loc[rows, "status"] = "invalid"
+    located["reason"] = pd.array(problems, dtype="string")
+
+
+def _write_points(frame: pd.DataFrame, output: Path) -> None:
+    """Write the located table in the format of ``output``'s suffix; all or nothing."""
+    kind = _OUTPUT_FORMATS[output.suffix.lower()]
+    if kind != "csv" and not isinstance(frame, gpd.GeoDataFrame):
+        raise PlanFileError(
+            f"{output.name}: points from a CSV have no geometry to write; use -o located.csv"
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with io._staging(output) as staged:
+        if kind == "csv":
+            pd.DataFrame(frame).to_csv(staged, index=False, encoding="utf-8-sig")
+        elif kind == "parquet":
+            frame.to_parquet(staged)
+        else:
+            frame.to_file(staged, driver=kind, engine="pyogrio")
+
+
+def _locate_one(plan: GridPlan, lon: float, lat: float, crs: str, as_json: bool) -> None:
+    """Print one point's grids at every level with staff, or the nearest grid when outside."""
+    from geogrid.locate import GridIndex, locate_points
+
+    problem = _row_problems(pd.DataFrame({"lon": [lon], "lat": [lat]}), crs, ("lon", "lat"))[0]
+    if problem is not None:
+        raise CoordinateError(f"{problem}: got --lon {lon:.10g} --lat {lat:.10g}")
+    result = locate_points(GridIndex.from_plan(plan), [lon], [lat], crs)
+    answer = {
+        "status": str(result.status[0]),
+        "plan": {"name": plan.name, "version": plan.version},
+        "lon": float(result.lon[0]),
+        "lat": float(result.lat[0]),
+        "grid_code": result.grid_codes()[0],
+        "levels": [
+            {
+                "level": level,
+                "level_name": plan.levels[level - 1],
+                "grid": _grid_facts(plan, result.level_codes(level)[0]),
+            }
+            for level in result.levels
+        ],
+        "nearest": None,
+    }
+    if answer["status"] == "outside":
+        answer["nearest"] = {
+            "grid": _grid_facts(plan, result.nearest_codes()[0]),
+            "distance_m": round(float(result.distance_m[0]), 2),
+        }
+    if as_json:  # the shape of the service's GET /locate
+        sys.stdout.write(json.dumps(answer, ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_answer(answer)
+
+
+def _grid_facts(plan: GridPlan, code: str | None) -> dict[str, Any] | None:
+    """Code, name, level, kind and staff (role, name, phone) of grid ``code``."""
+    if code is None:
+        return None
+    grid = plan.grid(code)
+    staff = plan.staff_of(code)[["role", "name", "phone"]].astype(object)
+    return {
+        "code": code,
+        "name": grid["name"],
+        "level": int(grid["level"]),
+        "kind": grid["kind"],
+        "staff": staff.where(staff.notna(), None).to_dict("records"),
+    }
+
+
+def _print_answer(answer: dict[str, Any]) -> None:
+    where = f"{answer['lon']:.6f}, {answer['lat']:.6f} (CGCS2000)"
+    out.print(f"{answer['plan']['name']} — point {where}: {answer['status']}", soft_wrap=True)
+    table = Table(show_header=True)
+    for column in ("level", "code", "name", "kind", "staff"):
+        table.add_column(column, no_wrap=column in ("code", "staff"))
+    for row in answer["levels"]:
+        grid = row["grid"] or {"code": "—", "name": "outside every grid", "kind": "", "staff": []}
+        table.add_row(row["level_name"], grid["code"], grid["name"], grid["kind"], _staff(grid))
+    out.print(table)
+    nearest = answer["nearest"]
+    if nearest is not None:
+        grid = nearest["grid"]
+        out.print(
+            f"nearest grid: {grid['code']} {grid['name']}, {nearest['distance_m']:.1f} m away; "
+            f"staff: {_staff(grid, '; ') or 'none listed'}",
+            soft_wrap=True,
+        )
+
+
+def _staff(grid: dict[str, Any], sep: str = "\n") -> str:
+    return sep.join(
+        " ".join(str(v) for v in (p["role"], p["name"], p["phone"]) if v) for p in grid["staff"]
+    )
+
+
+# --------------------------------------------------------------------------- serve
+
+_SERVER = "geogrid serve"
+
+
+@app.command("serve")
+@_user_errors
+def serve_cmd(
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            help="Plan file to serve: stored, approved and activated unless stored already"
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the web service (/locate, /incidents, /ogc, /maps; docs at /docs).
+
+    The store is the embedded GeoPackage ($GEOGRID_DATA_DIR), or PostGIS when
+    GEOGRID_DATABASE_URL is set.
+    """
+    import uvicorn
+
+    from geogrid.store import open_store
+
+    with open_store() as store:
+        if plan is not None:
+            info, stored_before = _ensure_stored(store, _load(plan), plan)
+            done = "stored already as" if stored_before else "stored as"
+            out.print(f"{info.plan!r} {done} version {info.version} ({info.status})")
+        active = store.active_info()
+        where = store.url
+    if active is None:
+        out.print(
+            "no active plan: /locate answers 404 until one is activated "
+            "(geogrid store activate NAME VERSION, or geogrid serve --plan FILE)",
+            soft_wrap=True,
+        )
+    else:
+        out.print(f"answering from {active.plan!r} version {active.version} in {where}")
+    out.print(f"serving on http://{host}:{port} (API docs at /docs)")
+    # an import string: the geogrid package never imports the api package itself
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
+def _ensure_stored(store: Any, plan: GridPlan, source: str) -> tuple[Any, bool]:
+    """The stored version with ``plan``'s content, saving it first when there is none.
+
+    A version found in the store keeps its state unless it is a draft or approved (left so by
+    an interrupted start): then it is approved and activated. A plan activated since in
+    another way is not replaced by restarting the service with the same file.
+    """
+    from geogrid.store.versions import VersionStatus
+
+    mark = f"content sha256:{_plan_digest(plan)}"
+    found = [v for v in store.versions(plan.name) if mark in v.note]
+    if found:
+        info = found[-1]
+    else:
+        _refuse_invalid(plan)
+        info = store.save(plan, by=_SERVER, note=f"{source} loaded by {_SERVER}; {mark}")
+    if info.status is VersionStatus.DRAFT:
+        info = store.approve(info.plan, info.version, by=_SERVER)
+    if info.status is VersionStatus.APPROVED:
+        info = store.activate(info.plan, info.version, by=_SERVER)
+    return info, bool(found)
+
+
+def _plan_digest(plan: GridPlan) -> str:
+    """A fingerprint of the plan's content, the same for the same plan read from any format.
+
+    Name, levels, attribution and the three tables in the store's row order; geometries
+    normalised and rounded to 1e-7 degrees (GeoJSON keeps 7 decimals).
+    """
+    import hashlib
+
+    import shapely
+
+    from geogrid.store import sort_plan
+
+    ordered = sort_plan(plan)
+    digest = hashlib.sha256(
+        json.dumps([plan.name, plan.levels, plan.attribution], ensure_ascii=False).encode()
+    )
+    for frame in (ordered.grids, ordered.units, ordered.staff):
+        if isinstance(frame, gpd.GeoDataFrame):
+            geoms = shapely.set_precision(frame.geometry.to_numpy(), 1e-7)
+            digest.update(b"".join(shapely.to_wkb(shapely.normalize(geoms))))
+            frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        digest.update(frame.to_json(orient="split", index=False).encode())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- keys
+
+keys_app = typer.Typer(
+    help="API keys of the service: create (shown once), list, revoke.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+@_user_errors
+def keys_create(
+    role: Annotated[Role, typer.Option(help="What the key may do")],
+    name: Annotated[str, typer.Option(help="Who or what uses it, e.g. the worker's name")],
+    grid: Annotated[
+        str | None, typer.Option(help="Bind the key to this grid's subtree (workers: required)")
+    ] = None,
+) -> None:
+    """Create an API key; the key is printed once, only its hash is kept."""
+    from geogrid.access import GRID_REQUIRED
+    from geogrid.store import open_store
+
+    if role in GRID_REQUIRED and grid is None:
+        raise GeogridError(f"a {role.value} key must be bound to a grid: add --grid CODE")
+    with open_store() as store:
+        raw, key = store.access().create_key(
+            role, name=name, grid_code=grid, caller=_local_caller()
+        )
+    scope = f"grid {key.grid_code}" if key.grid_code else "every grid"
+    err.print(f"created key {key.id} ({key.prefix}…): {key.name}, {key.role.value}, {scope}")
+    sys.stdout.write(raw + "\n")
+    err.print(
+        "[yellow]warning:[/yellow] the key is shown only this once; the store keeps only its "
+        "hash. Copy it now (send it as the X-API-Key header).",
+        soft_wrap=True,
+    )
+
+
+@keys_app.command("list")
+@_user_errors
+def keys_list() -> None:
+    """List API keys (prefixes only, never the keys)."""
+    from geogrid.store import open_store
+
+    with open_store() as store:
+        keys = store.access().list_keys(caller=_local_caller())
+    if not keys:
+        out.print("no API keys yet: geogrid keys create --role ROLE --name NAME")
+        return
+    table = Table(title="API keys")
+    for column in ("id", "prefix", "name", "role", "grid", "created", "by", "revoked"):
+        table.add_column(column, no_wrap=column in ("id", "prefix", "role", "grid"))
+    for key in keys:
+        revoked = f"{_when(key.revoked_at)} by {key.revoked_by}" if key.revoked_at else ""
+        table.add_row(
+            str(key.id),
+            f"{key.prefix}…",
+            key.name,
+            key.role.value,
+            key.grid_code or "all",
+            _when(key.created_at),
+            key.created_by,
+            revoked,
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+@_user_errors
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id (geogrid keys list)")]) -> None:
+    """Revoke an API key: it authenticates nobody from now on."""
+    from geogrid.store import open_store
+
+    with open_store() as store:
+        key = store.access().revoke_key(key_id, caller=_local_caller())
+    out.print(f"revoked key {key.id} ({key.prefix}…, {key.name}) at {_when(key.revoked_at)}")
+
+
+def _local_caller() -> Caller:
+    return Caller.local(getpass.getuser())

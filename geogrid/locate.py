@@ -76,6 +76,7 @@ __all__ = [
     "LocateResult",
     "locate_frame",
     "locate_points",
+    "point_coordinates",
     "postgis_locate_sql",
     "postgis_nearest_sql",
 ]
@@ -967,3 +968,29 @@ def _touched(
     pair = np.repeat(np.arange(seg.size), nrow)
     row = np.repeat(r0, nrow) + (np.arange(pair.size) - np.repeat(np.cumsum(nrow) - nrow, nrow))
     return row * width + col[pair], seg_poly[seg[pair]]
+
+
+def point_coordinates(
+    points: pd.DataFrame, crs: CRSLike | None = None, *, lon: str = "lon", lat: str = "lat"
+) -> tuple[np.ndarray, np.ndarray, CRSLike]:
+    """The coordinates :func:`locate_frame` reads from ``points``, and their CRS.
+
+    Parameters
+    ----------
+    points, crs, lon, lat
+        As for :func:`locate_frame`.
+
+    Returns
+    -------
+    x, y : numpy.ndarray
+        Float coordinates in that CRS; NaN where a value is missing or not a number.
+    crs
+        ``crs``, else the GeoDataFrame's, else ``"wgs84"``.
+
+    Examples
+    --------
+    >>> x, y, crs = point_coordinates(pd.DataFrame({"lon": ["116.3", ""], "lat": [40, 40]}))
+    >>> x.tolist(), crs
+    ([116.3, nan], 'wgs84')
+    """
+    return _coordinates(points, crs, lon, lat)
