@@ -1056,7 +1056,9 @@ def serve_cmd(
             soft_wrap=True,
         )
     else:
-        out.print(f"answering from {active.plan!r} version {active.version} in {where}")
+        out.print(
+            f"answering from {active.plan!r} version {active.version} in {where}", soft_wrap=True
+        )
     out.print(f"serving on http://{host}:{port} (API docs at /docs)")
     # an import string: the geogrid package never imports the api package itself
     uvicorn.run(
