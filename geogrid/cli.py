@@ -817,6 +817,12 @@ def locate_cmd(
         )
     frame = _read_points(points, layer, crs)
     columns = (lon_column, lat_column)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing and not isinstance(frame, gpd.GeoDataFrame):
+        raise PlanFileError(
+            f"{points.name}: no column {' or '.join(missing)} (it has {', '.join(frame.columns)}); "
+            "name the coordinate columns with --lon-column and --lat-column"
+        )
     problems = _row_problems(frame, crs, columns)
     bad = np.flatnonzero(pd.notna(problems))
     if bad.size and not keep_invalid:

@@ -153,6 +153,10 @@ def test_output_format_and_crs_are_checked_first(plan_path: Path, tmp_path: Path
     assert code == 2 and "no geometry" in output
     code, output = run("locate", plan_path, points, "--crs", "mars", "-o", tmp_path / "o.csv")
     assert code == 2 and "gcj02" in output
+    code, output = run(
+        "locate", plan_path, points, "--lat-column", "纬度", "-o", tmp_path / "o.csv"
+    )
+    assert code == 2 and "no column 纬度" in output and "--lat-column" in output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.gpkg", "reports.csv"]
 
 
