@@ -9,7 +9,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geogrid.errors import GeogridError
-from geogrid.units import BARRIER_COST, build_units, unit_weights
+from geogrid.units import BARRIER_COST, SLIVER_AREA, _merge_slivers, build_units, unit_weights
 
 CRS = 4547  # CGCS2000 / 3-degree GK CM 114E, metres
 
@@ -148,3 +148,34 @@ def test_overlapping_buildings_keep_every_household():
     units = build_units(box(-5, -5, 20, 15), buildings, crs=CRS)
     covers_exactly(units, box(-5, -5, 20, 15))
     assert units.households == 30
+
+
+def test_a_sliver_joins_the_neighbour_sharing_most_boundary():
+    # a 0.1 mm strip between a square (10 m shared) and a box (5 m shared)
+    square = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)])
+    strip = Polygon([(10, 0), (10.0001, 0), (10.0001, 5), (10.0001, 10), (10, 10)])
+    other = Polygon([(10.0001, -5), (20, -5), (20, 5), (10.0001, 5), (10.0001, 0)])
+    cells = np.array([square, strip, other], dtype=object)
+    assert shapely.coverage_is_valid(cells) and strip.area < SLIVER_AREA
+    merged, owners, blocks = _merge_slivers(cells, np.array([0, -1, 1]), np.array([0, 0, 1]))
+    assert owners.tolist() == [0, 1] and blocks.tolist() == [0, 1]
+    assert merged[0].area == pytest.approx(square.area + strip.area)
+    assert merged[0].covers(strip) and merged[1].equals(other)
+    assert shapely.coverage_is_valid(merged)
+
+
+def test_sample_units_have_no_slivers():
+    # the sample's 荷清苑社区 had five empty cells under 1 m² (down to 4e-10 m²)
+    from geogrid.io import read_households, read_layer
+    from geogrid.samples import sample_path
+
+    areas = read_layer(sample_path("haidian", "area.geojson"))
+    area = areas[areas["code"] == "110108900001"]
+    buildings = read_households(sample_path("haidian", "households.gpkg"), layer="buildings")
+    inside = buildings.representative_point().within(area.geometry.iloc[0])
+    roads = read_layer(sample_path("haidian", "roads.gpkg"), layer="roads")
+    units = build_units(area, buildings[inside], barriers=roads)
+    covers_exactly(units, units.parent)
+    assert units.households == int(buildings[inside]["households"].sum())
+    empty = units.table["households"] == 0
+    assert (units.table.geometry[empty].area >= SLIVER_AREA).all()

@@ -765,8 +765,8 @@ def _corridor(state: _State, g: int) -> int:
 def _corridor_paths(state: _State, g: int, y: int, giver: int, taker: int) -> list[list[int]]:
     """Paths of ``giver`` starting next to ``taker`` whose move fixes ``g`` (see _corridor).
 
-    Breadth-first from the border through empty units (load 0) to one loaded unit, at most
-    :data:`_CORRIDOR_UNITS` long; a path qualifies when its load lands ``g`` in the band
+    Breadth-first from the border through empty units (load 0), and through loaded units
+    while what the path carries is still too little, at most :data:`_CORRIDOR_UNITS` long; a path qualifies when its load lands ``g`` in the band
     without taking ``y`` further out. Parts of the giver the path cuts off (all but its most
     loaded part) move with it, so both grids stay connected.
     """
@@ -801,8 +801,12 @@ def _corridor_paths(state: _State, g: int, y: int, giver: int, taker: int) -> li
             ):
                 paths.append(path)
                 continue
-        if load[u] > _EPS or depth[u] >= _CORRIDOR_UNITS or len(paths) >= _CORRIDOR_PATHS:
-            continue  # paths run through empty land only, to one loaded unit
+        after = state.load[g] + sign * w
+        short = after < state.low if sign > 0 else after > state.high
+        if (load[u] > _EPS and not short) or depth[u] >= _CORRIDOR_UNITS:
+            continue  # paths run through empty land, and through loaded units still too few
+        if len(paths) >= _CORRIDOR_PATHS:
+            continue
         for v in nbrs[u]:
             if v not in previous and a[v] == giver:
                 previous[v], carried[v], depth[v] = u, w + load[v], depth[u] + 1
