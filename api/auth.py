@@ -24,7 +24,14 @@ from geogrid.access import Caller, Permission, require
 from geogrid.errors import AuthenticationError, StoreError
 from geogrid.store import PlanStore
 
-__all__ = ["CurrentCaller", "LocateCaller", "caller_of", "locate_caller", "new_key_cache", "store_of"]
+__all__ = [
+    "CurrentCaller",
+    "LocateCaller",
+    "caller_of",
+    "locate_caller",
+    "new_key_cache",
+    "store_of",
+]
 
 _KEY_HEADER = APIKeyHeader(
     name="X-API-Key",

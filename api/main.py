@@ -72,6 +72,8 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     )
     app.state.settings = settings
     app.state.key_cache = new_key_cache(settings.key_cache_seconds)
+    app.state.taxonomy = settings.taxonomy()
+    app.state.policy = settings.policy()
     install_error_handlers(app)
     app.add_middleware(_BodyCap, limit=settings.max_body_bytes)
     app.include_router(locate.router)

@@ -12,13 +12,23 @@ __all__ = [
     "BatchLocateOut",
     "BatchPoint",
     "BatchResult",
+    "CategoryOut",
     "Crs",
+    "EventOut",
     "GridOut",
+    "GridStatsOut",
+    "IncidentIn",
+    "IncidentOut",
+    "IncidentPageOut",
     "LevelAnswer",
     "LocateOut",
     "NearestOut",
+    "OriginalPoint",
     "PlanRef",
     "StaffOut",
+    "StaffRef",
+    "StatsOut",
+    "TransitionIn",
 ]
 
 
@@ -129,3 +139,163 @@ class BatchLocateOut(BaseModel):
     levels: list[str]
     results: list[BatchResult]
     grids: dict[str, GridOut]
+
+
+# -- incidents -------------------------------------------------------------------------------
+
+Status = Literal[
+    "reported", "accepted", "dispatched", "handled", "feedback", "closed", "rejected", "reopened"
+]
+Urgency = Literal["red", "yellow", "blue"]
+
+
+class IncidentIn(BaseModel):
+    """A report: where (as the phone sent it), what, and who to call back."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "environment",
+                    "description": "小区东门垃圾堆放三天无人清运",
+                    "lon": 116.3326,
+                    "lat": 40.0047,
+                    "crs": "gcj02",
+                    "reporter_name": "张三",
+                    "reporter_phone": "13800000001",
+                    "photos": ["photos/2026/03/02/a1.jpg"],
+                }
+            ]
+        },
+    )
+
+    category: str = Field(
+        min_length=1, max_length=100, description="a category code (GET /categories)"
+    )
+    description: str = Field(min_length=1, max_length=5000)
+    lon: float = Field(description="longitude in `crs`", examples=[116.3326])
+    lat: float = Field(description="latitude in `crs`", examples=[40.0047])
+    crs: Crs = Field(default=Crs.WGS84, description="as sent by the phone map")
+    reporter_name: str | None = Field(default=None, max_length=100)
+    reporter_phone: str | None = Field(default=None, max_length=40)
+    photos: list[str] = Field(default_factory=list, max_length=20)
+    urgency: Urgency | None = Field(
+        default=None, description="red / yellow / blue; default: the category's"
+    )
+
+
+class StaffRef(BaseModel):
+    """A member of the grid's staff at the time of the report."""
+
+    grid_code: str
+    role: str
+    name: str
+    phone: str | None = None
+
+
+class OriginalPoint(BaseModel):
+    """The point exactly as the client sent it."""
+
+    lon: float
+    lat: float
+    crs: str
+
+
+class IncidentOut(BaseModel):
+    """An incident, with the reporter's contact masked for roles that do not need it."""
+
+    id: int
+    reference: str = Field(examples=["20260302-000001"], description="public number (China date)")
+    category: str
+    category_name: str = Field(examples=["环境卫生"])
+    description: str
+    urgency: Urgency
+    status: Status
+    lon: float = Field(description="CGCS2000 longitude")
+    lat: float = Field(description="CGCS2000 latitude")
+    original: OriginalPoint
+    located: Literal["inside", "outside"] = Field(description="outside: in no grid of the plan")
+    level_codes: list[str] = Field(description="grid code per level, top level first")
+    grid_code: str | None
+    plan: PlanRef | None
+    staff: list[StaffRef]
+    assignee: str | None
+    reporter_name: str | None = Field(examples=["张*"])
+    reporter_phone: str | None = Field(examples=["138****0001"])
+    photos: list[str]
+    created_by: str
+    created_at: str
+    updated_at: str
+    closed_at: str | None
+    deadline: str
+    overdue: bool
+    attempts: int = Field(description="failed handling or mediation attempts")
+    escalated_at: str | None
+
+
+class TransitionIn(BaseModel):
+    """Move an incident to another status (see the lifecycle in docs/incidents.md)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"to": "dispatched", "assignee": "王芳", "note": "派单"}]},
+    )
+
+    to: Status
+    note: str = Field(default="", max_length=2000)
+    assignee: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class EventOut(BaseModel):
+    """One entry of an incident's history."""
+
+    action: Literal["report", "transition", "escalate"]
+    from_status: Status | None
+    to_status: Status
+    urgency: Urgency
+    by: str
+    role: str
+    at: str
+    note: str
+
+
+class IncidentPageOut(BaseModel):
+    """One page of incidents, newest first; pass ``next_before_id`` as ``before_id``."""
+
+    items: list[IncidentOut]
+    total: int
+    next_before_id: int | None
+
+
+class GridStatsOut(BaseModel):
+    """Figures of one grid over the period asked."""
+
+    grid_code: str
+    grid_name: str | None = Field(description="from the active plan, when the grid is in it")
+    level: int
+    total: int
+    open: int
+    closed: int
+    rejected: int
+    closure_rate: float | None = Field(description="办结率: closed / (total - rejected)")
+    median_hours_to_close: float | None
+    overdue: int = Field(description="open cases past their deadline now")
+    closed_late: int
+
+
+class StatsOut(BaseModel):
+    """Figures per grid and level."""
+
+    now: str
+    grids: list[GridStatsOut]
+
+
+class CategoryOut(BaseModel):
+    """One incident category of the configured taxonomy."""
+
+    code: str
+    name: str
+    name_en: str
+    urgency: Urgency
+    focus: bool = Field(description="one of the five focus areas of grid work")

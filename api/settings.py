@@ -6,13 +6,14 @@ build their own); ``create_app()`` without one reads the environment when it is 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 from pydantic import Field
 
 from geogrid.errors import InvalidIncidentError
-from geogrid.incidents import DEFAULT_TAXONOMY, Taxonomy
+from geogrid.incidents import DEFAULT_TAXONOMY, DeadlinePolicy, Taxonomy
 from geogrid.settings import Settings
 
 __all__ = ["ApiSettings"]
@@ -42,6 +43,10 @@ class ApiSettings(Settings):
     key_cache_seconds
         ``GEOGRID_KEY_CACHE_SECONDS``: how long a worker trusts a key it checked; a revoked
         key stops working within this delay. 0 checks the store on every request.
+    red_hours, yellow_hours, blue_hours
+        ``GEOGRID_RED_HOURS`` … : time allowed to close a case of each urgency (24, 72, 168).
+    escalate_after
+        ``GEOGRID_ESCALATE_AFTER``: failed attempts after which a blue case becomes yellow.
     taxonomy_file
         ``GEOGRID_TAXONOMY_FILE``: a JSON list of incident categories (``code``, ``name``,
         ``urgency``, ``focus``, ``name_en``) replacing the default taxonomy.
@@ -59,6 +64,19 @@ class ApiSettings(Settings):
     open_locate: bool = True
     key_cache_seconds: float = Field(default=5.0, ge=0)
     taxonomy_file: Path | None = None
+    red_hours: float = Field(default=24, gt=0)
+    yellow_hours: float = Field(default=72, gt=0)
+    blue_hours: float = Field(default=168, gt=0)
+    escalate_after: int = Field(default=3, ge=1)
+
+    def policy(self) -> DeadlinePolicy:
+        """Deadlines per urgency and the escalation rule."""
+        return DeadlinePolicy(
+            red=dt.timedelta(hours=self.red_hours),
+            yellow=dt.timedelta(hours=self.yellow_hours),
+            blue=dt.timedelta(hours=self.blue_hours),
+            escalate_after=self.escalate_after,
+        )
 
     def taxonomy(self) -> Taxonomy:
         """The incident categories: from ``taxonomy_file``, else the default taxonomy."""

@@ -76,6 +76,7 @@ __all__ = [
     "apply_transition",
     "check_transition",
     "grid_stats",
+    "incident_etag",
     "is_overdue",
     "open_incident",
     "reference_number",
@@ -666,6 +667,31 @@ def reference_number(incident_id: int, created_at: dt.datetime) -> str:
     """
     china = created_at.astimezone(dt.timezone(dt.timedelta(hours=8)))
     return f"{china:%Y%m%d}-{incident_id:06d}"
+
+
+def incident_etag(incident: Incident) -> str:
+    """An HTTP entity tag of the incident's current state: changes with every change.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> t0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
+    >>> report = IncidentReport("dispute", "邻里噪音纠纷", 116.305, 39.995)
+    >>> case = open_incident(report, Placement(116.305, 39.995), at=t0)
+    >>> moved, _ = apply_transition(case, Status.ACCEPTED, by="王芳", role="worker", at=t0)
+    >>> incident_etag(case) != incident_etag(moved), incident_etag(case).startswith('"')
+    (True, True)
+    """
+    state = [
+        incident.id,
+        incident.status.value,
+        incident.urgency.value,
+        incident.updated_at.isoformat(),
+        incident.attempts,
+        incident.assignee,
+    ]
+    digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode()).hexdigest()
+    return f'"{digest[:20]}"'
 
 
 def request_hash(report: IncidentReport) -> str:

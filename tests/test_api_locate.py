@@ -5,84 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from shapely.geometry import box
 
 from api.main import create_app
 from api.settings import ApiSettings
 from geogrid.crs import wgs84_to_bd09, wgs84_to_gcj02
-from geogrid.plan import GridPlan
-from geogrid.store import open_store
-from tests._pg import scratch_database, url_of
-
-OX, OY = 116.39, 39.90
-DX, DY = 0.00117, 0.0009  # ≈ 100 m × 100 m at 40°N
-TOP = "110108001001"
-
-
-def street_plan(columns: int = 12, name: str = "示例街道") -> GridPlan:
-    """Level 1: two communities (west, east); level 2: 100 m grids in a 2-row strip."""
-    half = columns // 2
-    rows = [
-        (TOP, "西社区", 1, None, box(OX, OY, OX + half * DX, OY + 2 * DY)),
-        (
-            "110108001002",
-            "东社区",
-            1,
-            None,
-            box(OX + half * DX, OY, OX + columns * DX, OY + 2 * DY),
-        ),
-    ]
-    staff = []
-    for col in range(columns):
-        parent = TOP if col < half else "110108001002"
-        for row in range(2):
-            seq = (col % half) * 2 + row + 1
-            code = f"{parent}{seq:03d}"
-            geom = box(OX + col * DX, OY + row * DY, OX + (col + 1) * DX, OY + (row + 1) * DY)
-            rows.append((code, f"第{seq}网格", 2, parent, geom))
-            staff += [
-                (code, "head", f"网格长{code[-3:]}", "13800000000"),
-                (code, "full_time", f"网格员{code[-3:]}", "13900000000"),
-            ]
-    codes, names, levels, parents, geoms = zip(*rows, strict=True)
-    grids = gpd.GeoDataFrame(
-        {"code": codes, "name": names, "level": levels, "parent_code": parents},
-        geometry=list(geoms),
-        crs=4490,
-    )
-    people = pd.DataFrame(staff, columns=["grid_code", "role", "name", "phone"])
-    return GridPlan(name, ["社区", "网格"], grids, staff=people)
-
-
-def centre(col: int, row: int = 0) -> tuple[float, float]:
-    return OX + (col + 0.5) * DX, OY + (row + 0.5) * DY
+from tests.service import DX, DY, OX, OY, TOP, activate, centre, service_settings, street_plan
 
 
 @pytest.fixture(params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
 def settings(request, tmp_path):
     """Service settings over an empty store of each kind."""
-    if request.param == "gpkg":
-        yield ApiSettings(
-            data_dir=tmp_path, database_url=None, plan_check_seconds=0, max_batch_points=50
-        )
-        return
-    with scratch_database() as dsn:
-        yield ApiSettings(
-            data_dir=tmp_path, database_url=url_of(dsn), plan_check_seconds=0, max_batch_points=50
-        )
-
-
-def activate(settings: ApiSettings, plan: GridPlan) -> int:
-    with open_store(settings.store_url) as store:
-        info = store.save(plan, by="规划员")
-        store.approve(plan.name, info.version, by="审核员")
-        store.activate(plan.name, info.version, by="审核员")
-        return info.version
+    with service_settings(request.param, tmp_path) as values:
+        yield values
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.routes.ogc import CRS84, EPSG4490
 from api.settings import ApiSettings
-from tests.test_api_locate import TOP, street_plan
+from tests.service import TOP, street_plan
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def _free_port() -> int:
 @pytest.fixture
 def server(plan, tmp_path):
     """A real server process (GDAL holds the GIL while it fetches, so not a thread)."""
-    from tests.test_api_locate import activate
+    from tests.service import activate
 
     settings = ApiSettings(data_dir=tmp_path, database_url=None)
     activate(settings, plan)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 
 from api.main import create_app
 from api.settings import ApiSettings
-from tests.test_api_locate import street_plan
+from tests.service import street_plan
 
 schemathesis = pytest.importorskip("schemathesis")
 

@@ -63,6 +63,7 @@ from geogrid.errors import (
     IdempotencyConflictError,
     InvalidIncidentError,
     NotFoundError,
+    PreconditionFailedError,
     StoreError,
 )
 from geogrid.incidents import (
@@ -83,6 +84,7 @@ from geogrid.incidents import (
     Urgency,
     apply_transition,
     grid_stats,
+    incident_etag,
     open_incident,
     reference_number,
     request_hash,
@@ -243,8 +245,13 @@ class IncidentStore:
         note: str = "",
         assignee: str | None = None,
         at: dt.datetime | None = None,
+        if_match: str | None = None,
     ) -> Incident:
         """Move incident ``ref`` to status ``target`` (see :data:`~geogrid.incidents.TRANSITIONS`).
+
+        ``if_match``, an :func:`~geogrid.incidents.incident_etag` read earlier, makes the move
+        conditional: when the incident changed since, nothing is written and
+        :class:`~geogrid.errors.PreconditionFailedError` is raised (HTTP 412).
 
         The change, its history events (and an escalation, when the rule fires) and the audit
         row are written in one transaction, with the incident row locked. Raises
@@ -258,6 +265,14 @@ class IncidentStore:
             require(caller, Permission.CHANGE_INCIDENTS)
             with write_transaction(self._engine, "change an incident") as connection:
                 current = _load(connection, ref, caller, lock=True)
+                if if_match is not None and if_match.strip() not in (
+                    "*",
+                    incident_etag(current),
+                ):
+                    raise PreconditionFailedError(
+                        f"incident {current.reference} changed since you read it (it is now "
+                        f"{current.status.value}): read it again, then retry"
+                    )
                 # now, read under the lock (never before the last change, whatever the clocks)
                 when = given or max(now_ms(), current.updated_at)
                 moved, events = apply_transition(
