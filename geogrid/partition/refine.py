@@ -56,6 +56,14 @@ BALANCE_WEIGHT = 1.0
 """Weight of the squared relative deviation from the target inside the band."""
 
 
+def _shape(perim: float, area: float, sx: float, sy: float, s2: float) -> float:
+    """1 / Polsby–Popper plus the normalised moment of inertia (1 for a disc)."""
+    if area <= _EPS:
+        return 1e6
+    inertia = (s2 - (sx * sx + sy * sy) / area) * _TWO_PI / (area * area)
+    return perim * perim / (_FOUR_PI * area) + INERTIA_WEIGHT * inertia
+
+
 @dataclasses.dataclass
 class Graph:
     """The unit graph as Python lists, for fast scalar loops.
@@ -163,10 +171,7 @@ class _State:
 
     def shape(self, perim: float, area: float, sx: float, sy: float, s2: float) -> float:
         """1 / Polsby–Popper plus the normalised moment of inertia (1 for a disc)."""
-        if area <= _EPS:
-            return 1e6
-        inertia = (s2 - (sx * sx + sy * sy) / area) * _TWO_PI / (area * area)
-        return perim * perim / (_FOUR_PI * area) + INERTIA_WEIGHT * inertia
+        return _shape(perim, area, sx, sy, s2)
 
     def out_of_band(self) -> list[int]:
         return [g for g in range(self.k) if self.excess(self.load[g]) > _EPS]
@@ -226,7 +231,7 @@ class _State:
             return False
         a, nbrs = self.a, self.g.nbrs
         targets = [v for v in nbrs[u] if a[v] == g]
-        if len(targets) <= 1:
+        if len(targets) <= 1 or _linked_around(nbrs, targets):
             return True
         remaining = set(targets[1:])
         seen = {u, targets[0]}
@@ -311,6 +316,7 @@ class _State:
                     entry[1] += cost
         if not sums:
             return 0.0, -1
+        # the hottest loop of the partition: local names and inlined band terms
         w, area, perim = graph.load[u], graph.area[u], graph.perimeter[u]
         x, y = graph.x[u], graph.y[u]
         ax, ay, a2 = area * x, area * y, area * (x * x + y * y)
@@ -318,47 +324,57 @@ class _State:
         big = _BIG / target
         bal = self.balance_weight / (target * target)
         sw, cut = self.shape_weight, self.cut_scale
-        lg = self.load[g]
+        shape, shape_of = _shape, self.shape_of
+        perims, areas, loads = self.perim, self.area, self.load
+        sxs, sys_, s2s = self.sx, self.sy, self.s2
+        lg = loads[g]
+        out_before = low - lg if lg < low else (lg - high if lg > high else 0.0)
+        lg -= w
+        out_after = low - lg if lg < low else (lg - high if lg > high else 0.0)
         leave = (
-            (max(low - lg + w, lg - w - high, 0.0) - max(low - lg, lg - high, 0.0)) * big
-            + bal * ((lg - w - target) ** 2 - (lg - target) ** 2)
+            (out_after - out_before) * big
+            + bal * ((lg - target) ** 2 - (lg + w - target) ** 2)
             + sw
             * (
-                self.shape(
-                    self.perim[g] - perim + 2.0 * len_g,
-                    self.area[g] - area,
-                    self.sx[g] - ax,
-                    self.sy[g] - ay,
-                    self.s2[g] - a2,
+                shape(
+                    perims[g] - perim + 2.0 * len_g,
+                    areas[g] - area,
+                    sxs[g] - ax,
+                    sys_[g] - ay,
+                    s2s[g] - a2,
                 )
-                - self.shape_of[g]
+                - shape_of[g]
                 + cost_g * cut
             )
         )
         best, best_h = math.inf, -1
+        move_cost = self.move_cost
         home = -2 if self.home is None else self.home[u]
-        stay_cost = self.move_cost * w * (g != home)
+        stay_cost = move_cost * w * (g != home) if move_cost else 0.0
         for h, (len_h, cost_h) in sums.items():
-            lh = self.load[h]
+            lh = loads[h]
+            out_before = low - lh if lh < low else (lh - high if lh > high else 0.0)
+            lh += w
+            out_after = low - lh if lh < low else (lh - high if lh > high else 0.0)
             d = (
                 leave
-                + self.move_cost * w * (h != home)
-                - stay_cost
-                + (max(low - lh - w, lh + w - high, 0.0) - max(low - lh, lh - high, 0.0)) * big
-                + bal * ((lh + w - target) ** 2 - (lh - target) ** 2)
+                + (out_after - out_before) * big
+                + bal * ((lh - target) ** 2 - (lh - w - target) ** 2)
                 + sw
                 * (
-                    self.shape(
-                        self.perim[h] + perim - 2.0 * len_h,
-                        self.area[h] + area,
-                        self.sx[h] + ax,
-                        self.sy[h] + ay,
-                        self.s2[h] + a2,
+                    shape(
+                        perims[h] + perim - 2.0 * len_h,
+                        areas[h] + area,
+                        sxs[h] + ax,
+                        sys_[h] + ay,
+                        s2s[h] + a2,
                     )
-                    - self.shape_of[h]
+                    - shape_of[h]
                     - cost_h * cut
                 )
             )
+            if move_cost:
+                d += move_cost * w * (h != home) - stay_cost
             if d < best:
                 best, best_h = d, h
         return best, best_h
@@ -458,12 +474,30 @@ def refine(
             moves += _chains(state, deadline) if state.out_of_band() else 0
             if on_sweep is not None:
                 on_sweep(sweep, moves)
-            if moves == 0 or time.perf_counter() > deadline:
+            quiet = moves == 0 or (not balance and moves <= _QUIET * n)
+            if quiet or time.perf_counter() > deadline:
                 break
             if balance and not state.out_of_band():
                 break
             order = _worklist(state, rng)
     return np.asarray(state.a, dtype=np.int64)
+
+
+def _linked_around(nbrs: list[list[int]], targets: list[int]) -> bool:
+    """Whether ``targets`` (a unit's neighbours in its grid) are linked among themselves.
+
+    Then the unit can leave without splitting its grid, found without searching the whole
+    grid (the usual case: a boundary unit whose grid neighbours touch one another).
+    """
+    ring = set(targets)
+    seen = {targets[0]}
+    stack = [targets[0]]
+    while stack:
+        for y in nbrs[stack.pop()]:
+            if y in ring and y not in seen:
+                seen.add(y)
+                stack.append(y)
+    return len(seen) == len(ring)
 
 
 def _worklist(state: _State, rng: np.random.Generator) -> list[int]:
@@ -667,6 +701,7 @@ def _unstick(state: _State) -> None:
 
 
 _CHAIN_DEPTH = 6
+_QUIET = 0.0005  # a sweep moving at most this share of the units ends the phase
 _CHAIN_NODES = 400
 
 
