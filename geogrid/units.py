@@ -89,6 +89,10 @@ class Units:
         Messages about the input for the planner (households outside, empty input...).
     locked_labels
         Label of each locked grid in input order (its ``code`` when given).
+    locked_grids
+        Label → the attributes a locked grid was given and keeps in the plan: ``name``,
+        ``kind`` (e.g. ``special`` 专属网格), ``subtype`` (``school``…), ``priority``; only
+        those present.
     """
 
     table: gpd.GeoDataFrame
@@ -98,6 +102,7 @@ class Units:
     outside: gpd.GeoDataFrame
     problems: list[str] = dataclasses.field(default_factory=list)
     locked_labels: list[str] = dataclasses.field(default_factory=list)
+    locked_grids: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -225,6 +230,7 @@ def build_units(
         outside=outside,
         problems=problems,
         locked_labels=labels,
+        locked_grids=_locked_grids(locked, labels),
     )
     _ = units.measures  # part of preparing the units
     return units
@@ -751,6 +757,22 @@ def _groups(
     loose = np.flatnonzero(group < 0)
     group[loose] = len(info) + np.arange(len(loose))
     return group, info, labels
+
+
+_GRID_ATTRIBUTES = ("name", "kind", "subtype", "priority")
+
+
+def _locked_grids(
+    locked: gpd.GeoDataFrame | gpd.GeoSeries | None, labels: list[str]
+) -> dict[str, dict[str, str]]:
+    """Label → the grid attributes given with each locked polygon (see :class:`Units`)."""
+    if not isinstance(locked, gpd.GeoDataFrame):
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for k, label in enumerate(labels):
+        values = {c: _text(locked, c, k) for c in _GRID_ATTRIBUTES}
+        found[label] = {c: v for c, v in values.items() if v is not None}
+    return found
 
 
 def _label(columns: pd.DataFrame, k: int, is_locked: bool) -> str:

@@ -233,6 +233,37 @@ def test_locked_grid_stays_as_given():
     assert set(locked_units["grid_code"]) == {"420106001001050"}
 
 
+def test_locked_special_grid_keeps_its_kind_in_the_plan():
+    parent, hh, barriers = community(9, n=200)
+    school = gpd.GeoDataFrame(
+        {
+            "code": ["420106001001050"],
+            "name": ["第一小学"],
+            "kind": ["special"],
+            "subtype": ["school"],
+            "priority": ["key"],
+        },
+        geometry=[box(100, 100, 300, 250)],
+        crs=CRS,
+    )
+    areas = gpd.GeoDataFrame(
+        {"code": ["420106001001"], "name": ["样例社区"]}, geometry=[parent], crs=CRS
+    )
+    plan, _ = partition_areas(areas, hh, band=(100, 200), barriers=barriers, locked=school)
+    assert validate_plan(plan) == []
+    grids = plan.level(2).set_index("code")
+    kept = grids.loc["420106001001050"]
+    assert (kept["name"], kept["kind"], kept["subtype"], kept["priority"]) == (
+        "第一小学",
+        "special",
+        "school",
+        "key",
+    )
+    others = grids.drop(index="420106001001050")
+    assert (others["kind"] == "urban").all() and (others["priority"] == "normal").all()
+    assert others["subtype"].isna().all()
+
+
 def test_more_grids_than_units_is_a_clear_error():
     hh = gpd.GeoDataFrame({"households": [5, 5]}, geometry=[Point(10, 10), Point(50, 10)], crs=CRS)
     units = build_units(box(0, 0, 100, 20), hh, crs=CRS)

@@ -189,3 +189,30 @@ def test_sample_grows_in_the_north_east():
     largest = int(result.plan.units["households"].max())
     assert result.moved_households <= 1.25 * result.lower_bound + largest
     assert validate_plan(result.plan) == []
+
+
+def test_micro_grids_recut_under_changed_grids_only():
+    hh, areas, roads = community()
+    plan, _ = partition_areas(areas, hh, band=BAND, barriers=roads, then_band=(20, 50))
+    result = redraw(plan, add_corner(hh, 0.10), band=BAND, then_band=(20, 50))
+    assert validate_plan(result.plan) == []
+    touched = set(result.lineage.loc[result.lineage["change"] != "unchanged", "new_code"])
+    assert touched and set(result.lineage["change"]) >= {"unchanged", "changed"}
+    before, after = plan.level(3).set_index("code"), result.plan.level(3).set_index("code")
+    for grid in result.plan.level(2)["code"]:
+        old = before[before["parent_code"] == grid]
+        new = after[after["parent_code"] == grid]
+        assert len(new) > 0  # every grid, changed or not, has its micro-grids
+        if grid in touched:
+            assert new["households"].between(20, 50).mean() >= 0.9
+        else:  # untouched: the same micro-grids, same codes and shapes
+            assert list(new.index) == list(old.index)
+            assert all(new.geometry.geom_equals_exact(old.geometry, 1e-9))
+    units = result.plan.units
+    assert set(units["grid_code"]) == set(after.index)  # units carry micro-grid codes
+
+
+def test_then_band_needs_micro_grids(planned):
+    hh, plan = planned
+    with pytest.raises(GeogridError, match="partition with then_band first"):
+        redraw(plan, hh, band=BAND, then_band=(20, 50))

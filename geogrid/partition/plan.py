@@ -174,9 +174,11 @@ def _area_rows(
     deepest = np.array(codes, dtype=object)[result.assignment]
     for g in range(result.k):
         sequence = int(codes[g][-3:]) if codes[g][-3:].isdigit() else g + 1
-        grid_name = f"{area.name}第{sequence}网格"
+        given = result.units.locked_grids.get(result.locked[g] or "", {})
+        grid_name = given.get("name", f"{area.name}第{sequence}网格")
         rows.append(
             {
+                **given,  # a locked grid keeps its kind, subtype and priority (专属网格)
                 "code": codes[g],
                 "name": grid_name,
                 "level": 2,
@@ -212,7 +214,9 @@ def _micro_rows(
     grid_name: str,
     to_plan_crs: Callable[[np.ndarray], np.ndarray],
     taken: Collection[str],
+    level: int = 3,
 ) -> tuple[list[dict[str, object]], np.ndarray]:
+    """Plan rows of the micro-grids of one grid, and the micro-grid code of each unit."""
     geoms = micro.grid_geometries()
     households = micro.grid_households()
     codes = number_children(grid_code, gpd.GeoSeries(geoms, crs=micro.units.crs), taken)
@@ -221,7 +225,7 @@ def _micro_rows(
         {
             "code": codes[m],
             "name": f"{grid_name}第{int(codes[m][-3:])}微网格",
-            "level": 3,
+            "level": level,
             "parent_code": grid_code,
             "households": int(households[m]),
             "geometry": plan_geoms[m],

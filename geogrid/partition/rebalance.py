@@ -22,7 +22,9 @@ from geogrid.codes import number_children
 from geogrid.errors import GeogridError
 from geogrid.partition.band import Band, grid_count
 from geogrid.partition.initial import grow_regions
+from geogrid.partition.plan import _converter, _micro_rows
 from geogrid.partition.refine import Graph, refine
+from geogrid.partition.solve import partition
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.units import Units, units_from_polygons
 
@@ -36,8 +38,8 @@ class Redraw:
     Attributes
     ----------
     plan
-        The redrawn plan (micro-grid levels below the grids are dropped for grids that
-        changed; re-cut them with ``then_band``).
+        The redrawn plan. Under grids that changed, the micro-grids (the level below) are
+        cut again with ``then_band``, or dropped without it; the others keep theirs.
     changes
         One row per moved unit: ``unit_id``, ``name``, ``households``, ``from_grid``,
         ``to_grid``.
@@ -82,6 +84,7 @@ def redraw(
     *,
     band: Band | tuple[float, float],
     level: int = 2,
+    then_band: Band | tuple[float, float] | None = None,
     seed: int = 0,
 ) -> Redraw:
     """Restore the band after households changed, moving as few households as possible.
@@ -96,6 +99,10 @@ def redraw(
         The band every grid of ``level`` must fall in.
     level
         The level redrawn (default 2, the grids under the communities).
+    then_band
+        Band of the micro-grids (微网格) one level below: those of every changed or new grid
+        are cut again inside it (as ``partition``'s ``then_band``); those of untouched grids
+        stay as they are. The plan must have that level.
     seed
         Seed for splitting grids when more are needed.
 
@@ -111,6 +118,12 @@ def redraw(
         )
     if level < 2 or level > plan.depth:
         raise GeogridError(f"level must be 2…{plan.depth} for this plan, got {level}")
+    if then_band is not None and plan.depth <= level:
+        raise GeogridError(
+            f"then_band re-cuts the micro-grids of level {level + 1}, which this plan does not "
+            "have; partition with then_band first"
+        )
+    micro_band = Band(*then_band) if isinstance(then_band, tuple) else then_band
     grids = plan.level(level)
     owner = _ancestor_codes(plan, plan.units["grid_code"].astype(str).to_numpy(), level)
     counts = _recount(plan.units, households)
@@ -122,7 +135,7 @@ def redraw(
             parts.append(
                 _redraw_parent(plan, parent, children, mask, owner, counts, the_band, seed)
             )
-    return _assemble(plan, level, parts, counts)
+    return _assemble(plan, level, parts, counts, micro_band, seed)
 
 
 @dataclasses.dataclass
@@ -319,7 +332,14 @@ def _codes_for(
     return codes + numbered
 
 
-def _assemble(plan: GridPlan, level: int, parts: list[_Part], counts: np.ndarray) -> Redraw:
+def _assemble(
+    plan: GridPlan,
+    level: int,
+    parts: list[_Part],
+    counts: np.ndarray,
+    micro_band: Band | None,
+    seed: int,
+) -> Redraw:
     grids = plan.grids.copy()
     units = plan.units.copy()
     units["households"] = counts
@@ -363,7 +383,10 @@ def _assemble(plan: GridPlan, level: int, parts: list[_Part], counts: np.ndarray
             [grids, gpd.GeoDataFrame(new_rows, geometry="geometry", crs=PLAN_CRS)],
             ignore_index=True,
         )
-    grids = _recount_grids(_drop_children(grids, changed), units)
+    grids = _drop_children(grids, changed)
+    if micro_band is not None:
+        grids, units = _recut(grids, units, changed, level + 1, micro_band, plan, seed)
+    grids = _recount_grids(grids, units)
     new_plan = GridPlan(plan.name, plan.levels, grids, plan.staff, units, plan.attribution)
     changes = pd.DataFrame(
         change_rows, columns=["unit_id", "name", "households", "from_grid", "to_grid"]
@@ -384,6 +407,40 @@ def _assemble(plan: GridPlan, level: int, parts: list[_Part], counts: np.ndarray
         else []
     )
     return Redraw(new_plan, changes, lineage, moved, bound, outside)
+
+
+def _recut(
+    grids: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    changed: set[str],
+    level: int,
+    band: Band,
+    plan: GridPlan,
+    seed: int,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Micro-grids of ``level`` cut again inside every changed grid (units' codes updated)."""
+    codes = units["grid_code"].astype(str).to_numpy().copy()
+    taken = set(plan.grids["code"].astype(str)) | set(grids["code"].astype(str))
+    names = dict(zip(grids["code"].astype(str), grids["name"].astype(str), strict=True))
+    rows: list[dict[str, object]] = []
+    for code in sorted(changed):
+        mine = np.flatnonzero(codes == code)
+        if len(mine) == 0:
+            continue
+        cells = units_from_polygons(units.iloc[mine], id_column="unit_id", name_column="name")
+        micro = partition(cells, band=band, seed=seed)
+        found, unit_codes = _micro_rows(
+            micro, code, names[code], _converter(cells.crs), taken, level=level
+        )
+        taken |= {str(r["code"]) for r in found}
+        rows.extend(found)
+        codes[mine] = unit_codes
+    units = units.assign(grid_code=codes)
+    if rows:
+        grids = pd.concat(
+            [grids, gpd.GeoDataFrame(rows, geometry="geometry", crs=PLAN_CRS)], ignore_index=True
+        )
+    return grids, units
 
 
 def _lineage(part: _Part, households: np.ndarray) -> list[tuple[object, ...]]:
