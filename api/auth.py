@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from geogrid.access import Caller, Permission, require
-from geogrid.errors import AuthenticationError, StoreError
+from geogrid.errors import AuthenticationError, NotFoundError
 from geogrid.store import PlanStore
 
 __all__ = [
@@ -42,10 +42,10 @@ _BEARER = HTTPBearer(auto_error=False, description="The API key as a bearer toke
 
 
 def store_of(request: Request) -> PlanStore:
-    """The store behind the service; 503 when it answers from a fixed plan without one."""
+    """The store behind the service; 404 when it answers from a fixed plan without one."""
     store: PlanStore | None = request.app.state.plans.store
     if store is None:
-        raise StoreError(
+        raise NotFoundError(
             "this service answers from a fixed plan and has no store: incidents, keys and "
             "plans need one (start it with `geogrid serve`, without a fixed plan)"
         )
