@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -19,13 +19,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geogrid.errors import NotFoundError, StoreError
+from geogrid.access import Caller
+from geogrid.errors import NotFoundError, PreconditionFailedError, StoreError
 from geogrid.incidents import DEFAULT_POLICY, DEFAULT_TAXONOMY, DeadlinePolicy, Taxonomy
 from geogrid.plan import GRID_COLUMNS, PLAN_CRS, STAFF_COLUMNS, UNIT_COLUMNS, GridPlan
 from geogrid.store import schema
-from geogrid.store.access import AccessStore
+from geogrid.store.access import AccessStore, insert_audit
 from geogrid.store.database import create_engine, describe, translate_errors, upgrade, writing
 from geogrid.store.incidents import IncidentStore
+from geogrid.store.staff import StaffStore
 from geogrid.store.versions import VersionInfo, VersionStatus, check_transition
 
 if TYPE_CHECKING:
@@ -153,9 +155,15 @@ class PlanStore:
         """API keys and the audit log of this store (:class:`geogrid.store.access.AccessStore`)."""
         return AccessStore(self._engine)
 
+    def staff(self) -> StaffStore:
+        """Staff of the active version changed in place, with history (:mod:`geogrid.store.staff`)."""
+        return StaffStore(self._engine)
+
     # -- writing -------------------------------------------------------------------------
 
-    def save(self, plan: GridPlan, *, by: str, note: str = "") -> VersionInfo:
+    def save(
+        self, plan: GridPlan, *, by: str, note: str = "", caller: Caller | None = None
+    ) -> VersionInfo:
         """Store ``plan`` as a new draft version of ``plan.name``; all or nothing.
 
         Parameters
@@ -166,6 +174,8 @@ class PlanStore:
             Who saves it (user name), recorded as ``created_by``.
         note
             Free text kept with the version, e.g. why it was redrawn.
+        caller
+            When given, an audit row ``plan.save`` is written in the same transaction.
 
         Returns
         -------
@@ -181,35 +191,61 @@ class PlanStore:
             _register_codes(connection, plan, number, now)
             if self.backend == "geopackage":
                 _touch_geopackage(connection, plan, now)
-            row = connection.execute(_by_id(version_id)).one()
-        return VersionInfo.from_row(row)
+            info = VersionInfo.from_row(connection.execute(_by_id(version_id)).one())
+            _audit(connection, caller, "plan.save", info)
+        return info
 
-    def approve(self, name: str, version: int, *, by: str) -> VersionInfo:
-        """Approve draft ``version`` of plan ``name`` (审核); it may then be activated."""
+    def approve(
+        self,
+        name: str,
+        version: int,
+        *,
+        by: str,
+        expect: Collection[str] | None = None,
+        caller: Caller | None = None,
+    ) -> VersionInfo:
+        """Approve draft ``version`` of plan ``name`` (审核); it may then be activated.
+
+        ``expect``: ETags (:attr:`VersionInfo.etag`) the version must still have, checked
+        under a row lock (:class:`PreconditionFailedError` otherwise); ``caller``: write an
+        audit row ``plan.approve`` in the same transaction.
+        """
         by = _check_by(by)
         with self._writing(f"approve plan {name!r}") as connection:
-            row = _locked_version(connection, name, version)
+            row = _locked_version(connection, name, version, expect)
             check_transition(VersionInfo.from_row(row), VersionStatus.APPROVED)
             values = {"status": "approved", "approved_by": by, "approved_at": _now()}
             _update(connection, row.id, values)
-            return VersionInfo.from_row(connection.execute(_by_id(row.id)).one())
+            info = VersionInfo.from_row(connection.execute(_by_id(row.id)).one())
+            _audit(connection, caller, "plan.approve", info)
+            return info
 
-    def activate(self, name: str, version: int, *, by: str) -> VersionInfo:
+    def activate(
+        self,
+        name: str,
+        version: int,
+        *,
+        by: str,
+        expect: Collection[str] | None = None,
+        caller: Caller | None = None,
+    ) -> VersionInfo:
         """Make approved ``version`` of plan ``name`` the active plan of the store (启用).
 
         The version active before (of any plan) is retired with ``deactivated_at`` set to the
         same instant, in the same transaction. Raises :class:`VersionStateError` unless the
-        version is approved.
+        version is approved. ``expect`` and ``caller`` as in :meth:`approve`.
         """
         by = _check_by(by)
         with self._writing(f"activate plan {name!r}") as connection:
-            row = _locked_version(connection, name, version)
+            row = _locked_version(connection, name, version, expect)
             check_transition(VersionInfo.from_row(row), VersionStatus.ACTIVE)
             now = _now()
             _retire_active(connection, now)
             values = {"status": "active", "activated_by": by, "activated_at": now}
             _update(connection, row.id, values)
-            return VersionInfo.from_row(connection.execute(_by_id(row.id)).one())
+            info = VersionInfo.from_row(connection.execute(_by_id(row.id)).one())
+            _audit(connection, caller, "plan.activate", info)
+            return info
 
     # -- reading -------------------------------------------------------------------------
 
@@ -392,7 +428,9 @@ def _by_id(version_id: int) -> sa.Select[Any]:
     return sa.select(schema.plan_versions).where(schema.plan_versions.c.id == version_id)
 
 
-def _locked_version(connection: sa.Connection, name: str, version: int) -> sa.Row[Any]:
+def _locked_version(
+    connection: sa.Connection, name: str, version: int, expect: Collection[str] | None = None
+) -> sa.Row[Any]:
     table = schema.plan_versions
     query = (
         sa.select(table)
@@ -402,7 +440,21 @@ def _locked_version(connection: sa.Connection, name: str, version: int) -> sa.Ro
     row = connection.execute(query).one_or_none()
     if row is None:
         raise _not_found(connection, name, version)
+    current = VersionInfo.from_row(row).etag
+    if expect is not None and current not in expect:
+        raise PreconditionFailedError(
+            f"version {version} of plan {name!r} changed since it was read (its ETag is now "
+            f'"{current}"): read it again, check it, and retry with the new ETag'
+        )
     return row
+
+
+def _audit(
+    connection: sa.Connection, caller: Caller | None, action: str, info: VersionInfo
+) -> None:
+    if caller is not None:
+        details = {"status": info.status.value, "etag": info.etag}
+        insert_audit(connection, caller, action, "plan_version", f"{info.plan}/{info.version}", details)
 
 
 def _update(connection: sa.Connection, version_id: int, values: Mapping[str, object]) -> None:

@@ -51,6 +51,7 @@ __all__ = [
     "metadata",
     "plan_versions",
     "staff",
+    "staff_changes",
     "units",
 ]
 
@@ -237,6 +238,7 @@ plan_versions = sa.Table(
     sa.Column("activated_by", sa.Text),
     sa.Column("activated_at", UtcDateTime),
     sa.Column("deactivated_at", UtcDateTime),
+    sa.Column("staff_revision", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("plan_name", "version"),
     sa.CheckConstraint(f"status IN {STATUSES!r}", name="status"),
     sa.Index(
@@ -319,6 +321,27 @@ units = sa.Table(
     sa.Column("geom", MultiPolygonType),
     sa.UniqueConstraint("version_id", "unit_id"),
     sa.Index("ix_units_geom", "geom", postgresql_using="gist"),
+    sqlite_autoincrement=True,
+)
+
+staff_changes = sa.Table(
+    "staff_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("plan_versions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("grid_code", sa.Text, nullable=False, index=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("before", JsonType, nullable=False),
+    sa.Column("after", JsonType, nullable=False),
+    sa.Column("changed_by", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
     sqlite_autoincrement=True,
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from enum import StrEnum
 from typing import Any
 
@@ -51,6 +52,8 @@ class VersionInfo:
         Who moved the version to each state and when (UTC, timezone-aware).
     deactivated_at
         When another version replaced it as the active one; ``None`` while active.
+    staff_revision
+        How many times staff of this version were changed in place (0 when saved).
     """
 
     plan: str
@@ -66,6 +69,29 @@ class VersionInfo:
     activated_by: str | None = None
     activated_at: dt.datetime | None = None
     deactivated_at: dt.datetime | None = None
+    staff_revision: int = 0
+
+    @property
+    def etag(self) -> str:
+        """A tag of the version's current state; it changes with every transition or staff change.
+
+        Examples
+        --------
+        >>> draft = VersionInfo("示例", 1, VersionStatus.DRAFT, ["社区"], "", "", "张三",
+        ...                     dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        >>> draft.etag == dataclasses.replace(draft, status=VersionStatus.APPROVED).etag
+        False
+        """
+        state = (
+            self.plan,
+            self.version,
+            self.status.value,
+            self.approved_at,
+            self.activated_at,
+            self.deactivated_at,
+            self.staff_revision,
+        )
+        return hashlib.sha256(repr(state).encode()).hexdigest()[:32]
 
     @classmethod
     def from_row(cls, row: Any) -> VersionInfo:
@@ -85,6 +111,7 @@ class VersionInfo:
             activated_by=values["activated_by"],
             activated_at=values["activated_at"],
             deactivated_at=values["deactivated_at"],
+            staff_revision=int(values.get("staff_revision") or 0),
         )
 
 
