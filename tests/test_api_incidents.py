@@ -409,3 +409,17 @@ def test_keys_over_the_api(client, keys, settings) -> None:
     assert bad_role.status_code == 422
     denied = client.post("/keys", json={"role": "admin", "name": "x"}, headers=keys["planner"])
     assert denied.status_code == 403
+
+
+def test_locate_ogc_and_maps_can_require_a_key(tmp_path) -> None:
+    with service_settings("gpkg", tmp_path, open_locate=False) as values:
+        activate(values, street_plan())
+        reporter = issue_key(values, "reporter")
+        with TestClient(create_app(values)) as client:
+            lon, lat = centre(1, 1)
+            params = {"lon": lon, "lat": lat}
+            assert client.get("/locate", params=params).status_code == 401
+            assert client.get("/ogc/collections").status_code == 401
+            answer = client.get("/locate", params=params, headers=reporter)
+            assert answer.status_code == 200 and answer.json()["grid_code"] == WEST_GRID
+            assert client.get("/ogc/collections", headers=reporter).status_code == 200

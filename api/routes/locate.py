@@ -10,10 +10,11 @@ import datetime as dt
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.auth import locate_caller
 from api.errors import PayloadTooLargeError
 from api.plans import LoadedPlan, PlanSource
 from api.schemas import (
@@ -32,7 +33,7 @@ from geogrid.locate import locate_points
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["locate"])
+router = APIRouter(tags=["locate"], dependencies=[Depends(locate_caller)])
 
 _AT = Query(
     description="answer from the plan version active at this instant (ISO 8601; no offset: UTC)"

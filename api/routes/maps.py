@@ -16,10 +16,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 
+from api.auth import locate_caller
 from api.plans import LoadedPlan, PlanSource
 from geogrid.errors import NotFoundError
 from geogrid.render import render_signs, render_wall_map, render_web_map
@@ -27,7 +28,7 @@ from geogrid.render.fonts import cjk_font_source
 
 __all__ = ["Paper", "router"]
 
-router = APIRouter(prefix="/maps", tags=["maps"])
+router = APIRouter(prefix="/maps", tags=["maps"], dependencies=[Depends(locate_caller)])
 
 _PDF = "application/pdf"
 _AT = Query(description="draw the plan version active at this instant (ISO 8601; no offset: UTC)")

@@ -14,16 +14,17 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import shapely
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from api.auth import locate_caller
 from api.errors import OgcParameterError
 from api.plans import LoadedPlan, PlanSource
 from geogrid.errors import NotFoundError
 
 __all__ = ["CRS84", "EPSG4490", "router"]
 
-router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
+router = APIRouter(prefix="/ogc", tags=["OGC API Features"], dependencies=[Depends(locate_caller)])
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
