@@ -6,6 +6,7 @@ The street plan has two communities (level 1: ``TOP`` west, ``EAST``) of 100 m g
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pytest
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from geogrid.access import Caller
 from geogrid.crs import wgs84_to_bd09, wgs84_to_gcj02
+from geogrid.errors import InvalidIncidentError
 from geogrid.store import open_store
 from tests.service import OX, OY, TOP, activate, centre, issue_key, service_settings, street_plan
 
@@ -423,3 +425,35 @@ def test_locate_ogc_and_maps_can_require_a_key(tmp_path) -> None:
             answer = client.get("/locate", params=params, headers=reporter)
             assert answer.status_code == 200 and answer.json()["grid_code"] == WEST_GRID
             assert client.get("/ogc/collections", headers=reporter).status_code == 200
+
+
+def test_a_place_configures_its_own_categories_and_deadlines(tmp_path) -> None:
+    taxonomy = tmp_path / "categories.json"
+    taxonomy.write_text(
+        '[{"code": "hornets", "name": "马蜂窝", "urgency": "red"},'
+        ' {"code": "drain", "name": "下水道堵塞"}]',
+        encoding="utf-8",
+    )
+    with service_settings("gpkg", tmp_path, taxonomy_file=taxonomy, red_hours=2) as values:
+        activate(values, street_plan())
+        reporter = issue_key(values, "reporter")
+        with TestClient(create_app(values)) as client:
+            assert [c["code"] for c in client.get("/categories").json()] == ["hornets", "drain"]
+            case = post(client, reporter, report(*centre(1, 1), category="hornets")).json()
+            assert case["urgency"] == "red" and case["category_name"] == "马蜂窝"
+            hours = dt.datetime.fromisoformat(case["deadline"]) - dt.datetime.fromisoformat(
+                case["created_at"]
+            )
+            assert hours == dt.timedelta(hours=2)
+            refused = post(client, reporter, report(*centre(1, 1), category="environment"))
+            assert refused.status_code == 422 and "hornets, drain" in refused.json()["detail"]
+
+
+def test_a_broken_taxonomy_file_stops_the_service_with_a_clear_error(tmp_path) -> None:
+    broken = tmp_path / "categories.json"
+    broken.write_text('{"code": "x"}', encoding="utf-8")
+    with (
+        service_settings("gpkg", tmp_path, taxonomy_file=broken) as values,
+        pytest.raises(InvalidIncidentError, match="JSON list"),
+    ):
+        create_app(values)
