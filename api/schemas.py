@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Literal
 
@@ -29,6 +30,7 @@ __all__ = [
     "StaffRef",
     "StatsOut",
     "TransitionIn",
+    "as_utc",
 ]
 
 
@@ -299,3 +301,10 @@ class CategoryOut(BaseModel):
     name_en: str
     urgency: Urgency
     focus: bool = Field(description="one of the five focus areas of grid work")
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A query's datetime made timezone-aware: one without an offset is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)

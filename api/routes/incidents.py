@@ -27,6 +27,7 @@ from api.schemas import (
     StatsOut,
     Status,
     TransitionIn,
+    as_utc,
 )
 from geogrid.crs import check_lonlat, to_plan_lonlat
 from geogrid.incidents import (
@@ -128,8 +129,8 @@ def list_incidents(
         grid_code=grid_code,
         status=status,
         category=category,
-        since=_utc(since),
-        until=_utc(until),
+        since=as_utc(since),
+        until=as_utc(until),
         overdue=overdue,
         limit=limit,
         before_id=before_id,
@@ -201,8 +202,8 @@ def stats(
         caller=caller,
         level=level,
         grid_code=grid_code,
-        since=_utc(since),
-        until=_utc(until),
+        since=as_utc(since),
+        until=as_utc(until),
         now=now,
     )
     names = _grid_names(request)
@@ -242,12 +243,6 @@ def _grid_names(request: Request) -> dict[str, str]:
 
 def _ref(ref: str) -> int | str:
     return int(ref) if ref.isdigit() else ref
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentCaller, store_of
+from api.schemas import as_utc
 from geogrid.access import ApiKey, AuditEntry
 from geogrid.store.access import json_safe
 
@@ -120,16 +121,12 @@ def audit_log(
         action=action,
         object_type=object_type,
         object_id=object_id,
-        since=_aware(since),
-        until=_aware(until),
+        since=as_utc(since),
+        until=as_utc(until),
         limit=limit,
         before_id=before_id,
     )
     return [_audit_out(e) for e in entries]
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
