@@ -4,11 +4,14 @@ Grids change rarely and an index takes a second or two to build, so each worker 
 index of the active version and asks the store which version is active at most every
 ``plan_check_seconds`` (one small query). When another process activates a new version,
 every worker picks it up within that delay; requests keep being answered from the old
-version while one thread builds the new index.
+version while one thread builds the new index. A staff change in place (``PUT
+/grids/{code}/staff``) raises the version's staff revision: the worker then reloads the staff
+only, keeping the index.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import threading
@@ -20,8 +23,8 @@ import pandas as pd
 
 from api.errors import NoActivePlanError
 from geogrid.locate import GridIndex
-from geogrid.plan import GridPlan
-from geogrid.store import PlanStore
+from geogrid.plan import GridPlan, normalise_staff
+from geogrid.store import PlanStore, VersionInfo
 
 __all__ = ["LoadedPlan", "PlanSource"]
 
@@ -37,9 +40,23 @@ class LoadedPlan:
     index: GridIndex
     grids: dict[str, dict[str, Any]]
     staff: dict[str, list[dict[str, Any]]]
+    revision: int = 0
+
+    @property
+    def key(self) -> tuple[str, int | None, int]:
+        """Plan name, version and staff revision: what a worker compares with the store."""
+        return self.name, self.version, self.revision
+
+    def with_staff(self, staff: pd.DataFrame, revision: int) -> LoadedPlan:
+        """The plan with another staff table (same grids and index), at staff ``revision``."""
+        plan = copy.copy(self.plan)  # shallow: the grids are not normalised again
+        plan.staff = normalise_staff(staff)
+        return dataclasses.replace(
+            self, plan=plan, staff=_staff_by_grid(plan, self.grids), revision=revision
+        )
 
     @classmethod
-    def build(cls, plan: GridPlan) -> LoadedPlan:
+    def build(cls, plan: GridPlan, revision: int = 0) -> LoadedPlan:
         """Index ``plan`` and tabulate its grids and staff."""
         grids = {
             str(row.code): {
@@ -51,17 +68,6 @@ class LoadedPlan:
             }
             for row in plan.grids.itertuples(index=False)
         }
-        staff: dict[str, list[dict[str, Any]]] = {code: [] for code in grids}
-        rank = {"head": 0, "full_time": 1, "part_time": 2}
-        people = plan.staff.assign(_rank=plan.staff["role"].map(rank).fillna(3))
-        for person in people.sort_values("_rank", kind="stable").itertuples(index=False):
-            staff.setdefault(str(person.grid_code), []).append(
-                {
-                    "role": str(person.role),
-                    "name": str(person.name),
-                    "phone": None if _missing(person.phone) else str(person.phone),
-                }
-            )
         return cls(
             plan.name,
             plan.version,
@@ -69,8 +75,25 @@ class LoadedPlan:
             plan,
             GridIndex.from_plan(plan),
             grids,
-            staff,
+            _staff_by_grid(plan, grids),
+            revision,
         )
+
+
+def _staff_by_grid(plan: GridPlan, grids: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Staff of every grid, the head first, then full-time and part-time workers."""
+    staff: dict[str, list[dict[str, Any]]] = {code: [] for code in grids}
+    rank = {"head": 0, "full_time": 1, "part_time": 2}
+    people = plan.staff.assign(_rank=plan.staff["role"].map(rank).fillna(3))
+    for person in people.sort_values("_rank", kind="stable").itertuples(index=False):
+        staff.setdefault(str(person.grid_code), []).append(
+            {
+                "role": str(person.role),
+                "name": str(person.name),
+                "phone": None if _missing(person.phone) else str(person.phone),
+            }
+        )
+    return staff
 
 
 def _missing(value: object) -> bool:
@@ -109,7 +132,7 @@ class PlanSource:
         self._current: LoadedPlan | None = None
         self._checked_at = -float("inf")
         self._lock = threading.Lock()
-        self._past: OrderedDict[tuple[str, int], LoadedPlan] = OrderedDict()
+        self._past: OrderedDict[tuple[str, int | None, int], LoadedPlan] = OrderedDict()
 
     def cached(self, at: dt.datetime | None = None) -> LoadedPlan | None:
         """The current plan without touching the store, or ``None`` when a check is due.
@@ -121,6 +144,10 @@ class PlanSource:
         current = self._current
         fresh = time.monotonic() - self._checked_at < self._check_seconds
         return current if at is None and current is not None and fresh else None
+
+    def expire(self) -> None:
+        """Ask the store on the next request (after this worker activated or changed staff)."""
+        self._checked_at = -float("inf")
 
     def get(self, at: dt.datetime | None = None) -> LoadedPlan:
         """The plan active now (or at ``at``); raises :class:`NoActivePlanError` if none."""
@@ -139,9 +166,13 @@ class PlanSource:
                 "(`geogrid store activate NAME VERSION`)"
             )
         current = self._current
-        if current is not None and (current.name, current.version) == (info.plan, info.version):
+        if current is not None and current.key == _key(info):
             return current
-        loaded = self._load(info.plan, info.version)
+        if current is not None and current.key[:2] == _key(info)[:2]:
+            staff = self.store.staff().table(info.plan, info.version)
+            loaded = current.with_staff(staff, info.staff_revision)
+        else:
+            loaded = self._load(info)
         self._current = loaded
         return loaded
 
@@ -155,21 +186,25 @@ class PlanSource:
                 f"no plan version was active at {at.isoformat()}; leave out `at` for the "
                 "active plan"
             )
-        return self._load(info.plan, info.version)
+        return self._load(info)
 
-    def _load(self, name: str, version: int) -> LoadedPlan:
-        key = (name, version)
+    def _load(self, info: VersionInfo) -> LoadedPlan:
+        key = _key(info)
         with self._lock:
             if key in self._past:
                 self._past.move_to_end(key)
                 return self._past[key]
             current = self._current
-            if current is not None and (current.name, current.version) == key:
+            if current is not None and current.key == key:
                 return current
         assert self.store is not None
-        loaded = LoadedPlan.build(self.store.get(name, version))
+        loaded = LoadedPlan.build(self.store.get(info.plan, info.version), info.staff_revision)
         with self._lock:
             self._past[key] = loaded
             while len(self._past) > max(self._cache_size, 1):
                 self._past.popitem(last=False)
         return loaded
+
+
+def _key(info: VersionInfo) -> tuple[str, int | None, int]:
+    return info.plan, info.version, info.staff_revision

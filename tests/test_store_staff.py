@@ -69,7 +69,9 @@ def test_stale_etag_changes_nothing(active: PlanStore) -> None:
     assert active.active_info().staff_revision == 1  # type: ignore[union-attr]
 
 
-def test_concurrent_changes_from_one_etag_let_one_through(store_url: str, active: PlanStore) -> None:
+def test_concurrent_changes_from_one_etag_let_one_through(
+    store_url: str, active: PlanStore
+) -> None:
     etag = active.staff().current(CODE).etag
     outcomes: list[str] = []
 

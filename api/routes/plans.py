@@ -1,9 +1,428 @@
-"""Placeholder router, filled in next."""
+"""``/plans`` and ``/grids/{code}/staff``: plans and staff over the API (planner or admin key).
+
+Upload a plan file, validated as ``geogrid validate`` does (errors: 422 with the problem list;
+warnings come back with the draft), approve and activate versions, export them as GeoJSON or
+GeoPackage, and change a grid's staff in place with history. Writes that name a state use
+ETags: ``If-Match`` with a tag that is no longer current gets 412 and changes nothing. Every
+change is written to the audit log by the store, in the same transaction.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import email.parser
+import email.policy
+import json
+import re
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
 
-__all__ = ["router"]
+import numpy as np
+import shapely
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 
-router = APIRouter()
+from api.auth import CurrentCaller, store_of
+from api.errors import NoActivePlanError
+from api.schemas_plans import (
+    GridStaffOut,
+    PlanSummaryOut,
+    StaffChangeOut,
+    StaffIn,
+    UploadOut,
+    VersionOut,
+)
+from geogrid import io
+from geogrid.access import Caller, Permission, require
+from geogrid.errors import (
+    AccessDeniedError,
+    CoordinateError,
+    CRSError,
+    InvalidPlanError,
+    PlanFileError,
+)
+from geogrid.plan import GridPlan
+from geogrid.store import PlanStore, VersionInfo
+from geogrid.validate import Problem, Severity, validate_plan
+
+__all__ = ["plan_geojson", "router"]
+
+router = APIRouter(tags=["plans"])
+
+_MAGIC = {b"SQLite format 3\x00": ".gpkg", b"PAR1": ".parquet", b"{": ".geojson"}
+_UPLOAD_TYPES = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"],
+        }
+    },
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+}
+_EXPORTED: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/geo+json": {}, "application/geopackage+sqlite3": {}}}
+}
+_IF_MATCH = Header(
+    alias="If-Match", description='the ETag read before (`"…"`); a stale one gets 412'
+)
+
+
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL text has no NUL)
+PlanName = Annotated[str, PathParam(max_length=200, pattern=_PRINTABLE, examples=["示例街道"])]
+GridCode = Annotated[
+    str, PathParam(max_length=60, pattern=_PRINTABLE, examples=["110108001001004"])
+]
+Version = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="version number (1, 2, …)")]
+
+
+class ExportFormat(StrEnum):
+    """File format of an exported plan."""
+
+    GEOJSON = "geojson"
+    GPKG = "gpkg"
+
+
+def _planner(caller: CurrentCaller) -> Caller:
+    """A caller who may manage whole plans: planner or admin, not bound to a grid."""
+    require(caller, Permission.MANAGE_PLANS)
+    if caller.grid_code is not None:
+        raise AccessDeniedError(
+            f"{caller.name} is bound to grid {caller.grid_code}: plan versions cover every "
+            "grid, so they need a planner or admin key bound to no grid"
+        )
+    return caller
+
+
+def _staff_planner(code: GridCode, caller: CurrentCaller) -> Caller:
+    """A caller who may manage the staff of grid ``code`` (planner or admin covering it)."""
+    require(caller, Permission.MANAGE_PLANS)
+    if not caller.covers(code):
+        raise AccessDeniedError(f"{caller.name} covers grid {caller.grid_code} only, not {code}")
+    return caller
+
+
+Planner = Annotated[Caller, Depends(_planner)]
+StaffPlanner = Annotated[Caller, Depends(_staff_planner)]
+Store = Annotated[PlanStore, Depends(store_of)]
+
+
+# --------------------------------------------------------------------------- versions
+
+
+@router.post(
+    "/plans",
+    status_code=201,
+    response_model=UploadOut,
+    openapi_extra={"requestBody": {"required": True, "content": _UPLOAD_TYPES}},
+    responses={422: {"description": "unreadable file, or validation errors (`problems`)"}},
+)
+async def upload_plan(
+    request: Request,
+    response: Response,
+    caller: Planner,
+    store: Store,
+    note: Annotated[
+        str, Query(max_length=2000, pattern=r"^[^\x00]*$", description="kept with the version")
+    ] = "",
+    name: Annotated[
+        str | None,
+        Query(
+            max_length=200, pattern=_PRINTABLE, description="plan name when the file carries none"
+        ),
+    ] = None,
+) -> UploadOut:
+    """Store a plan file as a new **draft** version, after validating it.
+
+    The body is the file itself (any content type) or a `multipart/form-data` form with a
+    `file` field (`curl -F file=@plan.gpkg`): a GeoPackage, GeoJSON or GeoParquet plan as
+    geogrid writes them (`geogrid export`), or a foreign grids layer in one of those formats.
+    Validation errors answer 422 with `problems` and store nothing; warnings come back with
+    the draft.
+    """
+    filename, data = _upload(await request.body(), request.headers.get("content-type", ""))
+    plan = await run_in_threadpool(_read_upload, data, filename, name)
+    problems = await run_in_threadpool(validate_plan, plan)
+    _refuse_errors(problems)
+    info = await run_in_threadpool(store.save, plan, by=caller.name, note=note, caller=caller)
+    response.headers["Location"] = _location(info)
+    response.headers["ETag"] = f'"{info.etag}"'
+    warnings = [p.to_dict() for p in problems]
+    return UploadOut.model_validate(VersionOut.of(info).model_dump() | {"warnings": warnings})
+
+
+@router.get("/plans", response_model=list[PlanSummaryOut])
+def list_plans(caller: Planner, store: Store) -> list[PlanSummaryOut]:
+    """Every stored plan, with its latest version and the active one."""
+    latest: dict[str, VersionInfo] = {}
+    active: dict[str, int] = {}
+    for info in store.versions():
+        latest[info.plan] = info
+        if info.status.value == "active":
+            active[info.plan] = info.version
+    return [
+        PlanSummaryOut(
+            name=name,
+            latest_version=info.version,
+            latest_status=info.status.value,
+            active_version=active.get(name),
+        )
+        for name, info in latest.items()
+    ]
+
+
+@router.get("/plans/{name}/versions", response_model=list[VersionOut])
+def list_versions(name: PlanName, caller: Planner, store: Store) -> list[VersionOut]:
+    """Every version of plan `name`, oldest first (404 for an unknown plan)."""
+    versions = store.versions(name)
+    if not versions:
+        store.get(name)  # raises NotFoundError listing the stored plans
+    return [VersionOut.of(info) for info in versions]
+
+
+@router.get("/plans/{name}/versions/{version}", response_model=VersionOut)
+def get_version(
+    name: PlanName, version: Version, response: Response, caller: Planner, store: Store
+) -> VersionOut:
+    """One version, with its `ETag` (send it as `If-Match` to approve or activate it)."""
+    return _answer(response, _version(store, name, version))
+
+
+@router.post("/plans/{name}/versions/{version}/approve", response_model=VersionOut)
+def approve_version(
+    name: PlanName,
+    version: Version,
+    response: Response,
+    caller: Planner,
+    store: Store,
+    if_match: Annotated[str | None, _IF_MATCH] = None,
+) -> VersionOut:
+    """Approve a draft (审核); 409 unless it is a draft, 412 if it changed since the ETag."""
+    info = store.approve(name, version, by=caller.name, expect=_tags(if_match), caller=caller)
+    return _answer(response, info)
+
+
+@router.post("/plans/{name}/versions/{version}/activate", response_model=VersionOut)
+def activate_version(
+    name: PlanName,
+    version: Version,
+    request: Request,
+    response: Response,
+    caller: Planner,
+    store: Store,
+    if_match: Annotated[str | None, _IF_MATCH] = None,
+) -> VersionOut:
+    """Make an approved version the active plan (启用), retiring the one active before.
+
+    409 unless it is approved, 412 if it changed since the ETag. `/locate` answers from it
+    at once in this worker, and within `GEOGRID_PLAN_CHECK_SECONDS` in every other.
+    """
+    info = store.activate(name, version, by=caller.name, expect=_tags(if_match), caller=caller)
+    request.app.state.plans.expire()
+    return _answer(response, info)
+
+
+@router.get(
+    "/plans/{name}/versions/{version}/export",
+    response_class=Response,
+    responses=_EXPORTED,
+)
+def export_version(
+    name: PlanName,
+    version: Version,
+    caller: Planner,
+    store: Store,
+    format: Annotated[ExportFormat, Query(description="geojson or gpkg")] = ExportFormat.GEOJSON,
+) -> Response:
+    """The version as a file: RFC 7946 GeoJSON of its grids with staff, or a GeoPackage."""
+    return _export(store.get(name, version), format)
+
+
+@router.get(
+    "/plans/active/export",
+    response_class=Response,
+    responses=_EXPORTED,
+)
+def export_active(
+    caller: Planner,
+    store: Store,
+    format: Annotated[ExportFormat, Query(description="geojson or gpkg")] = ExportFormat.GEOJSON,
+) -> Response:
+    """The active plan as a file (404 when no plan is active)."""
+    info = store.active_info()
+    if info is None:
+        raise NoActivePlanError("no plan is active: activate one first (POST …/activate)")
+    return _export(store.get(info.plan, info.version), format)
+
+
+# --------------------------------------------------------------------------- staff
+
+
+@router.get("/grids/{code}/staff", response_model=GridStaffOut, tags=["staff"])
+def get_staff(
+    code: GridCode, response: Response, caller: StaffPlanner, store: Store
+) -> GridStaffOut:
+    """The staff of grid `code` in the active version, with the `ETag` a change must send."""
+    current = store.staff().current(code)
+    response.headers["ETag"] = f'"{current.etag}"'
+    return GridStaffOut.of(current)
+
+
+@router.put("/grids/{code}/staff", response_model=GridStaffOut, tags=["staff"])
+def put_staff(
+    code: GridCode,
+    body: StaffIn,
+    request: Request,
+    response: Response,
+    caller: StaffPlanner,
+    store: Store,
+    if_match: Annotated[str | None, _IF_MATCH] = None,
+) -> GridStaffOut:
+    """Replace the staff of grid `code` in the active version, without a new plan version.
+
+    `If-Match` is required (428 without it): the `ETag` of `GET /grids/{code}/staff`; when
+    the staff changed since, 412 and nothing changes. `/locate` shows the new staff at once.
+    """
+    if if_match is None:
+        raise HTTPException(
+            status_code=428,
+            detail="send If-Match with the ETag of GET /grids/{code}/staff, so that a change "
+            "made by someone else since is not overwritten",
+        )
+    staff = [member.model_dump() for member in body.staff]
+    current = store.staff().replace(code, staff, caller=caller, expect=_tags(if_match))
+    request.app.state.plans.expire()
+    response.headers["ETag"] = f'"{current.etag}"'
+    return GridStaffOut.of(current)
+
+
+@router.get("/grids/{code}/staff/history", response_model=list[StaffChangeOut], tags=["staff"])
+def staff_history(code: GridCode, caller: StaffPlanner, store: Store) -> list[StaffChangeOut]:
+    """Every change of grid `code`'s staff (any version), newest first: before, after, who, when."""
+    return [StaffChangeOut.of(change) for change in store.staff().history(code)]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _version(store: PlanStore, name: str, version: int) -> VersionInfo:
+    for info in store.versions(name):
+        if info.version == version:
+            return info
+    store.get(name, version)  # raises NotFoundError saying what exists
+    raise AssertionError("unreachable")
+
+
+def _answer(response: Response, info: VersionInfo) -> VersionOut:
+    response.headers["ETag"] = f'"{info.etag}"'
+    return VersionOut.of(info)
+
+
+def _location(info: VersionInfo) -> str:
+    return f"/plans/{quote(info.plan, safe='')}/versions/{info.version}"
+
+
+def _tags(if_match: str | None) -> list[str] | None:
+    """The entity tags of an ``If-Match`` header; ``None`` for no header or ``*``."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    return [tag.strip().strip('"') for tag in if_match.split(",") if tag.strip()]
+
+
+def _upload(body: bytes, content_type: str) -> tuple[str | None, bytes]:
+    """File name and bytes of an upload: the body itself, or a form's ``file`` field."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None, body
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    for part in message.iter_parts() if message.is_multipart() else []:
+        if part.get_param("name", header="content-disposition") == "file":
+            payload = part.get_payload(decode=True)
+            return part.get_filename(), payload if isinstance(payload, bytes) else b""
+    raise PlanFileError(
+        "no `file` field in the form: send the plan as `curl -F file=@plan.gpkg`, or as the "
+        "request body itself"
+    )
+
+
+def _read_upload(data: bytes, filename: str | None, name: str | None) -> GridPlan:
+    """Read uploaded bytes as a plan; CRS and coordinate errors become problems (422)."""
+    suffix = next((s for magic, s in _MAGIC.items() if data.lstrip().startswith(magic)), None)
+    if suffix is None:
+        raise PlanFileError(
+            "not a plan file: upload a GeoPackage (.gpkg), GeoJSON or GeoParquet file "
+            "(`geogrid export PLAN plan.gpkg` writes one)"
+        )
+    stem = re.sub(r"[^\w.-]", "_", Path(filename).stem)[:100] if filename else ""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{stem or 'plan'}{suffix}"
+        path.write_bytes(data)
+        try:
+            return io.read_plan(path, name=name)
+        except (CRSError, CoordinateError) as exc:
+            problem = Problem.from_error(exc)
+            raise InvalidPlanError(f"the plan cannot be used: {exc}", [problem.line()]) from exc
+
+
+def _refuse_errors(problems: list[Problem]) -> None:
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise InvalidPlanError(
+            f"the plan has {len(errors)} error(s), listed in `problems`; nothing was stored: "
+            "fix them (`geogrid validate --fix PLAN -o FIXED`) and upload again",
+            [p.line() for p in problems],
+        )
+
+
+def _export(plan: GridPlan, format: ExportFormat) -> Response:
+    stem = f"{plan.name}-v{plan.version}"
+    if format is ExportFormat.GEOJSON:
+        body = json.dumps(plan_geojson(plan), ensure_ascii=False, separators=(",", ":"))
+        media = "application/geo+json"
+        content = body.encode()
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            content = io.write_plan(plan, Path(folder) / "plan.gpkg").read_bytes()
+        media = "application/geopackage+sqlite3"
+    disposition = (
+        f'attachment; filename="plan.{format.value}"; '
+        f"filename*=UTF-8''{quote(stem)}.{format.value}"
+    )
+    return Response(content, media_type=media, headers={"Content-Disposition": disposition})
+
+
+def plan_geojson(plan: GridPlan) -> dict[str, Any]:
+    """``plan`` as an RFC 7946 FeatureCollection: one feature per grid, its staff in properties.
+
+    Coordinates have 7 decimals (about 1 cm). The foreign members ``geogrid`` (name, levels,
+    attribution, version) and ``staff`` make the file a plan that ``geogrid.io.read_plan`` and
+    ``POST /plans`` read back.
+    """
+    staff = json.loads(plan.staff.to_json(orient="records", force_ascii=False))
+    by_grid: dict[str, list[dict[str, Any]]] = {}
+    for person in staff:
+        code = person.pop("grid_code")
+        by_grid.setdefault(code, []).append(person)
+    table = plan.grids.drop(columns=plan.grids.geometry.name)
+    rows = json.loads(table.to_json(orient="records", force_ascii=False))
+    geoms = shapely.transform(plan.grids.geometry.to_numpy(), lambda xy: np.round(xy, 7))
+    features = [
+        {
+            "type": "Feature",
+            "id": row["code"],
+            "properties": {**row, "staff": by_grid.get(row["code"], [])},
+            "geometry": None if geom.is_empty else json.loads(shapely.to_geojson(geom)),
+        }
+        for row, geom in zip(rows, geoms, strict=True)
+    ]
+    meta = {"format": 1, "name": plan.name, "levels": plan.levels}
+    meta |= {"attribution": plan.attribution, "version": plan.version}
+    return {
+        "type": "FeatureCollection",
+        "geogrid": meta,
+        "staff": [dict(p, grid_code=c) for c, people in by_grid.items() for p in people],
+        "features": features,
+    }

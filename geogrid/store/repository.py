@@ -454,7 +454,9 @@ def _audit(
 ) -> None:
     if caller is not None:
         details = {"status": info.status.value, "etag": info.etag}
-        insert_audit(connection, caller, action, "plan_version", f"{info.plan}/{info.version}", details)
+        insert_audit(
+            connection, caller, action, "plan_version", f"{info.plan}/{info.version}", details
+        )
 
 
 def _update(connection: sa.Connection, version_id: int, values: Mapping[str, object]) -> None:

@@ -81,6 +81,10 @@ class StaffMember:
         if not name:
             raise InvalidPlanError("every staff member needs a name")
         phone = str(data.get("phone") or "").strip() or None
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name + (phone or "")):
+            raise InvalidPlanError(
+                f"staff name and phone may not hold control characters: {name!r}"
+            )
         return cls(role, name, phone)
 
 
@@ -251,9 +255,7 @@ def _active(connection: sa.Connection, *, lock: bool) -> sa.Row[Any]:
 
 def _check_grid(connection: sa.Connection, version: sa.Row[Any], grid_code: str) -> None:
     grids = schema.grids
-    query = sa.select(grids.c.id).where(
-        grids.c.version_id == version.id, grids.c.code == grid_code
-    )
+    query = sa.select(grids.c.id).where(grids.c.version_id == version.id, grids.c.code == grid_code)
     if connection.execute(query).first() is None:
         raise NotFoundError(
             f"no grid {grid_code!r} in the active plan {version.plan_name!r} "
