@@ -75,7 +75,9 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.state.taxonomy = settings.taxonomy()
     app.state.policy = settings.policy()
     install_error_handlers(app)
-    app.add_middleware(_BodyCap, limit=settings.max_body_bytes)
+    app.add_middleware(
+        _BodyCap, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
+    )
     app.include_router(locate.router)
     app.include_router(ogc.router)
     app.include_router(maps.router)
@@ -86,20 +88,27 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
 
 
 class _BodyCap:
-    """Pure ASGI middleware: 413 for a declared body over ``limit`` bytes, before reading it."""
+    """Pure ASGI middleware: 413 for a declared body over the cap, before reading it.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    Plan uploads (``POST /plans``) have their own, larger cap.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
         self.app = app
         self.limit = limit
+        self.upload_limit = upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            upload = scope["path"] == "/plans"
+            limit = self.upload_limit if upload else self.limit
             length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > self.limit:
+            if length.isdigit() and int(length) > limit:
+                advice = "GEOGRID_MAX_UPLOAD_BYTES raises it" if upload else "split the batch"
                 response = JSONResponse(
                     {
                         "detail": f"request body of {int(length)} bytes is over the "
-                        f"{self.limit}-byte cap; split the batch",
+                        f"{limit}-byte cap; {advice}",
                         "error": "PayloadTooLargeError",
                     },
                     status_code=413,

@@ -33,6 +33,8 @@ class ApiSettings(Settings):
         ``GEOGRID_MAX_BATCH_POINTS``: points per ``POST /locate`` (more: 413).
     max_body_bytes
         ``GEOGRID_MAX_BODY_BYTES``: request body cap (more: 413).
+    max_upload_bytes
+        ``GEOGRID_MAX_UPLOAD_BYTES``: cap of a plan file uploaded to ``POST /plans``.
     index_cache_size
         ``GEOGRID_INDEX_CACHE_SIZE``: locate indexes kept for ``?at=`` queries on past
         versions, besides the active one.
@@ -60,6 +62,7 @@ class ApiSettings(Settings):
     plan_check_seconds: float = Field(default=1.0, ge=0)
     max_batch_points: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
+    max_upload_bytes: int = Field(default=200_000_000, ge=1_000)
     index_cache_size: int = Field(default=4, ge=0)
     open_locate: bool = True
     key_cache_seconds: float = Field(default=5.0, ge=0)

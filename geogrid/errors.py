@@ -19,6 +19,7 @@ __all__ = [
     "NotFoundError",
     "PlanFileError",
     "PreconditionFailedError",
+    "PreconditionRequiredError",
     "StoreError",
     "TransitionError",
     "VersionStateError",
@@ -87,3 +88,7 @@ class AccessDeniedError(GeogridError):
 
 class PreconditionFailedError(GeogridError):
     """A write names a stale state (``If-Match`` ETag no longer current); nothing changed (HTTP 412)."""
+
+
+class PreconditionRequiredError(GeogridError):
+    """A write that must name the state it changes (``If-Match``) did not (HTTP 428)."""

@@ -413,3 +413,18 @@ def test_geojson_body_is_exactly_rfc7946(client, planner, settings) -> None:
     ring = doc["features"][0]["geometry"]["coordinates"][0][0]
     assert all(round(x, 7) == x for point in ring for x in point)
     assert doc["geogrid"]["levels"] == ["社区", "网格"]
+
+
+def test_uploads_have_their_own_cap(tmp_path) -> None:
+    with service_settings("gpkg", tmp_path, max_upload_bytes=5_000) as values:
+        planner = issue_key(values, "planner")
+        with TestClient(create_app(values)) as client:
+            big = plan_file(street_plan(), tmp_path)
+            assert len(big) > 5_000
+            refused = upload(client, planner, big)
+            assert refused.status_code == 413
+            assert "GEOGRID_MAX_UPLOAD_BYTES" in refused.json()["detail"]
+    with service_settings("gpkg", tmp_path / "b", max_body_bytes=1_000) as values:
+        planner = issue_key(values, "planner")
+        with TestClient(create_app(values)) as client:  # larger than the body cap: accepted
+            assert upload(client, planner, plan_file(street_plan(), tmp_path)).status_code == 201

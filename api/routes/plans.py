@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
@@ -43,6 +43,7 @@ from geogrid.errors import (
     CRSError,
     InvalidPlanError,
     PlanFileError,
+    PreconditionRequiredError,
 )
 from geogrid.plan import GridPlan
 from geogrid.store import PlanStore, VersionInfo
@@ -287,10 +288,9 @@ def put_staff(
     the staff changed since, 412 and nothing changes. `/locate` shows the new staff at once.
     """
     if if_match is None:
-        raise HTTPException(
-            status_code=428,
-            detail="send If-Match with the ETag of GET /grids/{code}/staff, so that a change "
-            "made by someone else since is not overwritten",
+        raise PreconditionRequiredError(
+            "send If-Match with the ETag of GET /grids/{code}/staff, so that a change "
+            "made by someone else since is not overwritten"
         )
     staff = [member.model_dump() for member in body.staff]
     current = store.staff().replace(code, staff, caller=caller, expect=_tags(if_match))
