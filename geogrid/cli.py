@@ -732,6 +732,10 @@ def redraw_cmd(
         int | None, typer.Option(help="Refuse (write nothing) when more households would move")
     ] = None,
     level: Annotated[int, typer.Option(help="Level to rebalance (2 = grids)")] = 2,
+    then_band: Annotated[
+        str | None,
+        typer.Option(help="Cut the micro-grids of changed and new grids again, e.g. 20-50"),
+    ] = None,
     changes: Annotated[
         Path | None, typer.Option(help="Change list CSV (default: beside the output)")
     ] = None,
@@ -747,7 +751,14 @@ def redraw_cmd(
         count_column=count_column,
         layer=_default_layer(hh_path, hh_layer, ("households", "buildings")),
     )
-    result = redraw(_load(plan), homes, band=parse_band(band), level=level, seed=seed)
+    result = redraw(
+        _load(plan),
+        homes,
+        band=parse_band(band),
+        level=level,
+        then_band=parse_band(then_band) if then_band else None,
+        seed=seed,
+    )
     out.print(
         f"moved {result.moved_households} households in {len(result.changes)} units "
         f"(lower bound {result.lower_bound:g}); grids out of band: "

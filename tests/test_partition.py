@@ -14,7 +14,6 @@ from geogrid.errors import GeogridError
 from geogrid.partition import (
     Band,
     grid_count,
-    nested,
     parse_band,
     partition,
     partition_areas,
@@ -285,16 +284,6 @@ def test_band_parsing_and_count():
     assert grid_count(1000, Band(340, 360))[1] is False
 
 
-def test_nested_skips_locked_grids():
-    parent, hh, _ = community(3, n=120)
-    school = gpd.GeoDataFrame({"code": ["X"]}, geometry=[box(0, 0, 200, 200)], crs=CRS)
-    units = build_units(parent, hh, locked=school, crs=CRS)
-    result = partition(units, band=(100, 200))
-    micro = nested(result, (20, 50))
-    locked = [g for g, label in enumerate(result.locked) if label is not None]
-    assert locked and not set(locked) & set(micro)
-
-
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000))
 def test_random_buildings_never_split(seed):
@@ -394,3 +383,21 @@ def test_households_beyond_empty_land_are_reached(heqingyuan, seed):
     assert result.metrics()["in_band"].all(), result.grid_loads().tolist()
     assert not [e for e in result.exceptions if e.kind == "out-of-band"]
     assert (result.metrics()["parts"] == 1).all()
+
+
+@pytest.mark.parametrize("floor", [0.0, 5.0])
+def test_all_moves_at_once_match_move_by_move(floor):
+    # the numpy evaluation of every move picks exactly the units whose best move improves
+    from geogrid.partition.refine import _State
+    from geogrid.partition.solve import unit_graph
+
+    parent, hh, barriers = community(4, n=300, irregular=True)
+    units = build_units(parent, hh, barriers=barriers, crs=CRS)
+    result = partition(units, band=(100, 200))
+    graph = unit_graph(units, np.arange(len(units)), result.loads)
+    start = np.roll(result.assignment, 7)  # a poor start: many improving moves
+    state = _State(graph, start, result.k, 100, 200, 150)
+    state.floor = floor
+    state.shape_of = [state.grid_shape(g) for g in range(result.k)]
+    scalar = [state.best_move(u)[0] < -1e-9 for u in range(len(units))]
+    assert any(scalar) and state.improving().tolist() == scalar

@@ -10,6 +10,8 @@ tolerance and knows nothing about bands or shapes: :mod:`geogrid.partition.refin
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
 
 __all__ = ["grow_regions", "initial_partition"]
 
@@ -99,14 +101,15 @@ def grow_regions(k: int, xadj: np.ndarray, adjncy: np.ndarray, loads: np.ndarray
     nbrs = [adjncy[xadj[i] : xadj[i + 1]].tolist() for i in range(n)]
     order = np.lexsort((np.arange(n), -loads))
     seeds = [int(order[0])]
-    distance = _hops(nbrs, seeds[0], n)
+    graph = csr_matrix((np.ones(len(adjncy)), adjncy, xadj), shape=(n, n))
+    distance = _hops(graph, seeds[0])
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     while len(seeds) < k:
-        candidates = [u for u in range(n) if u not in seeds]
-        far = max(candidates, key=lambda u: (distance[u], -rank[u]))
+        distance[seeds] = -1.0
+        far = int(np.lexsort((rank, -distance))[0])  # farthest, heavier first among ties
         seeds.append(far)
-        distance = np.minimum(distance, _hops(nbrs, far, n))
+        distance = np.minimum(distance, _hops(graph, far))
     parts = np.full(n, -1, dtype=np.int64)
     frontier: list[list[int]] = []
     size = np.zeros(k)
@@ -131,13 +134,6 @@ def grow_regions(k: int, xadj: np.ndarray, adjncy: np.ndarray, loads: np.ndarray
     return parts
 
 
-def _hops(nbrs: list[list[int]], start: int, n: int) -> np.ndarray:
-    distance = np.full(n, np.iinfo(np.int64).max // 2, dtype=np.int64)
-    distance[start] = 0
-    queue = [start]
-    for u in queue:
-        for v in nbrs[u]:
-            if distance[v] > distance[u] + 1:
-                distance[v] = distance[u] + 1
-                queue.append(v)
-    return distance
+def _hops(graph: csr_matrix, start: int) -> np.ndarray:
+    """Hops from ``start`` to every vertex (``inf`` where out of reach)."""
+    return np.asarray(shortest_path(graph, unweighted=True, indices=start), dtype=float)

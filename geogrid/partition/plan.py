@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +17,15 @@ from geogrid.partition.solve import GridException, Partition, partition
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.units import Units, build_units
 
-__all__ = ["AreaResult", "PartitionReport", "nested", "partition_areas", "to_plan"]
+__all__ = [
+    "AreaResult",
+    "PartitionReport",
+    "geoms_to_plan_crs",
+    "micro_grid_rows",
+    "nested",
+    "partition_areas",
+    "to_plan",
+]
 
 
 @dataclasses.dataclass
@@ -70,7 +78,10 @@ class PartitionReport:
 def nested(
     result: Partition, band: Band | tuple[float, float], *, seed: int = 0
 ) -> dict[int, Partition]:
-    """Partition every (not locked) grid of ``result`` again into micro-grids (微网格).
+    """Partition every grid of ``result`` again into micro-grids (微网格).
+
+    A locked grid (专属网格) is one unit kept as given, so it is its own single micro-grid:
+    every grid of the plan then has micro-grids inside, as plan validation asks.
 
     Returns
     -------
@@ -79,8 +90,6 @@ def nested(
     """
     micro = {}
     for g in range(result.k):
-        if result.locked[g] is not None:
-            continue
         mask = result.assignment == g
         micro[g] = partition(_subset(result.units, mask), band=band, seed=seed)
     return micro
@@ -156,10 +165,9 @@ def _area_rows(
     geoms = result.grid_geometries()
     households = result.grid_households()
     codes = _codes(area.code, geoms, result, crs, taken)
-    to_plan_crs = _converter(crs)
     parent_geom = (parents or {}).get(area.code)
     if parent_geom is None:
-        parent_geom = to_plan_crs(np.array([shapely.coverage_union_all(geoms)]))[0]
+        parent_geom = geoms_to_plan_crs(np.array([shapely.coverage_union_all(geoms)]), crs)[0]
     rows: list[dict[str, object]] = [
         {
             "code": area.code,
@@ -170,7 +178,7 @@ def _area_rows(
             "geometry": parent_geom,
         }
     ]
-    plan_geoms = to_plan_crs(geoms)
+    plan_geoms = geoms_to_plan_crs(geoms, crs)
     deepest = np.array(codes, dtype=object)[result.assignment]
     for g in range(result.k):
         sequence = int(codes[g][-3:]) if codes[g][-3:].isdigit() else g + 1
@@ -188,9 +196,7 @@ def _area_rows(
             }
         )
         if g in area.micro:
-            micro_rows, micro_codes = _micro_rows(
-                area.micro[g], codes[g], grid_name, to_plan_crs, taken
-            )
+            micro_rows, micro_codes = micro_grid_rows(area.micro[g], codes[g], grid_name, taken)
             rows.extend(micro_rows)
             deepest[result.assignment == g] = micro_codes
     table = result.units.table
@@ -202,25 +208,43 @@ def _area_rows(
             "households": table["households"].to_numpy(),
             "grid_code": deepest,
             "locked": pd.notna(table["locked"].to_numpy(object)),
-            "geometry": to_plan_crs(table.geometry.to_numpy()),
+            "geometry": geoms_to_plan_crs(table.geometry.to_numpy(), crs),
         }
     )
     return rows, units
 
 
-def _micro_rows(
+def micro_grid_rows(
     micro: Partition,
     grid_code: str,
     grid_name: str,
-    to_plan_crs: Callable[[np.ndarray], np.ndarray],
-    taken: Collection[str],
+    taken: Collection[str] = (),
     level: int = 3,
 ) -> tuple[list[dict[str, object]], np.ndarray]:
-    """Plan rows of the micro-grids of one grid, and the micro-grid code of each unit."""
+    """Plan rows of the micro-grids of one grid, and the micro-grid code of each unit.
+
+    Parameters
+    ----------
+    micro
+        The partition of the grid's units into micro-grids.
+    grid_code, grid_name
+        The grid's code and name: codes extend it by 3 digits in reading order, names read
+        ``{grid_name}第N微网格``.
+    taken
+        Codes already issued (never reused).
+    level
+        The micro-grids' level in the plan.
+
+    Returns
+    -------
+    (list of dict, numpy.ndarray)
+        One row per micro-grid (``code``, ``name``, ``level``, ``parent_code``,
+        ``households``, geometry in EPSG:4490) and the code of every unit of ``micro``.
+    """
     geoms = micro.grid_geometries()
     households = micro.grid_households()
     codes = number_children(grid_code, gpd.GeoSeries(geoms, crs=micro.units.crs), taken)
-    plan_geoms = to_plan_crs(geoms)
+    plan_geoms = geoms_to_plan_crs(geoms, micro.units.crs)
     rows: list[dict[str, object]] = [
         {
             "code": codes[m],
@@ -258,11 +282,17 @@ def _codes(
     return codes
 
 
-def _converter(crs: object) -> Callable[[np.ndarray], np.ndarray]:
-    def convert(geoms: np.ndarray) -> np.ndarray:
-        return np.asarray(gpd.GeoSeries(geoms, crs=crs).to_crs(PLAN_CRS).array, dtype=object)
+def geoms_to_plan_crs(geoms: np.ndarray, crs: object) -> np.ndarray:
+    """Geometries in ``crs`` (the metric CRS of the units) in the plan's CRS, EPSG:4490.
 
-    return convert
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> lonlat = geoms_to_plan_crs(np.array([Point(500000, 3380000)]), 4547)
+    >>> [round(c, 3) for c in lonlat[0].coords[0]]
+    [114.0, 30.54]
+    """
+    return np.asarray(gpd.GeoSeries(geoms, crs=crs).to_crs(PLAN_CRS).array, dtype=object)
 
 
 def partition_areas(

@@ -22,9 +22,9 @@ from geogrid.codes import number_children
 from geogrid.errors import GeogridError
 from geogrid.partition.band import Band, grid_count
 from geogrid.partition.initial import grow_regions
-from geogrid.partition.plan import _converter, _micro_rows
+from geogrid.partition.plan import micro_grid_rows
 from geogrid.partition.refine import Graph, refine
-from geogrid.partition.solve import partition
+from geogrid.partition.solve import partition, unit_graph
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.units import Units, units_from_polygons
 
@@ -241,7 +241,7 @@ def _rebalance(
     fewest households first, until the band holds.
     """
     members = np.flatnonzero(free)
-    graph = _graph(units, members)
+    graph = unit_graph(units, members, units.table["households"].to_numpy(float)[members])
     _, assign = np.unique(assign, return_inverse=True)
     assign = assign.astype(np.int64).ravel()
     loads = np.asarray(graph.load)
@@ -257,33 +257,6 @@ def _rebalance(
         target,
         seed=seed,
         home=assign.copy(),
-    )
-
-
-def _graph(units: Units, members: np.ndarray) -> Graph:
-    position = np.full(len(units), -1, dtype=np.int64)
-    position[members] = np.arange(len(members))
-    a = position[units.edges["a"].to_numpy()]
-    b = position[units.edges["b"].to_numpy()]
-    keep = (a >= 0) & (b >= 0)
-    a, b = a[keep], b[keep]
-    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
-    lens = np.concatenate([units.edges["length"].to_numpy()[keep]] * 2)
-    costs = np.concatenate([units.edges["cost"].to_numpy()[keep]] * 2)
-    order = np.lexsort((dst, src))
-    src, dst, lens, costs = src[order], dst[order], lens[order], costs[order]
-    xadj = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(members)))])
-    measures = units.measures.iloc[members]
-    return Graph.from_csr(
-        xadj,
-        dst,
-        lens,
-        costs,
-        measures["area"].to_numpy(),
-        measures["perimeter"].to_numpy(),
-        units.table["households"].to_numpy(float)[members],
-        measures["x"].to_numpy(),
-        measures["y"].to_numpy(),
     )
 
 
@@ -385,7 +358,9 @@ def _assemble(
         )
     grids = _drop_children(grids, changed)
     if micro_band is not None:
-        grids, units = _recut(grids, units, changed, level + 1, micro_band, plan, seed)
+        locked = {c for part in parts for c in part.locked}
+        recut = changed | (locked - set(grids["parent_code"].dropna().astype(str)))
+        grids, units = _recut(grids, units, recut, level + 1, micro_band, plan, seed)
     grids = _recount_grids(grids, units)
     new_plan = GridPlan(plan.name, plan.levels, grids, plan.staff, units, plan.attribution)
     changes = pd.DataFrame(
@@ -418,7 +393,11 @@ def _recut(
     plan: GridPlan,
     seed: int,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Micro-grids of ``level`` cut again inside every changed grid (units' codes updated)."""
+    """Micro-grids of ``level`` cut again inside every grid of ``changed``.
+
+    Those are the changed and new grids, and locked grids without micro-grids (from a plan
+    made before locked grids got theirs); the units' codes are updated.
+    """
     codes = units["grid_code"].astype(str).to_numpy().copy()
     taken = set(plan.grids["code"].astype(str)) | set(grids["code"].astype(str))
     names = dict(zip(grids["code"].astype(str), grids["name"].astype(str), strict=True))
@@ -429,9 +408,7 @@ def _recut(
             continue
         cells = units_from_polygons(units.iloc[mine], id_column="unit_id", name_column="name")
         micro = partition(cells, band=band, seed=seed)
-        found, unit_codes = _micro_rows(
-            micro, code, names[code], _converter(cells.crs), taken, level=level
-        )
+        found, unit_codes = micro_grid_rows(micro, code, names[code], taken, level=level)
         taken |= {str(r["code"]) for r in found}
         rows.extend(found)
         codes[mine] = unit_codes

@@ -18,7 +18,13 @@ The objective, lower is better, summed over grids::
                                            grid perimeter, so both terms are dimensionless)
 
 A move is taken when it lowers ``J``; sweeps visit units in an order drawn from the seed, so
-the result is deterministic for a seed.
+the result is deterministic for a seed. Every sweep first evaluates all moves at once with
+numpy (:meth:`_State.improving`), then decides the improving ones one by one in Python.
+
+The sum of 1 / PP barely notices one grid hooked around its neighbour, so a last phase lifts
+the grids under :data:`PP_FLOOR`: each is split again with a neighbour along a straight line
+or a random spanning tree (GerryChain's ReCom), then sweeps weigh their 1 / PP beyond
+``1 / PP_FLOOR`` more.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 __all__ = [
     "BALANCE_WEIGHT",
@@ -54,6 +62,12 @@ INERTIA_WEIGHT = 10.0
 """Weight of the moment of inertia (global shape) against 1 / Polsby–Popper (ragged edges)."""
 BALANCE_WEIGHT = 1.0
 """Weight of the squared relative deviation from the target inside the band."""
+PP_FLOOR = 0.25
+"""Grids under this Polsby–Popper are split again with a neighbour at the end."""
+FLOOR_WEIGHT = 5.0
+"""In the last sweeps, 1 / Polsby–Popper beyond ``1 / PP_FLOOR`` counts this much more."""
+_FLOOR_SWEEPS = 5
+_FLOOR_BAND = 1000.0
 
 
 def _shape(perim: float, area: float, sx: float, sy: float, s2: float) -> float:
@@ -64,12 +78,43 @@ def _shape(perim: float, area: float, sx: float, sy: float, s2: float) -> float:
     return perim * perim / (_FOUR_PI * area) + INERTIA_WEIGHT * inertia
 
 
+def _shapes(
+    perim: np.ndarray,
+    area: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    s2: np.ndarray,
+    floor: float = 0.0,
+) -> np.ndarray:
+    """:func:`_shape` of many grids at once."""
+    safe = np.where(area > _EPS, area, 1.0)
+    inertia = (s2 - (sx * sx + sy * sy) / safe) * _TWO_PI / (safe * safe)
+    ragged = perim * perim / (_FOUR_PI * safe)
+    if floor:
+        ragged += floor * np.maximum(ragged - 1.0 / PP_FLOOR, 0.0)
+    value = ragged + INERTIA_WEIGHT * inertia
+    return np.where(area > _EPS, value, 1e6)
+
+
+def _sums(assign: np.ndarray, values: np.ndarray, k: int) -> list[float]:
+    return np.bincount(assign, weights=values, minlength=k).tolist()
+
+
+def _floor_shape(perim: float, area: float, sx: float, sy: float, s2: float, floor: float) -> float:
+    """:func:`_shape` with 1 / Polsby–Popper beyond ``1 / PP_FLOOR`` counting ``1 + floor``×."""
+    value = _shape(perim, area, sx, sy, s2)
+    if area > _EPS:
+        value += floor * max(perim * perim / (_FOUR_PI * area) - 1.0 / PP_FLOOR, 0.0)
+    return value
+
+
 @dataclasses.dataclass
 class Graph:
     """The unit graph as Python lists, for fast scalar loops.
 
     ``nbrs[u]``, ``lens[u]`` and ``costs[u]`` are parallel lists: the neighbours of unit ``u``,
-    the shared boundary length and the cut cost with each.
+    the shared boundary length and the cut cost with each. ``arrays`` holds the same as numpy
+    arrays, for evaluating every move at once.
     """
 
     nbrs: list[list[int]]
@@ -80,6 +125,7 @@ class Graph:
     load: list[float]
     x: list[float]
     y: list[float]
+    arrays: _Arrays
 
     @classmethod
     def from_csr(
@@ -103,6 +149,18 @@ class Graph:
         y = zeros if y is None else y - np.average(y, weights=area + 1e-12)
         bounds = list(zip(xadj[:-1].tolist(), xadj[1:].tolist(), strict=True))
         adj, lens, cost = adjncy.tolist(), lengths.tolist(), costs.tolist()
+        arrays = _Arrays(
+            xadj=np.asarray(xadj, dtype=np.int64),
+            src=np.repeat(np.arange(len(area)), np.diff(xadj)),
+            dst=np.asarray(adjncy, dtype=np.int64),
+            length=np.asarray(lengths, dtype=float),
+            cost=np.asarray(costs, dtype=float),
+            area=np.asarray(area, dtype=float),
+            perimeter=np.asarray(perimeter, dtype=float),
+            load=np.asarray(load, dtype=float),
+            x=np.asarray(x, dtype=float),
+            y=np.asarray(y, dtype=float),
+        )
         return cls(
             nbrs=[adj[s:e] for s, e in bounds],
             lens=[lens[s:e] for s, e in bounds],
@@ -112,7 +170,28 @@ class Graph:
             load=load.tolist(),
             x=x.tolist(),
             y=y.tolist(),
+            arrays=arrays,
         )
+
+
+@dataclasses.dataclass
+class _Arrays:
+    """The unit graph as numpy arrays, for evaluating every move at once.
+
+    ``src``, ``dst``, ``length`` and ``cost`` are the directed edges (both directions),
+    sorted by ``src`` with ``xadj`` the start of each unit's edges; the others are per unit.
+    """
+
+    xadj: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    length: np.ndarray
+    cost: np.ndarray
+    area: np.ndarray
+    perimeter: np.ndarray
+    load: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
 
 
 class _State:
@@ -125,36 +204,31 @@ class _State:
         self.a: list[int] = assign.tolist()
         self.k = k
         self.low, self.high, self.target = low, high, max(target, _EPS)
-        self.load = [0.0] * k
-        self.area = [0.0] * k
-        self.perim = [0.0] * k
+        arr, a = graph.arrays, np.asarray(assign, dtype=np.int64)
+        inside = a[arr.src] == a[arr.dst]
+        shared = np.bincount(a[arr.src[inside]], weights=arr.length[inside], minlength=k)
+        self.load = _sums(a, arr.load, k)
+        self.area = _sums(a, arr.area, k)
+        self.perim = (np.bincount(a, weights=arr.perimeter, minlength=k) - shared).tolist()
+        self.sx = _sums(a, arr.area * arr.x, k)
+        self.sy = _sums(a, arr.area * arr.y, k)
+        self.s2 = _sums(a, arr.area * (arr.x**2 + arr.y**2), k)
         self.members: list[set[int]] = [set() for _ in range(k)]
-        self.sx = [0.0] * k
-        self.sy = [0.0] * k
-        self.s2 = [0.0] * k
         for u, grid in enumerate(self.a):
-            self.load[grid] += graph.load[u]
-            self.area[grid] += graph.area[u]
-            self.sx[grid] += graph.area[u] * graph.x[u]
-            self.sy[grid] += graph.area[u] * graph.y[u]
-            self.s2[grid] += graph.area[u] * (graph.x[u] ** 2 + graph.y[u] ** 2)
             self.members[grid].add(u)
-            self.perim[grid] += graph.perimeter[u] - 2.0 * sum(
-                length
-                for v, length in zip(graph.nbrs[u], graph.lens[u], strict=True)
-                if self.a[v] == grid and v < u
-            )
         total_area = sum(graph.area)
         self.cut_scale = CUT_WEIGHT / max(4.0 * math.sqrt(total_area / max(k, 1)), _EPS)
         self.balance_weight = BALANCE_WEIGHT
         self.shape_weight = 1.0
         self.touched: set[int] = set()
+        self.floor = 0.0
+        self.band_weight = _BIG
         self.shape_of = [self.grid_shape(g) for g in range(k)]
         self.home: list[int] | None = None
         self.move_cost = 0.0
         self.stuck: set[int] = set()  # grids no chain could fix since they last changed
-        a = self.a
-        self.foreign = [sum(1 for v in graph.nbrs[u] if a[v] != a[u]) for u in range(len(a))]
+        self.version = [0] * k  # moves into or out of each grid
+        self.blocked: dict[int, int] = {}  # unit → version of its grid when it could not leave
 
     def grid_shape(self, g: int) -> float:
         return self.shape(self.perim[g], self.area[g], self.sx[g], self.sy[g], self.s2[g])
@@ -171,6 +245,8 @@ class _State:
 
     def shape(self, perim: float, area: float, sx: float, sy: float, s2: float) -> float:
         """1 / Polsby–Popper plus the normalised moment of inertia (1 for a disc)."""
+        if self.floor:
+            return _floor_shape(perim, area, sx, sy, s2, self.floor)
         return _shape(perim, area, sx, sy, s2)
 
     def out_of_band(self) -> list[int]:
@@ -195,7 +271,7 @@ class _State:
         lg, lh = self.load[g], self.load[h]
         balance = (
             self.excess(lg - w) + self.excess(lh + w) - self.excess(lg) - self.excess(lh)
-        ) * (_BIG / self.target)
+        ) * (self.band_weight / self.target)
         t2 = self.target * self.target
         balance += (
             self.balance_weight
@@ -233,20 +309,7 @@ class _State:
         targets = [v for v in nbrs[u] if a[v] == g]
         if len(targets) <= 1 or _linked_around(nbrs, targets):
             return True
-        remaining = set(targets[1:])
-        seen = {u, targets[0]}
-        stack = [targets[0]]
-        while stack:
-            x = stack.pop()
-            for y in nbrs[x]:
-                if y not in seen and a[y] == g:
-                    if y in remaining:
-                        remaining.discard(y)
-                        if not remaining:
-                            return True
-                    seen.add(y)
-                    stack.append(y)
-        return False
+        return _joined_without(nbrs, a, u, targets)
 
     def move(self, u: int, h: int) -> None:
         g = self.a[u]
@@ -278,19 +341,10 @@ class _State:
         self.touched.add(h)
         self.stuck.discard(g)
         self.stuck.discard(h)
+        self.version[g] += 1
+        self.version[h] += 1
         self.shape_of[g] = self.grid_shape(g)
         self.shape_of[h] = self.grid_shape(h)
-        a, foreign = self.a, self.foreign
-        count = 0
-        for v in graph.nbrs[u]:
-            grid = a[v]
-            if grid == g:
-                foreign[v] += 1
-            elif grid == h:
-                foreign[v] -= 1
-            if grid != h:
-                count += 1
-        foreign[u] = count
 
     def best_move(self, u: int) -> tuple[float, int]:
         """The best grid for boundary unit ``u`` to move to and the change of the objective.
@@ -321,10 +375,10 @@ class _State:
         x, y = graph.x[u], graph.y[u]
         ax, ay, a2 = area * x, area * y, area * (x * x + y * y)
         target, low, high = self.target, self.low, self.high
-        big = _BIG / target
+        big = self.band_weight / target
         bal = self.balance_weight / (target * target)
         sw, cut = self.shape_weight, self.cut_scale
-        shape, shape_of = _shape, self.shape_of
+        shape, shape_of = (self.shape if self.floor else _shape), self.shape_of
         perims, areas, loads = self.perim, self.area, self.load
         sxs, sys_, s2s = self.sx, self.sy, self.s2
         lg = loads[g]
@@ -378,6 +432,70 @@ class _State:
             if d < best:
                 best, best_h = d, h
         return best, best_h
+
+    def improving(self) -> np.ndarray:
+        """Units with a move that lowers the objective: all moves evaluated at once.
+
+        The vectorised twin of :meth:`best_move`, which decides each move of a sweep as the
+        state changes; this picks the units worth asking.
+        """
+        arr, k = self.g.arrays, self.k
+        a = np.asarray(self.a, dtype=np.int64)
+        n, gb = len(a), a[arr.dst]
+        inside = a[arr.src] == gb
+        len_g = np.bincount(arr.src[inside], weights=arr.length[inside], minlength=n)
+        cost_g = np.bincount(arr.src[inside], weights=arr.cost[inside], minlength=n)
+        out = ~inside
+        pairs, inverse = np.unique(arr.src[out] * k + gb[out], return_inverse=True)
+        len_h = np.bincount(inverse, weights=arr.length[out])
+        cost_h = np.bincount(inverse, weights=arr.cost[out])
+        u, h = pairs // k, pairs % k
+        g = a[u]
+        w, area = arr.load[u], arr.area[u]
+        ax, ay = area * arr.x[u], area * arr.y[u]
+        a2 = area * (arr.x[u] ** 2 + arr.y[u] ** 2)
+        loads, areas, perims = (np.asarray(v) for v in (self.load, self.area, self.perim))
+        sx, sy, s2 = (np.asarray(v) for v in (self.sx, self.sy, self.s2))
+        shape_of = np.asarray(self.shape_of)
+        lg, lh, t = loads[g], loads[h], self.target
+        delta = (
+            self._outside(lg - w) - self._outside(lg) + self._outside(lh + w) - self._outside(lh)
+        ) * (self.band_weight / t)
+        delta += (self.balance_weight / (t * t)) * (
+            (lg - w - t) ** 2 - (lg - t) ** 2 + (lh + w - t) ** 2 - (lh - t) ** 2
+        )
+        perim = arr.perimeter[u]
+        shape = (
+            _shapes(
+                perims[g] - perim + 2.0 * len_g[u],
+                areas[g] - area,
+                sx[g] - ax,
+                sy[g] - ay,
+                s2[g] - a2,
+                self.floor,
+            )
+            + _shapes(
+                perims[h] + perim - 2.0 * len_h,
+                areas[h] + area,
+                sx[h] + ax,
+                sy[h] + ay,
+                s2[h] + a2,
+                self.floor,
+            )
+            - shape_of[g]
+            - shape_of[h]
+        )
+        delta += self.shape_weight * (shape + (cost_g[u] - cost_h) * self.cut_scale)
+        if self.move_cost and self.home is not None:
+            home = np.asarray(self.home)[u]
+            delta += self.move_cost * w * ((h != home).astype(float) - (g != home))
+        better = np.zeros(n, dtype=bool)
+        better[u[delta < -_EPS]] = True
+        return better
+
+    def _outside(self, load: np.ndarray) -> np.ndarray:
+        """Load outside the band, per entry."""
+        return np.maximum(np.maximum(self.low - load, load - self.high), 0.0)
 
     def neighbour_grids(self, u: int) -> list[int]:
         g = self.a[u]
@@ -466,11 +584,11 @@ def refine(
             state.balance_weight = balance_weight
         if home is not None:
             state.balance_weight, state.shape_weight = 0.0, _REDRAW_SHAPE
-        order = rng.permutation(n).tolist()
+        rank = rng.permutation(n)
         for _ in range(max_sweeps):
             sweep += 1
             state.touched.clear()
-            moves = _sweep(state, order, deadline)
+            moves = _sweep(state, rank, deadline)
             moves += _chains(state, deadline) if state.out_of_band() else 0
             if on_sweep is not None:
                 on_sweep(sweep, moves)
@@ -479,8 +597,50 @@ def refine(
                 break
             if balance and not state.out_of_band():
                 break
-            order = _worklist(state, rng)
+    if home is None:
+        _lift_worst(state, rng, deadline)
     return np.asarray(state.a, dtype=np.int64)
+
+
+def _joined_without(nbrs: list[list[int]], a: list[int], u: int, targets: list[int]) -> bool:
+    """Whether ``targets`` (neighbours of ``u`` in its grid) stay linked without ``u``.
+
+    One depth-first search from each target, taking turns, searches that meet joining: a
+    search that runs out before all have joined has found a part cut off, so the work is
+    about the size of the smaller side, not of the whole grid.
+    """
+    g = a[u]
+    owner = {u: -1}
+    for i, t in enumerate(targets):
+        owner[t] = i
+    group = list(range(len(targets)))
+    stacks = [[t] for t in targets]
+    groups = len(targets)
+
+    def find(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    while True:
+        for i, stack in enumerate(stacks):
+            if not stack:
+                root = find(i)
+                if all(not stacks[j] for j in range(len(stacks)) if find(j) == root):
+                    return False  # this group's part is exhausted: cut off
+                continue
+            for y in nbrs[stack.pop()]:
+                if a[y] != g:
+                    continue
+                j = owner.get(y)
+                if j is None:
+                    owner[y] = i
+                    stack.append(y)
+                elif j >= 0 and find(j) != find(i):
+                    group[find(j)] = find(i)
+                    groups -= 1
+                    if groups == 1:
+                        return True
 
 
 def _linked_around(nbrs: list[list[int]], targets: list[int]) -> bool:
@@ -500,33 +660,257 @@ def _linked_around(nbrs: list[list[int]], targets: list[int]) -> bool:
     return len(seen) == len(ring)
 
 
-def _worklist(state: _State, rng: np.random.Generator) -> list[int]:
-    """Units whose best move may have changed, in an order drawn from ``rng``.
+def _sweep(state: _State, rank: np.ndarray, deadline: float) -> int:
+    """Move every unit that has an improving move, in the order of ``rank``.
 
-    Those of the grids the last sweep touched, and their neighbours.
+    Each move is decided again on the state as it is then (:meth:`_State.best_move`); a unit
+    that cannot leave its grid is not asked again until its grid changes.
     """
-    units = set()
-    nbrs = state.g.nbrs
-    for g in state.touched:
-        for u in state.members[g]:
-            units.add(u)
-            units.update(nbrs[u])
-    return rng.permutation(np.array(sorted(units), dtype=np.int64)).tolist()
-
-
-def _sweep(state: _State, order: list[int], deadline: float) -> int:
+    candidates = np.flatnonzero(state.improving())
+    order = candidates[np.argsort(rank[candidates], kind="stable")].tolist()
     moves = 0
-    foreign = state.foreign
+    a, version, blocked = state.a, state.version, state.blocked
     for count, u in enumerate(order):
         if count % 512 == 0 and time.perf_counter() > deadline:
             break
-        if not foreign[u]:
+        if blocked.get(u) == version[a[u]]:
             continue
         best, best_h = state.best_move(u)
-        if best < -_EPS and state.can_leave(u):
+        if best >= -_EPS:
+            continue
+        if state.can_leave(u):
             state.move(u, best_h)
             moves += 1
+        else:
+            blocked[u] = version[a[u]]
     return moves
+
+
+# --------------------------------------------------------------------------- lift
+
+_LIFT_TREES = 16  # random spanning trees cut per pair of grids
+_LIFT_NEIGHBOURS = 3  # neighbours tried per grid, longest shared boundary first
+_LIFT_UNITS = 240  # pairs of grids with more units are cut by straight lines only
+_LIFT_ANGLES = 12  # directions of straight cuts
+_LIFT_POSITIONS = 5  # positions of straight cuts per direction
+
+
+def _lift_worst(state: _State, rng: np.random.Generator, deadline: float) -> None:
+    """Last phase: lift the grids under :data:`PP_FLOOR`.
+
+    They are split again with a neighbour (:func:`_lift`); then sweeps weigh 1 / Polsby–Popper
+    beyond ``1 / PP_FLOOR`` (1 + :data:`FLOOR_WEIGHT`) times.
+    """
+    _lift(state, rng)
+    state.floor = FLOOR_WEIGHT
+    state.band_weight = _BIG * _FLOOR_BAND  # shape may not push a grid out of the band
+    state.shape_of = [state.grid_shape(g) for g in range(state.k)]
+    for _ in range(_FLOOR_SWEEPS):
+        if not _sweep(state, rng.permutation(len(state.a)), deadline):
+            break
+
+
+def _lift(state: _State, rng: np.random.Generator) -> int:
+    """Split every grid under :data:`PP_FLOOR` again with a neighbour, more compactly.
+
+    The sum of 1 / Polsby–Popper over all grids barely notices one ragged grid hooked around
+    its neighbour, and no single move undoes the hook; this pass looks at the worst grids
+    alone. Neighbours are tried by shared boundary, longest first. Returns the moves made.
+    """
+    moves = 0
+    for g in range(state.k):
+        if _polsby_popper(state, g) >= PP_FLOOR:
+            continue
+        shared: dict[int, float] = {}
+        a, graph = state.a, state.g
+        for u in state.members[g]:
+            for v, length in zip(graph.nbrs[u], graph.lens[u], strict=True):
+                if a[v] != g:
+                    shared[a[v]] = shared.get(a[v], 0.0) + length
+        for h in sorted(shared, key=lambda x: (-shared[x], x))[:_LIFT_NEIGHBOURS]:
+            done = _resplit(state, g, h, rng)
+            if done:
+                moves += done
+                break
+    return moves
+
+
+def _polsby_popper(state: _State, g: int) -> float:
+    perim = state.perim[g]
+    return _FOUR_PI * state.area[g] / (perim * perim) if perim > _EPS else 1.0
+
+
+def _resplit(state: _State, g: int, h: int, rng: np.random.Generator) -> int:
+    """Split grids ``g`` and ``h`` again along the best cut of random spanning trees.
+
+    GerryChain's ReCom step, scored by the less compact of the two grids: the cut wins when
+    both sides are in the band and its worse side beats the worse of ``g`` and ``h`` now.
+    Returns the moves made (0: kept as it was).
+    """
+    units = sorted(state.members[g] | state.members[h])
+    local = _Local.of(state, units)
+    sides = local.line_cuts(state.low, state.high)
+    if len(units) <= _LIFT_UNITS:
+        for _ in range(_LIFT_TREES):
+            sides += local.tree_cuts(rng, state.low, state.high)
+    now = min(_polsby_popper(state, g), _polsby_popper(state, h))
+    scored = []
+    for i, side in enumerate(sides):
+        score = min(local.polsby_popper(side), local.polsby_popper(~side))
+        if score > now + 0.01:
+            scored.append((-score, i))
+    best_side = None
+    for _, i in sorted(scored):
+        if local.connected(sides[i]) and local.connected(~sides[i]):
+            best_side = sides[i]
+            break
+    if best_side is None:
+        return 0
+    mine = np.array([state.a[u] == g for u in units])
+    if (best_side == mine).sum() < len(units) / 2:
+        best_side = ~best_side
+    moves = 0
+    for u, in_g in zip(units, best_side.tolist(), strict=True):
+        grid = g if in_g else h
+        if state.a[u] != grid:
+            state.move(u, grid)
+            moves += 1
+    return moves
+
+
+@dataclasses.dataclass
+class _Local:
+    """The subgraph of a few grids' units, numbered 0 … n-1, for splitting them again."""
+
+    edges: list[tuple[int, int]]
+    nbrs: list[list[int]]
+    i: np.ndarray
+    j: np.ndarray
+    length: np.ndarray
+    load: np.ndarray
+    area: np.ndarray
+    perimeter: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def of(cls, state: _State, units: list[int]) -> _Local:
+        graph = state.g
+        index = {u: i for i, u in enumerate(units)}
+        edges, lengths = [], []
+        for i, u in enumerate(units):
+            for v, length in zip(graph.nbrs[u], graph.lens[u], strict=True):
+                j = index.get(v, -1)
+                if j > i:
+                    edges.append((i, j))
+                    lengths.append(length)
+        pairs = np.array(edges, dtype=np.int64).reshape(-1, 2)
+        nbrs: list[list[int]] = [[] for _ in units]
+        for i, j in edges:
+            nbrs[i].append(j)
+            nbrs[j].append(i)
+        return cls(
+            edges=edges,
+            nbrs=nbrs,
+            i=pairs[:, 0],
+            j=pairs[:, 1],
+            length=np.array(lengths),
+            load=np.array([graph.load[u] for u in units]),
+            area=np.array([graph.area[u] for u in units]),
+            perimeter=np.array([graph.perimeter[u] for u in units]),
+            x=np.array([graph.x[u] for u in units]),
+            y=np.array([graph.y[u] for u in units]),
+        )
+
+    def connected(self, side: np.ndarray) -> bool:
+        members = np.flatnonzero(side).tolist()
+        if not members:
+            return False
+        inside = side.tolist()
+        seen, stack = {members[0]}, [members[0]]
+        while stack:
+            for y in self.nbrs[stack.pop()]:
+                if inside[y] and y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+        return len(seen) == len(members)
+
+    def line_cuts(self, low: float, high: float) -> list[np.ndarray]:
+        """Sides of straight cuts in :data:`_LIFT_ANGLES` directions with both in band."""
+        total = float(self.load.sum())
+        sides = []
+        for angle in np.linspace(0.0, math.pi, _LIFT_ANGLES, endpoint=False).tolist():
+            order = np.argsort(self.x * math.cos(angle) + self.y * math.sin(angle), kind="stable")
+            prefix = np.cumsum(self.load[order])
+            fits = np.flatnonzero(
+                (prefix >= low)
+                & (prefix <= high)
+                & (total - prefix >= low)
+                & (total - prefix <= high)
+            )
+            if len(fits) == 0:
+                continue
+            picks = np.unique(fits[np.linspace(0, len(fits) - 1, _LIFT_POSITIONS).astype(int)])
+            for pos in picks.tolist():
+                side = np.zeros(len(self.load), dtype=bool)
+                side[order[: pos + 1]] = True
+                sides.append(side)
+        return sides
+
+    def polsby_popper(self, side: np.ndarray) -> float:
+        area = float(self.area[side].sum())
+        inside = side[self.i] & side[self.j]
+        perim = float(self.perimeter[side].sum() - 2.0 * self.length[inside].sum())
+        return _FOUR_PI * area / (perim * perim) if perim > _EPS else 0.0
+
+    def tree_cuts(self, rng: np.random.Generator, low: float, high: float) -> list[np.ndarray]:
+        """Sides (boolean masks) of the cuts of one random spanning tree with both in band."""
+        n = len(self.load)
+        parent = list(range(n))
+
+        def root(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        tree: list[list[int]] = [[] for _ in range(n)]
+        for e in rng.permutation(len(self.edges)).tolist():
+            x, y = self.edges[e]
+            rx, ry = root(x), root(y)
+            if rx != ry:
+                parent[rx] = ry
+                tree[x].append(y)
+                tree[y].append(x)
+        order, up = [0], [-1] * n
+        for x in order:
+            for y in tree[x]:
+                if y != up[x]:
+                    up[y] = x
+                    order.append(y)
+        if len(order) < n:
+            return []  # not connected (cannot happen for two neighbouring grids)
+        below = self.load.tolist()
+        for x in reversed(order[1:]):
+            below[up[x]] += below[x]
+        total = below[0]
+        position = np.empty(n, dtype=np.int64)
+        position[np.array(order)] = np.arange(n)
+        cuts = []
+        for x in order[1:]:
+            if low <= below[x] <= high and low <= total - below[x] <= high:
+                cuts.append(_subtree(tree, up, x, n))
+        return cuts
+
+
+def _subtree(tree: list[list[int]], up: list[int], x: int, n: int) -> np.ndarray:
+    side = np.zeros(n, dtype=bool)
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        side[y] = True
+        stack.extend(z for z in tree[y] if z != up[y])
+    return side
 
 
 # --------------------------------------------------------------------------- chains
@@ -769,6 +1153,7 @@ def _chain_moves(state: _State, x: int, over: bool, chain: set[int]) -> list[tup
 
 _CORRIDOR_UNITS = 64  # a path moved whole holds at most this many units
 _CORRIDOR_PATHS = 16  # paths tried per pair of grids
+_CORRIDOR_CHAINS = 4  # paths tried that take the other grid out, an ejection chain following
 
 
 def _corridor(state: _State, g: int) -> int:
@@ -779,31 +1164,41 @@ def _corridor(state: _State, g: int) -> int:
     are, and the chains look at one unit at a time. Here a path of the giver's units, empty
     land from its border with the taker to one loaded unit (the shortest), moves whole
     when that lands ``g`` in the band, does not take the other grid further out of it and
-    leaves the giver connected. Returns the moves made.
+    leaves the giver connected. Failing that, a path may take the other grid out of the band
+    when an ejection chain from it then brings it back. Returns the moves made.
     """
     over = state.load[g] > state.high
-    best: tuple[float, int, int, list[int]] | None = None
-    for y in sorted(_grid_neighbours(state, g)):
-        giver, taker = (g, y) if over else (y, g)
-        for path in _corridor_paths(state, g, y, giver, taker):
-            key = (state.excess(state.load[y]), len(path), taker, path)
-            if best is None or key < best:
-                best = key
-    if best is None:
-        return 0
-    taker, path = best[2], best[3]
-    for u in path:
-        state.move(u, taker)
-    return len(path)
+    for strict in (True, False):
+        options = []
+        for y in sorted(_grid_neighbours(state, g)):
+            giver, taker = (g, y) if over else (y, g)
+            for path in _corridor_paths(state, g, y, giver, taker, strict):
+                options.append((state.excess(state.load[y]), len(path), y, path))
+        for _, _, y, path in sorted(options)[: 1 if strict else _CORRIDOR_CHAINS]:
+            giver, taker = (g, y) if over else (y, g)
+            for u in path:
+                state.move(u, taker)
+            if strict or state.excess(state.load[y]) <= _EPS:
+                return len(path)
+            done: list[tuple[int, int]] = []
+            out = state.load[y] > state.high
+            if _eject(state, y, out, {g, y}, done, [_CHAIN_NODES], _CHAIN_DEPTH):
+                return len(path) + len(done)
+            for u in reversed(path):
+                state.move(u, giver)
+    return 0
 
 
-def _corridor_paths(state: _State, g: int, y: int, giver: int, taker: int) -> list[list[int]]:
+def _corridor_paths(
+    state: _State, g: int, y: int, giver: int, taker: int, strict: bool = True
+) -> list[list[int]]:
     """Paths of ``giver`` starting next to ``taker`` whose move fixes ``g`` (see _corridor).
 
     Breadth-first from the border through empty units (load 0), and through loaded units
-    while what the path carries is still too little, at most :data:`_CORRIDOR_UNITS` long; a path qualifies when its load lands ``g`` in the band
-    without taking ``y`` further out. Parts of the giver the path cuts off (all but its most
-    loaded part) move with it, so both grids stay connected.
+    while what the path carries is still too little, at most :data:`_CORRIDOR_UNITS` long;
+    a path qualifies when its load lands ``g`` in the band (``strict``: without taking ``y``
+    further out). Parts of the giver the path cuts off (all but its most loaded part) move
+    with it, so both grids stay connected.
     """
     a, nbrs, load = state.a, state.g.nbrs, state.g.load
     members = state.members[giver]
@@ -814,7 +1209,7 @@ def _corridor_paths(state: _State, g: int, y: int, giver: int, taker: int) -> li
     depth = dict.fromkeys(starts, 1)
     queue = deque(starts)
     paths = []
-    y_before = state.excess(state.load[y])
+    y_before = state.excess(state.load[y]) if strict else math.inf
     while queue:
         u = queue.popleft()
         w = carried[u]
@@ -958,7 +1353,7 @@ def _repair(graph: Graph, assign: np.ndarray, k: int) -> np.ndarray:
     """Make every grid connected and non-empty: stray fragments join a neighbouring grid."""
     for _ in range(k + 1):
         changed = False
-        for g in range(k):
+        for g in _split_grids(graph, assign):
             fragments = _fragments(graph, assign, g)
             if len(fragments) <= 1:
                 continue
@@ -972,6 +1367,19 @@ def _repair(graph: Graph, assign: np.ndarray, k: int) -> np.ndarray:
     for g in empty:
         assign[_seed_unit(graph, assign)] = g
     return assign
+
+
+def _split_grids(graph: Graph, assign: np.ndarray) -> list[int]:
+    """Grids in more than one connected piece (one graph search for all)."""
+    arr = graph.arrays
+    n = len(assign)
+    inside = assign[arr.src] == assign[arr.dst]
+    links = coo_matrix(
+        (np.ones(int(inside.sum())), (arr.src[inside], arr.dst[inside])), shape=(n, n)
+    )
+    _, piece = connected_components(links, directed=False)
+    grids, _ = np.unique(np.stack([assign, piece]), axis=1)
+    return np.flatnonzero(np.bincount(grids) > 1).tolist()
 
 
 def _fragments(graph: Graph, assign: np.ndarray, g: int) -> list[list[int]]:

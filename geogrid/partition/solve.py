@@ -20,7 +20,7 @@ from geogrid.partition.initial import initial_partition
 from geogrid.partition.refine import Graph, merge_short_grids, refine
 from geogrid.units import Units, unit_weights
 
-__all__ = ["GridException", "Partition", "partition", "summary"]
+__all__ = ["GridException", "Partition", "partition", "summary", "unit_graph"]
 
 _EQUAL_TOLERANCE = 0.05  # grids=K: loads within ±5 % of the mean (or ± half the largest unit)
 _EQUAL_BALANCE_WEIGHT = 30.0  # grids=K: the pull towards the mean, against shape
@@ -273,16 +273,12 @@ class _Solver:
         self.time_limit, self.progress = time_limit, progress
         self._bars: list[Any] = []
         n = len(units.table)
-        self.position = np.full(n, -1, dtype=np.int64)
-        self.position[free] = np.arange(len(free))
-        edges = units.edges
-        a = self.position[edges["a"].to_numpy()]
-        b = self.position[edges["b"].to_numpy()]
+        position = np.full(n, -1, dtype=np.int64)
+        position[free] = np.arange(len(free))
+        a = position[units.edges["a"].to_numpy()]
+        b = position[units.edges["b"].to_numpy()]
         keep = (a >= 0) & (b >= 0)
-        self.ea, self.eb = a[keep], b[keep]
-        self.elen = edges["length"].to_numpy(float)[keep]
-        self.ecost = edges["cost"].to_numpy(float)[keep]
-        matrix = coo_matrix((np.ones(len(self.ea)), (self.ea, self.eb)), shape=(len(free),) * 2)
+        matrix = coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(len(free),) * 2)
         self.n_parts, self.part = connected_components(matrix, directed=False)
         self.equalise: list[bool] = [False] * self.n_parts
 
@@ -405,32 +401,13 @@ class _Solver:
 
     def _solve_part(self, members: np.ndarray, k: int, target: float, equalise: bool) -> np.ndarray:
         """Grid index (0 … k-1) of each unit of one connected part."""
-        local = np.full(len(self.free), -1, dtype=np.int64)
-        local[members] = np.arange(len(members))
-        keep = (local[self.ea] >= 0) & (local[self.eb] >= 0)
-        a, b = local[self.ea[keep]], local[self.eb[keep]]
-        src, dst = np.concatenate([a, b]), np.concatenate([b, a])
-        lens = np.concatenate([self.elen[keep]] * 2)
-        costs = np.concatenate([self.ecost[keep]] * 2)
-        order = np.lexsort((dst, src))
-        src, dst, lens, costs = src[order], dst[order], lens[order], costs[order]
-        xadj = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(members)))])
-        loads = self.loads[self.free[members]]
-        start = initial_partition(k, xadj, dst, loads, costs, self.seed)
+        rows = self.free[members]
+        loads = self.loads[rows]
+        graph = unit_graph(self.units, rows, loads)
+        arrays = graph.arrays
+        start = initial_partition(k, arrays.xadj, arrays.dst, loads, arrays.cost, self.seed)
         if k <= 1:
             return start
-        measures = self.units.measures.iloc[self.free[members]]
-        graph = Graph.from_csr(
-            xadj,
-            dst,
-            lens,
-            costs,
-            measures["area"].to_numpy(),
-            measures["perimeter"].to_numpy(),
-            loads,
-            measures["x"].to_numpy(),
-            measures["y"].to_numpy(),
-        )
         if equalise or self.band is None:  # grids=K, or a band no count of grids meets
             target = float(loads.sum()) / k
             # "as equal as possible": a band around the mean as wide as units allow
@@ -522,6 +499,49 @@ class _Solver:
                     grid=int(assignment[u]),
                 )
             )
+
+
+def unit_graph(units: Units, rows: np.ndarray, loads: np.ndarray) -> Graph:
+    """The adjacency graph of some units, numbered 0 … len(rows)-1 in the order of ``rows``.
+
+    Parameters
+    ----------
+    units
+        The units.
+    rows
+        Rows of ``units.table`` to take; edges to other units are left out.
+    loads
+        Workload of each unit taken.
+
+    Returns
+    -------
+    Graph
+        Shared boundary lengths and cut costs on the edges; area, perimeter and centroid of
+        every unit.
+    """
+    position = np.full(len(units.table), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    a = position[units.edges["a"].to_numpy()]
+    b = position[units.edges["b"].to_numpy()]
+    keep = (a >= 0) & (b >= 0)
+    src = np.concatenate([a[keep], b[keep]])
+    dst = np.concatenate([b[keep], a[keep]])
+    lens = np.tile(units.edges["length"].to_numpy(float)[keep], 2)
+    costs = np.tile(units.edges["cost"].to_numpy(float)[keep], 2)
+    order = np.lexsort((dst, src))
+    xadj = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(rows)))])
+    measures = units.measures.iloc[rows]
+    return Graph.from_csr(
+        xadj,
+        dst[order],
+        lens[order],
+        costs[order],
+        measures["area"].to_numpy(),
+        measures["perimeter"].to_numpy(),
+        np.asarray(loads, dtype=float),
+        measures["x"].to_numpy(),
+        measures["y"].to_numpy(),
+    )
 
 
 def _report_out_of_band(result: Partition) -> None:
