@@ -929,7 +929,10 @@ def units_from_polygons(
         else metric_crs(polygons)
     )
     geoms = _frame_to(polygons, metric, "unit")
-    cleaned = shapely.coverage_clean(shapely.make_valid(geoms))
+    # "structure" keeps polygons only: the linework method leaves the collapsed slivers of a
+    # round trip through EPSG:4490 as lines in a collection, which coverage_clean refuses
+    valid = shapely.make_valid(geoms, method="structure", keep_collapsed=False)
+    cleaned = shapely.coverage_clean(valid)
     n = len(cleaned)
     table: dict[str, Any] = {
         "unit_id": (

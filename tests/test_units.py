@@ -179,3 +179,20 @@ def test_sample_units_have_no_slivers():
     assert units.households == int(buildings[inside]["households"].sum())
     empty = units.table["households"] == 0
     assert (units.table.geometry[empty].area >= SLIVER_AREA).all()
+
+
+def test_unit_polygons_with_collapsed_parts():
+    # a unit back from EPSG:4490 can carry a zero-area part; plain make_valid turns it into
+    # lines in a collection, which coverage cleaning refuses
+    from shapely.geometry import MultiPolygon
+
+    from geogrid.units import units_from_polygons
+
+    collapsed = MultiPolygon([box(1, 0, 2, 1), Polygon([(2, 0), (3, 0), (2.5, 0), (2, 0)])])
+    frame = gpd.GeoDataFrame(
+        {"households": [40, 60]}, geometry=[box(0, 0, 1, 1), collapsed], crs=4547
+    )
+    units = units_from_polygons(frame)
+    assert units.households == 100
+    assert units.table.geometry.area.tolist() == pytest.approx([1.0, 1.0])
+    assert units.edges[["a", "b"]].values.tolist() == [[0, 1]]
