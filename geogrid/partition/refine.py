@@ -520,6 +520,9 @@ def refine(
 ) -> np.ndarray:
     """Improve a partition: band first, then compactness and cut cost, keeping grids connected.
 
+    Last, grids under :data:`PP_FLOOR` are split again with a neighbour and lifted (not in a
+    redraw, where few households should move).
+
     ``balance_weight`` overrides :data:`BALANCE_WEIGHT` (pull towards the target inside the
     band), e.g. high for "as equal as possible".
 
@@ -701,6 +704,8 @@ def _lift_worst(state: _State, rng: np.random.Generator, deadline: float) -> Non
     They are split again with a neighbour (:func:`_lift`); then sweeps weigh 1 / Polsby–Popper
     beyond ``1 / PP_FLOOR`` (1 + :data:`FLOOR_WEIGHT`) times.
     """
+    if time.perf_counter() > deadline:
+        return
     _lift(state, rng)
     state.floor = FLOOR_WEIGHT
     state.band_weight = _BIG * _FLOOR_BAND  # shape may not push a grid out of the band
