@@ -39,6 +39,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from geogrid.partition.cuts import Subgraph
+
 __all__ = [
     "BALANCE_WEIGHT",
     "CUT_WEIGHT",
@@ -694,8 +696,6 @@ def _sweep(state: _State, rank: np.ndarray, deadline: float) -> int:
 _LIFT_TREES = 16  # random spanning trees cut per pair of grids
 _LIFT_NEIGHBOURS = 3  # neighbours tried per grid, longest shared boundary first
 _LIFT_UNITS = 240  # pairs of grids with more units are cut by straight lines only
-_LIFT_ANGLES = 12  # directions of straight cuts
-_LIFT_POSITIONS = 5  # positions of straight cuts per direction
 
 
 def _lift_worst(state: _State, rng: np.random.Generator, deadline: float) -> None:
@@ -753,7 +753,7 @@ def _resplit(state: _State, g: int, h: int, rng: np.random.Generator) -> int:
     Returns the moves made (0: kept as it was).
     """
     units = sorted(state.members[g] | state.members[h])
-    local = _Local.of(state, units)
+    local = Subgraph.of(state.g, units)
     sides = local.line_cuts(state.low, state.high)
     if len(units) <= _LIFT_UNITS:
         for _ in range(_LIFT_TREES):
@@ -781,141 +781,6 @@ def _resplit(state: _State, g: int, h: int, rng: np.random.Generator) -> int:
             state.move(u, grid)
             moves += 1
     return moves
-
-
-@dataclasses.dataclass
-class _Local:
-    """The subgraph of a few grids' units, numbered 0 … n-1, for splitting them again."""
-
-    edges: list[tuple[int, int]]
-    nbrs: list[list[int]]
-    i: np.ndarray
-    j: np.ndarray
-    length: np.ndarray
-    load: np.ndarray
-    area: np.ndarray
-    perimeter: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-
-    @classmethod
-    def of(cls, state: _State, units: list[int]) -> _Local:
-        graph = state.g
-        index = {u: i for i, u in enumerate(units)}
-        edges, lengths = [], []
-        for i, u in enumerate(units):
-            for v, length in zip(graph.nbrs[u], graph.lens[u], strict=True):
-                j = index.get(v, -1)
-                if j > i:
-                    edges.append((i, j))
-                    lengths.append(length)
-        pairs = np.array(edges, dtype=np.int64).reshape(-1, 2)
-        nbrs: list[list[int]] = [[] for _ in units]
-        for i, j in edges:
-            nbrs[i].append(j)
-            nbrs[j].append(i)
-        return cls(
-            edges=edges,
-            nbrs=nbrs,
-            i=pairs[:, 0],
-            j=pairs[:, 1],
-            length=np.array(lengths),
-            load=np.array([graph.load[u] for u in units]),
-            area=np.array([graph.area[u] for u in units]),
-            perimeter=np.array([graph.perimeter[u] for u in units]),
-            x=np.array([graph.x[u] for u in units]),
-            y=np.array([graph.y[u] for u in units]),
-        )
-
-    def connected(self, side: np.ndarray) -> bool:
-        members = np.flatnonzero(side).tolist()
-        if not members:
-            return False
-        inside = side.tolist()
-        seen, stack = {members[0]}, [members[0]]
-        while stack:
-            for y in self.nbrs[stack.pop()]:
-                if inside[y] and y not in seen:
-                    seen.add(y)
-                    stack.append(y)
-        return len(seen) == len(members)
-
-    def line_cuts(self, low: float, high: float) -> list[np.ndarray]:
-        """Sides of straight cuts in :data:`_LIFT_ANGLES` directions with both in band."""
-        total = float(self.load.sum())
-        sides = []
-        for angle in np.linspace(0.0, math.pi, _LIFT_ANGLES, endpoint=False).tolist():
-            order = np.argsort(self.x * math.cos(angle) + self.y * math.sin(angle), kind="stable")
-            prefix = np.cumsum(self.load[order])
-            fits = np.flatnonzero(
-                (prefix >= low)
-                & (prefix <= high)
-                & (total - prefix >= low)
-                & (total - prefix <= high)
-            )
-            if len(fits) == 0:
-                continue
-            picks = np.unique(fits[np.linspace(0, len(fits) - 1, _LIFT_POSITIONS).astype(int)])
-            for pos in picks.tolist():
-                side = np.zeros(len(self.load), dtype=bool)
-                side[order[: pos + 1]] = True
-                sides.append(side)
-        return sides
-
-    def polsby_popper(self, side: np.ndarray) -> float:
-        area = float(self.area[side].sum())
-        inside = side[self.i] & side[self.j]
-        perim = float(self.perimeter[side].sum() - 2.0 * self.length[inside].sum())
-        return _FOUR_PI * area / (perim * perim) if perim > _EPS else 0.0
-
-    def tree_cuts(self, rng: np.random.Generator, low: float, high: float) -> list[np.ndarray]:
-        """Sides (boolean masks) of the cuts of one random spanning tree with both in band."""
-        n = len(self.load)
-        parent = list(range(n))
-
-        def root(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        tree: list[list[int]] = [[] for _ in range(n)]
-        for e in rng.permutation(len(self.edges)).tolist():
-            x, y = self.edges[e]
-            rx, ry = root(x), root(y)
-            if rx != ry:
-                parent[rx] = ry
-                tree[x].append(y)
-                tree[y].append(x)
-        order, up = [0], [-1] * n
-        for x in order:
-            for y in tree[x]:
-                if y != up[x]:
-                    up[y] = x
-                    order.append(y)
-        if len(order) < n:
-            return []  # not connected (cannot happen for two neighbouring grids)
-        below = self.load.tolist()
-        for x in reversed(order[1:]):
-            below[up[x]] += below[x]
-        total = below[0]
-        position = np.empty(n, dtype=np.int64)
-        position[np.array(order)] = np.arange(n)
-        cuts = []
-        for x in order[1:]:
-            if low <= below[x] <= high and low <= total - below[x] <= high:
-                cuts.append(_subtree(tree, up, x, n))
-        return cuts
-
-
-def _subtree(tree: list[list[int]], up: list[int], x: int, n: int) -> np.ndarray:
-    side = np.zeros(n, dtype=bool)
-    stack = [x]
-    while stack:
-        y = stack.pop()
-        side[y] = True
-        stack.extend(z for z in tree[y] if z != up[y])
-    return side
 
 
 # --------------------------------------------------------------------------- chains
