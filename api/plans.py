@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import gc
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -132,6 +134,7 @@ class PlanSource:
         self._current: LoadedPlan | None = None
         self._checked_at = -float("inf")
         self._lock = threading.Lock()
+        self._checking = threading.Lock()  # one "which version is active?" query at a time
         self._past: OrderedDict[tuple[str, int | None, int], LoadedPlan] = OrderedDict()
 
     def cached(self, at: dt.datetime | None = None) -> LoadedPlan | None:
@@ -153,7 +156,22 @@ class PlanSource:
         """The plan active now (or at ``at``); raises :class:`NoActivePlanError` if none."""
         if at is not None and self._fixed is None:
             return self._at(at)
-        return self.cached() or self._refresh()
+        loaded = self.cached()
+        if loaded is not None:
+            return loaded
+        current = self._current
+        if current is not None and self._checked_at > -math.inf:
+            # a periodic check is due: one thread asks the store (and builds a new index if
+            # the active version changed) while the others answer from the plan in hand,
+            # instead of piling up queries and index builds under load
+            if not self._checking.acquire(blocking=False):
+                return current
+        else:  # no plan yet, or expired by a change here: wait for the store's answer
+            self._checking.acquire()
+        try:
+            return self.cached() or self._refresh()
+        finally:
+            self._checking.release()
 
     def _refresh(self) -> LoadedPlan:
         assert self.store is not None
@@ -199,6 +217,9 @@ class PlanSource:
                 return current
         assert self.store is not None
         loaded = LoadedPlan.build(self.store.get(info.plan, info.version), info.staff_revision)
+        # the index holds ~1M objects (e.g. 650k edge segments for 2,500 grids): out of the
+        # cyclic collector's way, else each full collection stalls the worker ~150 ms
+        gc.freeze()
         with self._lock:
             self._past[key] = loaded
             while len(self._past) > max(self._cache_size, 1):
