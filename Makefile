@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev system-deps lint
+.PHONY: demo test install install-dev system-deps lint bench-deps
 
 demo: install  ## the main job on the sample data, embedded store (no database server)
 	$(BIN)/geogrid demo
@@ -27,3 +27,6 @@ install-dev: $(BIN)/python
 
 system-deps:
 	bash scripts/system-deps.sh
+
+bench-deps: install-dev  ## wrk and py-spy for bench/bench_api.py
+	bash scripts/bench-deps.sh
