@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_ID",
     "BatchLocateIn",
     "BatchLocateOut",
     "BatchPoint",
@@ -301,6 +302,10 @@ class CategoryOut(BaseModel):
     name_en: str
     urgency: Urgency
     focus: bool = Field(description="one of the five focus areas of grid work")
+
+
+MAX_ID = 2**31 - 1
+"""Largest row id (PostgreSQL ``integer``): bigger ids in a request are refused with 422."""
 
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -457,3 +457,11 @@ def test_a_broken_taxonomy_file_stops_the_service_with_a_clear_error(tmp_path) -
         pytest.raises(InvalidIncidentError, match="JSON list"),
     ):
         create_app(values)
+
+
+def test_ids_beyond_a_row_id_are_refused_or_not_found(client, keys) -> None:
+    admin = keys["admin"]
+    huge = str(2**63)
+    assert client.get("/incidents", params={"before_id": huge}, headers=admin).status_code == 422
+    assert client.get(f"/incidents/{huge}", headers=admin).status_code == 404
+    assert client.delete(f"/keys/{huge}", headers=admin).status_code == 422

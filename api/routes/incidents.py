@@ -18,6 +18,7 @@ from api.auth import CurrentCaller, store_of
 from api.errors import NoActivePlanError
 from api.plans import LoadedPlan
 from api.schemas import (
+    MAX_ID,
     CategoryOut,
     EventOut,
     GridStatsOut,
@@ -121,7 +122,9 @@ def list_incidents(
     until: Annotated[dt.datetime | None, Query(description="reported before")] = None,
     overdue: Annotated[bool | None, Query(description="only (or no) overdue cases")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, description="next_before_id of a page")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="next_before_id of a page")
+    ] = None,
 ) -> dict[str, Any]:
     """Incidents of the caller's grids, newest first, filtered and paged."""
     page = _incidents(request).list_incidents(
@@ -242,7 +245,8 @@ def _grid_names(request: Request) -> dict[str, str]:
 
 
 def _ref(ref: str) -> int | str:
-    return int(ref) if ref.isdigit() else ref
+    """An id when ``ref`` is a number a row id can be, else a reference (never found)."""
+    return int(ref) if ref.isdigit() and int(ref) <= MAX_ID else ref
 
 
 def _iso(value: dt.datetime | None) -> str | None:

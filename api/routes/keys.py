@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentCaller, store_of
-from api.schemas import as_utc
+from api.schemas import MAX_ID, as_utc
 from geogrid.access import ApiKey, AuditEntry
 from geogrid.store.access import json_safe
 
@@ -94,7 +94,7 @@ def list_keys(
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)
 def revoke_key(
-    request: Request, key_id: Annotated[int, Path(ge=1)], caller: CurrentCaller
+    request: Request, key_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: CurrentCaller
 ) -> dict[str, Any]:
     """Revoke a key: it authenticates nobody from now on (admin)."""
     return _key_out(store_of(request).access().revoke_key(key_id, caller=caller))
@@ -111,7 +111,7 @@ def audit_log(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[dict[str, Any]]:
     """The audit log, newest first (admin): every read and change of incidents and keys."""
     access = store_of(request).access()
