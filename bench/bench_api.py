@@ -67,6 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_docs import replace_section  # noqa: E402
 from bench_locate import SETS, make_grids  # noqa: E402
 
 from geogrid.access import Caller, Role  # noqa: E402
@@ -774,15 +775,7 @@ def write_section(results: dict[str, Any], args: argparse.Namespace, command: st
             "",
         ]
     section = "\n".join(lines)
-    path = args.output
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find("\n## API\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + (text[end:] if end != -1 else "")
-    path.write_text(text, encoding="utf-8")
+    replace_section(args.output, "API", section)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_docs import replace_section  # noqa: E402
+
 from geogrid.crs import to_plan_lonlat, wgs84_to_gcj02  # noqa: E402
 from geogrid.locate import GridIndex, postgis_locate_sql  # noqa: E402
 
@@ -341,14 +343,7 @@ def write_section(
     ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     section = "\n".join(lines) + "\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find("\n## Locate")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + (text[end:] if end != -1 else "")
-    path.write_text(text, encoding="utf-8")
+    replace_section(path, "Locate", section)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_docs import replace_section  # noqa: E402
 from bench_locate import make_grids  # noqa: E402
 
 from geogrid.crs import metric_crs  # noqa: E402
@@ -193,15 +194,7 @@ def write_section(
         *[f"| {a} | {b} | {c} |" for a, b, c in rows],
         "",
     ]
-    text = output.read_text(encoding="utf-8") if output.exists() else "# Benchmarks\n"
-    start = text.find("\n## Maps")
-    section = "\n".join(lines)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + (text[end:] if end >= 0 else "")
-    output.write_text(text, encoding="utf-8")
+    replace_section(output, "Maps", "\n".join(lines))
 
 
 def main() -> None:
