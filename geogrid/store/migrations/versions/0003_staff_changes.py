@@ -64,9 +64,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop what :func:`upgrade` added."""
+    """Drop what :func:`upgrade` added.
+
+    SQLite drops the column in place (``ALTER TABLE … DROP COLUMN``, SQLite ≥ 3.35): a batch
+    copy of ``plan_versions`` would drop the table its plans' rows hang on.
+    """
+    op.drop_table("staff_changes")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DELETE FROM gpkg_contents WHERE table_name = 'staff_changes'")
-    op.drop_table("staff_changes")
-    with op.batch_alter_table("plan_versions") as batch:
-        batch.drop_column("staff_revision")
+        op.execute("ALTER TABLE plan_versions DROP COLUMN staff_revision")
+    else:
+        op.drop_column("plan_versions", "staff_revision")
