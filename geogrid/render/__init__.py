@@ -12,8 +12,11 @@ Heavy dependencies (matplotlib, fontTools, reportlab, folium) are imported when 
 """
 
 from geogrid.render.colouring import PALETTE, adjacency_graph, check_colouring, colour_grids
+from geogrid.render.labels import LabelPlacement
+from geogrid.render.legend import legend_rows
+from geogrid.render.paper import PAPER_MM
 from geogrid.render.signs import CardSet, SignSet, render_cards, render_signs
-from geogrid.render.wallmap import PAPER_MM, LabelPlacement, WallMap, legend_rows, render_wall_map
+from geogrid.render.wallmap import WallMap, render_wall_map
 from geogrid.render.webmap import WebMap, render_web_map, simplify_coverage
 
 __all__ = [

@@ -32,7 +32,7 @@ from geogrid.plan import GridPlan, StaffRole
 from geogrid.render._draw import ContextLayer, context_geoms
 from geogrid.render._pdf import PdfWriter, wrap
 from geogrid.render.colouring import adjacency_graph, colour_grids
-from geogrid.render.wallmap import PAPER_MM
+from geogrid.render.paper import PAPER_MM
 
 __all__ = [
     "DEFAULT_DUTIES",

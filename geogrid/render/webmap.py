@@ -42,7 +42,7 @@ from geogrid.crs import metric_crs, wgs84_to_gcj02
 from geogrid.errors import GeogridError
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.render.colouring import adjacency_graph, colour_grids
-from geogrid.render.wallmap import legend_rows
+from geogrid.render.legend import legend_rows
 
 __all__ = ["ASSETS", "WebMap", "render_web_map", "simplify_coverage"]
 
