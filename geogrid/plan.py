@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -46,6 +48,7 @@ __all__ = [
     "normalise_grids",
     "normalise_staff",
     "normalise_units",
+    "plan_digest",
 ]
 
 PLAN_CRS = CRS.from_epsg(4490)
@@ -131,6 +134,14 @@ UNIT_COLUMNS: dict[str, str] = {
     "locked": "bool",
 }
 _REQUIRED_GRID = ("code", "name", "level")
+# Row order of the digest: the store's row order (``geogrid.store.sort_plan``) when digests
+# were first recorded in version notes; fixed here so that recorded digests stay valid.
+_DIGEST_ORDER = {
+    "grids": ["level", "code"],
+    "units": ["unit_id"],
+    "staff": ["grid_code", "role", "name"],
+}
+_DIGEST_PRECISION = 1e-7  # degrees; GeoJSON keeps 7 decimals
 _DEFAULTS: dict[str, object] = {"kind": GridKind.URBAN.value, "priority": Priority.NORMAL.value}
 _ENUMS: dict[str, type[StrEnum]] = {
     "kind": GridKind,
@@ -224,6 +235,50 @@ class GridPlan:
         return dataclasses.replace(
             self, grids=self.grids.copy(), staff=self.staff.copy(), units=self.units.copy()
         )
+
+
+def plan_digest(plan: GridPlan) -> str:
+    """A fingerprint of the plan's content, the same for the same plan read from any format.
+
+    The SHA-256 of the name, levels, attribution and the three tables with their rows in a
+    fixed order (grids by level and code, units by unit id, staff by grid code, role and
+    name); geometries are normalised and rounded to 1e-7 degrees (GeoJSON keeps 7 decimals).
+    The version number is not part of the content.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+
+    Examples
+    --------
+    >>> from geogrid.samples import load_sample
+    >>> plan = load_sample("haidian")
+    >>> len(plan_digest(plan)), plan_digest(plan) == plan_digest(plan.copy())
+    (64, True)
+    >>> renamed = plan.copy()
+    >>> renamed.name = "另一个方案"
+    >>> plan_digest(renamed) == plan_digest(plan)
+    False
+    """
+    digest = hashlib.sha256(
+        json.dumps([plan.name, plan.levels, plan.attribution], ensure_ascii=False).encode()
+    )
+    for table in ("grids", "units", "staff"):
+        frame = getattr(plan, table)
+        if len(frame):
+            frame = frame.sort_values(_DIGEST_ORDER[table], kind="stable", na_position="last")
+        if isinstance(frame, gpd.GeoDataFrame):
+            geoms = shapely.set_precision(frame.geometry.to_numpy(), _DIGEST_PRECISION)
+            digest.update(b"".join(shapely.to_wkb(shapely.normalize(geoms))))
+            frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        digest.update(frame.to_json(orient="split", index=False).encode())
+    return digest.hexdigest()
 
 
 def normalise_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -14,7 +14,7 @@ from shapely.geometry import Point, box
 
 from geogrid import crs as gcrs
 from geogrid.errors import CRSError, PlanFileError
-from geogrid.io import read_households, read_plan, write_plan
+from geogrid.io import read_households, read_plan, read_points, write_plan, write_points
 from geogrid.plan import GridPlan
 from geogrid.testing import assert_plans_equal
 
@@ -221,3 +221,47 @@ def test_households_bad_rows_are_named(tmp_path: Path) -> None:
     pd.DataFrame({"lon": [116.31], "lat": [40.0], "households": [2.5]}).to_csv(path, index=False)
     with pytest.raises(PlanFileError, match="row 1: household count"):
         read_households(path)
+
+
+def test_points_csv_in_gb18030_is_read_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "事件.csv"  # Excel in China saves GBK/GB18030
+    path.write_bytes("地址,lon,lat\n海淀区,116.30,039.99\n空,,\n".encode("gb18030"))
+    points = read_points(path)
+    assert points.to_dict("list") == {
+        "地址": ["海淀区", "空"],
+        "lon": ["116.30", ""],
+        "lat": ["039.99", ""],
+    }
+    path.write_bytes("地址,lon,lat\n海淀区,116.3,40\n".encode("utf-8-sig"))
+    assert read_points(path).columns.tolist() == ["地址", "lon", "lat"]
+    path.write_bytes(b"\x80\xff,lon\n")
+    with pytest.raises(PlanFileError, match="not UTF-8 or GB18030"):
+        read_points(path)
+    (tmp_path / "points.txt").write_text("lon,lat\n")
+    with pytest.raises(PlanFileError, match="give points as .csv"):
+        read_points(tmp_path / "points.txt")
+    with pytest.raises(PlanFileError, match="no such file"):
+        read_points(tmp_path / "missing.csv")
+
+
+def test_points_vector_file_without_crs_is_labelled(tmp_path: Path) -> None:
+    path = tmp_path / "points.shp"
+    with pytest.warns(UserWarning, match="crs"):
+        gpd.GeoDataFrame({"id": [1]}, geometry=[Point(116.3, 40.0)]).to_file(path, engine="pyogrio")
+    assert read_points(path, crs="gcj02").crs.to_epsg() == 4326  # shifted when located
+    assert read_points(path, crs="EPSG:4490").crs.to_epsg() == 4490
+
+
+def test_write_points_csv_for_excel_and_geometry_only_from_vectors(tmp_path: Path) -> None:
+    table = pd.DataFrame({"地址": ["海淀区"], "status": ["inside"]})
+    path = write_points(table, tmp_path / "out" / "located.csv")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
+    assert read_points(path).to_dict("records") == [{"地址": "海淀区", "status": "inside"}]
+    with pytest.raises(PlanFileError, match="no geometry to write"):
+        write_points(table, tmp_path / "located.gpkg")
+    with pytest.raises(PlanFileError, match="write points as .csv"):
+        write_points(table, tmp_path / "located.xlsx")
+    points = gpd.GeoDataFrame(table, geometry=[Point(116.3, 40.0)], crs=4490)
+    written = write_points(points, tmp_path / "located.gpkg")
+    assert pyogrio.read_dataframe(written)["地址"].tolist() == ["海淀区"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["located.gpkg", "out"]

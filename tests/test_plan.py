@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely.geometry import Point, box
+from test_io import sample_plan
 
 from geogrid.errors import CRSError, PlanFileError
-from geogrid.plan import GRID_COLUMNS, GridPlan, normalise_grids
+from geogrid.io import read_plan, write_plan
+from geogrid.plan import GRID_COLUMNS, GridPlan, normalise_grids, plan_digest
 
 
 def _grids(**extra: list) -> gpd.GeoDataFrame:
@@ -86,3 +90,30 @@ def test_staff_rows_need_a_name() -> None:
     )
     with pytest.raises(PlanFileError, match="staff row 1 has no name"):
         GridPlan("p", ["社区", "网格"], _grids(), staff)
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".parquet", ".shp"])
+def test_digest_survives_a_write_and_read(tmp_path: Path, suffix: str) -> None:
+    plan = sample_plan()
+    again = read_plan(write_plan(plan, tmp_path / f"plan{suffix}"))
+    assert plan_digest(again) == plan_digest(plan)
+
+
+def test_digest_is_the_content_not_the_row_order_or_version() -> None:
+    plan = sample_plan()
+    shuffled = plan.copy()
+    shuffled.grids = shuffled.grids.iloc[::-1]
+    shuffled.staff, shuffled.units = shuffled.staff.iloc[::-1], shuffled.units.iloc[::-1]
+    shuffled.version = 7
+    assert plan_digest(shuffled) == plan_digest(plan)
+
+
+def test_digest_changes_with_any_content() -> None:
+    plan = sample_plan()
+    renamed, moved, staffed = plan.copy(), plan.copy(), plan.copy()
+    renamed.grids.loc[1, "name"] = "新名字"
+    moved.grids.loc[1, "geometry"] = moved.grids.geometry[1].buffer(1e-5)
+    staffed.staff.loc[0, "phone"] = "13900000000"
+    titled = GridPlan("另一个名字", plan.levels, plan.grids, plan.staff, plan.units)
+    digests = {plan_digest(p) for p in (plan, renamed, moved, staffed, titled)}
+    assert len(digests) == 5

@@ -18,7 +18,16 @@
 Only this package talks to a database; the rest of geogrid sees :class:`GridPlan` objects.
 """
 
+from geogrid.store.publish import publish_if_new, require_valid
 from geogrid.store.repository import PlanStore, open_store, sort_plan
 from geogrid.store.versions import VersionInfo, VersionStatus
 
-__all__ = ["PlanStore", "VersionInfo", "VersionStatus", "open_store", "sort_plan"]
+__all__ = [
+    "PlanStore",
+    "VersionInfo",
+    "VersionStatus",
+    "open_store",
+    "publish_if_new",
+    "require_valid",
+    "sort_plan",
+]

@@ -1,0 +1,63 @@
+"""The ``geogrid`` command line: thin typer commands over the library.
+
+Exit codes: 0 success (a valid plan), 1 the plan has problems, 2 bad input (the message says
+what to do).
+
+One module per command group; this package only names the commands and builds the app:
+
+==============  =================================================================
+``plans``       ``validate``, ``import``, ``report``
+``demo``        ``demo``, ``samples``
+``partition``   ``partition``, ``redraw``
+``maps``        ``map``, ``signs``, ``cards``
+``locate``      ``locate``
+``serve``       ``serve``
+``store``       ``store save / list / approve / activate / export``
+``keys``        ``keys create / list / revoke``
+==============  =================================================================
+"""
+
+from __future__ import annotations
+
+import typer
+
+from geogrid.cli import demo, keys, locate, maps, partition, plans, serve, store
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="geogrid: community grid plans (网格划分) — validate, store, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+store_app = typer.Typer(
+    help="Plan versions in the store (embedded file or PostGIS).", no_args_is_help=True
+)
+keys_app = typer.Typer(
+    help="API keys of the service: create (shown once), list, revoke.", no_args_is_help=True
+)
+
+app.command("validate")(plans.validate)
+app.command("import")(plans.import_)
+app.command("report")(plans.report)
+app.command("demo")(demo.demo)
+app.command("samples")(demo.samples_cmd)
+app.command("partition")(partition.partition_cmd)
+app.command("map")(maps.map_cmd)
+app.command("signs")(maps.signs_cmd)
+app.command("cards")(maps.cards_cmd)
+app.command("redraw")(partition.redraw_cmd)
+app.command("locate")(locate.locate_cmd)
+app.command("serve")(serve.serve_cmd)
+
+store_app.command("save")(store.store_save)
+store_app.command("list")(store.store_list)
+store_app.command("approve")(store.store_approve)
+store_app.command("activate")(store.store_activate)
+store_app.command("export")(store.store_export)
+app.add_typer(store_app, name="store")
+
+keys_app.command("create")(keys.keys_create)
+keys_app.command("list")(keys.keys_list)
+keys_app.command("revoke")(keys.keys_revoke)
+app.add_typer(keys_app, name="keys")

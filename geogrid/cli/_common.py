@@ -1,0 +1,166 @@
+"""What the command modules share: consoles, argument types, error printing, reading inputs."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geogrid import io, samples
+from geogrid.errors import GeogridError
+from geogrid.plan import GridPlan
+
+__all__ = [
+    "ByOpt",
+    "ColumnOpt",
+    "CrsOpt",
+    "PlanArg",
+    "default_layer",
+    "err",
+    "layer_spec",
+    "load_plan",
+    "out",
+    "parse_columns",
+    "read_households_spec",
+    "read_spec",
+    "rich_table",
+    "user",
+    "user_errors",
+    "when",
+]
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+PlanArg = Annotated[
+    str,
+    typer.Argument(help="Plan file (.gpkg/.geojson/.parquet/.shp) or a sample name, e.g. haidian"),
+]
+ColumnOpt = Annotated[
+    list[str] | None,
+    typer.Option("--column", "-c", help="Map a model column to yours: code=WGBM (repeatable)"),
+]
+CrsOpt = Annotated[
+    str | None, typer.Option(help="CRS to assume when the file has none, e.g. EPSG:4490")
+]
+ByOpt = Annotated[
+    str | None, typer.Option(help="Who does this (recorded with the version; default: you)")
+]
+
+
+def user_errors(func: F) -> F:
+    """Print a GeogridError as one line and exit 2 instead of a traceback.
+
+    The problems an error carries (e.g. :class:`~geogrid.errors.InvalidPlanError`) are
+    printed first, one a line.
+    """
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GeogridError as exc:
+            for problem in getattr(exc, "problems", None) or []:
+                line = problem.line() if hasattr(problem, "line") else str(problem)
+                err.print(line, highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def user(by: str | None) -> str:
+    """``--by``, or the name of the user running the command."""
+    return by or getpass.getuser()
+
+
+def parse_columns(pairs: list[str] | None) -> dict[str, str]:
+    """``--column OURS=THEIRS`` options as a mapping."""
+    mapping = {}
+    for pair in pairs or []:
+        ours, sep, theirs = pair.partition("=")
+        if not sep or not ours or not theirs:
+            raise typer.BadParameter(f"{pair!r}: write OURS=THEIRS, e.g. code=WGBM")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def load_plan(plan: str, columns: list[str] | None = None, crs: str | None = None) -> GridPlan:
+    """Read a plan file, or the sample of that name when no such file exists."""
+    path = Path(plan)
+    if not path.exists() and plan in samples.sample_names():
+        path = samples.sample_path(plan)
+    return io.read_plan(path, columns=parse_columns(columns), crs=crs)
+
+
+def layer_spec(spec: str) -> tuple[Path, str | None]:
+    """``FILE`` or ``FILE:LAYER`` (the layer of a multi-layer GeoPackage)."""
+    path = Path(spec)
+    if path.exists() or ":" not in spec:
+        return path, None
+    file, _, layer = spec.rpartition(":")
+    return Path(file), layer or None
+
+
+def default_layer(path: Path, layer: str | None, preferred: tuple[str, ...]) -> str | None:
+    """``layer``, else the first ``preferred`` layer of a multi-layer file, else its first."""
+    import pyogrio
+
+    if layer is not None or not path.exists() or path.suffix.lower() in (".csv", ".xlsx", ".xls"):
+        return layer
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception:  # not a vector file: the reader says so
+        return None
+    if len(names) <= 1:
+        return None
+    return next((n for n in preferred if n in names), names[0])
+
+
+def read_spec(spec: str | None, preferred: tuple[str, ...] = ()) -> Any:
+    """The layer ``FILE[:LAYER]`` names (``None`` for ``None``), in its own CRS."""
+    if spec is None:
+        return None
+    path, layer = layer_spec(spec)
+    return io.read_layer(path, layer=default_layer(path, layer, preferred))
+
+
+def read_households_spec(spec: str, count_column: str | None = None) -> Any:
+    """Households from ``FILE[:LAYER]`` (a households or buildings layer by default)."""
+    path, layer = layer_spec(spec)
+    return io.read_households(
+        path,
+        count_column=count_column,
+        layer=default_layer(path, layer, ("households", "buildings")),
+    )
+
+
+def rich_table(frame: pd.DataFrame, title: str) -> Table:
+    """``frame`` as a terminal table; numbers right-aligned, lists joined with `` / ``."""
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(
+            str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left"
+        )
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return " / ".join(map(str, value))
+    return "" if pd.isna(value) else str(value)
+
+
+def when(moment: Any) -> str:
+    """A timestamp to the minute, ``-`` for none."""
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"

@@ -1,0 +1,176 @@
+"""Drawing grids: ``geogrid partition`` (afresh) and ``geogrid redraw`` (minimal change)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from geogrid import io
+from geogrid.cli._common import (
+    PlanArg,
+    load_plan,
+    out,
+    read_households_spec,
+    read_spec,
+    user_errors,
+)
+from geogrid.errors import GeogridError
+
+__all__ = ["partition_cmd", "redraw_cmd"]
+
+
+def _weights(pairs: list[str] | None) -> dict[str, float] | None:
+    if not pairs:
+        return None
+    weights = {"households": 1.0}
+    for pair in pairs:
+        column, sep, factor = pair.partition("=")
+        try:
+            weights[column.strip()] = float(factor) if sep else 1.0
+        except ValueError as exc:
+            raise GeogridError(f"--weight {pair!r}: write COLUMN=FACTOR, e.g. shops=2") from exc
+    return weights
+
+
+@user_errors
+def partition_cmd(
+    area: Annotated[str, typer.Argument(help="Parent areas with code and name (FILE[:LAYER])")],
+    households: Annotated[
+        str, typer.Option("--households", help="Buildings with counts or household points")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Plan file to write")],
+    band: Annotated[str | None, typer.Option(help="Households per grid, e.g. 300-500")] = None,
+    grids: Annotated[int | None, typer.Option(help="Exactly K grids per area instead")] = None,
+    weight: Annotated[
+        list[str] | None,
+        typer.Option(help="Workload column=factor besides households, e.g. shops=2"),
+    ] = None,
+    barriers: Annotated[str | None, typer.Option(help="Roads/rivers to cut along")] = None,
+    keep_whole: Annotated[
+        str | None, typer.Option(help="Estates/courtyards never split (FILE[:LAYER])")
+    ] = None,
+    lock: Annotated[str | None, typer.Option(help="Grids kept as they are (FILE[:LAYER])")] = None,
+    then_band: Annotated[
+        str | None, typer.Option(help="Micro-grids inside every grid, e.g. 20-50")
+    ] = None,
+    count_column: Annotated[str | None, typer.Option(help="Household count column")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan)")] = 0,
+    name: Annotated[str | None, typer.Option(help="Plan name")] = None,
+) -> None:
+    """Partition communities/villages into grids balanced by households (网格划分)."""
+    from geogrid.partition import parse_band, partition_areas
+
+    if (band is None) == (grids is None):
+        raise GeogridError("give --band MIN-MAX (e.g. 300-500) or --grids K")
+    homes = read_households_spec(households, count_column)
+    plan, report = partition_areas(
+        read_spec(area),
+        homes,
+        band=parse_band(band) if band else None,
+        grids=grids,
+        weights=_weights(weight),
+        barriers=read_spec(barriers, ("roads", "streets")),
+        keep_whole=read_spec(keep_whole, ("estates",)),
+        locked=read_spec(lock, ("grids",)),
+        then_band=parse_band(then_band) if then_band else None,
+        seed=seed,
+        name=name or output.stem,
+        progress=sys.stderr.isatty(),
+    )
+    io.write_plan(plan, output)
+    table = Table(title="partition (网格划分)")
+    for column in ("area", "grids", "households", "in band", "min–max", "mean PP"):
+        table.add_column(column, justify="left" if column == "area" else "right")
+    for result in report.areas:
+        metrics = result.result.metrics()
+        free = metrics[metrics["locked"].isna()]
+        table.add_row(
+            f"{result.code} {result.name}",
+            str(len(metrics)),
+            str(int(metrics["households"].sum())),
+            f"{int(free['in_band'].sum())}/{len(free)}",
+            f"{free['load'].min():g}–{free['load'].max():g}" if len(free) else "",
+            f"{free['polsby_popper'].mean():.2f}" if len(free) else "",
+        )
+    out.print(table)
+    _print_exceptions(report)
+    out.print(f"wrote {len(plan.grids)} grids and {len(plan.units)} units to {output}")
+
+
+def _print_exceptions(report: Any) -> None:
+    """Grid-level exceptions one by one; micro-grid ones counted by kind per area."""
+    from collections import Counter
+
+    for code, exception in report.exceptions:
+        if code == "":
+            out.print(f"[yellow]{exception.kind}[/yellow]: {exception.message}", soft_wrap=True)
+    for area in report.areas:
+        for exception in area.result.exceptions:
+            if exception.kind == "households-outside":
+                continue
+            out.print(
+                f"[yellow]{exception.kind}[/yellow] {area.code}: {exception.message}",
+                soft_wrap=True,
+            )
+        micro = Counter(e.kind for p in area.micro.values() for e in p.exceptions)
+        if micro:
+            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(micro.items()))
+            out.print(
+                f"micro-grids (微网格) of {area.code}: {counts} — mostly buildings above the "
+                "micro-grid band, each its own micro-grid",
+                soft_wrap=True,
+            )
+
+
+@user_errors
+def redraw_cmd(
+    plan: PlanArg,
+    households: Annotated[str, typer.Option("--households", help="All households now")],
+    band: Annotated[str, typer.Option(help="Households per grid, e.g. 300-500")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Redrawn plan file")],
+    max_moved: Annotated[
+        int | None, typer.Option(help="Refuse (write nothing) when more households would move")
+    ] = None,
+    level: Annotated[int, typer.Option(help="Level to rebalance (2 = grids)")] = 2,
+    then_band: Annotated[
+        str | None,
+        typer.Option(help="Cut the micro-grids of changed and new grids again, e.g. 20-50"),
+    ] = None,
+    changes: Annotated[
+        Path | None, typer.Option(help="Change list CSV (default: beside the output)")
+    ] = None,
+    count_column: Annotated[str | None, typer.Option(help="Household count column")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+) -> None:
+    """Rebalance a plan after households changed, moving as few households as possible (调整)."""
+    from geogrid.partition import parse_band, redraw
+
+    homes = read_households_spec(households, count_column)
+    result = redraw(
+        load_plan(plan),
+        homes,
+        band=parse_band(band),
+        level=level,
+        then_band=parse_band(then_band) if then_band else None,
+        seed=seed,
+    )
+    out.print(
+        f"moved {result.moved_households} households in {len(result.changes)} units "
+        f"(lower bound {result.lower_bound:g}); grids out of band: "
+        f"{', '.join(result.out_of_band) or 'none'}"
+    )
+    if max_moved is not None and result.moved_households > max_moved:
+        raise GeogridError(
+            f"the redraw would move {result.moved_households} households, more than "
+            f"--max-moved {max_moved} (调整户数超限); nothing written — raise the limit or "
+            "widen the band"
+        )
+    io.write_plan(result.plan, output)
+    changes = changes or output.with_name(f"{output.stem}_changes.csv")
+    result.changes.to_csv(changes, index=False)
+    result.lineage.to_csv(changes.with_name(f"{output.stem}_lineage.csv"), index=False)
+    out.print(f"wrote {output}, the change list {changes} and the code lineage")

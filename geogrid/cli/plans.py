@@ -1,0 +1,173 @@
+"""Plan files: ``geogrid validate``, ``geogrid import`` and ``geogrid report``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from geogrid import io
+from geogrid.cli._common import (
+    ColumnOpt,
+    CrsOpt,
+    PlanArg,
+    load_plan,
+    out,
+    parse_columns,
+    read_households_spec,
+    read_spec,
+    rich_table,
+    user_errors,
+)
+from geogrid.errors import CoordinateError, CRSError
+from geogrid.validate import Change, Problem, Severity, fix_plan, validate_plan
+
+__all__ = ["errors", "import_", "print_problems", "report", "validate"]
+
+
+@user_errors
+def validate(
+    plan: PlanArg,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Snap slivers and tiny gaps, then re-validate")
+    ] = False,
+    tolerance: Annotated[float, typer.Option(help="--fix snapping tolerance in metres")] = 0.5,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where --fix writes the fixed plan")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Problems as JSON")] = False,
+    column: ColumnOpt = None,
+    crs: CrsOpt = None,
+) -> None:
+    """Check a plan: valid geometry, no gaps or overlaps, children inside parents, codes, households."""
+    try:
+        loaded = load_plan(plan, column, crs)
+    except (CRSError, CoordinateError) as exc:
+        print_problems([Problem.from_error(exc)], as_json)
+        raise typer.Exit(1) from exc
+    changes: list[Change] = []
+    if fix:
+        loaded, changes = fix_plan(loaded, tolerance_m=tolerance)
+    problems = validate_plan(loaded)
+    if fix and output is not None:
+        io.write_plan(loaded, output)
+    if as_json:
+        print_problems(problems, True, changes=[c.to_dict() for c in changes])
+    else:
+        for change in changes:
+            out.print(f"fixed: {change.line()}", highlight=False, soft_wrap=True)
+        print_problems(problems, False)
+        if fix and output is not None:
+            out.print(f"wrote the fixed plan to {output}")
+        elif fix and changes:
+            out.print("nothing written: pass --output FILE to keep the fixed plan")
+    raise typer.Exit(1 if errors(problems) else 0)
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    """Problems that make a plan invalid (warnings such as a households mismatch do not)."""
+    return [p for p in problems if p.severity is Severity.ERROR]
+
+
+def print_problems(
+    problems: list[Problem], as_json: bool, changes: list[dict[str, Any]] | None = None
+) -> None:
+    """Problems one a line and a verdict, or as a JSON document with ``valid`` and ``changes``."""
+    if as_json:
+        doc: dict[str, Any] = {
+            "valid": not errors(problems),
+            "problems": [p.to_dict() for p in problems],
+        }
+        if changes is not None:
+            doc["changes"] = changes
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    for problem in problems:
+        out.print(problem.line(), highlight=False, soft_wrap=True)
+    found = errors(problems)
+    if not found:
+        warned = f" ({len(problems)} warning(s))" if problems else ""
+        out.print(f"[green]valid[/green]: no errors found (校验通过){warned}")
+    else:
+        out.print(f"[red]{len(found)} error(s)[/red], {len(problems) - len(found)} warning(s)")
+
+
+@user_errors
+def import_(
+    source: Annotated[
+        Path, typer.Argument(help="Someone's grids file, or a plan in another format")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Plan file to write (format from suffix)")
+    ],
+    column: ColumnOpt = None,
+    layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer file")] = None,
+    levels: Annotated[str | None, typer.Option(help="Level names, top first: 社区,网格")] = None,
+    name: Annotated[str | None, typer.Option(help="Plan name (default: the file name)")] = None,
+    crs: CrsOpt = None,
+) -> None:
+    """Import or convert a plan (GeoPackage, GeoJSON, GeoParquet, Shapefile)."""
+    plan = io.read_plan(
+        source,
+        columns=parse_columns(column),
+        layer=layer,
+        levels=levels.split(",") if levels else None,
+        name=name,
+        crs=crs,
+    )
+    io.write_plan(plan, output)
+    out.print(
+        f"wrote {len(plan.grids)} grids, {len(plan.staff)} staff, {len(plan.units)} units to {output}"
+    )
+
+
+@user_errors
+def report(
+    plan: PlanArg,
+    households: Annotated[
+        str | None,
+        typer.Option("--households", help="Recount households from these (FILE[:LAYER])"),
+    ] = None,
+    band: Annotated[str | None, typer.Option(help="Households per grid, e.g. 300-500")] = None,
+    barriers: Annotated[
+        str | None, typer.Option(help="Roads/rivers: share of grid edges on them (FILE[:LAYER])")
+    ] = None,
+    level: Annotated[
+        int | None, typer.Option(help="Level the band applies to (default 2, the grids)")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the per-grid table as CSV")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+) -> None:
+    """Households, balance, shape, contiguity and barriers per grid and per level (统计)."""
+    from geogrid.partition import parse_band
+    from geogrid.report import plan_report, terminal_tables
+
+    loaded = load_plan(plan)
+    homes = read_households_spec(households) if households is not None else None
+    result = plan_report(
+        loaded,
+        households=homes,
+        band=parse_band(band) if band else None,
+        band_level=level,
+        barriers=read_spec(barriers, ("roads", "streets")),
+    )
+    if csv is not None:
+        result.grids.to_csv(csv, index=False)
+    if as_json:
+        doc = {"plan": loaded.name, **result.to_dict()}
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    from rich import box
+
+    levels, grids = terminal_tables(result)
+    out.print(rich_table(levels, f"{loaded.name} — levels (层级)"))
+    table = rich_table(grids, "grids (网格); hh households, dev deviation, unit largest unit")
+    table.box, table.pad_edge, table.columns[0].no_wrap = box.SIMPLE_HEAD, False, True
+    out.print(table)
+    for row in result.exceptions.itertuples():
+        out.print(f"[yellow]{row.kind}[/yellow]: {row.message}", soft_wrap=True)
+    if result.exceptions.empty:
+        out.print("no exceptions (无例外)")
