@@ -37,7 +37,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from geogrid.crs import metric_crs
-from geogrid.errors import GeogridError
+from geogrid.errors import CRSError, InvalidInputError
 from geogrid.plan import UnitKind
 
 __all__ = [
@@ -195,8 +195,9 @@ def build_units(
 
     Raises
     ------
-    GeogridError
-        When the parent is empty or not polygonal, or the layers have no CRS.
+    InvalidInputError
+        When the parent is empty or not polygonal; :class:`~geogrid.errors.CRSError` when
+        the layers have no CRS.
 
     Examples
     --------
@@ -244,20 +245,20 @@ def _parent_geometry(
 ) -> tuple[BaseGeometry, CRS]:
     if isinstance(parent, gpd.GeoDataFrame | gpd.GeoSeries):
         if len(parent) != 1:
-            raise GeogridError(
+            raise InvalidInputError(
                 f"give one parent area (上级区域) at a time, got {len(parent)}; "
                 "loop over the rows of the AREA layer"
             )
         if parent.crs is None:
-            raise GeogridError("the parent area has no CRS (坐标系缺失); set one with set_crs")
+            raise CRSError("the parent area has no CRS (坐标系缺失); set one with set_crs")
         geom, source = parent.geometry.iloc[0], CRS(parent.crs)
     else:
         given = crs if crs is not None else households.crs
         if given is None:
-            raise GeogridError("say the CRS of the parent area (坐标系): pass crs=...")
+            raise CRSError("say the CRS of the parent area (坐标系): pass crs=...")
         geom, source = parent, CRS(given)
     if geom is None or geom.is_empty or shapely.get_dimensions(geom) != 2:
-        raise GeogridError("the parent area (上级区域) must be a non-empty polygon")
+        raise InvalidInputError("the parent area (上级区域) must be a non-empty polygon")
     return shapely.make_valid(geom) if not geom.is_valid else geom, source
 
 
@@ -276,7 +277,7 @@ def _to_crs(geom: BaseGeometry, source: CRS, target: CRS) -> BaseGeometry:
 
 def _frame_to(frame: gpd.GeoDataFrame | gpd.GeoSeries, metric: CRS, what: str) -> np.ndarray:
     if frame.crs is None:
-        raise GeogridError(f"the {what} layer has no CRS (坐标系缺失); set one with set_crs")
+        raise CRSError(f"the {what} layer has no CRS (坐标系缺失); set one with set_crs")
     series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
     return np.asarray(series.to_crs(metric).array, dtype=object)
 
@@ -333,7 +334,7 @@ def _sites(
     geoms = _frame_to(households, metric, "households")
     missing = [c for c in extra_columns if c not in households.columns]
     if missing:
-        raise GeogridError(
+        raise InvalidInputError(
             f"the households layer has no column(s) {', '.join(missing)}; "
             f"its columns: {', '.join(map(str, households.columns))}"
         )
@@ -393,7 +394,7 @@ def _counts(households: gpd.GeoDataFrame, column: str) -> np.ndarray:
         return np.ones(len(households), dtype=float)
     values = _numbers(households[column])
     if (values < 0).any():
-        raise GeogridError(f"household counts (住户数) in {column!r} must not be negative")
+        raise InvalidInputError(f"household counts (住户数) in {column!r} must not be negative")
     return values
 
 
@@ -871,7 +872,7 @@ def unit_weights(units: Units, weights: Mapping[str, float] | None) -> np.ndarra
     weights = weights or {"households": 1.0}
     missing = [c for c in weights if c not in units.table.columns]
     if missing:
-        raise GeogridError(
+        raise InvalidInputError(
             f"no weight column(s) {', '.join(missing)} in the units; build the units with "
             "extra_columns=[...] naming them"
         )
@@ -921,7 +922,7 @@ def units_from_polygons(
     (100, [[0.0, 1.0, 1.0]])
     """
     if polygons.crs is None:
-        raise GeogridError("the unit polygons have no CRS (坐标系缺失); set one with set_crs")
+        raise CRSError("the unit polygons have no CRS (坐标系缺失); set one with set_crs")
     source = CRS(polygons.crs)
     metric = (
         source

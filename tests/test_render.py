@@ -337,14 +337,14 @@ def test_long_legend_continues_on_more_pages(tmp_path):
 
 
 def test_wall_map_errors(tmp_path):
-    from geogrid.errors import GeogridError
+    from geogrid.errors import InvalidInputError
     from geogrid.render import render_wall_map
 
-    with pytest.raises(GeogridError, match=re.escape("use one of A0, A1, A2, A3, A4")):
+    with pytest.raises(InvalidInputError, match=re.escape("use one of A0, A1, A2, A3, A4")):
         render_wall_map(crafted_plan(), tmp_path / "x.pdf", paper="B5")
-    with pytest.raises(GeogridError, match=r"\.pdf or \.png"):
+    with pytest.raises(InvalidInputError, match=r"\.pdf or \.png"):
         render_wall_map(crafted_plan(), tmp_path / "x.svg")
-    with pytest.raises(GeogridError, match="no grids at level 4"):
+    with pytest.raises(InvalidInputError, match="no grids at level 4"):
         render_wall_map(crafted_plan(), tmp_path / "x.pdf", level=4)
 
 
@@ -378,14 +378,14 @@ def test_sheet_only_legend_says_where_the_rest_is(tmp_path):
 
 
 def test_font_is_freely_licensed(monkeypatch, tmp_path):
-    from geogrid.errors import GeogridError
+    from geogrid.errors import ConfigurationError
     from geogrid.render.fonts import FONT_ENV, cjk_font_source, truetype_subset
 
     assert "NotoSansCJK" in cjk_font_source().name
     fake = tmp_path / "SimHei.ttf"
     fake.write_bytes(b"not a font")
     monkeypatch.setenv(FONT_ENV, str(fake))
-    with pytest.raises(GeogridError, match="not freely licensed"):
+    with pytest.raises(ConfigurationError, match="not freely licensed"):
         cjk_font_source()
     monkeypatch.delenv(FONT_ENV)
     subset = truetype_subset(["网格"], folder=tmp_path)

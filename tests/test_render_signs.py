@@ -7,7 +7,7 @@ import pytest
 import shapely
 from test_render import SAMPLE, check_fonts, crafted_plan, needs_poppler, page_sizes_mm, pdf_text
 
-from geogrid.errors import GeogridError
+from geogrid.errors import InvalidInputError, NotFoundError
 
 
 @needs_poppler
@@ -40,9 +40,9 @@ def test_signs_template_and_selection(tmp_path):
         plan, tmp_path / "one.pdf", codes=["110108002001"], duties="请找{worker}，电话{phone}。"
     )
     assert signs.pages == 1
-    with pytest.raises(GeogridError, match="placeholder"):
+    with pytest.raises(InvalidInputError, match="placeholder"):
         render_signs(plan, tmp_path / "bad.pdf", duties="{mayor}")
-    with pytest.raises(GeogridError, match="no grid '999'"):
+    with pytest.raises(NotFoundError, match="no grid '999'"):
         render_signs(plan, tmp_path / "bad.pdf", codes=["999"])
 
 

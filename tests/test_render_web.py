@@ -14,7 +14,7 @@ import pytest
 import shapely
 from test_render import ARTIFACTS, SAMPLE, crafted_plan, lattice_plan
 
-from geogrid.errors import GeogridError
+from geogrid.errors import InvalidInputError
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -141,11 +141,11 @@ def test_tiles_are_optional_and_gcj02_shifts_the_grids(tmp_path):
 def test_web_map_errors(tmp_path):
     from geogrid.render import render_web_map
 
-    with pytest.raises(GeogridError, match="tile_attribution"):
+    with pytest.raises(InvalidInputError, match="tile_attribution"):
         render_web_map(crafted_plan(), tiles="http://x/{z}/{x}/{y}.png")
-    with pytest.raises(GeogridError, match="use one of wgs84, gcj02"):
+    with pytest.raises(InvalidInputError, match="use one of wgs84, gcj02"):
         render_web_map(crafted_plan(), tiles_crs="bd09")
-    with pytest.raises(GeogridError, match=r"\.html"):
+    with pytest.raises(InvalidInputError, match=r"\.html"):
         render_web_map(crafted_plan(), tmp_path / "map.pdf")
 
 

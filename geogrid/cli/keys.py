@@ -11,7 +11,7 @@ from rich.table import Table
 
 from geogrid.access import Caller, Role
 from geogrid.cli._common import err, out, user_errors, when
-from geogrid.errors import GeogridError
+from geogrid.errors import InvalidInputError
 
 __all__ = ["keys_create", "keys_list", "keys_revoke"]
 
@@ -29,7 +29,7 @@ def keys_create(
     from geogrid.store import open_store
 
     if role in GRID_REQUIRED and grid is None:
-        raise GeogridError(f"a {role.value} key must be bound to a grid: add --grid CODE")
+        raise InvalidInputError(f"a {role.value} key must be bound to a grid: add --grid CODE")
     with open_store() as store:
         raw, key = store.access().create_key(
             role, name=name, grid_code=grid, caller=_local_caller()

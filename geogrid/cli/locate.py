@@ -15,7 +15,7 @@ from rich.table import Table
 
 from geogrid import io
 from geogrid.cli._common import PlanArg, err, load_plan, out, user_errors
-from geogrid.errors import CoordinateError, GeogridError, PlanFileError
+from geogrid.errors import CoordinateError, InvalidInputError, PlanFileError
 from geogrid.plan import GridPlan
 
 __all__ = ["locate_cmd"]
@@ -52,15 +52,17 @@ def locate_cmd(
     """Which grid, at every level, holds each point (定位): a points file, or --lon/--lat."""
     single = lon is not None or lat is not None
     if single == (points is not None):
-        raise GeogridError("give a points file (with -o OUT.csv) or one point with --lon and --lat")
+        raise InvalidInputError(
+            "give a points file (with -o OUT.csv) or one point with --lon and --lat"
+        )
     if single:
         if lon is None or lat is None:
-            raise GeogridError("give both --lon and --lat")
+            raise InvalidInputError("give both --lon and --lat")
         _locate_one(load_plan(plan), lon, lat, crs or "wgs84", as_json)
         return
     assert points is not None
     if output is None or output.suffix.lower() not in io.POINT_OUTPUT_FORMATS:
-        raise GeogridError(
+        raise InvalidInputError(
             "say where to write the located points: -o located.csv (or .gpkg, .geojson, .parquet)"
         )
     frame = io.read_points(points, layer=layer, crs=crs)

@@ -9,7 +9,7 @@ import typer
 
 from geogrid import io
 from geogrid.cli._common import PlanArg, layer_spec, load_plan, out, user_errors
-from geogrid.errors import GeogridError
+from geogrid.errors import InvalidInputError
 
 __all__ = ["cards_cmd", "map_cmd", "signs_cmd"]
 
@@ -75,7 +75,7 @@ def map_cmd(
     from geogrid.render import render_wall_map, render_web_map
 
     if not (pdf or png or html):
-        raise GeogridError(
+        raise InvalidInputError(
             "say what to draw: --pdf wall.pdf, --png wall.png and/or --html map.html"
         )
     grid_plan = load_plan(plan)

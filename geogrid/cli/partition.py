@@ -18,7 +18,7 @@ from geogrid.cli._common import (
     read_spec,
     user_errors,
 )
-from geogrid.errors import GeogridError
+from geogrid.errors import InvalidInputError
 
 __all__ = ["partition_cmd", "redraw_cmd"]
 
@@ -32,7 +32,9 @@ def _weights(pairs: list[str] | None) -> dict[str, float] | None:
         try:
             weights[column.strip()] = float(factor) if sep else 1.0
         except ValueError as exc:
-            raise GeogridError(f"--weight {pair!r}: write COLUMN=FACTOR, e.g. shops=2") from exc
+            raise InvalidInputError(
+                f"--weight {pair!r}: write COLUMN=FACTOR, e.g. shops=2"
+            ) from exc
     return weights
 
 
@@ -65,7 +67,7 @@ def partition_cmd(
     from geogrid.partition import parse_band, partition_areas
 
     if (band is None) == (grids is None):
-        raise GeogridError("give --band MIN-MAX (e.g. 300-500) or --grids K")
+        raise InvalidInputError("give --band MIN-MAX (e.g. 300-500) or --grids K")
     homes = read_households_spec(households, count_column)
     plan, report = partition_areas(
         read_spec(area),
@@ -164,7 +166,7 @@ def redraw_cmd(
         f"{', '.join(result.out_of_band) or 'none'}"
     )
     if max_moved is not None and result.moved_households > max_moved:
-        raise GeogridError(
+        raise InvalidInputError(
             f"the redraw would move {result.moved_households} households, more than "
             f"--max-moved {max_moved} (调整户数超限); nothing written — raise the limit or "
             "widen the band"

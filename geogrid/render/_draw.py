@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geogrid.errors import GeogridError
+from geogrid.errors import CRSError
 
 if TYPE_CHECKING:
     from matplotlib.path import Path
@@ -31,7 +31,7 @@ def context_geoms(layer: ContextLayer, crs: Any) -> np.ndarray:
 
         layer = read_layer(layer)
     if layer.crs is None:
-        raise GeogridError("a context layer has no CRS; set one (e.g. EPSG:4490) before drawing it")
+        raise CRSError("a context layer has no CRS; set one (e.g. EPSG:4490) before drawing it")
     series = layer.geometry if isinstance(layer, gpd.GeoDataFrame) else layer
     geoms = series.to_crs(crs).to_numpy()
     return np.asarray(geoms[~(shapely.is_empty(geoms) | shapely.is_missing(geoms))])

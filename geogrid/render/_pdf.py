@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geogrid.errors import GeogridError
+from geogrid.errors import ConfigurationError
 from geogrid.render.fonts import truetype_subset
 
 __all__ = ["MM", "PdfWriter", "wrap"]
@@ -90,13 +90,15 @@ class PdfWriter:
     ) -> None:
         """Write ``text`` with its baseline at (x, y) mm, aligned left, centre or right.
 
-        Raises ``GeogridError`` for a character missing from the font subset (it would print
-        as an empty box): every string must be among the ``texts`` the writer was made with.
+        Raises :class:`~geogrid.errors.ConfigurationError` for a character missing from the
+        font subset (it would print as an empty box): every string must be among the ``texts``
+        the writer was made with, so this is a fault of geogrid, not of the caller's input.
         """
         missing = set(text) - self._chars
         if missing:
-            raise GeogridError(
-                f"characters {''.join(sorted(missing))!r} are not in the map font subset"
+            raise ConfigurationError(
+                f"characters {''.join(sorted(missing))!r} are not in the map font subset; "
+                "this is a fault of geogrid, not of your data: please report it"
             )
         c = self.canvas
         c.setFont(self.font, size)

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from geogrid.errors import GeogridError
+from geogrid.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from fontTools.ttLib import TTFont
@@ -48,22 +48,22 @@ def cjk_font_source() -> Path:
 
     Raises
     ------
-    GeogridError
-        When no freely licensed CJK font is found, with how to get one.
+    ConfigurationError
+        When no freely licensed CJK font is found, with how to get one (an installation fault).
     """
     named = os.environ.get(FONT_ENV)
     if named:
         path = Path(named)
         if not path.is_file():
-            raise GeogridError(f"{FONT_ENV}={named}: no such font file")
+            raise ConfigurationError(f"{FONT_ENV}={named}: no such font file")
         if any(bad in path.name.lower().replace(" ", "") for bad in _NOT_FREE):
-            raise GeogridError(f"{path.name} is not freely licensed; use Noto Sans CJK (OFL)")
+            raise ConfigurationError(f"{path.name} is not freely licensed; use Noto Sans CJK (OFL)")
         return path
     for folder in _candidate_dirs():
         for name in _FONT_FILES:
             if (folder / name).is_file():
                 return folder / name
-    raise GeogridError(
+    raise ConfigurationError(
         "no CJK font for printed maps: pip install mplfonts (ships Noto Sans CJK, OFL), "
         "apt-get install fonts-noto-cjk, or set GEOGRID_CJK_FONT to an OFL font file"
     )

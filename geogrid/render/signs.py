@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 
 from geogrid.crs import metric_crs
-from geogrid.errors import GeogridError
+from geogrid.errors import CRSError, InvalidInputError, NotFoundError
 from geogrid.plan import GridPlan, StaffRole
 from geogrid.render._draw import ContextLayer, context_geoms
 from geogrid.render._pdf import PdfWriter, wrap
@@ -140,7 +140,7 @@ def render_signs(
     if codes is not None:
         missing = sorted(set(codes) - set(grids["code"]))
         if missing:
-            raise GeogridError(
+            raise NotFoundError(
                 f"no grid {missing[0]!r} at level {level}; codes look like {grids['code'].iloc[0]}"
             )
         grids = grids[grids["code"].isin(list(codes))].reset_index(drop=True)
@@ -168,18 +168,20 @@ def render_signs(
 
 def _level(plan: GridPlan, level: int | None) -> int:
     if plan.grids.empty:
-        raise GeogridError(f"plan {plan.name!r} has no grids")
+        raise InvalidInputError(f"plan {plan.name!r} has no grids")
     present = sorted(int(v) for v in plan.grids["level"].unique())
     level = present[-1] if level is None else int(level)
     if level not in present:
-        raise GeogridError(f"plan {plan.name!r} has no grids at level {level}; levels: {present}")
+        raise InvalidInputError(
+            f"plan {plan.name!r} has no grids at level {level}; levels: {present}"
+        )
     return level
 
 
 def _paper(paper: str) -> tuple[float, float]:
     key = str(paper).upper()
     if key not in PAPER_MM:
-        raise GeogridError(f"unknown paper {paper!r}; use one of {', '.join(PAPER_MM)}")
+        raise InvalidInputError(f"unknown paper {paper!r}; use one of {', '.join(PAPER_MM)}")
     width, height = PAPER_MM[key]
     return float(width), float(height)
 
@@ -223,7 +225,7 @@ def _sign_facts(
     try:
         text = duties.format_map(values)
     except (KeyError, ValueError, IndexError) as exc:
-        raise GeogridError(
+        raise InvalidInputError(
             f"the duties template has an unknown placeholder {exc}; use {sorted(values)}"
         ) from exc
     return {**values, "people": people, "duties": text}
@@ -441,7 +443,7 @@ def locate_households(
     """
     level = _level(plan, level)
     if households.crs is None:
-        raise GeogridError("the households have no CRS; set one (e.g. EPSG:4490) first")
+        raise CRSError("the households have no CRS; set one (e.g. EPSG:4490) first")
     grids = plan.level(level)
     crs = metric_crs(grids.geometry)
     points = gpd.GeoDataFrame(
@@ -490,7 +492,7 @@ def render_cards(
     """
     for column in (group_by, label):
         if column is not None and column not in households.columns:
-            raise GeogridError(
+            raise InvalidInputError(
                 f"households have no column {column!r}; columns: {', '.join(map(str, households.columns))}"
             )
     codes = locate_households(plan, households, level)

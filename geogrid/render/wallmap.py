@@ -42,7 +42,7 @@ import shapely
 from pyproj import CRS
 
 from geogrid.crs import metric_crs
-from geogrid.errors import GeogridError
+from geogrid.errors import InvalidInputError
 from geogrid.plan import GridPlan
 from geogrid.render._draw import ContextLayer, TextMeter, context_geoms, line_paths, polygon_paths
 from geogrid.render.colouring import adjacency_graph, colour_grids
@@ -194,7 +194,7 @@ def render_wall_map(
 
     Raises
     ------
-    GeogridError
+    InvalidInputError
         For an unknown paper size or output format, a level the plan lacks, or no grids.
     """
     fmt, paper, level = _check_args(plan, path, paper, level)
@@ -202,7 +202,7 @@ def render_wall_map(
     grids = plan.level(level).sort_values("code", kind="stable").reset_index(drop=True)
     grids = grids[~grids.geometry.is_empty].reset_index(drop=True)  # nothing to draw or label
     if grids.empty:
-        raise GeogridError(f"plan {plan.name!r} has only empty geometries at level {level}")
+        raise InvalidInputError(f"plan {plan.name!r} has only empty geometries at level {level}")
     layout = page_layout(paper, landscape, len(grids))
     show = len(grids) > 500 if progress is None else progress
     with _progress(show, len(grids) + 6) as step:
@@ -251,16 +251,18 @@ def render_wall_map(
 def _check_args(plan: GridPlan, path: Any, paper: str, level: int | None) -> tuple[str, str, int]:
     key = str(paper).upper()
     if key not in PAPER_MM:
-        raise GeogridError(f"unknown paper {paper!r}; use one of {', '.join(PAPER_MM)}")
+        raise InvalidInputError(f"unknown paper {paper!r}; use one of {', '.join(PAPER_MM)}")
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in ("pdf", "png"):
-        raise GeogridError(f"{Path(path).name}: a wall map is written as .pdf or .png")
+        raise InvalidInputError(f"{Path(path).name}: a wall map is written as .pdf or .png")
     if plan.grids.empty:
-        raise GeogridError(f"plan {plan.name!r} has no grids to draw")
+        raise InvalidInputError(f"plan {plan.name!r} has no grids to draw")
     present = sorted(int(v) for v in plan.grids["level"].unique())
     level = present[-1] if level is None else int(level)
     if level not in present:
-        raise GeogridError(f"plan {plan.name!r} has no grids at level {level}; levels: {present}")
+        raise InvalidInputError(
+            f"plan {plan.name!r} has no grids at level {level}; levels: {present}"
+        )
     return fmt, key, level
 
 

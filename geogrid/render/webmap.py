@@ -39,7 +39,7 @@ import numpy as np
 import shapely
 
 from geogrid.crs import metric_crs, wgs84_to_gcj02
-from geogrid.errors import GeogridError
+from geogrid.errors import ConfigurationError, CRSError, InvalidInputError
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.render.colouring import adjacency_graph, colour_grids
 from geogrid.render.legend import legend_rows
@@ -159,13 +159,13 @@ def _check_args(
     plan: GridPlan, path: Any, tiles: str | None, attribution: str | None, tiles_crs: str
 ) -> None:
     if plan.grids.empty:
-        raise GeogridError(f"plan {plan.name!r} has no grids to map")
+        raise InvalidInputError(f"plan {plan.name!r} has no grids to map")
     if path is not None and Path(path).suffix.lower() not in (".html", ".htm"):
-        raise GeogridError(f"{Path(path).name}: a web map is written as .html")
+        raise InvalidInputError(f"{Path(path).name}: a web map is written as .html")
     if tiles_crs not in _TILES_CRS:
-        raise GeogridError(f"tiles_crs {tiles_crs!r}: use one of {', '.join(_TILES_CRS)}")
+        raise InvalidInputError(f"tiles_crs {tiles_crs!r}: use one of {', '.join(_TILES_CRS)}")
     if tiles and not attribution:
-        raise GeogridError("give tile_attribution with tiles (who made the base map)")
+        raise InvalidInputError("give tile_attribution with tiles (who made the base map)")
 
 
 # --------------------------------------------------------------------------- geometry
@@ -394,7 +394,7 @@ def _add_incidents(fmap: Any, incidents: gpd.GeoDataFrame, tiles_crs: str) -> No
     import folium
 
     if incidents.crs is None:
-        raise GeogridError("the incidents have no CRS; set one (EPSG:4490 or EPSG:4326) first")
+        raise CRSError("the incidents have no CRS; set one (EPSG:4490 or EPSG:4326) first")
     points = incidents.to_crs(PLAN_CRS)
     group = folium.FeatureGroup(name=f"事件（{len(points)}）", show=True)
     for row in points.itertuples(index=False):
@@ -579,7 +579,11 @@ def _offline(document: str, title: str, script: str, *, heat: bool = False) -> s
         r'<(?:script|link|img|iframe)\b[^>]*(?:src|href)\s*=\s*"((?:https?:)?//[^"]+)"', document
     )
     if leftover:
-        raise GeogridError(f"the web map still links {leftover[0]}; it would not work offline")
+        raise ConfigurationError(
+            f"the web map still links {leftover[0]}; it would not work offline: the installed "
+            "folium links an asset geogrid does not vendor; report it with the output of "
+            "`pip show folium`"
+        )
     return document
 
 
