@@ -388,7 +388,7 @@ def test_households_beyond_empty_land_are_reached(heqingyuan, seed):
 @pytest.mark.parametrize("floor", [0.0, 5.0])
 def test_all_moves_at_once_match_move_by_move(floor):
     # the numpy evaluation of every move picks exactly the units whose best move improves
-    from geogrid.partition.refine import _State
+    from geogrid.partition.objective import RefineState
     from geogrid.partition.solve import unit_graph
 
     parent, hh, barriers = community(4, n=300, irregular=True)
@@ -396,7 +396,7 @@ def test_all_moves_at_once_match_move_by_move(floor):
     result = partition(units, band=(100, 200))
     graph = unit_graph(units, np.arange(len(units)), result.loads)
     start = np.roll(result.assignment, 7)  # a poor start: many improving moves
-    state = _State(graph, start, result.k, 100, 200, 150)
+    state = RefineState(graph, start, result.k, 100, 200, 150)
     state.floor = floor
     state.shape_of = [state.grid_shape(g) for g in range(result.k)]
     scalar = [state.best_move(u)[0] < -1e-9 for u in range(len(units))]

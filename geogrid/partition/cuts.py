@@ -1,21 +1,19 @@
 """Cutting the units of a few grids again in two: straight lines and spanning-tree edges.
 
-Used by the last phase of :mod:`geogrid.partition.refine`, which splits a grid of poor
-Polsby–Popper again together with a neighbour: straight cuts give compact sides on pairs of
-many small units, the cuts of random spanning trees (GerryChain's ReCom) reach the odd shapes
-of pairs of few large units.
+Used by the last phase of the refinement, :mod:`geogrid.partition.lift`, which splits a grid
+of poor Polsby–Popper again together with a neighbour: straight cuts give compact sides on
+pairs of many small units, the cuts of random spanning trees (GerryChain's ReCom) reach the
+odd shapes of pairs of few large units.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from geogrid.partition.refine import Graph
+from geogrid.partition.graph import Graph
 
 __all__ = ["ANGLES", "POSITIONS", "Subgraph"]
 

@@ -21,9 +21,10 @@ import shapely
 from geogrid.codes import number_children
 from geogrid.errors import GeogridError
 from geogrid.partition.band import Band, grid_count
+from geogrid.partition.graph import Graph
 from geogrid.partition.initial import grow_regions
 from geogrid.partition.plan import micro_grid_rows
-from geogrid.partition.refine import Graph, refine
+from geogrid.partition.refine import refine
 from geogrid.partition.solve import partition, unit_graph
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.units import Units, units_from_polygons

@@ -16,8 +16,10 @@ from scipy.sparse.csgraph import connected_components
 
 from geogrid.errors import GeogridError
 from geogrid.partition.band import Band, grid_count
+from geogrid.partition.graph import Graph
 from geogrid.partition.initial import initial_partition
-from geogrid.partition.refine import Graph, merge_short_grids, refine
+from geogrid.partition.refine import refine
+from geogrid.partition.repair import merge_short_grids
 from geogrid.units import Units, unit_weights
 
 __all__ = ["GridException", "Partition", "partition", "summary", "unit_graph"]
