@@ -29,6 +29,7 @@ __all__ = [
     "CurrentCaller",
     "LocateCaller",
     "caller_of",
+    "key_schemes",
     "locate_caller",
     "new_key_cache",
     "store_of",
@@ -95,20 +96,30 @@ def caller_of(
     return caller
 
 
-async def locate_caller(
-    request: Request,
-    api_key: Annotated[str | None, Depends(_KEY_HEADER)] = None,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
-) -> Caller | None:
+async def locate_caller(request: Request) -> Caller | None:
     """``None`` while locating is open (the default), else a caller allowed to locate.
 
     Async, so the open hot path costs no thread hop; a key is checked in a worker thread.
+    It reads the key from the headers itself, so that open routes declare no key in the
+    OpenAPI schema; :func:`key_schemes` declares it where locating is closed.
     """
     if request.app.state.settings.open_locate:
         return None
+    api_key = request.headers.get("x-api-key")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = None
+    if scheme.lower() == "bearer" and token:
+        bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
     caller = await run_in_threadpool(caller_of, request, api_key, bearer)
     require(caller, Permission.LOCATE)
     return caller
+
+
+def key_schemes(
+    api_key: Annotated[str | None, Depends(_KEY_HEADER)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+) -> None:
+    """Declares the API key in the schema of routes that read it themselves (closed locate)."""
 
 
 CurrentCaller = Annotated[Caller, Depends(caller_of)]

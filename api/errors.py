@@ -1,75 +1,111 @@
 """geogrid errors → HTTP responses, in one table.
 
-Every error answer has the same body: ``{"detail": "what went wrong and what to do",
-"error": "ClassName"}`` (422 from request validation keeps FastAPI's list of problems).
+Every error answer has the same body (:class:`ErrorOut`): ``{"detail": "what went wrong and
+what to do", "error": "ClassName"}``; a request that does not match the schema (422 from
+FastAPI's validation) has ``detail`` as the list of problems, each naming where
+(``loc``) and what (``msg``), with the offending input shortened — an error never echoes a
+large input back.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from geogrid.errors import (
     AccessDeniedError,
     AuthenticationError,
-    CoordinateError,
-    CRSError,
+    ConfigurationError,
+    ConflictError,
     GeogridError,
-    IdempotencyConflictError,
-    InvalidIncidentError,
+    InvalidInputError,
     InvalidPlanError,
     NotFoundError,
-    PlanFileError,
+    PayloadTooLargeError,
     PreconditionFailedError,
     PreconditionRequiredError,
     StoreError,
-    TransitionError,
-    VersionStateError,
+    StoreUnavailableError,
 )
 
 __all__ = [
+    "ERROR_RESPONSES",
     "STATUS_BY_ERROR",
-    "NoActivePlanError",
+    "ErrorOut",
     "OgcParameterError",
-    "PayloadTooLargeError",
+    "error_responses",
     "install_error_handlers",
     "status_for",
 ]
 
+_log = logging.getLogger("geogrid.api")
+_ECHO = 120  # characters of an offending input kept in a validation problem
 
-class NoActivePlanError(StoreError):
-    """The store holds no active plan (or none was active at the time asked about)."""
 
-
-class OgcParameterError(GeogridError):
+class OgcParameterError(InvalidInputError):
     """A query parameter of the OGC API has a value the server does not offer (OGC: 400)."""
 
 
-class PayloadTooLargeError(GeogridError):
-    """A request body or batch is over the service's cap."""
-
-
 STATUS_BY_ERROR: dict[type[Exception], int] = {
-    CoordinateError: 422,
-    CRSError: 422,
-    PlanFileError: 422,
-    InvalidPlanError: 422,
-    InvalidIncidentError: 422,
-    IdempotencyConflictError: 422,
+    OgcParameterError: 400,
     AuthenticationError: 401,
     AccessDeniedError: 403,
-    TransitionError: 409,
-    PreconditionFailedError: 412,
-    PreconditionRequiredError: 428,
-    PayloadTooLargeError: 413,
-    OgcParameterError: 400,
-    NoActivePlanError: 404,
     NotFoundError: 404,
-    VersionStateError: 409,
-    StoreError: 503,
-    GeogridError: 400,
+    PreconditionFailedError: 412,
+    PayloadTooLargeError: 413,
+    PreconditionRequiredError: 428,
+    InvalidInputError: 422,
+    ConflictError: 409,
+    StoreUnavailableError: 503,
+    StoreError: 500,
+    ConfigurationError: 500,
+    GeogridError: 500,
 }
 """The one table: the first class in this order that the error is an instance of wins."""
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="what went wrong and what to do; for a request that does not match the "
+        "schema, the list of problems (loc, msg, type)"
+    )
+    error: str = Field(examples=["CoordinateError"], description="the error's class")
+    problems: list[str] | None = Field(
+        default=None, description="a plan's validation problems, one line each"
+    )
+
+
+def _described(what: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": what}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _described("a parameter the OGC API does not offer"),
+    401: _described("no, an unknown or a revoked API key"),
+    403: _described("the key's role may not do this, or not here"),
+    404: _described("no such object, or none the key may see"),
+    409: _described("clashes with the current state"),
+    412: _described("If-Match names a state that is no longer current"),
+    413: _described("body, batch or file over its cap"),
+    422: _described("invalid input: the message names the problem"),
+    428: _described("If-Match is required"),
+    500: _described("a fault of the installation: the message tells the operator"),
+    503: _described("the store cannot be reached now: retry"),
+}
+"""Error answers for OpenAPI, keyed by status (routers pick the ones they can give)."""
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The :data:`ERROR_RESPONSES` of ``statuses``, for a router's or a route's ``responses``."""
+    return {status: ERROR_RESPONSES[status] for status in statuses}
 
 
 def status_for(error: Exception) -> int:
@@ -77,8 +113,11 @@ def status_for(error: Exception) -> int:
 
     Examples
     --------
-    >>> status_for(CoordinateError("swapped")), status_for(StoreError("down"))
+    >>> from geogrid.errors import CoordinateError, TransitionError
+    >>> status_for(CoordinateError("swapped")), status_for(StoreUnavailableError("down"))
     (422, 503)
+    >>> status_for(TransitionError("closed")), status_for(ConfigurationError("no font"))
+    (409, 500)
     """
     for cls, status in STATUS_BY_ERROR.items():
         if isinstance(error, cls):
@@ -87,12 +126,33 @@ def status_for(error: Exception) -> int:
 
 
 async def _geogrid_error(request: Request, exc: Exception) -> JSONResponse:
+    status = status_for(exc)
+    if status >= 500:
+        _log.error("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
     body: dict[str, object] = {"detail": str(exc), "error": type(exc).__name__}
     if isinstance(exc, InvalidPlanError) and exc.problems:
         body["problems"] = [str(p) for p in exc.problems]
-    return JSONResponse(body, status_code=status_for(exc))
+    return JSONResponse(body, status_code=status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [_short(problem) for problem in exc.errors()[:50]]
+    body = {"detail": jsonable_encoder(problems), "error": "RequestValidationError"}
+    return JSONResponse(body, status_code=422)
+
+
+def _short(problem: Any) -> dict[str, Any]:
+    """A validation problem without a long input or an unserialisable context."""
+    short = {key: problem[key] for key in ("type", "loc", "msg") if key in problem}
+    value = problem.get("input")
+    if isinstance(value, str | int | float | bool) or value is None:
+        text = value if not isinstance(value, str) else value[:_ECHO]
+        short["input"] = text
+    return short
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every :class:`~geogrid.errors.GeogridError` by :data:`STATUS_BY_ERROR`."""
     app.add_exception_handler(GeogridError, _geogrid_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -10,12 +10,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import Depends, FastAPI
 
-from api.auth import new_key_cache
-from api.errors import install_error_handlers
+from api.auth import key_schemes, new_key_cache
+from api.errors import error_responses, install_error_handlers
+from api.guard import RequestGuard
 from api.plans import PlanSource
 from api.routes import incidents, keys, locate, maps, ogc, plans
 from api.settings import ApiSettings
@@ -76,43 +75,19 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.state.policy = settings.policy()
     install_error_handlers(app)
     app.add_middleware(
-        _BodyCap, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
+        RequestGuard, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
     )
-    app.include_router(locate.router)
-    app.include_router(ogc.router)
-    app.include_router(maps.router)
-    app.include_router(incidents.router)
-    app.include_router(plans.router)
-    app.include_router(keys.router)
+    open_errors = error_responses(404, 413, 422, 500, 503)
+    keyed_errors = error_responses(401, 403, 404, 409, 412, 413, 422, 428, 500, 503)
+    closed = [] if settings.open_locate else [Depends(key_schemes)]
+    if not settings.open_locate:
+        open_errors |= error_responses(401, 403)
+    app.include_router(locate.router, responses=open_errors, dependencies=closed)
+    app.include_router(
+        ogc.router, responses=open_errors | error_responses(400), dependencies=closed
+    )
+    app.include_router(maps.router, responses=open_errors, dependencies=closed)
+    app.include_router(incidents.router, responses=keyed_errors)
+    app.include_router(plans.router, responses=keyed_errors)
+    app.include_router(keys.router, responses=keyed_errors)
     return app
-
-
-class _BodyCap:
-    """Pure ASGI middleware: 413 for a declared body over the cap, before reading it.
-
-    Plan uploads (``POST /plans``) have their own, larger cap.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
-        self.app = app
-        self.limit = limit
-        self.upload_limit = upload_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            upload = scope["path"] == "/plans"
-            limit = self.upload_limit if upload else self.limit
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > limit:
-                advice = "GEOGRID_MAX_UPLOAD_BYTES raises it" if upload else "split the batch"
-                response = JSONResponse(
-                    {
-                        "detail": f"request body of {int(length)} bytes is over the "
-                        f"{limit}-byte cap; {advice}",
-                        "error": "PayloadTooLargeError",
-                    },
-                    status_code=413,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from api.errors import NoActivePlanError
+from geogrid.errors import NoActivePlanError
 from geogrid.locate import GridIndex
 from geogrid.plan import GridPlan, normalise_staff
 from geogrid.store import PlanStore, VersionInfo

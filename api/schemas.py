@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 __all__ = [
     "MAX_ID",
@@ -22,6 +23,7 @@ __all__ = [
     "IncidentIn",
     "IncidentOut",
     "IncidentPageOut",
+    "Instant",
     "LevelAnswer",
     "LocateOut",
     "NearestOut",
@@ -309,7 +311,48 @@ MAX_ID = 2**31 - 1
 
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """A query's datetime made timezone-aware: one without an offset is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
+    """A datetime made timezone-aware in UTC: one without an offset is taken as UTC.
+
+    Raises ``ValueError`` (a 422 inside a model) for an instant that UTC cannot hold, such as
+    ``0001-01-01T00:00:00+14:00``.
+
+    Examples
+    --------
+    >>> as_utc(dt.datetime(2026, 3, 2, 8)).isoformat()
+    '2026-03-02T08:00:00+00:00'
+    >>> as_utc(dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=14))))
+    Traceback (most recent call last):
+    ...
+    ValueError: 0001-01-01T00:00:00+14:00 is before the year 1 in UTC: give a date-time between 0001-01-01 and 9999-12-31
+    """
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    try:
+        return aware.astimezone(dt.UTC)
+    except OverflowError:
+        side = "before the year 1" if aware.year == 1 else "after the year 9999"
+        raise ValueError(
+            f"{aware.isoformat()} is {side} in UTC: give a date-time between 0001-01-01 and "
+            "9999-12-31"
+        ) from None
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _not_a_number(value: object) -> object:
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError(
+            f"{value!r} is a number: give an ISO 8601 date-time such as 2026-03-02T08:00:00+08:00"
+        )
+    return value
+
+
+Instant = Annotated[
+    dt.datetime,
+    BeforeValidator(_not_a_number),
+    AfterValidator(as_utc),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""An ISO 8601 date-time in a request, in UTC (no offset: UTC); never a Unix time."""

@@ -1,10 +1,11 @@
 """Who may do what: roles, API keys, grid scopes and the masking of personal information.
 
-Every request comes from a :class:`Caller`: a role and, optionally, the grid code its API key
-is bound to. A key bound to a grid covers that grid's **subtree**: grid codes are hierarchical
-(a child's code is its parent's code plus three digits, ``docs/DESIGN.md``), so a grid is in the
-subtree of ``A`` exactly when its code starts with ``A``. A key may also be bound to a code
-prefix above the plan's top level, e.g. a street (街道) code over all its communities.
+Every request comes from a :class:`Caller`: a role and, optionally, the code its API key is
+bound to. A key bound to a grid covers that grid's **subtree**, followed through the plans'
+parent links — never by comparing code strings, since two sibling codes may be prefixes of each
+other (``110108001001`` and ``1101080010011``). A key may also be bound to a code *above* the
+plans' top level, e.g. a street (街道) or county code that no plan holds as a grid: it covers
+every grid whose top-level ancestor's code starts with it (:class:`Subtree`).
 
 ================ ==================================================================
 role             may
@@ -24,8 +25,11 @@ Reporters' names and phone numbers are personal information under the PIPL
 Examples
 --------
 >>> worker = Caller("王芳", Role.WORKER, grid_code="110108001001")
->>> worker.covers("110108001001003"), worker.covers("110108001002"), worker.covers(None)
-(True, False, False)
+>>> worker.covers(("110108001001", "110108001001003")), worker.covers(("1101080010011",))
+(True, False)
+>>> street = Caller("街道", Role.SUPERVISOR, grid_code="110108001", above_plans=True)
+>>> street.covers(("110108001001", "110108001001003")), street.covers(None)
+(True, False)
 >>> require(Caller("app", Role.REPORTER), Permission.READ_INCIDENTS)
 Traceback (most recent call last):
 ...
@@ -39,11 +43,13 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
 from geogrid.errors import AccessDeniedError, AuthenticationError, InvalidIncidentError
 from geogrid.incidents import Incident
+from geogrid.text import text_problem
 
 __all__ = [
     "GRID_REQUIRED",
@@ -52,8 +58,10 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Caller",
+    "Lineage",
     "Permission",
     "Role",
+    "Subtree",
     "generate_key",
     "hash_key",
     "key_matches",
@@ -127,6 +135,44 @@ GRID_REQUIRED: frozenset[Role] = frozenset({Role.WORKER})
 """Roles whose keys must be bound to a grid."""
 
 
+Lineage = Sequence[str]
+"""Codes of a grid and its ancestors by parent links, from the top level down to the grid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Subtree:
+    """Everything beneath one code: the one rule of who covers what (keys, filters, scopes).
+
+    Attributes
+    ----------
+    code
+        A grid code, or a code above every plan's top level (a street, a county).
+    above_plans
+        ``True`` when ``code`` is no grid of any plan: it then covers every grid whose
+        top-level ancestor's code starts with it. ``False``: it covers the grid ``code`` and
+        its descendants by parent links, whatever their codes look like.
+
+    Examples
+    --------
+    >>> community = Subtree("110108001001")
+    >>> community.contains(("110108001001", "110108001001004")), community.contains(("1101080010011",))
+    (True, False)
+    >>> Subtree("110108", above_plans=True).contains(("110108001001", "110108001001004"))
+    True
+    """
+
+    code: str
+    above_plans: bool = False
+
+    def contains(self, lineage: Lineage | None) -> bool:
+        """Whether the grid with this ``lineage`` (top level first) is in the subtree."""
+        if not lineage:
+            return False
+        if self.above_plans:
+            return lineage[0].startswith(self.code)
+        return self.code in lineage
+
+
 @dataclasses.dataclass(frozen=True)
 class Caller:
     """Who makes a request: a name for the audit log, a role and an optional grid scope.
@@ -138,19 +184,26 @@ class Caller:
     role
         The :class:`Role`.
     grid_code
-        The grid (or code prefix) whose subtree the caller covers; ``None``: everything.
+        The code whose subtree the caller covers (:class:`Subtree`); ``None``: everything.
     key_id
         Id of the API key used, ``None`` for local callers (CLI, scripts).
+    above_plans
+        Whether ``grid_code`` is a code above every plan's top level (a street, a county)
+        rather than a grid; the store sets it when it authenticates a key.
     """
 
     name: str
     role: Role
     grid_code: str | None = None
     key_id: int | None = None
+    above_plans: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidIncidentError("a caller needs a name (recorded in the audit log)")
+        problem = text_problem(self.name)
+        if problem is not None:
+            raise InvalidIncidentError(f"the name {problem}")
         object.__setattr__(self, "role", Role.parse(self.role))
         if self.grid_code is not None and not str(self.grid_code).strip():
             object.__setattr__(self, "grid_code", None)
@@ -169,14 +222,19 @@ class Caller:
         """Whether the caller's role has ``permission``."""
         return permission in ROLE_PERMISSIONS[self.role]
 
-    def covers(self, grid_code: str | None) -> bool:
-        """Whether grid ``grid_code`` is in the caller's subtree (``None``: outside any grid).
+    @property
+    def subtree(self) -> Subtree | None:
+        """The caller's :class:`Subtree`; ``None`` for a caller bound to no grid (everything)."""
+        return None if self.grid_code is None else Subtree(self.grid_code, self.above_plans)
 
-        An incident outside every grid is covered only by callers bound to no grid.
+    def covers(self, lineage: Lineage | None) -> bool:
+        """Whether the grid with ``lineage`` (its codes from the top level down) is the caller's.
+
+        ``None`` or empty (an incident outside every grid, a key bound to no grid) is covered
+        only by callers bound to no grid.
         """
-        if self.grid_code is None:
-            return True
-        return grid_code is not None and grid_code.startswith(self.grid_code)
+        subtree = self.subtree
+        return subtree is None or subtree.contains(lineage)
 
 
 def require(caller: Caller, permission: Permission) -> None:
@@ -223,9 +281,9 @@ class ApiKey:
         """Whether the key still authenticates."""
         return self.revoked_at is None
 
-    def caller(self) -> Caller:
+    def caller(self, *, above_plans: bool = False) -> Caller:
         """The :class:`Caller` a request made with this key acts as."""
-        return Caller(self.name, self.role, self.grid_code, self.id)
+        return Caller(self.name, self.role, self.grid_code, self.id, above_plans)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,6 +53,7 @@ import pandas as pd
 
 from geogrid.errors import InvalidIncidentError, TransitionError
 from geogrid.plan import GridPlan
+from geogrid.text import text_problem
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -363,6 +364,10 @@ class IncidentReport:
 
     def __post_init__(self) -> None:
         _check_text(self.description, "description", MAX_DESCRIPTION)
+        for name in ("reporter_name", "reporter_phone"):
+            value = getattr(self, name)
+            if value is not None and str(value).strip():
+                _check_text(str(value), name.replace("_", " "), 200)
         for name in ("lon", "lat"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -615,6 +620,8 @@ def apply_transition(
             f"dated earlier ({at.isoformat()})"
         )
     by = _check_by(by)
+    if note:
+        _check_text(note, "note", MAX_DESCRIPTION)
     changes: dict[str, Any] = {"status": target, "updated_at": at}
     if assignee is not None:
         changes["assignee"] = _check_text(assignee, "assignee", 200)
@@ -822,6 +829,9 @@ def _check_text(value: object, name: str, limit: int) -> str:
         raise InvalidIncidentError(f"{name} must be non-empty text")
     if len(value) > limit:
         raise InvalidIncidentError(f"{name} is {len(value)} characters long: at most {limit}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidIncidentError(f"{name} {problem}")
     return value
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from plans import COMMUNITY, QUADRANTS, community_plan
+from plans import COMMUNITY, QUADRANTS, community_plan, make_plan, mbox
 
 from geogrid.access import (
     ROLE_PERMISSIONS,
@@ -29,6 +29,7 @@ from geogrid.errors import (
     NotFoundError,
 )
 from geogrid.incidents import IncidentReport, Placement, open_incident
+from geogrid.plan import GridPlan
 from geogrid.store import PlanStore
 from geogrid.store import schema as tables
 from geogrid.store.access import AccessStore
@@ -72,12 +73,14 @@ def test_permission_table(role: Role) -> None:
 
 def test_a_grid_key_covers_its_subtree_only() -> None:
     worker = Caller("王芳", Role.WORKER, grid_code=GRID_A)
-    assert worker.covers(GRID_A) and worker.covers(GRID_A + "007")
-    assert not worker.covers(GRID_B) and not worker.covers(COMMUNITY) and not worker.covers(None)
-    street = Caller("街道", Role.SUPERVISOR, grid_code="110108")
-    assert street.covers(COMMUNITY) and street.covers(GRID_B) and not street.covers("110109001")
+    assert worker.covers((COMMUNITY, GRID_A)) and worker.covers((COMMUNITY, GRID_A, "x007"))
+    assert not worker.covers((COMMUNITY, GRID_B)) and not worker.covers((COMMUNITY,))
+    assert not worker.covers(None) and not worker.covers(())
+    street = Caller("街道", Role.SUPERVISOR, grid_code="110108", above_plans=True)
+    assert street.covers((COMMUNITY,)) and street.covers((COMMUNITY, GRID_B))
+    assert not street.covers(("110109001",))
     everyone = Caller("区", Role.SUPERVISOR)
-    assert everyone.covers(None) and everyone.covers("anything")
+    assert everyone.covers(None) and everyone.covers(("anything",))
     assert Caller("x", "worker", grid_code="  ").grid_code is None
 
 
@@ -211,7 +214,8 @@ def test_key_rules(keys: AccessStore) -> None:
     with pytest.raises(InvalidIncidentError, match="unknown role 'boss'"):
         keys.create_key("boss", name="x", caller=ADMIN)
     raw, street = keys.create_key(Role.SUPERVISOR, name="街道", grid_code="110108", caller=ADMIN)
-    assert keys.authenticate(raw).covers(GRID_B)
+    assert keys.authenticate(raw).covers((COMMUNITY, GRID_B))
+    assert keys.authenticate(raw).above_plans
     for role in (Role.REPORTER, Role.WORKER, Role.SUPERVISOR, Role.PLANNER):
         with pytest.raises(AccessDeniedError, match="may not manage API keys"):
             keys.create_key(Role.ADMIN, name="x", caller=Caller("x", role, grid_code=GRID_A))
@@ -262,3 +266,74 @@ def test_audit_log(keys: AccessStore) -> None:
     assert keys.list_audit(caller=ADMIN, since=entries[0].at + dt.timedelta(seconds=1)) == []
     with pytest.raises(InvalidIncidentError, match="needs an action"):
         keys.write_audit(caller, "", object_type="point")
+
+
+# -- subtrees follow parent links, never code prefixes ----------------------------------------
+
+SIBLING = COMMUNITY + "1"  # 1101080011: a sibling community whose code extends QUADRANTS' parent
+
+
+def sibling_plan() -> GridPlan:
+    """Two communities whose codes are prefixes of each other's grids: ``…001`` and ``…0011``."""
+    rows = [
+        {"code": COMMUNITY, "level": 1, "geometry": mbox(0, 0, 400, 400)},
+        {"code": SIBLING, "level": 1, "geometry": mbox(400, 0, 800, 400)},
+        {"code": GRID_A, "level": 2, "parent_code": COMMUNITY, "geometry": mbox(0, 0, 400, 400)},
+        {"code": SIBLING + "001", "level": 2, "parent_code": SIBLING,
+         "geometry": mbox(400, 0, 800, 400)},
+    ]  # fmt: skip
+    return make_plan(rows)
+
+
+def test_prefix_siblings_stay_apart(store: PlanStore) -> None:
+    store.save(sibling_plan(), by="张三")
+    incidents, keys = store.incidents(), store.access()
+    ours = Placement(116.3, 40.0, (COMMUNITY, GRID_A), "测试", 1)
+    theirs = Placement(116.3, 40.0, (SIBLING, SIBLING + "001"), "测试", 1)
+    report = IncidentReport(category="environment", description="x", lon=116.3, lat=40.0)
+    app = Caller("App", Role.REPORTER)
+    mine = incidents.create_incident(report, ours, caller=app).incident
+    other = incidents.create_incident(report, theirs, caller=app).incident
+    raw, _ = keys.create_key(Role.WORKER, name="王芳", grid_code=COMMUNITY, caller=ADMIN)
+    worker = keys.authenticate(raw)
+    assert not worker.above_plans
+    assert incidents.get_incident(mine.id, caller=worker).id == mine.id
+    with pytest.raises(NotFoundError):
+        incidents.get_incident(other.id, caller=worker)
+    with pytest.raises(NotFoundError):
+        incidents.transition(other.id, "accepted", caller=worker)
+    listed = incidents.list_incidents(caller=worker).items
+    assert [i.id for i in listed] == [mine.id]
+    stats = incidents.stats(caller=Caller("督办", Role.SUPERVISOR, grid_code=COMMUNITY))
+    assert {s.grid_code for s in stats} == {COMMUNITY, GRID_A}
+    admin_listed = incidents.list_incidents(caller=ADMIN, grid_code=COMMUNITY).items
+    assert [i.id for i in admin_listed] == [mine.id]
+    # a street code above both communities covers both, by the top level's code
+    street_raw, _ = keys.create_key(Role.SUPERVISOR, name="街道", grid_code="110108", caller=ADMIN)
+    street = keys.authenticate(street_raw)
+    assert street.above_plans
+    assert {i.id for i in incidents.list_incidents(caller=street).items} == {mine.id, other.id}
+
+
+def test_a_scoped_admin_manages_its_own_keys_only(store: PlanStore) -> None:
+    store.save(sibling_plan(), by="张三")
+    keys = store.access()
+    root_raw, root = keys.create_key(Role.ADMIN, name="区管理员", caller=ADMIN)
+    local_raw, local = keys.create_key(Role.ADMIN, name="社区管理员", grid_code=COMMUNITY,
+                                       caller=keys.authenticate(root_raw))  # fmt: skip
+    local_admin = keys.authenticate(local_raw)
+    _, ours = keys.create_key(Role.WORKER, name="王芳", grid_code=GRID_A, caller=local_admin)
+    _, theirs = keys.create_key(Role.WORKER, name="李雷", grid_code=SIBLING, caller=ADMIN)
+    keys.write_audit(ours.caller(), "locate", object_type="point")
+    keys.write_audit(theirs.caller(), "locate", object_type="point")
+    with pytest.raises(AccessDeniedError, match=f"covers grid {COMMUNITY} only"):
+        keys.create_key(Role.WORKER, name="x", grid_code=SIBLING + "001", caller=local_admin)
+    for key in (root, theirs):
+        with pytest.raises(NotFoundError, match=f"no API key with id {key.id}"):
+            keys.revoke_key(key.id, caller=local_admin)
+        assert keys.authenticate(root_raw).name == "区管理员"
+    assert [k.id for k in keys.list_keys(caller=local_admin)] == [local.id, ours.id]
+    seen = keys.list_audit(caller=local_admin)
+    assert {e.key_id for e in seen} <= {local.id, ours.id} and seen
+    assert theirs.id not in {e.key_id for e in seen}
+    assert keys.revoke_key(ours.id, caller=local_admin).revoked_at is not None

@@ -18,7 +18,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from hypothesis import given
 from hypothesis import strategies as st
-from plans import COMMUNITY, QUADRANTS, community_plan
+from plans import COMMUNITY, QUADRANTS, community_plan, mbox
 
 from geogrid.access import Caller, Role
 from geogrid.errors import (
@@ -347,6 +347,9 @@ def test_grid_stats_without_accepted_cases() -> None:
 
 @pytest.fixture
 def incidents(store: PlanStore) -> IncidentStore:
+    micro = {"code": MICRO_A, "level": 3, "parent_code": GRID_A, "geometry": mbox(0, 0, 200, 200)}
+    plan = community_plan(extra=[micro], levels=("社区", "网格", "微网格"))
+    store.save(plan, by="规划员")  # the grids whose parent links scope keys and filters
     return store.incidents()
 
 
@@ -880,3 +883,16 @@ def test_lost_connections_neither_lose_nor_duplicate_incidents(postgis_url: str)
         assert not plain.replayed and plain.incident.id != created.incident.id
         assert count(store, tables.incidents) == 2
         assert count(store, tables.idempotency_keys) == 1
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\ud800"])
+def test_text_a_store_cannot_hold_is_refused_before_any_store(bad: str) -> None:
+    with pytest.raises(InvalidIncidentError, match="NUL|surrogate"):
+        report(description=bad)
+    with pytest.raises(InvalidIncidentError, match="NUL|surrogate"):
+        report(reporter_name=bad)
+    case = open_incident(report(), placement(), at=T0, by="App")
+    with pytest.raises(InvalidIncidentError, match="note .*(NUL|surrogate)"):
+        apply_transition(case, Status.ACCEPTED, by="王芳", role="worker", at=T0, note=bad)
+    with pytest.raises(InvalidIncidentError, match="name .*(NUL|surrogate)"):
+        Caller(bad, Role.ADMIN)

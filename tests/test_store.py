@@ -17,7 +17,15 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from geogrid.errors import NotFoundError, StoreError, VersionStateError
+from geogrid.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreError,
+    StoreUnavailableError,
+    VersionStateError,
+)
 from geogrid.plan import GridPlan
 from geogrid.settings import Settings
 from geogrid.store import PlanStore, VersionStatus, open_store, sort_plan
@@ -229,7 +237,7 @@ def test_state_changes_need_a_known_version_and_a_user(store: PlanStore) -> None
     store.save(make_plan("甲"), by="张三")
     with pytest.raises(NotFoundError):
         store.approve("甲", 2, by="李四")
-    with pytest.raises(StoreError, match="by="):
+    with pytest.raises(InvalidInputError, match="by="):
         store.approve("甲", 1, by=" ")
 
 
@@ -239,7 +247,7 @@ def test_state_changes_need_a_known_version_and_a_user(store: PlanStore) -> None
 def test_failed_save_writes_nothing(store: PlanStore) -> None:
     plan = make_plan()
     plan.units.loc[2, "unit_id"] = "B-01"  # duplicate: fails after grids and staff went in
-    with pytest.raises(StoreError, match="nothing was written"):
+    with pytest.raises(ConflictError, match="nothing was written"):
         store.save(plan, by="张三")
     assert store.versions() == []
     assert store.plans() == []
@@ -252,7 +260,7 @@ def test_failed_save_leaves_geopackage_index_clean(gpkg_path: Path) -> None:
     with open_store(f"sqlite:///{gpkg_path}") as store:
         plan = make_plan()
         plan.units.loc[2, "unit_id"] = "B-01"
-        with pytest.raises(StoreError):
+        with pytest.raises(ConflictError):
             store.save(plan, by="张三")
     with sqlite3.connect(gpkg_path) as connection:
         for table in ("grids", "units", "rtree_grids_geom", "rtree_units_geom", "staff"):
@@ -426,12 +434,12 @@ def test_schema_matches_migrations(store_url: str) -> None:
     ],
 )
 def test_bad_urls_say_what_to_give(url: str, message: str) -> None:
-    with pytest.raises(StoreError, match=message):
+    with pytest.raises(ConfigurationError, match=message):
         open_store(url)
 
 
 def test_server_down_says_start_it() -> None:
-    with pytest.raises(StoreError, match="start the server"):
+    with pytest.raises(StoreUnavailableError, match="start the server"):
         open_store("postgresql+psycopg://postgres@127.0.0.1:1/geogrid")
 
 
@@ -454,7 +462,7 @@ def test_exported_geopackage_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.postgis
 def test_missing_postgis_says_create_extension(no_postgis_url: str) -> None:
-    with pytest.raises(StoreError, match="CREATE EXTENSION postgis"):
+    with pytest.raises(ConfigurationError, match="CREATE EXTENSION postgis"):
         open_store(no_postgis_url)
 
 

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from api.auth import CurrentCaller, store_of
-from api.errors import NoActivePlanError
 from api.plans import LoadedPlan
 from api.schemas import (
     MAX_ID,
@@ -25,12 +24,13 @@ from api.schemas import (
     IncidentIn,
     IncidentOut,
     IncidentPageOut,
+    Instant,
     StatsOut,
     Status,
     TransitionIn,
-    as_utc,
 )
 from geogrid.crs import check_lonlat, to_plan_lonlat
+from geogrid.errors import NoActivePlanError
 from geogrid.incidents import (
     Event,
     GridStats,
@@ -56,7 +56,11 @@ _IDEMPOTENCY = Header(
 _IF_MATCH = Header(
     alias="If-Match", description="the ETag read last: 412 and no change if it is stale"
 )
-_REF = Path(description="incident id or public reference", examples=["20260302-000001"])
+_REF = Path(
+    description="incident id or public reference",
+    examples=["20260302-000001"],
+    max_length=64,
+)
 
 
 @router.get("/categories", response_model=list[CategoryOut])
@@ -118,8 +122,8 @@ def list_incidents(
     ] = None,
     status: Annotated[list[Status] | None, Query(description="one or more statuses")] = None,
     category: Annotated[list[str] | None, Query(description="one or more category codes")] = None,
-    since: Annotated[dt.datetime | None, Query(description="reported at or after")] = None,
-    until: Annotated[dt.datetime | None, Query(description="reported before")] = None,
+    since: Annotated[Instant | None, Query(description="reported at or after")] = None,
+    until: Annotated[Instant | None, Query(description="reported before")] = None,
     overdue: Annotated[bool | None, Query(description="only (or no) overdue cases")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before_id: Annotated[
@@ -132,8 +136,8 @@ def list_incidents(
         grid_code=grid_code,
         status=status,
         category=category,
-        since=as_utc(since),
-        until=as_utc(until),
+        since=since,
+        until=until,
         overdue=overdue,
         limit=limit,
         before_id=before_id,
@@ -196,8 +200,8 @@ def stats(
     caller: CurrentCaller,
     level: Annotated[int | None, Query(ge=1, le=6, description="one level (1 = top)")] = None,
     grid_code: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[dt.datetime | None, Query(description="reported at or after")] = None,
-    until: Annotated[dt.datetime | None, Query(description="reported before")] = None,
+    since: Annotated[Instant | None, Query(description="reported at or after")] = None,
+    until: Annotated[Instant | None, Query(description="reported before")] = None,
 ) -> dict[str, Any]:
     """Per grid and level: counts, closure rate (办结率), median time to close, overdue."""
     now = dt.datetime.now(dt.UTC)
@@ -205,8 +209,8 @@ def stats(
         caller=caller,
         level=level,
         grid_code=grid_code,
-        since=as_utc(since),
-        until=as_utc(until),
+        since=since,
+        until=until,
         now=now,
     )
     names = _grid_names(request)
@@ -245,8 +249,13 @@ def _grid_names(request: Request) -> dict[str, str]:
 
 
 def _ref(ref: str) -> int | str:
-    """An id when ``ref`` is a number a row id can be, else a reference (never found)."""
-    return int(ref) if ref.isdigit() and int(ref) <= MAX_ID else ref
+    """An id when ``ref`` is ASCII digits a row id can be, else a reference.
+
+    Only ASCII digits make an id: ``²``, ``①`` or a full-width ``５`` are references that no
+    incident has (404), never the id 5.
+    """
+    ascii_digits = ref.isascii() and ref.isdigit()
+    return int(ref) if ascii_digits and len(ref) <= 10 and int(ref) <= MAX_ID else ref
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentCaller, store_of
-from api.schemas import MAX_ID, as_utc
+from api.schemas import MAX_ID, Instant
 from geogrid.access import ApiKey, AuditEntry
 from geogrid.store.access import json_safe
 
@@ -108,8 +108,8 @@ def audit_log(
     action: Annotated[str | None, Query(max_length=100, examples=["incident.read"])] = None,
     object_type: Annotated[str | None, Query(max_length=100)] = None,
     object_id: Annotated[str | None, Query(max_length=100)] = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[dict[str, Any]]:
@@ -121,8 +121,8 @@ def audit_log(
         action=action,
         object_type=object_type,
         object_id=object_id,
-        since=as_utc(since),
-        until=as_utc(until),
+        since=since,
+        until=until,
         limit=limit,
         before_id=before_id,
     )

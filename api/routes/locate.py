@@ -19,17 +19,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.auth import locate_caller
-from api.errors import PayloadTooLargeError
 from api.plans import LoadedPlan, PlanSource
 from api.schemas import (
     BatchLocateIn,
     BatchLocateOut,
     Crs,
     GridOut,
+    Instant,
     LocateOut,
     StaffOut,
 )
 from geogrid.crs import check_lonlat
+from geogrid.errors import PayloadTooLargeError
 from geogrid.locate import locate_points
 
 __all__ = ["router"]
@@ -56,7 +57,7 @@ async def locate_one(
     lon: Annotated[float, Query(description="longitude in `crs`", examples=[116.3326])],
     lat: Annotated[float, Query(description="latitude in `crs`", examples=[40.0047])],
     crs: Annotated[Crs, Query(description="coordinate system of lon/lat")] = Crs.WGS84,
-    at: Annotated[dt.datetime | None, _AT] = None,
+    at: Annotated[Instant | None, _AT] = None,
 ) -> Response:
     """Every level's grid covering the point, with staff; or an explicit outside answer.
 
@@ -101,7 +102,7 @@ async def locate_one(
 
 @router.post("/locate", response_model=BatchLocateOut)
 def locate_batch(
-    request: Request, body: BatchLocateIn, at: Annotated[dt.datetime | None, _AT] = None
+    request: Request, body: BatchLocateIn, at: Annotated[Instant | None, _AT] = None
 ) -> Response:
     """Locate up to ``max_batch_points`` points; grids and staff are listed once.
 

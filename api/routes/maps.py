@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.auth import locate_caller
 from api.plans import LoadedPlan, PlanSource
+from api.schemas import Instant
 from geogrid.errors import NotFoundError
 from geogrid.render import render_signs, render_wall_map, render_web_map
 from geogrid.render.fonts import cjk_font_source
@@ -89,7 +90,7 @@ def wall_map(
         str | None,
         Query(max_length=200, description='default "<plan name> 网格示意图"'),
     ] = None,
-    at: Annotated[dt.datetime | None, _AT] = None,
+    at: Annotated[Instant | None, _AT] = None,
 ) -> Response:
     """The printed wall map of the active plan (or the one active at ``at``).
 
@@ -127,7 +128,7 @@ def web_map(
     title: Annotated[
         str | None, Query(max_length=200, description='default "<plan name> 网格地图"')
     ] = None,
-    at: Annotated[dt.datetime | None, _AT] = None,
+    at: Annotated[Instant | None, _AT] = None,
 ) -> HTMLResponse:
     """One self-contained HTML page: Leaflet inlined, no tile server, nothing from the internet.
 
@@ -149,7 +150,7 @@ def web_map(
 def sign(
     request: Request,
     code: str,
-    at: Annotated[dt.datetime | None, _AT] = None,
+    at: Annotated[Instant | None, _AT] = None,
 ) -> Response:
     """The public sign of grid ``code``: its map, staff with phones, households and duties.
 

@@ -26,7 +26,6 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import CurrentCaller, store_of
-from api.errors import NoActivePlanError
 from api.schemas_plans import (
     GridStaffOut,
     PlanSummaryOut,
@@ -42,6 +41,7 @@ from geogrid.errors import (
     CoordinateError,
     CRSError,
     InvalidPlanError,
+    NoActivePlanError,
     PlanFileError,
     PreconditionRequiredError,
 )
@@ -98,11 +98,9 @@ def _planner(caller: CurrentCaller) -> Caller:
     return caller
 
 
-def _staff_planner(code: GridCode, caller: CurrentCaller) -> Caller:
-    """A caller who may manage the staff of grid ``code`` (planner or admin covering it)."""
+def _staff_planner(caller: CurrentCaller) -> Caller:
+    """A caller who may manage staff: planner or admin (the store checks it covers the grid)."""
     require(caller, Permission.MANAGE_PLANS)
-    if not caller.covers(code):
-        raise AccessDeniedError(f"{caller.name} covers grid {caller.grid_code} only, not {code}")
     return caller
 
 
@@ -267,7 +265,7 @@ def get_staff(
     code: GridCode, response: Response, caller: StaffPlanner, store: Store
 ) -> GridStaffOut:
     """The staff of grid `code` in the active version, with the `ETag` a change must send."""
-    current = store.staff().current(code)
+    current = store.staff().current(code, caller=caller)
     response.headers["ETag"] = f'"{current.etag}"'
     return GridStaffOut.of(current)
 
@@ -302,7 +300,7 @@ def put_staff(
 @router.get("/grids/{code}/staff/history", response_model=list[StaffChangeOut], tags=["staff"])
 def staff_history(code: GridCode, caller: StaffPlanner, store: Store) -> list[StaffChangeOut]:
     """Every change of grid `code`'s staff (any version), newest first: before, after, who, when."""
-    return [StaffChangeOut.of(change) for change in store.staff().history(code)]
+    return [StaffChangeOut.of(change) for change in store.staff().history(code, caller=caller)]
 
 
 # --------------------------------------------------------------------------- helpers

@@ -53,6 +53,7 @@ from geogrid.errors import (
 )
 from geogrid.store import schema
 from geogrid.store._session import now_ms, reading, to_ms, write_transaction
+from geogrid.store.scope import caller_subtree, lineage, lineages, subtree
 
 __all__ = ["MAX_PAGE", "AccessStore", "insert_audit", "json_safe"]
 
@@ -102,7 +103,7 @@ class AccessStore:
         """
         key_caller = Caller(name, Role.parse(role), grid_code)  # validates the name
         require(caller, Permission.MANAGE_KEYS)
-        self._check_scope(caller, key_caller)
+        _check_bound(key_caller)
         raw = generate_key()
         values = {
             "key_hash": hash_key(raw),
@@ -116,6 +117,11 @@ class AccessStore:
         with write_transaction(self._engine, "create an API key") as connection:
             if key_caller.grid_code is not None:
                 _check_grid(connection, key_caller.grid_code)
+            if not _covers_key(connection, caller, key_caller.grid_code):
+                raise AccessDeniedError(
+                    f"{caller.name} covers grid {caller.grid_code} only: cannot create a key "
+                    f"for {key_caller.grid_code or 'every grid'}"
+                )
             table = schema.api_keys
             key_id = connection.execute(
                 table.insert().values(values).returning(table.c.id)
@@ -135,26 +141,33 @@ class AccessStore:
         table = schema.api_keys
         with reading(self._engine, "check an API key") as connection:
             row = connection.execute(sa.select(table).where(table.c.key_hash == digest)).first()
-        if row is None:
-            raise AuthenticationError(
-                "unknown API key: check it was copied whole, or ask an administrator for one "
-                "(`geogrid keys create --role ROLE`)"
-            )
-        key = _key_from_row(row)
+            if row is None:
+                raise AuthenticationError(
+                    "unknown API key: check it was copied whole, or ask an administrator for "
+                    "one (`geogrid keys create --role ROLE`)"
+                )
+            key = _key_from_row(row)
+            above = key.grid_code is not None and subtree(connection, key.grid_code).above_plans
         if not key.active:
             assert key.revoked_at is not None
             raise AuthenticationError(
                 f"API key {key.prefix}… was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC: "
                 "ask an administrator for a new one"
             )
-        return key.caller()
+        return key.caller(above_plans=above)
 
     def revoke_key(self, key_id: int, *, caller: Caller, at: dt.datetime | None = None) -> ApiKey:
-        """Revoke key ``key_id``: it authenticates nobody from now on (revoking twice is a no-op)."""
+        """Revoke key ``key_id``: it authenticates nobody from now on (revoking twice is a no-op).
+
+        A caller bound to a grid may revoke only the keys bound inside its subtree; any other
+        key is "not found" to it, as if it did not exist.
+        """
         require(caller, Permission.MANAGE_KEYS)
         table = schema.api_keys
         with write_transaction(self._engine, "revoke an API key") as connection:
             key = _key(connection, key_id)
+            if not _covers_key(connection, caller, key.grid_code):
+                raise _no_key(key_id)
             if key.active:
                 values = {"revoked_by": caller.name, "revoked_at": to_ms(at) if at else now_ms()}
                 connection.execute(table.update().where(table.c.id == key.id).values(values))
@@ -163,14 +176,18 @@ class AccessStore:
         return key
 
     def list_keys(self, *, caller: Caller, include_revoked: bool = True) -> list[ApiKey]:
-        """Every key (without secrets), oldest first."""
+        """Every key the caller covers (without secrets), oldest first.
+
+        A caller bound to a grid sees the keys bound inside its subtree only.
+        """
         require(caller, Permission.MANAGE_KEYS)
         table = schema.api_keys
         query = sa.select(table).order_by(table.c.id)
         if not include_revoked:
             query = query.where(table.c.revoked_at.is_(None))
         with reading(self._engine, "list API keys") as connection:
-            return [_key_from_row(row) for row in connection.execute(query)]
+            keys = [_key_from_row(row) for row in connection.execute(query)]
+            return _covered_keys(connection, caller, keys)
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -204,11 +221,12 @@ class AccessStore:
     ) -> list[AuditEntry]:
         """Audit rows, newest first, filtered; page on with ``before_id`` = the last id seen.
 
-        Needs :attr:`~geogrid.access.Permission.READ_AUDIT` (admin).
+        Needs :attr:`~geogrid.access.Permission.READ_AUDIT` (admin). An administrator bound
+        to a grid sees only the rows written with the keys bound inside its subtree.
         """
         require(caller, Permission.READ_AUDIT)
         table = schema.audit_log
-        conditions = []
+        conditions: list[sa.ColumnElement[bool]] = []
         for column, value in (
             (table.c.actor, actor),
             (table.c.action, action),
@@ -223,23 +241,40 @@ class AccessStore:
             conditions.append(table.c.at < until)
         if before_id is not None:
             conditions.append(table.c.id < int(before_id))
-        query = sa.select(table).where(*conditions).order_by(table.c.id.desc())
-        query = query.limit(_limit(limit))
+        limit = _limit(limit)
         with reading(self._engine, "read the audit log") as connection:
+            if caller.grid_code is not None:
+                keys = [
+                    _key_from_row(row) for row in connection.execute(sa.select(schema.api_keys))
+                ]
+                own = [key.id for key in _covered_keys(connection, caller, keys)]
+                conditions.append(table.c.key_id.in_(own))
+            query = sa.select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit)
             return [_entry_from_row(row) for row in connection.execute(query)]
 
-    @staticmethod
-    def _check_scope(caller: Caller, key: Caller) -> None:
-        if key.role in GRID_REQUIRED and key.grid_code is None:
-            raise InvalidIncidentError(
-                f"a {key.role.value} key must be bound to a grid: pass grid_code=... "
-                "(`geogrid keys create --role worker --grid CODE`)"
-            )
-        if not caller.covers(key.grid_code):
-            raise AccessDeniedError(
-                f"{caller.name} covers grid {caller.grid_code} only: cannot create a key for "
-                f"{key.grid_code or 'every grid'}"
-            )
+
+def _check_bound(key: Caller) -> None:
+    if key.role in GRID_REQUIRED and key.grid_code is None:
+        raise InvalidIncidentError(
+            f"a {key.role.value} key must be bound to a grid: pass grid_code=... "
+            "(`geogrid keys create --role worker --grid CODE`)"
+        )
+
+
+def _covers_key(connection: sa.Connection, caller: Caller, grid_code: str | None) -> bool:
+    """Whether a key bound to ``grid_code`` (``None``: everything) is inside ``caller``'s."""
+    within = caller_subtree(connection, caller)
+    if within is None:
+        return True
+    return grid_code is not None and within.contains(lineage(connection, grid_code))
+
+
+def _covered_keys(connection: sa.Connection, caller: Caller, keys: list[ApiKey]) -> list[ApiKey]:
+    within = caller_subtree(connection, caller)
+    if within is None:
+        return keys
+    chains = lineages(connection, {k.grid_code for k in keys if k.grid_code is not None})
+    return [k for k in keys if k.grid_code is not None and within.contains(chains[k.grid_code])]
 
 
 def insert_audit(
@@ -302,10 +337,12 @@ def _key(connection: sa.Connection, key_id: int) -> ApiKey:
     table = schema.api_keys
     row = connection.execute(sa.select(table).where(table.c.id == int(key_id))).first()
     if row is None:
-        raise NotFoundError(
-            f"no API key with id {key_id}: list them with store.access().list_keys()"
-        )
+        raise _no_key(key_id)
     return _key_from_row(row)
+
+
+def _no_key(key_id: int) -> NotFoundError:
+    return NotFoundError(f"no API key with id {key_id}: list them with store.access().list_keys()")
 
 
 def _key_from_row(row: Any) -> ApiKey:

@@ -18,7 +18,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import URL, Engine
 
-from geogrid.errors import StoreError
+from geogrid.errors import (
+    ConfigurationError,
+    ConflictError,
+    GeogridError,
+    InvalidInputError,
+    StoreError,
+    StoreUnavailableError,
+)
 from geogrid.store.gpkg import register_functions
 
 __all__ = [
@@ -99,16 +106,31 @@ def describe(engine: Engine) -> str:
 
 @contextmanager
 def translate_errors(engine: Engine, action: str) -> Iterator[None]:
-    """Turn driver errors into :class:`StoreError` with a hint; ``action`` names the step."""
+    """Turn driver errors into geogrid errors with a hint; ``action`` names the step.
+
+    A lost or refused connection is :class:`StoreUnavailableError` (retry), a broken unique
+    or foreign key :class:`ConflictError`, a value the database cannot hold (a NUL character
+    on PostgreSQL) :class:`InvalidInputError`, anything else :class:`StoreError`.
+    """
     try:
         yield
-    except StoreError:
+    except GeogridError:
         raise
     except sa.exc.OperationalError as exc:
-        raise StoreError(_operational_hint(engine, action, exc)) from exc
+        raise StoreUnavailableError(_operational_hint(engine, action, exc)) from exc
     except sa.exc.IntegrityError as exc:
-        raise StoreError(_integrity_hint(engine, action, exc)) from exc
+        raise ConflictError(_integrity_hint(engine, action, exc)) from exc
+    except sa.exc.DataError as exc:
+        raise InvalidInputError(
+            f"cannot {action}: a value does not fit the store ({_first_line(exc)}); nothing "
+            "was written"
+        ) from exc
     except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreUnavailableError(
+                f"lost the connection to {describe(engine)} while trying to {action}: "
+                f"{_first_line(exc)}; nothing was written, retry"
+            ) from exc
         raise StoreError(
             f"cannot {action} in {describe(engine)}: {_first_line(exc)}; nothing was written"
         ) from exc
@@ -118,20 +140,20 @@ def _parse(url: str) -> URL:
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
-        raise StoreError(f"{url!r} is not a database URL: give {_EXAMPLES}") from exc
+        raise ConfigurationError(f"{url!r} is not a database URL: give {_EXAMPLES}") from exc
     backend = parsed.get_backend_name()
     if backend == "postgresql":
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         elif parsed.get_driver_name() != "psycopg":
-            raise StoreError(
+            raise ConfigurationError(
                 f"the driver {parsed.get_driver_name()!r} is not supported: use "
                 "postgresql+psycopg://... (psycopg 3 is installed with geogrid)"
             )
         return parsed
     if backend == "sqlite":
         return parsed
-    raise StoreError(
+    raise ConfigurationError(
         f"unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)!r}: "
         f"the store runs on PostgreSQL/PostGIS or a GeoPackage file; give {_EXAMPLES}"
     )
@@ -139,18 +161,18 @@ def _parse(url: str) -> URL:
 
 def _check_sqlite_path(url: URL) -> None:
     if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
-        raise StoreError(
+        raise ConfigurationError(
             "the embedded store needs a file: give sqlite:///path/to/plans.gpkg "
             "(an in-memory database would vanish with each connection)"
         )
     path = Path(url.database)
     if not path.parent.is_dir():
-        raise StoreError(
+        raise ConfigurationError(
             f"the directory {str(path.parent)!r} of the store file does not exist: create it "
             "or set GEOGRID_DATA_DIR to a writable directory"
         )
     if path.exists() and path.is_dir():
-        raise StoreError(f"{str(path)!r} is a directory: give the path of a .gpkg file")
+        raise ConfigurationError(f"{str(path)!r} is a directory: give the path of a .gpkg file")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -201,7 +223,7 @@ def _check_postgis(connection: sa.Connection, engine: Engine) -> None:
             'postgresql-15-postgis-3), then run "CREATE EXTENSION postgis;" '
             f"in database {database!r}"
         )
-    raise StoreError(f"PostGIS is not enabled in {describe(engine)}: {hint}")
+    raise ConfigurationError(f"PostGIS is not enabled in {describe(engine)}: {hint}")
 
 
 def _operational_hint(engine: Engine, action: str, exc: sa.exc.OperationalError) -> str:

@@ -22,6 +22,14 @@ Examples
 >>> from geogrid.store import open_store
 >>> folder = tempfile.TemporaryDirectory()
 >>> store = open_store(f"sqlite:///{folder.name}/plans.gpkg")
+>>> import geopandas as gpd
+>>> from shapely.geometry import box
+>>> from geogrid.plan import GridPlan
+>>> area = box(116.29, 39.99, 116.31, 40.00)
+>>> grids = gpd.GeoDataFrame({"code": ["110108001", "110108001001"], "name": ["社区", "网格一"],
+...                           "level": [1, 2], "parent_code": [None, "110108001"]},
+...                          geometry=[area, area], crs=4490)
+>>> _ = store.save(GridPlan("示例", ["社区", "网格"], grids), by="张三")  # scopes follow it
 >>> incidents = store.incidents()
 >>> app = Caller("居民上报App", Role.REPORTER, key_id=7)
 >>> report = IncidentReport("environment", "垃圾堆放", 116.305, 39.995, "gcj02",
@@ -57,7 +65,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geogrid.access import Caller, Permission, mask_incident, require
+from geogrid.access import Caller, Permission, Subtree, mask_incident, require
 from geogrid.errors import (
     AccessDeniedError,
     IdempotencyConflictError,
@@ -92,6 +100,7 @@ from geogrid.incidents import (
 from geogrid.store import schema
 from geogrid.store._session import now_ms, to_ms, write_transaction
 from geogrid.store.access import MAX_PAGE, insert_audit
+from geogrid.store.scope import subtree, subtree_condition
 
 __all__ = ["MAX_IDEMPOTENCY_KEY", "RECONNECT_RETRIES", "Created", "IncidentPage", "IncidentStore"]
 
@@ -344,7 +353,8 @@ class IncidentStore:
         caller
             Needs :attr:`~geogrid.access.Permission.READ_INCIDENTS`; sees its subtree only.
         grid_code
-            Only incidents in this grid's subtree (a grid of any level, or a code prefix).
+            Only incidents in this grid's subtree (a grid of any level by parent links, or a
+            code above the plans such as a street's: :class:`~geogrid.access.Subtree`).
         status, category
             One value or several.
         since, until
@@ -369,19 +379,20 @@ class IncidentStore:
         limit = _limit(limit)
         with self._denials(caller, "incident.list", None):
             require(caller, Permission.READ_INCIDENTS)
-            conditions = _conditions(
-                caller,
-                now=now,
-                grid_code=grid_code,
-                status=statuses,
-                category=categories,
-                since=since,
-                until=until,
-                overdue=overdue,
-            )
-            page = conditions + ([_T.c.id < int(before_id)] if before_id is not None else [])
-            query = sa.select(_T).where(*page).order_by(_T.c.id.desc()).limit(limit + 1)
             with write_transaction(self._engine, "list incidents") as connection:
+                conditions = _conditions(
+                    connection,
+                    caller,
+                    now=now,
+                    grid_code=grid_code,
+                    status=statuses,
+                    category=categories,
+                    since=since,
+                    until=until,
+                    overdue=overdue,
+                )
+                page = conditions + ([_T.c.id < int(before_id)] if before_id is not None else [])
+                query = sa.select(_T).where(*page).order_by(_T.c.id.desc()).limit(limit + 1)
                 rows = connection.execute(query).all()
                 total = connection.scalar(
                     sa.select(sa.func.count()).select_from(_T).where(*conditions)
@@ -438,13 +449,18 @@ class IncidentStore:
         now = to_ms(now) if now else now_ms()
         with self._denials(caller, "incident.stats", None):
             require(caller, Permission.READ_STATS)
-            conditions = _conditions(caller, grid_code=grid_code, since=since, until=until, now=now)
             columns = [_T.c.status, _T.c.created_at, _T.c.closed_at, _T.c.deadline, *_LEVELS]
             with write_transaction(self._engine, "count incidents") as connection:
+                scopes = _scopes(connection, caller, grid_code)
+                conditions = _conditions(
+                    connection, caller, grid_code=grid_code, since=since, until=until, now=now
+                )
                 rows = connection.execute(sa.select(*columns).where(*conditions)).all()
                 details = {"level": level, "grid_code": grid_code, "since": since, "until": until}
                 insert_audit(connection, caller, "incident.stats", "incident", None, details)
-        return _group_stats(rows, level, now, lambda code: _in_scope(caller, grid_code, code))
+        return _group_stats(
+            rows, level, now, lambda lineage: all(s.contains(lineage) for s in scopes)
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -663,7 +679,7 @@ def _load(
     if lock:
         query = query.with_for_update()
     row = connection.execute(query).first()
-    if row is None or (caller is not None and not caller.covers(row.grid_code)):
+    if row is None or not all(s.contains(_lineage(row)) for s in _scopes(connection, caller)):
         raise NotFoundError(
             f"no incident {ref!r}"
             + ("" if caller is None or caller.grid_code is None else f" in grid {caller.grid_code}")
@@ -693,12 +709,22 @@ def _events(connection: sa.Connection, incident_id: int | None) -> list[Event]:
 # -- filters -----------------------------------------------------------------------------------
 
 
-def _subtree(column: sa.ColumnElement[str], code: str) -> sa.ColumnElement[bool]:
-    """``column`` is ``code`` or starts with it (exact and case-sensitive on both backends)."""
-    return sa.func.substr(column, 1, len(code)) == code
+def _scopes(
+    connection: sa.Connection, caller: Caller | None, grid_code: str | None = None
+) -> list[Subtree]:
+    """The subtrees an incident must lie in: the caller's and the asked grid's, if any."""
+    codes = [None if caller is None else caller.grid_code, grid_code]
+    return [subtree(connection, _code(code)) for code in codes if code is not None]
+
+
+def _lineage(row: Any) -> tuple[str, ...]:
+    """The level codes an incident was located in, top level first."""
+    codes = (row._mapping[name] for name in schema.LEVEL_COLUMNS)
+    return tuple(code for code in codes if code)
 
 
 def _conditions(
+    connection: sa.Connection,
     caller: Caller,
     *,
     now: dt.datetime,
@@ -710,9 +736,8 @@ def _conditions(
     overdue: bool | None = None,
 ) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
-    for code in (caller.grid_code, grid_code):
-        if code is not None:
-            conditions.append(_subtree(_T.c.grid_code, _code(code)))
+    for within in _scopes(connection, caller, grid_code):
+        conditions.append(subtree_condition(_LEVELS, within))
     if status:
         conditions.append(_T.c.status.in_(status))
     if category:
@@ -762,20 +787,19 @@ def _limit(limit: int) -> int:
 # -- statistics --------------------------------------------------------------------------------
 
 
-def _in_scope(caller: Caller, grid_code: str | None, code: str) -> bool:
-    inside = caller.covers(code)
-    return inside and (grid_code is None or code.startswith(grid_code.strip()))
-
-
 def _group_stats(
-    rows: Sequence[Any], level: int | None, now: dt.datetime, keep: Callable[[str], bool]
+    rows: Sequence[Any],
+    level: int | None,
+    now: dt.datetime,
+    keep: Callable[[tuple[str, ...]], bool],
 ) -> list[GridStats]:
+    """Figures per (level, grid) for the grids whose lineage ``keep`` accepts."""
     levels = [level] if level is not None else list(range(1, len(_LEVELS) + 1))
     groups: defaultdict[tuple[int, str], list[CaseFacts]] = defaultdict(list)
     for row in rows:
         facts = CaseFacts(Status(row.status), row.created_at, row.closed_at, row.deadline)
+        lineage = _lineage(row)
         for n in levels:
-            code = row._mapping[schema.LEVEL_COLUMNS[n - 1]]
-            if code is not None and keep(code):
-                groups[(n, code)].append(facts)
+            if n <= len(lineage) and keep(lineage[:n]):
+                groups[(n, lineage[n - 1])].append(facts)
     return [grid_stats(code, n, cases, now) for (n, code), cases in sorted(groups.items())]

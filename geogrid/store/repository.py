@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geogrid.access import Caller
-from geogrid.errors import NotFoundError, PreconditionFailedError, StoreError
+from geogrid.errors import (
+    InvalidInputError,
+    InvalidPlanError,
+    NotFoundError,
+    PreconditionFailedError,
+)
 from geogrid.incidents import DEFAULT_POLICY, DEFAULT_TAXONOMY, DeadlinePolicy, Taxonomy
 from geogrid.plan import GRID_COLUMNS, PLAN_CRS, STAFF_COLUMNS, UNIT_COLUMNS, GridPlan
 from geogrid.store import schema
@@ -310,14 +315,16 @@ class PlanStore:
 
 def _check_plan(plan: GridPlan) -> None:
     if not isinstance(plan, GridPlan):
-        raise StoreError(f"save() takes a GridPlan, got {type(plan).__name__}")
+        raise InvalidInputError(f"save() takes a GridPlan, got {type(plan).__name__}")
     if not plan.name or not str(plan.name).strip():
-        raise StoreError("the plan has no name: set plan.name (plans are stored by name)")
+        raise InvalidPlanError("the plan has no name: set plan.name (plans are stored by name)")
 
 
 def _check_by(by: str) -> str:
     if not isinstance(by, str) or not by.strip():
-        raise StoreError("say who does this: pass by='user name' (recorded with the version)")
+        raise InvalidInputError(
+            "say who does this: pass by='user name' (recorded with the version)"
+        )
     return by.strip()
 
 

@@ -55,8 +55,17 @@ from geogrid.plan import STAFF_COLUMNS, StaffRole
 from geogrid.store import schema
 from geogrid.store._session import now_ms, reading, write_transaction
 from geogrid.store.access import insert_audit
+from geogrid.store.scope import caller_subtree, lineage
 
-__all__ = ["MAX_STAFF", "GridStaff", "StaffChange", "StaffMember", "StaffStore", "staff_etag"]
+__all__ = [
+    "MAX_STAFF",
+    "GridStaff",
+    "StaffChange",
+    "StaffMember",
+    "StaffStore",
+    "check_covers",
+    "staff_etag",
+]
 
 MAX_STAFF = 100
 """Most people one grid's staff list may hold."""
@@ -157,11 +166,15 @@ class StaffStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def current(self, grid_code: str) -> GridStaff:
-        """The staff of grid ``grid_code`` in the active version (:class:`NotFoundError` if none)."""
+    def current(self, grid_code: str, *, caller: Caller | None = None) -> GridStaff:
+        """The staff of grid ``grid_code`` in the active version (:class:`NotFoundError` if none).
+
+        With a ``caller``, it must cover the grid (:func:`check_covers`).
+        """
         with reading(self._engine, "read a grid's staff") as connection:
             row = _active(connection, lock=False)
             _check_grid(connection, row, grid_code)
+            check_covers(connection, caller, grid_code)
             members = _members(connection, row.id, grid_code)
         return GridStaff(row.plan_name, row.version, grid_code, members, row.staff_revision)
 
@@ -195,17 +208,13 @@ class StaffStore:
             The new staff list, with its new ETag.
         """
         require(caller, Permission.MANAGE_PLANS)
-        if not caller.covers(grid_code):
-            raise AccessDeniedError(
-                f"{caller.name} covers grid {caller.grid_code} only: cannot change the staff "
-                f"of {grid_code}"
-            )
         members = [StaffMember.parse(member) for member in staff]
         if len(members) > MAX_STAFF:
             raise InvalidPlanError(f"a grid has at most {MAX_STAFF} staff, got {len(members)}")
         with write_transaction(self._engine, "change a grid's staff") as connection:
             row = _active(connection, lock=True)
             _check_grid(connection, row, grid_code)
+            check_covers(connection, caller, grid_code)
             before = _members(connection, row.id, grid_code)
             _check_expected(GridStaff(row.plan_name, row.version, grid_code, before, 0), expect)
             revision = row.staff_revision + 1
@@ -215,8 +224,11 @@ class StaffStore:
             insert_audit(connection, caller, "staff.replace", "grid", grid_code, details)
         return GridStaff(row.plan_name, row.version, grid_code, members, revision)
 
-    def history(self, grid_code: str) -> list[StaffChange]:
-        """Every change of grid ``grid_code``'s staff, in any version, newest first."""
+    def history(self, grid_code: str, *, caller: Caller | None = None) -> list[StaffChange]:
+        """Every change of grid ``grid_code``'s staff, in any version, newest first.
+
+        With a ``caller``, it must cover the grid (:func:`check_covers`).
+        """
         changes, versions = schema.staff_changes, schema.plan_versions
         query = (
             sa.select(changes, versions.c.plan_name, versions.c.version)
@@ -225,6 +237,7 @@ class StaffStore:
             .order_by(changes.c.id.desc())
         )
         with reading(self._engine, "read a grid's staff history") as connection:
+            check_covers(connection, caller, grid_code)
             return [_change(row) for row in connection.execute(query)]
 
     def table(self, name: str, version: int) -> pd.DataFrame:
@@ -240,6 +253,17 @@ class StaffStore:
         with reading(self._engine, "read staff") as connection:
             rows = connection.execute(query).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=list(STAFF_COLUMNS), dtype=object)
+
+
+def check_covers(connection: sa.Connection, caller: Caller | None, grid_code: str) -> None:
+    """:class:`AccessDeniedError` unless ``caller`` (if any) covers grid ``grid_code``."""
+    within = None if caller is None else caller_subtree(connection, caller)
+    if within is not None and not within.contains(lineage(connection, grid_code)):
+        assert caller is not None
+        raise AccessDeniedError(
+            f"{caller.name} covers grid {caller.grid_code} only, not {grid_code}: ask a planner "
+            "of that grid, or one bound higher up"
+        )
 
 
 def _active(connection: sa.Connection, *, lock: bool) -> sa.Row[Any]:
