@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -489,3 +490,28 @@ def test_open_store_reads_settings_when_called(
     with open_store() as store:
         store.save(make_plan(), by="张三")
     assert (tmp_path / "geogrid.gpkg").exists()
+
+
+def test_racing_activations_are_serialised(store: PlanStore) -> None:
+    """Two versions activated at once: both succeed in turn, exactly one ends active."""
+    for _ in range(2):
+        info = store.save(make_plan(), by="张三")
+        store.approve(info.plan, info.version, by="李四")
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def activate(version: int) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(store.activate(info.plan, version, by="李四").version)
+        except Exception as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=activate, args=(v,)) for v in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes, key=str) == [1, 2], outcomes  # type: ignore[comparison-overlap]
+    statuses = sorted(v.status.value for v in store.versions(info.plan))
+    assert statuses == ["active", "retired"]

@@ -242,6 +242,7 @@ class PlanStore:
         """
         by = _check_by(by)
         with self._writing(f"activate plan {name!r}") as connection:
+            _serialise_activations(connection)
             row = _locked_version(connection, name, version, expect)
             check_transition(VersionInfo.from_row(row), VersionStatus.ACTIVE)
             now = _now()
@@ -469,6 +470,17 @@ def _audit(
 def _update(connection: sa.Connection, version_id: int, values: Mapping[str, object]) -> None:
     table = schema.plan_versions
     connection.execute(table.update().where(table.c.id == version_id).values(dict(values)))
+
+
+def _serialise_activations(connection: sa.Connection) -> None:
+    """One activation at a time: the later of two racing ones waits, then wins.
+
+    Without it, two activations of different versions on PostgreSQL both retire the version
+    they saw active and then collide on the one-active-version index. SQLite writers are
+    serial already (``BEGIN IMMEDIATE``).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('geogrid.activate'))")
 
 
 def _retire_active(connection: sa.Connection, now: dt.datetime) -> None:
