@@ -1,0 +1,157 @@
+"""The BOLA matrix: keys of every role bound to community A against B's objects, every route.
+
+The street plan has two communities, A (``TOP``, west) and B (``EAST``). Every key of the
+matrix is bound inside A; each operation of the OpenAPI schema is tried against B's incident,
+keys, audit rows, grid staff and the plans. An operation either is *open* (public data: grid
+boundaries and the staff phones of the public signs, 公示牌), or is *scoped*: a key bound to A
+never reads or changes anything of B's — it gets 403/404, or a listing without B's rows.
+The test fails if the schema gains an operation this matrix does not cover.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from tests.service import TOP, activate, centre, issue_key, service_settings, street_plan
+
+EAST = "110108001002"
+A_GRID, B_GRID = f"{TOP}004", f"{EAST}001"  # centre(1, 1) and centre(6, 0)
+ROLES = ("reporter", "worker", "supervisor", "planner", "admin")
+DENIED = {401, 403, 404}
+
+
+@pytest.fixture(params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def world(request, tmp_path):
+    """The service, B's objects made by a root admin, and A-bound keys of every role."""
+    with service_settings(request.param, tmp_path) as settings:
+        activate(settings, street_plan())
+        root = issue_key(settings, "admin", name="区管理员")
+        with TestClient(create_app(settings)) as client:
+            lon, lat = centre(6)
+            body = {"category": "environment", "description": "B 的事件", "lon": lon, "lat": lat}
+            incident = client.post("/incidents", json=body, headers=root).json()
+            b_key = client.post(
+                "/keys", json={"role": "worker", "name": "B 网格员", "grid_code": B_GRID},
+                headers=root,
+            ).json()  # fmt: skip
+            b_worker = {"X-API-Key": b_key["key"]}
+            client.get(f"/incidents/{incident['id']}", headers=b_worker)  # an audit row of B's
+            keys = {
+                role: issue_key(settings, role, A_GRID if role == "worker" else TOP, name=f"A {role}")
+                for role in ROLES
+            }  # fmt: skip
+            yield client, root, keys, {"incident": incident, "key": b_key}
+
+
+def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
+    """One request per operation against B's objects: (method, url, request kwargs)."""
+    ref = b["incident"]["id"]
+    lon, lat = centre(6)
+    staff = {"staff": [{"role": "head", "name": "张三", "phone": "13800000000"}]}
+    return {
+        "GET /incidents": ("GET", "/incidents", {}),
+        "GET /incidents/{ref}": ("GET", f"/incidents/{ref}", {}),
+        "GET /incidents/{ref}/history": ("GET", f"/incidents/{ref}/history", {}),
+        "POST /incidents/{ref}/transitions": (
+            "POST", f"/incidents/{ref}/transitions", {"json": {"to": "accepted"}},
+        ),
+        "GET /stats": ("GET", "/stats", {}),
+        "POST /keys": (
+            "POST", "/keys", {"json": {"role": "worker", "name": "x", "grid_code": B_GRID}},
+        ),
+        "GET /keys": ("GET", "/keys", {}),
+        "DELETE /keys/{key_id}": ("DELETE", f"/keys/{b['key']['id']}", {}),
+        "GET /audit": ("GET", "/audit", {}),
+        "GET /grids/{code}/staff": ("GET", f"/grids/{B_GRID}/staff", {}),
+        "PUT /grids/{code}/staff": (
+            "PUT", f"/grids/{B_GRID}/staff", {"json": staff, "headers": {"If-Match": '"*"'}},
+        ),
+        "GET /grids/{code}/staff/history": ("GET", f"/grids/{B_GRID}/staff/history", {}),
+        "POST /plans": ("POST", "/plans", {"content": b"{}"}),
+        "GET /plans": ("GET", "/plans", {}),
+        "GET /plans/{name}/versions": ("GET", "/plans/示例街道/versions", {}),
+        "GET /plans/{name}/versions/{version}": ("GET", "/plans/示例街道/versions/1", {}),
+        "POST /plans/{name}/versions/{version}/approve": (
+            "POST", "/plans/示例街道/versions/1/approve", {},
+        ),
+        "POST /plans/{name}/versions/{version}/activate": (
+            "POST", "/plans/示例街道/versions/1/activate", {},
+        ),
+        "GET /plans/{name}/versions/{version}/export": (
+            "GET", "/plans/示例街道/versions/1/export", {},
+        ),
+        "GET /plans/active/export": ("GET", "/plans/active/export", {}),
+        "POST /incidents": (
+            "POST", "/incidents",
+            {"json": {"category": "environment", "description": "x", "lon": lon, "lat": lat}},
+        ),
+    }  # fmt: skip
+
+
+OPEN = {
+    # public by design: boundaries, the public signs' staff and phones, the taxonomy
+    "GET /locate", "POST /locate", "GET /ogc", "GET /ogc/conformance", "GET /ogc/collections",
+    "GET /ogc/collections/{collection_id}", "GET /ogc/collections/{collection_id}/items",
+    "GET /ogc/collections/{collection_id}/items/{feature_id}", "GET /maps/wall.pdf",
+    "GET /maps/web.html", "GET /maps/grids/{code}/sign.pdf", "GET /categories",
+    # reporting is by location, not by scope: a reporter app bound anywhere reports anywhere,
+    # and the answer shows only the new incident and its grid's public staff
+    "POST /incidents",
+}  # fmt: skip
+
+LISTINGS = {"GET /incidents", "GET /stats", "GET /keys", "GET /audit"}
+
+
+def _leaks(operation: str, answer: object, b: dict) -> bool:
+    """Whether a listing shows any of B's rows."""
+    if operation == "GET /incidents":
+        return any(i["id"] == b["incident"]["id"] for i in answer["items"])  # type: ignore[index]
+    if operation == "GET /stats":
+        return any(g["code"].startswith(EAST) for g in answer["grids"])  # type: ignore[index]
+    if operation == "GET /keys":
+        return any(k["id"] == b["key"]["id"] or k["grid_code"] is None for k in answer)  # type: ignore[union-attr]
+    if operation == "GET /audit":
+        return any(row["key_id"] == b["key"]["id"] for row in answer)  # type: ignore[union-attr]
+    raise AssertionError(operation)
+
+
+def test_the_matrix_covers_every_operation(world) -> None:
+    client, _, _, b = world
+    schema = client.get("/openapi.json").json()
+    operations = {f"{m.upper()} {p}" for p, ops in schema["paths"].items() for m in ops}
+    assert operations == set(_attempts(b)) | OPEN
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_key_bound_to_a_reads_or_changes_b(world, role) -> None:
+    client, root, keys, b = world
+    allowed: list[str] = []
+    for operation, (method, url, kwargs) in _attempts(b).items():
+        if operation in OPEN:
+            continue
+        headers = keys[role] | kwargs.get("headers", {})
+        extra = {k: v for k, v in kwargs.items() if k != "headers"}
+        response = client.request(method, url, headers=headers, **extra)
+        assert response.status_code < 500, (operation, response.status_code, response.text)
+        if operation in LISTINGS and response.status_code == 200:
+            if _leaks(operation, response.json(), b):
+                allowed.append(f"{operation}: lists B's rows")
+        elif response.status_code not in DENIED:
+            allowed.append(f"{operation}: {response.status_code}")
+    assert allowed == []
+    # B's incident and key are untouched, and the root key still works
+    incident = client.get(f"/incidents/{b['incident']['id']}", headers=root).json()
+    assert incident["status"] == "reported"
+    listed = {k["id"]: k for k in client.get("/keys", headers=root).json()}
+    assert listed[b["key"]["id"]]["revoked_at"] is None
+
+
+def test_the_root_admin_key_cannot_be_revoked_by_a_scoped_key(world) -> None:
+    client, root, keys, _ = world
+    root_id = next(
+        k["id"] for k in client.get("/keys", headers=root).json() if k["name"] == "区管理员"
+    )
+    assert client.delete(f"/keys/{root_id}", headers=keys["admin"]).status_code == 404
+    assert client.get("/keys", headers=root).status_code == 200
