@@ -11,10 +11,16 @@ representative points (``point_on_surface``) in a metric CRS. The row height is
 :data:`ROW_FACTOR` times the median sibling size (√area), so the order follows how a planner
 reads a map rather than tiny differences of latitude. A code in ``taken`` (every code the store
 has ever issued) is skipped, so a code is never reused for a different area.
+
+Whatever the scheme, a code is printed on signs, typed into phones and put into file names and
+URLs, so it has at most :data:`MAX_CODE_LENGTH` characters and no whitespace, quotes or control
+characters (:func:`code_problem`).
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Collection
 
 import geopandas as gpd
@@ -22,10 +28,63 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-__all__ = ["ROW_FACTOR", "SEQUENCE_DIGITS", "child_code", "number_children", "reading_order"]
+__all__ = [
+    "MAX_CODE_LENGTH",
+    "ROW_FACTOR",
+    "SEQUENCE_DIGITS",
+    "child_code",
+    "code_problem",
+    "number_children",
+    "reading_order",
+]
 
 SEQUENCE_DIGITS = 3
 ROW_FACTOR = 0.5
+MAX_CODE_LENGTH = 64
+_PLAIN = re.compile(r"[0-9A-Za-z_.-]+")  # the common case, which needs no closer look
+_QUOTES = frozenset("'\"`‘’“”")
+_RULE = (
+    f"a code has at most {MAX_CODE_LENGTH} characters and no whitespace, quotes or control "
+    "characters, e.g. 110108001001"
+)
+
+
+def code_problem(code: str) -> str | None:
+    """Why ``code`` cannot be a grid code, or ``None`` when it can.
+
+    Parameters
+    ----------
+    code
+        A grid code as given (already stripped of leading and trailing blanks).
+
+    Returns
+    -------
+    str or None
+        What is wrong and what a code looks like, to follow the code in a message.
+
+    Examples
+    --------
+    >>> code_problem("110108001001001") is None, code_problem("海淀-A01") is None
+    (True, True)
+    >>> print(code_problem("110108001001001'; DROP TABLE grids;--"))
+    has a quote (') at character 16; a code has at most 64 characters and no whitespace, quotes or control characters, e.g. 110108001001
+    """
+    if len(code) > MAX_CODE_LENGTH:
+        return f"is {len(code)} characters long; {_RULE}"
+    if _PLAIN.fullmatch(code):
+        return None
+    for position, char in enumerate(code, start=1):
+        category = unicodedata.category(char)
+        if char in _QUOTES:
+            what = f"a quote ({char})"
+        elif char.isspace() or category.startswith("Z"):
+            what = "whitespace"
+        elif category.startswith("C"):
+            what = f"a control character (U+{ord(char):04X})"
+        else:
+            continue
+        return f"has {what} at character {position}; {_RULE}"
+    return None
 
 
 def child_code(parent_code: str | None, sequence: int) -> str:

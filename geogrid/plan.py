@@ -24,6 +24,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from enum import StrEnum
+from numbers import Integral
 
 import geopandas as gpd
 import numpy as np
@@ -31,7 +32,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geogrid.errors import CRSError, PlanFileError
+from geogrid.codes import code_problem
+from geogrid.errors import CoordinateError, CRSError, InvalidPlanError, PlanFileError
+from geogrid.polygons import nonfinite
 
 __all__ = [
     "GRID_COLUMNS",
@@ -168,6 +171,16 @@ class GridPlan:
     version
         Version number given by a store; ``None`` for a plan not stored yet.
 
+    Raises
+    ------
+    InvalidPlanError
+        When ``name`` or ``attribution`` is not text, ``levels`` is not a list of 1 to
+        :data:`MAX_LEVELS` names, ``version`` is not a whole number ≥ 1, or a grid code is
+        missing or not a code (see :func:`geogrid.codes.code_problem`); the message names the
+        field and what it expects.
+    PlanFileError, CRSError, CoordinateError
+        When a table cannot be normalised (see :func:`normalise_grids`).
+
     Examples
     --------
     >>> from shapely.geometry import box
@@ -177,6 +190,10 @@ class GridPlan:
     >>> plan = GridPlan("示例", ["社区"], grids)
     >>> plan.depth, plan.grids.geom_type.iloc[0]
     (1, 'MultiPolygon')
+    >>> GridPlan("示例", "社区", grids)
+    Traceback (most recent call last):
+    ...
+    geogrid.errors.InvalidPlanError: `levels` (层级) must be a list of 1 to 6 level names, top first, e.g. ["社区", "网格"]; got '社区'
     """
 
     name: str
@@ -188,12 +205,15 @@ class GridPlan:
     version: int | None = None
 
     def __post_init__(self) -> None:
-        self.levels = [str(level) for level in self.levels]
-        if not 1 <= len(self.levels) <= MAX_LEVELS:
-            raise PlanFileError(
-                f"a plan has 1 to {MAX_LEVELS} levels (层级), got {len(self.levels)}: "
-                "name them from the top down, e.g. levels=['社区', '网格']"
-            )
+        self.name = _text_field(self.name, "name", "方案名称", '"清华园街道网格划分 2026"')
+        self.levels = _levels(self.levels)
+        self.attribution = _text_field(
+            "" if self.attribution is None else self.attribution,
+            "attribution",
+            "数据来源",
+            '"© OpenStreetMap contributors"',
+        )
+        self.version = _version(self.version)
         self.grids = normalise_grids(self.grids)
         self.staff = normalise_staff(self.staff)
         self.units = normalise_units(self.units)
@@ -281,13 +301,54 @@ def plan_digest(plan: GridPlan) -> str:
     return digest.hexdigest()
 
 
+def _text_field(value: object, field: str, chinese: str, example: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidPlanError(
+            f"`{field}` ({chinese}) must be text, e.g. {example}; got {_shown(value)}"
+        )
+    return value
+
+
+def _levels(levels: object) -> list[str]:
+    names = list(levels) if isinstance(levels, list | tuple) else None
+    if (
+        names is None
+        or not 1 <= len(names) <= MAX_LEVELS
+        or not all(isinstance(n, str) and n.strip() for n in names)
+    ):
+        raise InvalidPlanError(
+            f"`levels` (层级) must be a list of 1 to {MAX_LEVELS} level names, top first, "
+            f'e.g. ["社区", "网格"]; got {_shown(levels)}'
+        )
+    return names
+
+
+def _version(version: object) -> int | None:
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, Integral) or int(version) < 1:
+        raise InvalidPlanError(
+            "`version` (版本号) must be a whole number ≥ 1 given by a store, or null for a plan "
+            f"not stored yet; got {_shown(version)}"
+        )
+    return int(version)
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error never echoes a large input."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def normalise_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return ``grids`` with the columns, dtypes, CRS and geometry type of the model.
 
     Missing optional columns are added empty (``kind`` defaults to ``urban`` and ``priority``
     to ``normal``); extra columns are dropped. Raises :class:`PlanFileError` for missing
-    required columns, non-polygon geometries or values outside an enumeration, and
-    :class:`CRSError` when the CRS is missing.
+    required columns, non-polygon geometries or values outside an enumeration,
+    :class:`InvalidPlanError` for a grid without a code or a code or parent code that is not
+    a code (:func:`geogrid.codes.code_problem`), :class:`CoordinateError` for a coordinate
+    that is not a finite number, and :class:`CRSError` when the CRS is missing.
     """
     if not isinstance(grids, gpd.GeoDataFrame) or grids.geometry.name not in grids:
         raise PlanFileError("the grids table has no geometry column (几何列): give polygons")
@@ -297,13 +358,15 @@ def normalise_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             f"the grids table lacks the column(s) {', '.join(missing)}; "
             "map your own column names with --column code=YOUR_NAME (see `geogrid import`)"
         )
+    _check_finite(grids, "grid", "code")
     grids = _to_plan_crs(grids, "grids")
     out = pd.DataFrame(index=pd.RangeIndex(len(grids)))
     for column, dtype in GRID_COLUMNS.items():
         values = grids[column].to_numpy() if column in grids else None
-        out[column] = _column(values, dtype, len(grids), _DEFAULTS.get(column))
+        out[column] = _column(values, dtype, len(grids), _DEFAULTS.get(column), column)
     for column, enum in _ENUMS.items():
         _check_enum(out[column], enum, column)
+    _check_codes(out)
     if (out["level"] < 1).any() or (out["level"] > MAX_LEVELS).any():
         raise PlanFileError(f"grid levels run from 1 (top) to {MAX_LEVELS}")
     for column in ("valid_from", "valid_to"):
@@ -321,7 +384,7 @@ def normalise_staff(staff: pd.DataFrame | None) -> pd.DataFrame:
     out = pd.DataFrame(index=pd.RangeIndex(len(staff)))
     for column, dtype in STAFF_COLUMNS.items():
         values = staff[column].to_numpy() if column in staff else None
-        out[column] = _column(values, dtype, len(staff), None)
+        out[column] = _column(values, dtype, len(staff), None, column)
     _check_enum(out["role"], StaffRole, "role")
     for column in ("grid_code", "role", "name"):
         if out[column].isna().any():
@@ -339,6 +402,7 @@ def normalise_units(units: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=PLAN_CRS), crs=PLAN_CRS)
     if "unit_id" not in units.columns:
         raise PlanFileError("the units table lacks the column unit_id")
+    _check_finite(units, "unit", "unit_id")
     units = _to_plan_crs(units, "units")
     out = pd.DataFrame(index=pd.RangeIndex(len(units)))
     for column, dtype in UNIT_COLUMNS.items():
@@ -346,7 +410,7 @@ def normalise_units(units: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
         default = (
             False if column == "locked" else (UnitKind.BUILDING.value if column == "kind" else None)
         )
-        out[column] = _column(values, dtype, len(units), default)
+        out[column] = _column(values, dtype, len(units), default, column)
     _check_enum(out["kind"], UnitKind, "kind")
     geometry = _multipolygons(units.geometry.to_numpy(), "unit", out["unit_id"])
     return gpd.GeoDataFrame(out, geometry=geometry, crs=PLAN_CRS)
@@ -363,10 +427,23 @@ def _to_plan_crs(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     return frame.to_crs(PLAN_CRS)
 
 
-def _column(values: np.ndarray | None, dtype: str, n: int, default: object) -> pd.Series:
+def _check_finite(frame: gpd.GeoDataFrame, what: str, id_column: str) -> None:
+    bad = np.flatnonzero(nonfinite(frame.geometry.to_numpy()))
+    if len(bad):
+        name = frame[id_column].iloc[int(bad[0])]
+        raise CoordinateError(
+            f"{what} {_shown(name)} has a coordinate that is not a finite number (NaN or "
+            f"infinite) (无效几何); redraw or repair its polygon ({len(bad)} such {what}(s) in all)"
+        )
+
+
+def _column(
+    values: np.ndarray | None, dtype: str, n: int, default: object, column: str
+) -> pd.Series:
     if values is None:
         values = np.full(n, default, dtype=object)
     series = pd.Series(values, dtype=object)
+    _check_scalars(series, column)
     if dtype == "string":
         series = _texts(series)
     elif dtype in ("Int64", "int64"):
@@ -379,6 +456,19 @@ def _column(values: np.ndarray | None, dtype: str, n: int, default: object) -> p
         return series.astype(dtype)
     except (TypeError, ValueError) as exc:
         raise PlanFileError(f"a required value is missing or not a number: {exc}") from exc
+
+
+def _check_scalars(series: pd.Series, column: str) -> None:
+    """One value per cell: a list or an object (e.g. from JSON) is refused, not stringified."""
+    if not pd.api.types.infer_dtype(series, skipna=True).startswith("mixed"):
+        return  # all text, all numbers...: the common case, decided in C
+    nested = series.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray))
+    if bool(nested.any()):
+        row = int(np.flatnonzero(nested.to_numpy())[0])
+        raise PlanFileError(
+            f"column {column!r}, row {row + 1}: {_shown(series.iloc[row])} is a list or an "
+            "object; give one value per cell, e.g. a name as text"
+        )
 
 
 def _texts(series: pd.Series) -> pd.Series:
@@ -429,6 +519,24 @@ def _check_enum(series: pd.Series, enum: type[StrEnum], column: str) -> None:
             f"column {column!r} has value(s) {', '.join(map(repr, bad))}; "
             f"allowed: {', '.join(sorted(allowed))}"
         )
+
+
+def _check_codes(grids: pd.DataFrame) -> None:
+    """Every grid has a code, and every code and parent code is a code (no quotes, spaces...)."""
+    missing = np.flatnonzero(grids["code"].isna().to_numpy())
+    if len(missing):
+        i = int(missing[0])
+        name = grids["name"].iloc[i]
+        which = f"grid {name!r}" if isinstance(name, str) else "a grid"
+        raise InvalidPlanError(
+            f"{which} (row {i + 1} of the grids) has no code (编码); every grid needs one, "
+            f"e.g. 110108001001 ({len(missing)} grid(s) without a code in all)"
+        )
+    for column, what in (("code", "grid code"), ("parent_code", "parent_code")):
+        for code in grids[column].dropna().unique():
+            problem = code_problem(code)
+            if problem:
+                raise InvalidPlanError(f"{what} {_shown(code)} {problem}")
 
 
 def _check_dates(series: pd.Series, column: str) -> None:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
@@ -50,6 +49,7 @@ from pyproj import CRS, Transformer
 from geogrid.crs import metric_crs
 from geogrid.errors import CoordinateError, CRSError
 from geogrid.plan import PLAN_CRS, GridPlan
+from geogrid.polygons import invalid_reason
 
 __all__ = [
     "Change",
@@ -58,6 +58,7 @@ __all__ = [
     "ProblemKind",
     "Severity",
     "fix_plan",
+    "geometry_problems",
     "validate_plan",
 ]
 
@@ -196,7 +197,8 @@ class Problem:
 
         The kind is taken from the error's ``problem_kind`` attribute when it has one, else
         from the Chinese term in its message: 坐标系缺失 → ``missing_crs``, 经纬度颠倒 →
-        ``swapped_latlon``, anything else → ``wrong_crs``.
+        ``swapped_latlon``, 无效几何 → ``invalid_geometry`` (e.g. a NaN coordinate), anything
+        else → ``wrong_crs``.
 
         Examples
         --------
@@ -215,6 +217,8 @@ class Problem:
                 kind = ProblemKind.MISSING_CRS
             elif "经纬度颠倒" in message or "swapped" in message:
                 kind = ProblemKind.SWAPPED_LATLON
+            elif "无效几何" in message:
+                kind = ProblemKind.INVALID_GEOMETRY
             else:
                 kind = ProblemKind.WRONG_CRS
         detail = str(exc)
@@ -512,7 +516,7 @@ def validate_plan(
     grids = _prepare(plan)
     space = grids.space
     problems = [
-        *_geometry_problems(grids),
+        *_geometry_problems(grids.codes, grids.original),
         *_code_problems(grids),
         *_outside_parent(grids, space, noise),
         *_overlaps(grids, space, noise),
@@ -528,25 +532,35 @@ def _sort_key(p: Problem) -> tuple[Any, ...]:
     return (severity, _KIND_ORDER[p.kind], p.parent or "", p.codes, where, p.detail)
 
 
-_REASON = re.compile(r"^(?P<reason>.*?)\s*\[(?P<x>\S+) (?P<y>\S+)\]\s*$")
+def geometry_problems(plan: GridPlan) -> list[Problem]:
+    """Empty and invalid grid geometries only: the cheap part of :func:`validate_plan`.
+
+    No overlays, so it suits a quick look, e.g. after ``geogrid import``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Polygon
+    >>> bow_tie = Polygon([(116.30, 40.00), (116.31, 40.01), (116.31, 40.00), (116.30, 40.01)])
+    >>> grids = gpd.GeoDataFrame({"code": ["110108001"], "name": ["社区"], "level": [1]},
+    ...                          geometry=[bow_tie], crs=4490)
+    >>> [p.line() for p in geometry_problems(GridPlan("示例", ["社区"], grids))]
+    ['invalid geometry (无效几何) 110108001 at 116.30500, 40.00500: Self-intersection; repair it in QGIS (Vector › Geometry Tools › Fix Geometries) or with --fix']
+    """
+    codes = plan.grids["code"].astype(object).to_numpy()
+    return list(_geometry_problems(codes, plan.grids.geometry.to_numpy()))
 
 
-def _geometry_problems(grids: _Grids) -> Iterator[Problem]:
-    empty = shapely.is_empty(grids.original) | shapely.is_missing(grids.original)
+def _geometry_problems(codes: np.ndarray, geoms: np.ndarray) -> Iterator[Problem]:
+    empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
     for i in np.flatnonzero(empty):
-        yield Problem(ProblemKind.EMPTY_GEOMETRY, (grids.codes[i],), detail="the grid has no area")
-    invalid = ~empty & ~shapely.is_valid(grids.original)
-    for i in np.flatnonzero(invalid):
-        reason = str(shapely.is_valid_reason(grids.original[i]))
-        match = _REASON.match(reason)
-        lon = lat = None
-        if match:
-            reason = match["reason"]
-            lon, lat = round(float(match["x"]), 6), round(float(match["y"]), 6)
+        yield Problem(ProblemKind.EMPTY_GEOMETRY, (codes[i],), detail="the grid has no area")
+    for i in np.flatnonzero(~empty & ~shapely.is_valid(geoms)):
+        reason, lon, lat = invalid_reason(geoms[i])
         detail = (
             f"{reason}; repair it in QGIS (Vector › Geometry Tools › Fix Geometries) or with --fix"
         )
-        yield Problem(ProblemKind.INVALID_GEOMETRY, (grids.codes[i],), lon, lat, detail=detail)
+        yield Problem(ProblemKind.INVALID_GEOMETRY, (codes[i],), lon, lat, detail=detail)
 
 
 def _code_problems(grids: _Grids) -> Iterator[Problem]:
@@ -787,7 +801,7 @@ def _depth(grids: _Grids, key: str) -> int:
 def _validity_changes(grids: _Grids) -> Iterator[Change]:
     invalid = ~shapely.is_empty(grids.original) & ~shapely.is_valid(grids.original)
     for i in np.flatnonzero(invalid):
-        reason = _REASON.sub(r"\g<reason>", str(shapely.is_valid_reason(grids.original[i])))
+        reason = invalid_reason(grids.original[i])[0]
         detail = f"{reason} repaired with make_valid; check the shape"
         yield Change(ChangeKind.MADE_VALID, (grids.codes[i],), detail=detail)
 

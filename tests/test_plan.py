@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import Point, box
 from test_io import sample_plan
 
-from geogrid.errors import CRSError, PlanFileError
+from geogrid.errors import CRSError, InvalidPlanError, PlanFileError
 from geogrid.io import read_plan, write_plan
 from geogrid.plan import GRID_COLUMNS, GridPlan, normalise_grids, plan_digest
 
@@ -80,7 +80,7 @@ def test_missing_columns_crs_and_points() -> None:
     points = _grids().set_geometry([Point(116.3, 40.0)] * 2)
     with pytest.raises(PlanFileError, match="Point"):
         normalise_grids(points)
-    with pytest.raises(PlanFileError, match="1 to 6 levels"):
+    with pytest.raises(InvalidPlanError, match="1 to 6 level names"):
         GridPlan("p", [], _grids())
 
 
