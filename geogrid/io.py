@@ -22,10 +22,12 @@ file first and replace the target only when complete, so a failed write leaves n
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,13 +38,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
+import pyproj
 import shapely
 from pyogrio.errors import CRSError as GdalCRSError
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from geogrid import crs as gcrs
-from geogrid.errors import CRSError, PlanFileError
+from geogrid.errors import CRSError, InvalidInputError, PlanFileError
 from geogrid.plan import PLAN_CRS, STAFF_COLUMNS, GridPlan
+from geogrid.polygons import polygon_problem
 
 __all__ = [
     "DEFAULT_LEVEL_NAMES",
@@ -50,6 +54,7 @@ __all__ = [
     "POINT_FORMATS",
     "POINT_OUTPUT_FORMATS",
     "plan_format",
+    "read_areas",
     "read_households",
     "read_layer",
     "read_plan",
@@ -88,6 +93,8 @@ POINT_OUTPUT_FORMATS = {
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # Excel in China saves GBK
 _META_KEY = "geogrid"
 _FORMAT_VERSION = 1
+_META_FIELDS = "name, levels, attribution and version"
+_REPAIR = "repair it (QGIS: Vector › Geometry Tools › Fix Geometries) and try again"
 
 
 def plan_format(path: str | os.PathLike[str]) -> str:
@@ -141,6 +148,18 @@ def read_plan(
     -------
     GridPlan
         The normalised plan (EPSG:4490, MultiPolygon).
+
+    Raises
+    ------
+    PlanFileError
+        When the file cannot be read as a plan: unknown format, unreadable or too deeply
+        nested JSON, plan metadata or features of the wrong shape, no grids.
+    InvalidPlanError
+        When the plan's metadata or grid codes break the model's rules (the message names the
+        field and what it expects).
+    CRSError, CoordinateError
+        When the CRS is missing, unknown (also a GeoJSON ``crs`` member) or does not fit the
+        coordinates, or a coordinate is not a finite number.
     """
     path = Path(path)
     kind = plan_format(path)
@@ -153,25 +172,50 @@ def read_plan(
         "shapefile": _read_shapefile,
     }[kind]
     try:
-        grids, staff, units, meta = reader(path, layer)
+        with _quiet_reading():
+            grids, staff, units, meta = reader(path, layer)
     except GdalCRSError as exc:
         raise CRSError(_unknown_crs(path, exc)) from exc
+    except RecursionError as exc:
+        raise PlanFileError(
+            f"{path.name}: its JSON is nested too deeply to read (arrays or objects inside each "
+            "other hundreds of levels deep); a plan file is a few levels deep — write it again "
+            "with geogrid or GDAL"
+        ) from exc
     except (DataSourceError, DataLayerError, OSError, ValueError, pa.ArrowException) as exc:
         raise PlanFileError(
             f"{path.name}: cannot read it as a {kind} plan file: {_first_line(exc)}"
         ) from exc
+    except shapely.errors.GEOSException as exc:
+        raise PlanFileError(_unreadable_geometry(path, None, exc)) from exc
+    if len(grids) == 0:
+        raise PlanFileError(
+            f"{path.name}: no grids (网格) in the file; a plan needs at least one grid polygon"
+        )
     grids = _prepare_layer(grids, path, crs, columns)
     units = _prepare_layer(units, path, crs, None) if units is not None and len(units) else None
-    levels = meta.get("levels") or levels or _default_levels(grids)
-    return GridPlan(
-        name=meta.get("name") or name or path.stem,
-        levels=levels,
-        grids=grids,
-        staff=staff,
-        units=units,
-        attribution=meta.get("attribution", ""),
-        version=meta.get("version"),
-    )
+    try:
+        return GridPlan(
+            name=_given(meta, "name", name or path.stem),
+            levels=_given(meta, "levels", levels or _default_levels(grids)),
+            grids=grids,
+            staff=staff,
+            units=units,
+            attribution=meta.get("attribution", ""),
+            version=meta.get("version"),
+        )
+    except InvalidInputError as exc:  # the same error, saying which file
+        if str(exc).startswith(f"{path.name}: "):
+            raise
+        named = copy.copy(exc)
+        named.args = (f"{path.name}: {exc}",)
+        raise named from exc
+
+
+def _given(meta: Mapping[str, Any], key: str, otherwise: Any) -> Any:
+    """The metadata's ``key`` as given (checked by the model), else ``otherwise``."""
+    value = meta.get(key)
+    return otherwise if value is None or (isinstance(value, str) and value == "") else value
 
 
 def read_layer(
@@ -185,19 +229,98 @@ def read_layer(
     if not path.exists():
         raise PlanFileError(f"{path}: no such file")
     try:
-        frame = pyogrio.read_dataframe(path, layer=layer)
+        with _quiet_reading():
+            frame = pyogrio.read_dataframe(path, layer=layer)
     except GdalCRSError as exc:
         raise CRSError(_unknown_crs(path, exc)) from exc
     except (DataSourceError, DataLayerError) as exc:
         raise PlanFileError(f"{path.name}: not a readable geo file: {_first_line(exc)}") from exc
+    except shapely.errors.GEOSException as exc:
+        raise PlanFileError(_unreadable_geometry(path, layer, exc)) from exc
     return _check_crs(_with_geometry(frame, path), path, crs)
+
+
+def read_areas(
+    path: str | os.PathLike[str], *, layer: str | None = None, crs: Any = None
+) -> gpd.GeoDataFrame:
+    """Read the parent areas to partition (社区 / 村 boundaries), each one usable polygon.
+
+    The checks of :func:`read_layer`, then every feature must be a non-empty polygon with
+    finite coordinates that is valid (no self-intersecting "bow-tie"): a broken boundary is
+    refused before any work, rather than repaired into an area nobody drew.
+
+    Parameters
+    ----------
+    path, layer, crs
+        As in :func:`read_layer`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The areas in the file's own CRS.
+
+    Raises
+    ------
+    PlanFileError
+        Naming the first feature (by its ``code`` when it has one) that is no usable polygon,
+        and what is wrong with it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from shapely.geometry import Polygon
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> bow_tie = Polygon([(116.30, 40.00), (116.31, 40.01), (116.31, 40.00), (116.30, 40.01)])
+    >>> areas = gpd.GeoDataFrame({"code": ["110108001"]}, geometry=[bow_tie], crs=4490)
+    >>> areas.to_file(Path(folder.name) / "area.gpkg", engine="pyogrio")
+    >>> read_areas(Path(folder.name) / "area.gpkg")
+    Traceback (most recent call last):
+    ...
+    geogrid.errors.PlanFileError: area.gpkg: feature 1 (code 110108001) is not a valid polygon: Self-intersection at 116.30500, 40.00500; repair it (QGIS: Vector › Geometry Tools › Fix Geometries) and try again
+    >>> folder.cleanup()
+    """
+    path = Path(path)
+    frame = read_layer(path, layer=layer, crs=crs)
+    found = polygon_problem(frame.geometry.to_numpy())
+    if found is None:
+        return frame
+    i, problem = found
+    code = frame["code"].iloc[i] if "code" in frame.columns else None
+    raise PlanFileError(f"{path.name}: {_feature(i, code)} {problem}; {_REPAIR}")
+
+
+def _feature(i: int, code: Any = None) -> str:
+    """``feature N`` (1-based), with its code when it has one."""
+    return f"feature {i + 1}" + ("" if code is None or pd.isna(code) else f" (code {code})")
+
+
+@contextlib.contextmanager
+def _quiet_reading() -> Iterator[None]:
+    """Let broken geometries fail with one error, not a warning first (GDAL's, numpy's)."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.filterwarnings("ignore", "Non closed ring detected", RuntimeWarning)
+        yield
+
+
+def _unreadable_geometry(path: Path, layer: str | None, exc: BaseException) -> str:
+    """Which feature's geometry GEOS cannot read (e.g. a ring that is not closed), and why."""
+    where = "a feature"
+    with contextlib.suppress(Exception), _quiet_reading():  # only to name the feature
+        meta, _, wkb, fields = pyogrio.raw.read(path, layer=layer)
+        parsed = shapely.from_wkb(wkb, on_invalid="ignore")
+        broken = np.flatnonzero(pd.notna(wkb) & shapely.is_missing(parsed))
+        names = [str(n) for n in meta["fields"]]
+        if len(broken):
+            i = int(broken[0])
+            where = _feature(i, fields[names.index("code")][i] if "code" in names else None)
+    return f"{path.name}: {where} has a geometry that cannot be read: {_first_line(exc)}; {_REPAIR}"
 
 
 def _read_gpkg(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[str, Any]]:
     names = [str(n) for n, _ in pyogrio.list_layers(path)]
     if "plan" not in names:
         return pyogrio.read_dataframe(path, layer=_pick_layer(names, layer, path)), None, None, {}
-    meta = _decode_meta(pyogrio.read_dataframe(path, layer="plan"))
+    meta = _decode_meta(pyogrio.read_dataframe(path, layer="plan"), path)
     staff = pyogrio.read_dataframe(path, layer="staff") if "staff" in names else None
     units = pyogrio.read_dataframe(path, layer="units") if "units" in names else None
     return pyogrio.read_dataframe(path, layer="grids"), staff, units, meta
@@ -210,11 +333,16 @@ def _read_geojson(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[st
         raise PlanFileError(f"{path.name}: not GeoJSON ({exc})") from exc
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise PlanFileError(f"{path.name}: not a GeoJSON FeatureCollection")
-    meta = data.get(_META_KEY) or {}
-    frame = _features_to_frame(data.get("features") or [], path)
+    meta = _plan_meta(data.get(_META_KEY), path, f"the `{_META_KEY}` member")
+    features = data.get("features", [])
+    if not isinstance(features, list):
+        raise PlanFileError(
+            f"{path.name}: `features` must be a list of grid features, not {_json_type(features)}"
+        )
+    frame = _features_to_frame(features, path, _geojson_crs(data.get("crs"), path))
     if not meta:
         return frame, None, None, {}
-    staff = pd.DataFrame(data.get("staff") or [], columns=list(STAFF_COLUMNS))
+    staff = _staff_frame(data.get("staff"), path, "the `staff` member")
     grids, units = _split_layers(frame)
     return grids, staff, units, meta
 
@@ -229,8 +357,8 @@ def _read_parquet(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[st
         ) from exc
     if raw is None:
         return frame, None, None, {}
-    meta = json.loads(raw)
-    staff = pd.DataFrame(meta.pop("staff", []), columns=list(STAFF_COLUMNS))
+    meta = _plan_meta(json.loads(raw), path, f"the `{_META_KEY}` file metadata")
+    staff = _staff_frame(meta.pop("staff", None), path, f"`staff` in the `{_META_KEY}` metadata")
     grids, units = _split_layers(frame)
     return grids, staff, units, meta
 
@@ -242,7 +370,7 @@ def _read_shapefile(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[
         return grids, None, None, {}
     back = {short: long for long, short in _SHP_NAMES.items()}
     grids = grids.rename(columns=back)
-    meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    meta = _plan_meta(json.loads(sidecar.read_text(encoding="utf-8")), path, sidecar.name)
     units_path = path.with_name(f"{path.stem}_units.shp")
     units = (
         pyogrio.read_dataframe(units_path, encoding="UTF-8").rename(columns=back)
@@ -268,19 +396,104 @@ def _pick_layer(names: list[str], layer: str | None, path: Path) -> str:
     )
 
 
-def _features_to_frame(features: list[dict[str, Any]], path: Path) -> gpd.GeoDataFrame:
+def _features_to_frame(features: list[Any], path: Path, crs: Any) -> gpd.GeoDataFrame:
     rows, geoms = [], []
     for i, feature in enumerate(features):
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(feature, dict) or not isinstance(properties, dict | None):
+            what = "the feature" if not isinstance(feature, dict) else "its `properties`"
+            value = feature if not isinstance(feature, dict) else properties
+            raise PlanFileError(
+                f"{path.name}: {_feature(i)}: {what} must be a JSON object, not "
+                f"{_json_type(value)}; give each grid's code, name and level as properties"
+            )
         try:
             geometry = feature.get("geometry")
             geoms.append(shapely.from_geojson(json.dumps(geometry)) if geometry else None)
-        except (shapely.errors.GEOSException, TypeError, AttributeError) as exc:
+        except (shapely.errors.GEOSException, TypeError, ValueError) as exc:
             raise PlanFileError(
-                f"{path.name}: feature {i} has an unreadable geometry ({exc})"
+                f"{path.name}: {_feature(i, (properties or {}).get('code'))} has a geometry "
+                f"that cannot be read: {_first_line(exc)}; {_REPAIR}"
             ) from exc
-        rows.append(feature.get("properties") or {})
-    # RFC 7946: GeoJSON is always WGS84 lon/lat, which we treat as CGCS2000 (same to ~cm).
-    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=4326 if geoms else None)
+        rows.append(properties or {})
+    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=crs)
+
+
+def _geojson_crs(member: Any, path: Path) -> Any:
+    """The CRS of a GeoJSON file: RFC 7946 lon/lat, or what an old-style ``crs`` member names.
+
+    RFC 7946 GeoJSON is always WGS84 lon/lat, which we treat as CGCS2000 (the same to ~cm).
+    GeoJSON of 2008 could name another CRS (``{"type": "name", "properties": {"name":
+    "urn:ogc:def:crs:EPSG::4490"}}``): it is honoured when known, refused otherwise.
+    """
+    if member is None:
+        return 4326
+    properties = member.get("properties") if isinstance(member, dict) else None
+    name = properties.get("name") if isinstance(properties, dict) else None
+    if not isinstance(name, str) or member.get("type") != "name":
+        raise CRSError(
+            f"{path.name}: the `crs` member is not a named CRS (坐标系无法识别); remove it "
+            '(GeoJSON is lon/lat) or name one: {"type": "name", "properties": {"name": '
+            '"urn:ogc:def:crs:EPSG::4490"}}'
+        )
+    with contextlib.suppress(CRSError):
+        parsed = gcrs.parse_crs(name)
+        if isinstance(parsed, pyproj.CRS):
+            return parsed
+    raise CRSError(
+        f"{path.name}: the `crs` member names {name[:80]!r}, an unknown coordinate reference "
+        "system (坐标系无法识别); name a known one (e.g. urn:ogc:def:crs:EPSG::4490) or remove "
+        "it for lon/lat"
+    )
+
+
+def _plan_meta(raw: Any, path: Path, where: str) -> dict[str, Any]:
+    """The plan metadata as a mapping: ``{}`` when absent; refused when not a JSON object."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PlanFileError(
+            f"{path.name}: the plan metadata ({where}) must be a JSON object with "
+            f"{_META_FIELDS}, not {_json_type(raw)}"
+        )
+    version = raw.get("format", _FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise PlanFileError(
+            f"{path.name}: the plan metadata ({where}): `format` is {_json_type(version)}; "
+            f"expected a whole number, {_FORMAT_VERSION} for this geogrid"
+        )
+    if version > _FORMAT_VERSION:
+        raise PlanFileError(
+            f"{path.name}: written in plan file format {version}, newer than this geogrid "
+            f"reads ({_FORMAT_VERSION}); upgrade geogrid"
+        )
+    return dict(raw)
+
+
+def _staff_frame(records: Any, path: Path, where: str) -> pd.DataFrame:
+    if records is None:
+        records = []
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise PlanFileError(
+            f"{path.name}: {where} must be a list of JSON objects with grid_code, role, name "
+            f"and phone, not {_json_type(records)}"
+        )
+    return pd.DataFrame(records, columns=list(STAFF_COLUMNS))
+
+
+def _json_type(value: Any) -> str:
+    """What ``value`` is, in JSON's words: ``a list``, ``an object``, ``text "x"``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    return "an object" if isinstance(value, dict) else type(value).__name__
 
 
 def _split_layers(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -290,9 +503,14 @@ def _split_layers(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDat
     return grids, units
 
 
-def _decode_meta(table: pd.DataFrame) -> dict[str, Any]:
+def _decode_meta(table: pd.DataFrame, path: Path) -> dict[str, Any]:
+    if not {"key", "value"} <= set(table.columns):
+        raise PlanFileError(
+            f"{path.name}: the `plan` layer (plan metadata) needs the columns key and value, "
+            f"one row each for {_META_FIELDS}"
+        )
     meta = dict(zip(table["key"], table["value"], strict=True))
-    return {key: json.loads(value) for key, value in meta.items()}
+    return _plan_meta({key: json.loads(value) for key, value in meta.items()}, path, "layer `plan`")
 
 
 def _prepare_layer(

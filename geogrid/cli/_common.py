@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from geogrid import io, samples
@@ -28,6 +29,7 @@ __all__ = [
     "load_plan",
     "out",
     "parse_columns",
+    "print_line",
     "read_households_spec",
     "read_spec",
     "rich_table",
@@ -69,12 +71,19 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except GeogridError as exc:
             for problem in getattr(exc, "problems", None) or []:
-                line = problem.line() if hasattr(problem, "line") else str(problem)
-                err.print(line, highlight=False, soft_wrap=True)
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+                print_line(problem.line() if hasattr(problem, "line") else str(problem), err)
+            print_line(str(exc), err, "[red]error:[/red] ")
             raise typer.Exit(2) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_line(text: str, console: Console = out, prefix: str = "") -> None:
+    """``text`` as one line, as written: brackets in it (a file name, a code) are not markup.
+
+    ``prefix`` is rich markup, e.g. ``"[red]error:[/red] "``.
+    """
+    console.print(prefix + escape(text), highlight=False, soft_wrap=True)
 
 
 def user(by: str | None) -> str:
@@ -125,12 +134,19 @@ def default_layer(path: Path, layer: str | None, preferred: tuple[str, ...]) -> 
     return next((n for n in preferred if n in names), names[0])
 
 
-def read_spec(spec: str | None, preferred: tuple[str, ...] = ()) -> Any:
-    """The layer ``FILE[:LAYER]`` names (``None`` for ``None``), in its own CRS."""
+def read_spec(
+    spec: str | None,
+    preferred: tuple[str, ...] = (),
+    reader: Callable[..., Any] = io.read_layer,
+) -> Any:
+    """The layer ``FILE[:LAYER]`` names (``None`` for ``None``), in its own CRS.
+
+    ``reader`` reads it (e.g. :func:`geogrid.io.read_areas`, which also checks every polygon).
+    """
     if spec is None:
         return None
     path, layer = layer_spec(spec)
-    return io.read_layer(path, layer=default_layer(path, layer, preferred))
+    return reader(path, layer=default_layer(path, layer, preferred))
 
 
 def read_households_spec(spec: str, count_column: str | None = None) -> Any:

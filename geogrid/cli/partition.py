@@ -68,9 +68,10 @@ def partition_cmd(
 
     if (band is None) == (grids is None):
         raise InvalidInputError("give --band MIN-MAX (e.g. 300-500) or --grids K")
+    areas = read_spec(area, reader=io.read_areas)  # a broken boundary stops here, first
     homes = read_households_spec(households, count_column)
     plan, report = partition_areas(
-        read_spec(area),
+        areas,
         homes,
         band=parse_band(band) if band else None,
         grids=grids,

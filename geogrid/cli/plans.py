@@ -14,18 +14,29 @@ from geogrid.cli._common import (
     ColumnOpt,
     CrsOpt,
     PlanArg,
+    err,
     load_plan,
     out,
     parse_columns,
+    print_line,
     read_households_spec,
     read_spec,
     rich_table,
     user_errors,
 )
 from geogrid.errors import CoordinateError, CRSError
-from geogrid.validate import Change, Problem, Severity, fix_plan, validate_plan
+from geogrid.validate import (
+    Change,
+    Problem,
+    Severity,
+    fix_plan,
+    geometry_problems,
+    validate_plan,
+)
 
 __all__ = ["errors", "import_", "print_problems", "report", "validate"]
+
+_WARNING = "[yellow]warning:[/yellow] "
 
 
 @user_errors
@@ -58,7 +69,7 @@ def validate(
         print_problems(problems, True, changes=[c.to_dict() for c in changes])
     else:
         for change in changes:
-            out.print(f"fixed: {change.line()}", highlight=False, soft_wrap=True)
+            print_line(change.line(), out, "fixed: ")
         print_problems(problems, False)
         if fix and output is not None:
             out.print(f"wrote the fixed plan to {output}")
@@ -86,7 +97,7 @@ def print_problems(
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
     for problem in problems:
-        out.print(problem.line(), highlight=False, soft_wrap=True)
+        print_line(problem.line())
     found = errors(problems)
     if not found:
         warned = f" ({len(problems)} warning(s))" if problems else ""
@@ -109,7 +120,11 @@ def import_(
     name: Annotated[str | None, typer.Option(help="Plan name (default: the file name)")] = None,
     crs: CrsOpt = None,
 ) -> None:
-    """Import or convert a plan (GeoPackage, GeoJSON, GeoParquet, Shapefile)."""
+    """Import or convert a plan (GeoPackage, GeoJSON, GeoParquet, Shapefile).
+
+    Grids with an empty or invalid geometry (e.g. a self-intersecting "bow-tie") are written
+    as they are, with a warning each: ``geogrid validate`` counts them as errors.
+    """
     plan = io.read_plan(
         source,
         columns=parse_columns(column),
@@ -122,6 +137,16 @@ def import_(
     out.print(
         f"wrote {len(plan.grids)} grids, {len(plan.staff)} staff, {len(plan.units)} units to {output}"
     )
+    broken = geometry_problems(plan)
+    for problem in broken:
+        print_line(problem.line(), err, _WARNING)
+    if broken:
+        print_line(
+            f"{len(broken)} grid(s) with an empty or invalid geometry, errors for `geogrid "
+            f"validate`; repair them: geogrid validate --fix {output} -o FIXED",
+            err,
+            _WARNING,
+        )
 
 
 @user_errors
