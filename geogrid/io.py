@@ -46,7 +46,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from geogrid import crs as gcrs
 from geogrid.errors import CRSError, InvalidInputError, PlanFileError
 from geogrid.plan import PLAN_CRS, STAFF_COLUMNS, GridPlan
-from geogrid.polygons import polygon_problem
+from geogrid.polygons import REPAIR_HINT, polygon_problem
 
 __all__ = [
     "DEFAULT_LEVEL_NAMES",
@@ -94,7 +94,6 @@ _CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # Excel in China saves GBK
 _META_KEY = "geogrid"
 _FORMAT_VERSION = 1
 _META_FIELDS = "name, levels, attribution and version"
-_REPAIR = "repair it (QGIS: Vector › Geometry Tools › Fix Geometries) and try again"
 
 
 def plan_format(path: str | os.PathLike[str]) -> str:
@@ -286,7 +285,7 @@ def read_areas(
         return frame
     i, problem = found
     code = frame["code"].iloc[i] if "code" in frame.columns else None
-    raise PlanFileError(f"{path.name}: {_feature(i, code)} {problem}; {_REPAIR}")
+    raise PlanFileError(f"{path.name}: {_feature(i, code)} {problem}; {REPAIR_HINT}")
 
 
 def _feature(i: int, code: Any = None) -> str:
@@ -313,7 +312,7 @@ def _unreadable_geometry(path: Path, layer: str | None, exc: BaseException) -> s
         if len(broken):
             i = int(broken[0])
             where = _feature(i, fields[names.index("code")][i] if "code" in names else None)
-    return f"{path.name}: {where} has a geometry that cannot be read: {_first_line(exc)}; {_REPAIR}"
+    return f"{path.name}: {where} has a geometry that cannot be read: {_first_line(exc)}; {REPAIR_HINT}"
 
 
 def _read_gpkg(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[str, Any]]:
@@ -413,7 +412,7 @@ def _features_to_frame(features: list[Any], path: Path, crs: Any) -> gpd.GeoData
         except (shapely.errors.GEOSException, TypeError, ValueError) as exc:
             raise PlanFileError(
                 f"{path.name}: {_feature(i, (properties or {}).get('code'))} has a geometry "
-                f"that cannot be read: {_first_line(exc)}; {_REPAIR}"
+                f"that cannot be read: {_first_line(exc)}; {REPAIR_HINT}"
             ) from exc
         rows.append(properties or {})
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=crs)

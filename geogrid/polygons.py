@@ -22,7 +22,10 @@ import re
 import numpy as np
 import shapely
 
-__all__ = ["invalid_reason", "nonfinite", "polygon_problem"]
+__all__ = ["REPAIR_HINT", "invalid_reason", "nonfinite", "polygon_problem"]
+
+REPAIR_HINT = "repair it (QGIS: Vector › Geometry Tools › Fix Geometries) and try again"
+"""What to tell someone whose polygon :func:`polygon_problem` refuses."""
 
 _REASON = re.compile(r"^(?P<reason>.*?)\s*\[(?P<x>\S+) (?P<y>\S+)\]\s*$")
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)

@@ -29,10 +29,12 @@ from geogrid.errors import (
     CoordinateError,
     CRSError,
     GeogridError,
+    InvalidInputError,
     InvalidPlanError,
     PlanFileError,
 )
 from geogrid.io import read_areas, read_plan, write_plan
+from geogrid.partition import partition_areas
 from geogrid.validate import ProblemKind, Severity, geometry_problems, validate_plan
 
 runner = CliRunner()
@@ -444,6 +446,30 @@ def test_bad_area_cli(make: Callable[[Path], Path], fragment: str, tmp_path: Pat
     args[2] = str(tmp_path / "no-such-file.gpkg")
     result = runner.invoke(app, ["partition", *args])
     assert result.exit_code == 2 and fragment in _one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "fragment"),
+    [
+        (_ring(_BOW_TIE), "is not a valid polygon: Self-intersection"),
+        (
+            _ring(_SQUARE).replace("116.31, 40.01", "NaN, 40.01"),
+            "has a coordinate that is not a finite",
+        ),
+        ('{"type":"Point","coordinates":[116.3,40.0]}', "is a Point, not a polygon"),
+        (None, "has no geometry"),
+    ],
+    ids=["bow-tie", "nan-coordinate", "a-point", "no-geometry"],
+)
+def test_bad_area_partition_areas(geometry: str | None, fragment: str) -> None:
+    """The library refuses what ``read_areas`` refuses, for areas made in memory."""
+    with np.errstate(invalid="ignore"):
+        geom = None if geometry is None else shapely.geometry.shape(json.loads(geometry))
+    areas = gpd.GeoDataFrame({"code": [COMMUNITY], "name": ["社区"]}, geometry=[geom], crs=4490)
+    homes = gpd.GeoDataFrame({"households": [10]}, geometry=[Point(116.305, 40.005)], crs=4490)
+    with pytest.raises(InvalidInputError) as caught:
+        partition_areas(areas, homes, band=(5, 20))
+    assert f"area {COMMUNITY} (row 1) {fragment}" in str(caught.value)
 
 
 def test_a_good_area_reads(tmp_path: Path) -> None:

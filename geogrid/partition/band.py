@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from geogrid.errors import GeogridError
+from geogrid.errors import InvalidInputError
 
 __all__ = ["Band", "grid_count", "parse_band"]
 
@@ -27,7 +27,7 @@ class Band:
 
     def __post_init__(self) -> None:
         if not (0 <= self.low <= self.high) or self.high <= 0:
-            raise GeogridError(
+            raise InvalidInputError(
                 f"a band (户数区间) needs 0 ≤ min ≤ max and max > 0, got {self.low}-{self.high}; "
                 "write it like 300-500"
             )
@@ -63,7 +63,9 @@ def parse_band(text: str) -> Band:
             raise ValueError(text)
         return Band(float(low), float(high))
     except ValueError as exc:
-        raise GeogridError(f"cannot read the band {text!r}; write MIN-MAX, e.g. 300-500") from exc
+        raise InvalidInputError(
+            f"cannot read the band {text!r}; write MIN-MAX, e.g. 300-500"
+        ) from exc
 
 
 def grid_count(total: float, band: Band) -> tuple[int, bool]:

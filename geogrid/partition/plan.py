@@ -11,10 +11,11 @@ import pandas as pd
 import shapely
 
 from geogrid.codes import number_children
-from geogrid.errors import GeogridError
+from geogrid.errors import CRSError, InvalidInputError
 from geogrid.partition.band import Band
 from geogrid.partition.solve import GridException, Partition, partition
 from geogrid.plan import PLAN_CRS, GridPlan
+from geogrid.polygons import REPAIR_HINT, polygon_problem
 from geogrid.units import Units, build_units
 
 __all__ = [
@@ -335,12 +336,25 @@ def partition_areas(
     Returns
     -------
     (GridPlan, PartitionReport)
+
+    Raises
+    ------
+    InvalidInputError
+        Before any work, when ``areas`` lacks a ``code`` or ``name`` column or an area is no
+        usable polygon (empty, not finite, self-intersecting...: see
+        :func:`geogrid.polygons.polygon_problem`), naming the area.
     """
     for column in ("code", "name"):
         if column not in areas.columns:
-            raise GeogridError(
+            raise InvalidInputError(
                 f"the AREA layer needs a {column!r} column (编码/名称) for every parent area"
             )
+    found = polygon_problem(areas.geometry.to_numpy())
+    if found is not None:
+        i, problem = found
+        raise InvalidInputError(
+            f"area {areas['code'].iloc[i]} (row {i + 1}) {problem}; {REPAIR_HINT}"
+        )
     extra = sorted(c for c in (weights or {}) if c not in (count_column, "households"))
     weights_ = {
         ("households" if k in (count_column, "households") else k): v
@@ -375,7 +389,7 @@ def partition_areas(
 def _area_of_households(areas: gpd.GeoDataFrame, households: gpd.GeoDataFrame) -> np.ndarray:
     """Row of ``areas`` holding each household (its representative point); -1 for none."""
     if households.crs is None or areas.crs is None:
-        raise GeogridError("the AREA and households layers need a CRS (坐标系缺失)")
+        raise CRSError("the AREA and households layers need a CRS (坐标系缺失)")
     polygons = np.asarray(areas.to_crs(households.crs).geometry.array, dtype=object)
     geoms = np.asarray(households.geometry.array, dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))

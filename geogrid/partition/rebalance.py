@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from geogrid.codes import number_children
-from geogrid.errors import GeogridError
+from geogrid.errors import CRSError, InvalidInputError
 from geogrid.partition.band import Band, grid_count
 from geogrid.partition.graph import Graph
 from geogrid.partition.initial import grow_regions
@@ -113,14 +113,14 @@ def redraw(
     """
     the_band = Band(*band) if isinstance(band, tuple) else band
     if plan.units is None or len(plan.units) == 0:
-        raise GeogridError(
+        raise InvalidInputError(
             "the plan has no units (单元) to move; make it with `geogrid partition`, "
             "which writes them"
         )
     if level < 2 or level > plan.depth:
-        raise GeogridError(f"level must be 2…{plan.depth} for this plan, got {level}")
+        raise InvalidInputError(f"level must be 2…{plan.depth} for this plan, got {level}")
     if then_band is not None and plan.depth <= level:
-        raise GeogridError(
+        raise InvalidInputError(
             f"then_band re-cuts the micro-grids of level {level + 1}, which this plan does not "
             "have; partition with then_band first"
         )
@@ -165,7 +165,7 @@ def _ancestor_codes(plan: GridPlan, codes: np.ndarray, level: int) -> np.ndarray
 def _recount(units: gpd.GeoDataFrame, households: gpd.GeoDataFrame) -> np.ndarray:
     """Households now in every unit (by each household's representative point)."""
     if households.crs is None:
-        raise GeogridError("the households layer has no CRS (坐标系缺失)")
+        raise CRSError("the households layer has no CRS (坐标系缺失)")
     homes = households.to_crs(PLAN_CRS)
     counts = (
         pd.to_numeric(homes["households"], errors="coerce").fillna(0).to_numpy(float)

@@ -14,7 +14,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from geogrid.errors import GeogridError
+from geogrid.errors import InvalidInputError
 from geogrid.partition.band import Band, grid_count
 from geogrid.partition.graph import Graph
 from geogrid.partition.initial import initial_partition
@@ -206,7 +206,7 @@ def partition(
 
     Raises
     ------
-    GeogridError
+    InvalidInputError
         For neither or both of ``band`` and ``grids``, or more grids than units.
 
     Examples
@@ -222,7 +222,7 @@ def partition(
     (2, [0, 0, 0, 1, 1, 1], [300.0, 300.0])
     """
     if (band is None) == (grids is None):
-        raise GeogridError("give either a band (户数区间, e.g. band=(300, 500)) or grids=K")
+        raise InvalidInputError("give either a band (户数区间, e.g. band=(300, 500)) or grids=K")
     the_band = Band(*band) if isinstance(band, tuple) else band
     loads = unit_weights(units, weights)
     locked_col = units.table["locked"].to_numpy(object)
@@ -230,12 +230,12 @@ def partition(
     free = np.flatnonzero(~is_locked)
     labels = sorted({str(x) for x in locked_col[is_locked]})
     if grids is not None and grids > len(free):
-        raise GeogridError(
+        raise InvalidInputError(
             f"cannot make {grids} grids from {len(free)} units (单元): each grid needs at "
             "least one unit; ask for fewer grids or give finer units (buildings, household points)"
         )
     if grids is not None and grids < 1:
-        raise GeogridError(f"grids must be at least 1, got {grids}")
+        raise InvalidInputError(f"grids must be at least 1, got {grids}")
     exceptions = [GridException("households-outside", p) for p in units.problems]
     solver = _Solver(units, loads, free, the_band, grids, seed, time_limit, progress)
     assignment, k, target = solver.run(exceptions)
@@ -395,7 +395,7 @@ class _Solver:
             p = max(room, key=lambda q: (raw[q] - ks[q], -q))
             ks[p] += 1
         if sum(ks) < self.grids:
-            raise GeogridError(
+            raise InvalidInputError(
                 f"cannot make {self.grids} grids: the parts holding households have only "
                 f"{int(counts[totals > 0].sum())} units (单元); ask for fewer grids"
             )
