@@ -9,7 +9,8 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geogrid.errors import GeogridError
-from geogrid.units import BARRIER_COST, SLIVER_AREA, _merge_slivers, build_units, unit_weights
+from geogrid.units import BARRIER_COST, SLIVER_AREA, build_units, unit_weights
+from geogrid.units.tessellation import merge_slivers
 
 CRS = 4547  # CGCS2000 / 3-degree GK CM 114E, metres
 
@@ -157,7 +158,7 @@ def test_a_sliver_joins_the_neighbour_sharing_most_boundary():
     other = Polygon([(10.0001, -5), (20, -5), (20, 5), (10.0001, 5), (10.0001, 0)])
     cells = np.array([square, strip, other], dtype=object)
     assert shapely.coverage_is_valid(cells) and strip.area < SLIVER_AREA
-    merged, owners, blocks = _merge_slivers(cells, np.array([0, -1, 1]), np.array([0, 0, 1]))
+    merged, owners, blocks = merge_slivers(cells, np.array([0, -1, 1]), np.array([0, 0, 1]))
     assert owners.tolist() == [0, 1] and blocks.tolist() == [0, 1]
     assert merged[0].area == pytest.approx(square.area + strip.area)
     assert merged[0].covers(strip) and merged[1].equals(other)
