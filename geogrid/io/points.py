@@ -1,0 +1,132 @@
+"""Points to locate: read from a CSV or a vector file, written back with their grids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geogrid import crs as gcrs
+from geogrid.errors import PlanFileError
+from geogrid.io.layers import read_layer
+from geogrid.io.writing import _staging
+
+__all__ = [
+    "POINT_FORMATS",
+    "POINT_OUTPUT_FORMATS",
+    "read_points",
+    "write_points",
+]
+
+#: Suffixes :func:`read_points` reads: a CSV table, or a vector file.
+POINT_FORMATS = (".csv", ".gpkg", ".geojson", ".json", ".parquet", ".shp")
+#: Suffix -> format :func:`write_points` writes (``csv``, ``parquet`` or a GDAL driver).
+POINT_OUTPUT_FORMATS = {
+    ".csv": "csv",
+    ".gpkg": "GPKG",
+    ".geojson": "GeoJSON",
+    ".parquet": "parquet",
+}
+_CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # Excel in China saves GBK
+
+
+def read_points(
+    path: str | os.PathLike[str], *, layer: str | None = None, crs: Any = None
+) -> pd.DataFrame:
+    r"""Read points to locate: a CSV as text columns (kept as written), or a vector file.
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` table (UTF-8, or GB18030 as Excel in China saves it) or a vector file
+        (``.gpkg``, ``.geojson``/``.json``, ``.parquet``, ``.shp``); see :data:`POINT_FORMATS`.
+    layer
+        Layer of a multi-layer vector file.
+    crs
+        The system of the coordinates (``"wgs84"``, ``"gcj02"``, ``"bd09"``, ``"EPSG:…"``).
+        A vector file without a CRS is labelled with it (``"EPSG:4326"`` for ``"gcj02"`` and
+        ``"bd09"``, whose lon/lat are shifted later); it is not used for a CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        For a CSV, every column as text with empty cells as ``""``, so nothing is lost before
+        the coordinates are checked; for a vector file, a GeoDataFrame in the file's own CRS.
+
+    Raises
+    ------
+    PlanFileError
+        When the file is missing, has another suffix, or cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = Path(folder.name) / "points.csv"
+    >>> _ = path.write_bytes("地址,lon,lat\n海淀,116.3,39.99\n".encode("gb18030"))
+    >>> read_points(path).to_dict("records")
+    [{'地址': '海淀', 'lon': '116.3', 'lat': '39.99'}]
+    >>> folder.cleanup()
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PlanFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in POINT_FORMATS:
+        raise PlanFileError(
+            f"{path.name}: give points as {', '.join(POINT_FORMATS)} (format from the suffix)"
+        )
+    if suffix != ".csv":
+        # crs names the system of the coordinates; for a file without one, it also labels it
+        parsed = gcrs.parse_crs(crs) if crs is not None else None
+        return read_layer(path, layer=layer, crs="EPSG:4326" if isinstance(parsed, str) else parsed)
+    for encoding in _CSV_ENCODINGS:
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise PlanFileError(f"{path.name}: cannot read the CSV: {exc}") from exc
+    raise PlanFileError(f"{path.name}: not UTF-8 or GB18030 text; save the CSV as UTF-8")
+
+
+def write_points(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a table of points in the format of ``path``'s suffix; nothing is left on failure.
+
+    Parameters
+    ----------
+    frame
+        The points, e.g. what :func:`geogrid.locate.locate_frame` returns. A plain DataFrame
+        (points read from a CSV) can only be written as CSV.
+    path
+        A ``.csv`` (UTF-8 with a byte-order mark, which Excel reads), ``.gpkg``, ``.geojson``
+        or ``.parquet`` file; see :data:`POINT_OUTPUT_FORMATS`.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    path = Path(path)
+    kind = POINT_OUTPUT_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise PlanFileError(
+            f"{path.name}: write points as {', '.join(POINT_OUTPUT_FORMATS)} "
+            "(format from the suffix)"
+        )
+    if kind != "csv" and not isinstance(frame, gpd.GeoDataFrame):
+        raise PlanFileError(
+            f"{path.name}: points from a CSV have no geometry to write; use -o located.csv"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _staging(path) as staged:
+        if kind == "csv":
+            pd.DataFrame(frame).to_csv(staged, index=False, encoding="utf-8-sig")
+        elif kind == "parquet":
+            frame.to_parquet(staged)
+        else:
+            frame.to_file(staged, driver=kind, engine="pyogrio")
+    return path
