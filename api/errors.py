@@ -10,13 +10,16 @@ large input back.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from geogrid.errors import (
     AccessDeniedError,
@@ -45,6 +48,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("geogrid.api")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _ECHO = 120  # characters of an offending input kept in a validation problem
 
 
@@ -152,7 +156,37 @@ def _short(problem: Any) -> dict[str, Any]:
     return short
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own answers (no such path, method not allowed) in the :class:`ErrorOut` shape.
+
+    A 405 lists in ``Allow`` every method of the path, not only those of the route that
+    matched first (``GET /incidents`` and ``POST /incidents`` are two routes).
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_methods_of(request))
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    name = "".join(HTTPStatus(exc.status_code).phrase.title().split())
+    body = {"detail": exc.detail, "error": name}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def _methods_of(request: Request) -> list[str]:
+    """The methods some route answers on the request's path."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every :class:`~geogrid.errors.GeogridError` by :data:`STATUS_BY_ERROR`."""
     app.add_exception_handler(GeogridError, _geogrid_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from api.auth import key_schemes, new_key_cache
 from api.errors import error_responses, install_error_handlers
 from api.guard import RequestGuard
+from api.openapi import install_openapi
 from api.plans import PlanSource
 from api.routes import incidents, keys, locate, maps, ogc, plans
 from api.settings import ApiSettings
@@ -74,6 +75,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.state.taxonomy = settings.taxonomy()
     app.state.policy = settings.policy()
     install_error_handlers(app)
+    install_openapi(app, app.state.taxonomy)
     app.add_middleware(
         RequestGuard, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
     )

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 __all__ = [
+    "LAT_RANGE",
+    "LON_RANGE",
     "MAX_ID",
     "BatchLocateIn",
     "BatchLocateOut",
@@ -35,6 +37,13 @@ __all__ = [
     "TransitionIn",
     "as_utc",
 ]
+
+
+LON_RANGE = {"minimum": -180, "maximum": 180}
+"""A longitude's range in the schema; the check itself, whose message tells swapped
+coordinates apart from wrong ones, is :func:`geogrid.crs.check_lonlat` (422)."""
+LAT_RANGE = {"minimum": -90, "maximum": 90}
+"""A latitude's range in the schema (see :data:`LON_RANGE`)."""
 
 
 class Crs(StrEnum):
@@ -107,8 +116,8 @@ class BatchPoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lon: float = Field(examples=[116.3265])
-    lat: float = Field(examples=[40.0034])
+    lon: float = Field(examples=[116.3265], json_schema_extra=LON_RANGE)
+    lat: float = Field(examples=[40.0034], json_schema_extra=LAT_RANGE)
     id: str | int | None = Field(default=None, description="your own id, echoed back")
 
 
@@ -179,8 +188,12 @@ class IncidentIn(BaseModel):
         min_length=1, max_length=100, description="a category code (GET /categories)"
     )
     description: str = Field(min_length=1, max_length=5000)
-    lon: float = Field(description="longitude in `crs`", examples=[116.3326])
-    lat: float = Field(description="latitude in `crs`", examples=[40.0047])
+    lon: float = Field(
+        description="longitude in `crs`", examples=[116.3326], json_schema_extra=LON_RANGE
+    )
+    lat: float = Field(
+        description="latitude in `crs`", examples=[40.0047], json_schema_extra=LAT_RANGE
+    )
     crs: Crs = Field(default=Crs.WGS84, description="as sent by the phone map")
     reporter_name: str | None = Field(default=None, max_length=100)
     reporter_phone: str | None = Field(default=None, max_length=40)

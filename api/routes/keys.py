@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentCaller, store_of
 from api.schemas import MAX_ID, Instant
-from geogrid.access import ApiKey, AuditEntry
+from geogrid.access import GRID_REQUIRED, ApiKey, AuditEntry
 from geogrid.store.access import json_safe
 
 __all__ = ["router"]
@@ -30,7 +30,13 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"role": "worker", "name": "王芳", "grid_code": "110108001001001"}]
+            "examples": [{"role": "worker", "name": "王芳", "grid_code": "110108001001001"}],
+            # a worker's key is bound to a grid (GRID_REQUIRED): said in the schema too
+            "if": {
+                "properties": {"role": {"enum": sorted(r.value for r in GRID_REQUIRED)}},
+                "required": ["role"],
+            },
+            "then": {"required": ["grid_code"], "properties": {"grid_code": {"type": "string"}}},
         },
     )
 

@@ -21,6 +21,8 @@ from fastapi.responses import Response
 from api.auth import locate_caller
 from api.plans import LoadedPlan, PlanSource
 from api.schemas import (
+    LAT_RANGE,
+    LON_RANGE,
     BatchLocateIn,
     BatchLocateOut,
     Crs,
@@ -54,8 +56,14 @@ async def _loaded(request: Request, at: dt.datetime | None) -> LoadedPlan:
 @router.get("/locate", response_model=LocateOut, response_model_exclude_none=False)
 async def locate_one(
     request: Request,
-    lon: Annotated[float, Query(description="longitude in `crs`", examples=[116.3326])],
-    lat: Annotated[float, Query(description="latitude in `crs`", examples=[40.0047])],
+    lon: Annotated[
+        float,
+        Query(description="longitude in `crs`", examples=[116.3326], json_schema_extra=LON_RANGE),
+    ],
+    lat: Annotated[
+        float,
+        Query(description="latitude in `crs`", examples=[40.0047], json_schema_extra=LAT_RANGE),
+    ],
     crs: Annotated[Crs, Query(description="coordinate system of lon/lat")] = Crs.WGS84,
     at: Annotated[Instant | None, _AT] = None,
 ) -> Response:

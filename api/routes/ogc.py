@@ -36,6 +36,11 @@ _CRS_NAMES = {
     "EPSG:4490": EPSG4490,
     "[EPSG:4490]": EPSG4490,
 }
+# the schema lists them; another is 400 (OGC), not FastAPI's 422
+_OFFERED: dict[str, Any] = {"enum": list(_CRS_NAMES)}
+_NUMBER = r" *[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,2})? *"
+# four finite numbers; another bbox is 400 (OGC), not FastAPI's 422
+_BBOX: dict[str, Any] = {"pattern": f"^{_NUMBER}(,{_NUMBER}){{3}}$"}
 _CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -60,6 +65,12 @@ _PROPERTIES = [
     "valid_from",
     "valid_to",
 ]
+
+
+class GeoJSONResponse(JSONResponse):
+    """A GeoJSON answer (its media type in the OpenAPI schema too)."""
+
+    media_type = _GEOJSON
 
 
 def _loaded(request: Request) -> LoadedPlan:
@@ -132,15 +143,25 @@ def collection(request: Request, collection_id: str) -> JSONResponse:
     return JSONResponse(_collection(loaded, _level_of(loaded, collection_id), _base(request)))
 
 
-@router.get("/collections/{collection_id}/items", summary="Grids of a level (GeoJSON)")
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Grids of a level (GeoJSON)",
+    response_class=GeoJSONResponse,
+)
 def items(
     request: Request,
     collection_id: str,
     limit: Annotated[int, Query(ge=1, le=_MAX_LIMIT)] = 10,
     offset: Annotated[int, Query(ge=0)] = 0,
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
-    crs: Annotated[str | None, Query(description=f"{CRS84} (default) or {EPSG4490}")] = None,
+    bbox: Annotated[
+        str | None,
+        Query(description="minx,miny,maxx,maxy in bbox-crs", json_schema_extra=_BBOX),
+    ] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", json_schema_extra=_OFFERED)] = None,
+    crs: Annotated[
+        str | None,
+        Query(description=f"{CRS84} (default) or {EPSG4490}", json_schema_extra=_OFFERED),
+    ] = None,
 ) -> JSONResponse:
     """Grids of one level as a GeoJSON FeatureCollection, paged by ``limit``/``offset``."""
     loaded = _loaded(request)
@@ -168,12 +189,16 @@ def items(
     return JSONResponse(body, media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One grid (GeoJSON)")
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="One grid (GeoJSON)",
+    response_class=GeoJSONResponse,
+)
 def item(
     request: Request,
     collection_id: str,
     feature_id: str,
-    crs: Annotated[str | None, Query()] = None,
+    crs: Annotated[str | None, Query(json_schema_extra=_OFFERED)] = None,
 ) -> JSONResponse:
     """One grid, by code."""
     loaded = _loaded(request)

@@ -70,6 +70,19 @@ _EXPORTED: dict[int | str, dict[str, Any]] = {
 _IF_MATCH = Header(
     alias="If-Match", description='the ETag read before (`"…"`); a stale one gets 412'
 )
+# declared required, as the service requires it; FastAPI's own check would answer 422, not 428
+_IF_MATCH_REQUIRED = {
+    "parameters": [
+        {
+            "name": "If-Match",
+            "in": "header",
+            "required": True,
+            "description": 'the ETag of GET /grids/{code}/staff (`"…"`); 428 without it, '
+            "412 when the staff changed since",
+            "schema": {"type": "string"},
+        }
+    ]
+}
 
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL text has no NUL)
@@ -270,7 +283,12 @@ def get_staff(
     return GridStaffOut.of(current)
 
 
-@router.put("/grids/{code}/staff", response_model=GridStaffOut, tags=["staff"])
+@router.put(
+    "/grids/{code}/staff",
+    response_model=GridStaffOut,
+    tags=["staff"],
+    openapi_extra=_IF_MATCH_REQUIRED,
+)
 def put_staff(
     code: GridCode,
     body: StaffIn,
@@ -278,7 +296,7 @@ def put_staff(
     response: Response,
     caller: StaffPlanner,
     store: Store,
-    if_match: Annotated[str | None, _IF_MATCH] = None,
+    if_match: Annotated[str | None, Header(alias="If-Match", include_in_schema=False)] = None,
 ) -> GridStaffOut:
     """Replace the staff of grid `code` in the active version, without a new plan version.
 
