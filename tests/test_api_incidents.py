@@ -119,6 +119,17 @@ def test_idempotent_retries_never_make_a_second_incident(client, keys, settings)
     assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
 
 
+def test_a_replay_answers_the_incident_as_it_was_created(client, keys) -> None:
+    """docs/api.md: a retry gets the original 201 answer, not the case's state since."""
+    body = report(*centre(1, 1))
+    first = post(client, keys["reporter"], body, key="retry-2")
+    ref = first.json()["reference"]
+    assert move(client, keys["worker"], ref, "accepted", assignee="王芳").status_code == 200
+    again = post(client, keys["reporter"], body, key="retry-2")
+    assert again.status_code == 201
+    assert again.json() == first.json()  # status reported, no assignee, the first deadline
+
+
 def test_outside_point_is_kept_for_callers_bound_to_no_grid(client, keys) -> None:
     response = post(client, keys["reporter"], report(OX - 0.01, OY))
     assert response.status_code == 201

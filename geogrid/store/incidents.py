@@ -225,19 +225,22 @@ class IncidentStore:
             require(caller, Permission.REPORT)
         for attempt in itertools.count():
             try:
-                return self._create(draft, caller, key, digest)
+                return self._create(report, draft, caller, key, digest)
             except StoreError as exc:
                 if key is None or attempt >= RECONNECT_RETRIES or not _disconnected(exc):
                     raise
                 time.sleep(0.1 * 2**attempt)  # the server restarts: the pool reconnects
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _create(self, draft: Incident, caller: Caller, key: str | None, digest: str) -> Created:
+    def _create(
+        self, report: IncidentReport, draft: Incident, caller: Caller, key: str | None, digest: str
+    ) -> Created:
         with write_transaction(self._engine, "report an incident") as connection:
             if key is not None:
                 claim = _claim(connection, caller.identity, key, digest, draft.created_at)
                 if claim is not None:
-                    return Created(self._replay(connection, claim, digest, key, caller), True)
+                    replayed = self._replay(connection, claim, digest, key, caller, report)
+                    return Created(replayed, True)
             incident = _insert_incident(connection, draft)
             if key is not None:
                 _bind_claim(connection, caller.identity, key, incident.id)
@@ -471,7 +474,9 @@ class IncidentStore:
         digest: str,
         key: str,
         caller: Caller,
+        report: IncidentReport,
     ) -> Incident:
+        """The first answer again: the incident as it was created, whatever happened since."""
         if claim.request_hash != digest:
             raise IdempotencyConflictError(
                 f"the Idempotency-Key {key!r} was used on {claim.created_at:%Y-%m-%d %H:%M} UTC "
@@ -481,7 +486,27 @@ class IncidentStore:
         incident = _load(connection, int(claim.incident_id), None)
         details = {"reference": incident.reference, "idempotency_key": key}
         insert_audit(connection, caller, "incident.replay", "incident", incident.id, details)
-        return mask_incident(incident, caller)
+        return mask_incident(self._as_created(incident, report), caller)
+
+    def _as_created(self, stored: Incident, report: IncidentReport) -> Incident:
+        """``stored`` as :func:`~geogrid.incidents.open_incident` made it from ``report``."""
+        where = Placement(
+            stored.lon,
+            stored.lat,
+            stored.level_codes,
+            stored.plan_name,
+            stored.plan_version,
+            stored.staff,
+        )
+        opened = open_incident(
+            report,
+            where,
+            at=stored.created_at,
+            by=stored.created_by,
+            taxonomy=self.taxonomy,
+            policy=self.policy,
+        )
+        return dataclasses.replace(opened, id=stored.id, reference=stored.reference)
 
     @contextmanager
     def _denials(self, caller: Caller, action: str, ref: IncidentRef | None) -> Iterator[None]:
