@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev system-deps lint bench-deps
+.PHONY: demo test install install-dev system-deps lint bench-deps schemathesis
 
 demo: install  ## the main job on the sample data, embedded store (no database server)
 	$(BIN)/geogrid demo
@@ -30,3 +30,6 @@ system-deps:
 
 bench-deps: install-dev  ## wrk and py-spy for bench/bench_api.py
 	bash scripts/bench-deps.sh
+
+schemathesis: install-dev  ## every Schemathesis check, both stores, admin key and none, 500 examples/op
+	$(BIN)/python -m tests.contract --examples 500 --out bench/results/schemathesis.json
