@@ -16,7 +16,7 @@ from geogrid.partition.band import Band
 from geogrid.partition.solve import GridException, Partition, partition
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.polygons import REPAIR_HINT, polygon_problem
-from geogrid.units import Units, build_units
+from geogrid.units import Units, build_units, household_areas
 
 __all__ = [
     "AreaResult",
@@ -387,15 +387,8 @@ def partition_areas(
 
 
 def _area_of_households(areas: gpd.GeoDataFrame, households: gpd.GeoDataFrame) -> np.ndarray:
-    """Row of ``areas`` holding each household (its representative point); -1 for none."""
+    """Row of ``areas`` holding each household; -1 for none (see :func:`household_areas`)."""
     if households.crs is None or areas.crs is None:
         raise CRSError("the AREA and households layers need a CRS (坐标系缺失)")
     polygons = np.asarray(areas.to_crs(households.crs).geometry.array, dtype=object)
-    geoms = np.asarray(households.geometry.array, dtype=object)
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    found = np.full(len(geoms), -1, dtype=np.int64)
-    rows = np.flatnonzero(present)
-    points = shapely.point_on_surface(geoms[rows])
-    hit, area = shapely.STRtree(polygons).query(points, predicate="intersects")
-    found[rows[hit[::-1]]] = area[::-1]  # the first area for a point on a shared border
-    return found
+    return household_areas(polygons, np.asarray(households.geometry.array, dtype=object))

@@ -38,7 +38,9 @@ class GridException:
         ``island`` (a part of the area not connected to the rest), ``large-unit`` (a unit
         above the band's maximum), ``small-parent`` (fewer households than the band's
         minimum), ``infeasible-band`` (no grid count puts every grid in the band),
-        ``out-of-band`` (a grid left outside the band), ``households-outside``.
+        ``out-of-band`` (a grid left outside the band), ``households-outside``,
+        ``straddling-building`` (a building across the parent's boundary, counted wholly on
+        the side of its larger share).
     message
         What happened and what to do, in English with the Chinese term.
     grid
@@ -237,6 +239,7 @@ def partition(
     if grids is not None and grids < 1:
         raise InvalidInputError(f"grids must be at least 1, got {grids}")
     exceptions = [GridException("households-outside", p) for p in units.problems]
+    exceptions.extend(_straddling(units))
     solver = _Solver(units, loads, free, the_band, grids, seed, time_limit, progress)
     assignment, k, target = solver.run(exceptions)
     for i, label in enumerate(labels):
@@ -544,6 +547,27 @@ def unit_graph(units: Units, rows: np.ndarray, loads: np.ndarray) -> Graph:
         measures["x"].to_numpy(),
         measures["y"].to_numpy(),
     )
+
+
+def _straddling(units: Units) -> list[GridException]:
+    """One ``straddling-building`` exception per building across the parent's boundary."""
+    found = []
+    for row in units.straddling.itertuples(index=False):
+        label = f"building {row.id}" + (f" ({row.name})" if row.name else "")
+        side = (
+            "all its households are counted here, on the side of its larger share"
+            if row.inside
+            else "all its households are counted beyond the boundary, where its larger share lies"
+        )
+        found.append(
+            GridException(
+                "straddling-building",
+                f"{label} crosses the boundary of the area (跨界楼栋): {row.area_inside_m2:.0f} m² "
+                f"inside, {row.area_outside_m2:.0f} m² outside; {side} ({row.households} "
+                "households) — to keep it whole in one grid, move the boundary to its outline",
+            )
+        )
+    return found
 
 
 def _report_out_of_band(result: Partition) -> None:

@@ -14,6 +14,7 @@ BLOCK_COST = 1.0
 """Cost per metre of cutting through a block (between buildings of the same block)."""
 
 _MIN_SHARED = 1e-6  # metres: shorter shared boundaries are corner touches, not adjacency
+_ON_LINE = 0.01  # metres: a segment this close to a cut line lies on it
 _HASH = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 1)  # odd multipliers
 
 
@@ -42,19 +43,39 @@ def ring_segments(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys[order], owner[order]
 
 
-def shared_segments(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cell pairs ``a``, ``b`` sharing a boundary segment, and the segment's length."""
+def shared_segments(
+    cells: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cell pairs ``a``, ``b`` sharing a boundary segment, its length and its midpoint (x, y)."""
     keys, owner = ring_segments(cells)
     dup = np.flatnonzero((keys[1:] == keys[:-1]).all(axis=1))
     length = np.hypot(keys[dup, 2] - keys[dup, 0], keys[dup, 3] - keys[dup, 1])
-    return owner[dup], owner[dup + 1], length
+    return owner[dup], owner[dup + 1], length, (keys[dup, :2] + keys[dup, 2:]) / 2
 
 
-def adjacency(cells: np.ndarray, blocks: np.ndarray, group: np.ndarray, n: int) -> pd.DataFrame:
-    """Unit pairs sharing boundary segments, from the vertex-matched ring segments of cells."""
-    a_cell, b_cell, length = shared_segments(cells)
+def adjacency(
+    cells: np.ndarray,
+    blocks: np.ndarray,
+    group: np.ndarray,
+    n: int,
+    *,
+    spans: np.ndarray | None = None,
+    lines: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Unit pairs sharing boundary segments, from the vertex-matched ring segments of cells.
+
+    A segment between cells of two blocks lies on a barrier. A cell that ``spans`` several
+    blocks (a building across a barrier) is not in one block: its segments lie on a barrier
+    when they lie on the ``lines`` that cut the blocks (within :data:`_ON_LINE` m).
+    """
+    a_cell, b_cell, length, middle = shared_segments(cells)
     a, b = group[a_cell], group[b_cell]
     barrier = blocks[a_cell] != blocks[b_cell]
+    if spans is not None and lines is not None and spans.any():
+        odd = np.flatnonzero(spans[a_cell] | spans[b_cell])
+        cut = shapely.multilinestrings(lines) if len(lines) else shapely.MultiLineString()
+        shapely.prepare(cut)
+        barrier[odd] = shapely.dwithin(cut, shapely.points(middle[odd]), _ON_LINE)
     keep = a != b
     frame = pd.DataFrame(
         {

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from geogrid.crs import metric_crs
@@ -30,6 +32,8 @@ from geogrid.units.inputs import (
 )
 from geogrid.units.model import Units
 from geogrid.units.tessellation import tessellate
+
+_OVERLAP_SHARE = 1e-4  # overlaps below this share of the smaller footprint are slop
 
 __all__ = ["build_units", "units_from_polygons"]
 
@@ -99,12 +103,20 @@ def build_units(
         clipped_lines(keep_whole, metric, parent_m),
         clipped_lines(locked, metric, parent_m),
     ]
-    blocks = cut_blocks(parent_m, np.concatenate(lines))
-    sites, outside, problems = find_sites(households, metric, parent_m, count_column, extra_columns)
-    cells, cell_site, cell_block = tessellate(blocks, sites, parent_m)
+    cut_lines = np.concatenate(lines)
+    blocks = cut_blocks(parent_m, cut_lines)
+    faces = cut_blocks(parent_m, lines[2])  # only locked grids' outlines are never crossed
+    block_face = _face_of(blocks, faces)
+    sites, outside, problems, straddling = find_sites(
+        households, metric, parent_m, count_column, extra_columns
+    )
+    cells, cell_site, cell_block, spans = tessellate(blocks, sites, parent_m, faces, block_face)
     group, group_info, labels = _groups(cells, cell_block, keep_whole, locked, metric)
+    group, group_info = _join_overlapping(
+        group, group_info, cell_site, sites, cell_block, block_face
+    )
     table = _unit_table(cells, cell_site, cell_block, group, group_info, sites, extra_columns)
-    edges = adjacency(cells, cell_block, group, len(table))
+    edges = adjacency(cells, cell_block, group, len(table), spans=spans, lines=cut_lines)
     units = Units(
         table=gpd.GeoDataFrame(table, geometry="geometry", crs=metric),
         edges=edges,
@@ -114,6 +126,7 @@ def build_units(
         problems=problems,
         locked_labels=labels,
         locked_grids=_locked_grids(locked, labels),
+        straddling=straddling,
     )
     _ = units.measures  # part of preparing the units
     return units
@@ -159,6 +172,71 @@ def _groups(
     loose = np.flatnonzero(group < 0)
     group[loose] = len(info) + np.arange(len(loose))
     return group, info, labels
+
+
+def _face_of(blocks: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """The face (of the parent cut by locked grids' outlines) holding every block."""
+    found = np.zeros(len(blocks), dtype=np.int64)
+    if len(faces) <= 1 or len(blocks) == 0:
+        return found
+    block, face = shapely.STRtree(faces).query(
+        shapely.point_on_surface(blocks), predicate="intersects"
+    )
+    found[block[::-1]] = face[::-1]
+    return found
+
+
+def _join_overlapping(
+    group: np.ndarray,
+    info: list[dict[str, Any]],
+    cell_site: np.ndarray,
+    sites: Sites,
+    cell_block: np.ndarray,
+    block_face: np.ndarray,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Buildings whose footprints overlap become one unit: no footprint is shared by two.
+
+    Merged surveys draw one building twice, or its wings apart.
+
+    Overlaps below :data:`_OVERLAP_SHARE` of the smaller footprint (digitising slop between
+    neighbours) are left to the earlier building. Buildings on either side of a locked grid's
+    outline (in different faces) are not joined. A merged unit keeps the attributes of its
+    lowest group (keep-whole groups, numbered first, win); returns the groups and their
+    attributes renumbered.
+    """
+    prints = sites.footprints
+    has = np.flatnonzero(~shapely.is_missing(prints))
+    if len(has) < 2:
+        return group, info
+    first, second = shapely.STRtree(prints[has]).query(prints[has], predicate="intersects")
+    pair = first < second
+    first, second = has[first[pair]], has[second[pair]]
+    if len(first) == 0:
+        return group, info
+    overlap = shapely.area(shapely.intersection(prints[first], prints[second]))
+    smaller = np.minimum(shapely.area(prints[first]), shapely.area(prints[second]))
+    real = overlap > _OVERLAP_SHARE * smaller
+    first, second = first[real], second[real]
+    cell_of_site = np.full(len(prints), -1, dtype=np.int64)
+    with_site = np.flatnonzero(cell_site >= 0)
+    cell_of_site[cell_site[with_site]] = with_site
+    a, b = cell_of_site[first], cell_of_site[second]
+    ok = (a >= 0) & (b >= 0)
+    a, b = a[ok], b[ok]
+    face = block_face[cell_block]
+    ok = face[a] == face[b]
+    ga, gb = group[a[ok]], group[b[ok]]
+    if len(ga) == 0:
+        return group, info
+    n = int(group.max()) + 1
+    links = coo_matrix((np.ones(len(ga)), (ga, gb)), shape=(n, n))
+    _, component = connected_components(links, directed=False)
+    # every group takes the lowest group of its component, then groups are renumbered
+    lowest = np.full(n, n, dtype=np.int64)
+    np.minimum.at(lowest, component, np.arange(n))
+    merged = lowest[component][group]
+    kept, renumbered = np.unique(merged, return_inverse=True)
+    return renumbered.ravel().astype(np.int64), [info[k] for k in kept.tolist() if k < len(info)]
 
 
 _GRID_ATTRIBUTES = ("name", "kind", "subtype", "priority")

@@ -18,12 +18,14 @@ from geogrid.errors import CRSError, InvalidInputError
 from geogrid.plan import UnitKind
 
 __all__ = [
+    "STRADDLING_COLUMNS",
     "Sites",
     "clipped_lines",
     "cut_blocks",
     "find_sites",
     "frame_to_crs",
     "geometry_to_crs",
+    "household_areas",
     "household_counts",
     "metric_crs_for",
     "numbers",
@@ -120,8 +122,11 @@ def find_sites(
     parent: BaseGeometry,
     count_column: str,
     extra_columns: Sequence[str],
-) -> tuple[Sites, gpd.GeoDataFrame, list[str]]:
-    """Household sites inside the parent, the rows outside it, and the problems found."""
+) -> tuple[Sites, gpd.GeoDataFrame, list[str], pd.DataFrame]:
+    """Household sites inside the parent, the rows outside it, the problems, the straddlers.
+
+    The last are the buildings across the parent's boundary (see :data:`STRADDLING_COLUMNS`).
+    """
     geoms = frame_to_crs(households, metric, "households")
     missing = [c for c in extra_columns if c not in households.columns]
     if missing:
@@ -131,10 +136,14 @@ def find_sites(
         )
     counts = household_counts(households, count_column)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    inside, inside_area = _larger_share(np.array([parent], dtype=object), geoms)
+    inside = inside == 0
     points = np.empty(len(geoms), dtype=object)
     points[present] = shapely.point_on_surface(geoms[present])
-    inside = present.copy()
-    inside[present] = shapely.covers(parent, points[present])
+    # a building straddling the boundary is counted wholly on the side of its larger share
+    straddle = np.flatnonzero(present & np.isfinite(inside_area))
+    cut = straddle[inside[straddle]]
+    points[cut] = shapely.point_on_surface(_largest_part(shapely.intersection(geoms[cut], parent)))
     problems = []
     outside = households.iloc[np.flatnonzero(~inside)]
     if len(outside):
@@ -143,6 +152,7 @@ def find_sites(
             "the parent area (区域外住户); they are not in any grid — check their "
             "coordinates or the boundary"
         )
+    straddling = _straddling(households, straddle, counts, geoms, inside_area, inside)
     rows = np.flatnonzero(inside)
     xy = shapely.get_coordinates(points[rows])
     # points at the same place are one site (one building, or household points stacked)
@@ -171,6 +181,7 @@ def find_sites(
         ),
         outside,
         problems,
+        straddling,
     )
 
 
@@ -200,3 +211,111 @@ def _name(names: np.ndarray | None, members: list[int]) -> str | None:
         return None
     found = [str(names[m]) for m in members if not pd.isna(names[m])]
     return "、".join(found[:3]) if found else None
+
+
+STRADDLING_COLUMNS = ("id", "name", "households", "area_inside_m2", "area_outside_m2", "inside")
+"""Columns of :attr:`~geogrid.units.Units.straddling`: the building's ``id`` (its ``id``,
+``bid`` or ``osm_id`` column, else its row label), ``name``, ``households``, its footprint
+area inside and outside the parent, and ``inside`` (counted in this parent: its larger share
+lies inside)."""
+_ID_COLUMNS = ("id", "bid", "osm_id", "building_id")
+_STRADDLE_SHARE = 1e-3  # a footprint with less than this share beyond the boundary is inside
+
+
+def household_areas(areas: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """Index of the area each household row belongs to, ``-1`` for none.
+
+    A point (or a building inside one area) belongs to the first area covering its
+    representative point; a building across the boundary between areas to the area holding
+    the larger share of its footprint (first area on a tie), so it is counted wholly on one
+    side. The one rule for :func:`~geogrid.units.build_units` and
+    :func:`~geogrid.partition.partition_areas`.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> areas = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10)])
+    >>> household_areas(areas, np.array([box(8, 1, 18, 2), shapely.Point(15, 5)])).tolist()
+    [1, 1]
+    """
+    return _larger_share(areas, geoms)[0]
+
+
+def _larger_share(areas: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Area of every row (see :func:`household_areas`), and the footprint inside it.
+
+    The second is given for polygons crossing an area's boundary by more than
+    :data:`_STRADDLE_SHARE` of their area (``nan`` for the others); such a polygon belongs to
+    the area holding the largest piece, unless more of it lies outside every area (``-1``).
+    """
+    found = np.full(len(geoms), -1, dtype=np.int64)
+    share = np.full(len(geoms), np.nan)
+    present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if len(present) == 0 or len(areas) == 0:
+        return found, share
+    shapely.prepare(areas)
+    points = shapely.point_on_surface(geoms[present])
+    hit, area = shapely.STRtree(areas).query(points, predicate="intersects")
+    found[present[hit[::-1]]] = area[::-1]  # the first area for a point on a shared border
+    polygons = present[shapely.get_dimensions(geoms[present]) == 2]
+    if len(polygons) == 0:
+        return found, share
+    row, area = shapely.STRtree(areas).query(geoms[polygons], predicate="intersects")
+    whole = shapely.covers(areas[area], geoms[polygons[row]])
+    crossing = np.unique(row[~whole])
+    if len(crossing) == 0:
+        return found, share
+    rows = polygons[crossing]
+    pick = np.isin(row, crossing)
+    row, area = row[pick], area[pick]
+    pieces = shapely.area(shapely.intersection(geoms[polygons[row]], areas[area]))
+    total = shapely.area(geoms[rows])
+    frame = pd.DataFrame({"row": polygons[row], "area": area, "piece": pieces})
+    within = frame.groupby("row")["piece"].sum().loc[rows].to_numpy()
+    frame = frame.sort_values(["row", "piece", "area"], ascending=[True, False, True])
+    chosen = frame.drop_duplicates("row").set_index("row").loc[rows]
+    piece = chosen["piece"].to_numpy()
+    kept = (piece > 0) & (piece >= total - within)  # not more of it beyond every area
+    found[rows] = np.where(kept, chosen["area"].to_numpy(), -1)
+    real = total - piece > _STRADDLE_SHARE * total
+    share[rows[real]] = piece[real]
+    return found, share
+
+
+def _largest_part(geoms: np.ndarray) -> np.ndarray:
+    """The largest polygon of every geometry (an overlay may leave slivers and lines)."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    area = shapely.area(parts)
+    order = np.lexsort((-area, index))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = index[order][1:] != index[order][:-1]
+    out = geoms.copy()
+    out[index[order][first]] = parts[order][first]
+    return out
+
+
+def _straddling(
+    households: gpd.GeoDataFrame,
+    rows: np.ndarray,
+    counts: np.ndarray,
+    geoms: np.ndarray,
+    inside_area: np.ndarray,
+    inside: np.ndarray,
+) -> pd.DataFrame:
+    """The buildings across the parent's boundary (columns :data:`STRADDLING_COLUMNS`)."""
+    column = next((c for c in _ID_COLUMNS if c in households.columns), None)
+    ids = households[column].to_numpy(object) if column else households.index.to_numpy(object)
+    names = households["name"].to_numpy(object) if "name" in households else None
+    own = inside_area[rows]
+    total = shapely.area(geoms[rows])
+    return pd.DataFrame(
+        {
+            "id": [str(ids[r]) for r in rows.tolist()],
+            "name": [_name(names, [r]) for r in rows.tolist()],
+            "households": counts[rows].astype(np.int64),
+            "area_inside_m2": own,
+            "area_outside_m2": total - own,
+            "inside": inside[rows],
+        },
+        columns=list(STRADDLING_COLUMNS),
+    )

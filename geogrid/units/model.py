@@ -14,6 +14,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from geogrid.errors import InvalidInputError
+from geogrid.units.inputs import STRADDLING_COLUMNS
 
 __all__ = ["Units", "unit_weights"]
 
@@ -49,6 +50,12 @@ class Units:
         Label → the attributes a locked grid was given and keeps in the plan: ``name``,
         ``kind`` (e.g. ``special`` 专属网格), ``subtype`` (``school``…), ``priority``; only
         those present.
+    straddling
+        Buildings across the parent's boundary (two communities), which cannot stay whole
+        without moving the boundary: one row each (``id``, ``name``, ``households``,
+        ``area_inside_m2``, ``area_outside_m2``, ``inside``). Each is counted wholly on the
+        side holding its larger share (``inside``: here; else in :attr:`outside`); its land
+        stays on both sides.
     """
 
     table: gpd.GeoDataFrame
@@ -59,6 +66,9 @@ class Units:
     problems: list[str] = dataclasses.field(default_factory=list)
     locked_labels: list[str] = dataclasses.field(default_factory=list)
     locked_grids: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    straddling: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=list(STRADDLING_COLUMNS))
+    )
 
     def __len__(self) -> int:
         return len(self.table)

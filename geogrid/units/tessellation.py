@@ -20,12 +20,21 @@ _CLEAN_ROUNDS = 6  # rounds of cleaning mismatched cells before cleaning them al
 
 
 def tessellate(
-    blocks: np.ndarray, sites: Sites, parent: BaseGeometry
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    blocks: np.ndarray,
+    sites: Sites,
+    parent: BaseGeometry,
+    faces: np.ndarray,
+    block_face: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cells: per block, the Voronoi diagram of its sites clipped to the block.
 
-    Returns the cells (Polygons, an exact coverage), the site of each cell (-1: empty land)
-    and the block of each cell.
+    Every building's footprint then goes whole to its own cell, across the barriers inside
+    its face (``faces``: the parent cut only by the outlines of locked grids; ``block_face``:
+    the face of every block), see :func:`_whole_buildings`.
+
+    Returns the cells (Polygons, an exact coverage), the site of each cell (-1: empty land),
+    the block of each cell (the block of its site's point), and whether a cell reaches
+    beyond its block (a building across a barrier).
     """
     tree = shapely.STRtree(blocks)
     site_idx, block_idx = tree.query(sites.points, predicate="intersects")
@@ -51,16 +60,18 @@ def tessellate(
         cells, owners, cell_blocks = _voronoi_cells(
             blocks, multi_blocks, multi_groups, sites.points, cells, owners, cell_blocks
         )
-    raw = _whole_buildings(
+    raw, spanning = _whole_buildings(
         np.asarray(cells, dtype=object),
         np.asarray(owners),
         np.asarray(cell_blocks),
         sites.footprints,
-        blocks,
+        faces,
+        block_face,
     )
     geoms = _clean(raw, parent)
     parts = _split_multipart(geoms, np.asarray(owners), np.asarray(cell_blocks), sites.points)
-    return merge_slivers(*parts)
+    cells_, owners_, blocks_ = merge_slivers(*parts)
+    return cells_, owners_, blocks_, (owners_ >= 0) & np.isin(owners_, spanning)
 
 
 def _whole_buildings(
@@ -68,42 +79,60 @@ def _whole_buildings(
     owners: np.ndarray,
     cell_blocks: np.ndarray,
     footprints: np.ndarray,
-    blocks: np.ndarray,
-) -> np.ndarray:
-    """Give every building's whole footprint (within its block) to the building's own cell.
+    faces: np.ndarray,
+    block_face: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give every building's whole footprint (within its face) to the building's own cell.
 
-    A Voronoi edge between two sites' points can cross a long or oddly shaped building; the
-    part of the footprint beyond it moves from the neighbour cell to the building's cell, so
-    no grid boundary ever runs through a building (楼栋不拆分).
+    A Voronoi edge between two sites' points can cross a long or oddly shaped building, and
+    a barrier line can run through one (an OSM service road through an estate, a road drawn
+    over a building by another survey, a covered passage): the part of the footprint beyond
+    it moves from the neighbour cells, in its block or across the barrier, to the building's
+    cell, so no grid boundary ever runs through a building (楼栋不拆分). Only the parent's
+    boundary and locked grids' outlines (the ``faces``) are kept: a footprint is clipped to
+    its face. Empty land wholly under a building goes to it; a cell holding households keeps
+    its last land (a household point under another's footprint).
+
+    Returns the cells and the sites whose cell now reaches into another block.
     """
     cell_of_site = np.full(len(footprints), -1, dtype=np.int64)
     has_site = owners >= 0
     cell_of_site[owners[has_site]] = np.flatnonzero(has_site)
     sites = np.flatnonzero(~shapely.is_missing(footprints) & (cell_of_site >= 0))
+    none = np.empty(0, dtype=np.int64)
     if len(sites) == 0:
-        return cells
+        return cells, none
     own = cell_of_site[sites]
-    prints = _disjoint(_clip(footprints[sites], blocks[cell_blocks[own]]))
+    face = block_face[cell_blocks]
+    prints = _disjoint(_clip(footprints[sites], faces[face[own]]))
     site_pos, other = shapely.STRtree(cells).query(prints, predicate="intersects")
-    keep = (other != own[site_pos]) & (cell_blocks[other] == cell_blocks[own[site_pos]])
+    keep = (other != own[site_pos]) & (face[other] == face[own[site_pos]])
     site_pos, other = site_pos[keep], other[keep]
     if len(site_pos) == 0:
-        return cells
+        return cells, none
     pieces = shapely.intersection(prints[site_pos], cells[other])
     real = shapely.area(pieces) > 1e-9
     site_pos, other, pieces = site_pos[real], other[real], pieces[real]
     out = cells.copy()
     moved = np.ones(len(pieces), dtype=bool)
     for c in np.unique(other).tolist():
-        rest = _polygonal(shapely.difference(out[c], shapely.union_all(pieces[other == c])))
-        if shapely.area(rest) > 1e-6:  # never take a cell's last land (overlapping buildings)
+        mine = other == c
+        rest = _polygonal(shapely.difference(out[c], shapely.union_all(pieces[mine])))
+        if shapely.area(rest) > 1e-6:
             out[c] = rest
-        else:
-            moved[other == c] = False
+        elif owners[c] < 0:  # empty land under a building: all of it goes to the first
+            first = np.flatnonzero(mine)[0]
+            moved[mine] = False
+            moved[first] = True
+            pieces[first] = out[c]
+            out[c] = shapely.Polygon()
+        else:  # never take the last land of a cell holding households
+            moved[mine] = False
     gainers = np.where(moved, own[site_pos], -1)
     for c in np.unique(gainers[gainers >= 0]).tolist():
         out[c] = _polygonal(shapely.union_all(np.concatenate([[out[c]], pieces[gainers == c]])))
-    return out
+    across = moved & (cell_blocks[other] != cell_blocks[own[site_pos]])
+    return out, np.unique(sites[site_pos[across]])
 
 
 def _disjoint(prints: np.ndarray) -> np.ndarray:
@@ -269,7 +298,7 @@ def merge_slivers(
     sliver = (owners < 0) & (shapely.area(cells) < SLIVER_AREA)
     if not sliver.any():
         return cells, owners, blocks
-    a, b, length = shared_segments(cells)
+    a, b, length, _ = shared_segments(cells)
     pairs = pd.DataFrame(
         {
             "sliver": np.concatenate([a, b]),
