@@ -136,6 +136,17 @@ def test_demo_runs_the_main_job(embedded: Path, tmp_path: Path) -> None:
     assert partitioned.level(2)["households"].sum() == exported.level(2)["households"].sum()
     assert (tmp_path / "out" / "wall-map.pdf").read_bytes().startswith(b"%PDF")
     assert "leaflet" in (tmp_path / "out" / "map.html").read_text(encoding="utf-8").lower()
+    # readable in an 80-column terminal: the level table has a row per figure, no "l…" columns
+    levels = output[output.index("levels (层级)") : output.index("4. store")]
+    assert "households" in levels and "1 社区" in levels and "…" not in levels
+    assert max(_width(line) for line in levels.splitlines()) <= 80
+
+
+def _width(line: str) -> int:
+    """Terminal columns of ``line`` (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
 
 
 def store_cycle(plan_path: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from geogrid.cli._common import out, rich_table, user_errors
 from geogrid.cli.maps import map_cmd
 from geogrid.cli.partition import partition_cmd
 from geogrid.cli.plans import errors, print_problems
-from geogrid.report import grid_table, level_summary
+from geogrid.report import grid_table, plan_report, terminal_tables
 from geogrid.validate import validate_plan
 
 __all__ = ["demo", "samples_cmd"]
@@ -41,7 +41,8 @@ def demo(
     if errors(problems):
         raise typer.Exit(1)
     out.rule("3. report (统计)")
-    out.print(rich_table(level_summary(plan), "levels (层级)"))
+    levels, _ = terminal_tables(plan_report(plan))  # one row per figure: fits 80 columns
+    out.print(rich_table(levels, "levels (层级)"))
     grid_table(plan).to_csv(output / "report.csv", index=False)
     out.rule("4. store (入库)")
     with open_store() as store:
