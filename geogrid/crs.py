@@ -54,6 +54,7 @@ __all__ = [
     "from_plan_lonlat",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "is_plan_lonlat",
     "layer_crs_problem",
     "metric_crs",
     "parse_crs",
@@ -564,6 +565,18 @@ def _transformer(source: CRS, target: CRS, *, datum_of: CRS) -> Transformer:
             stacklevel=3,
         )
     return transformer
+
+
+def is_plan_lonlat(crs: CRSLike) -> bool:
+    """Whether coordinates in ``crs`` are plan lon/lat as they are: WGS84 or CGCS2000 degrees.
+
+    Examples
+    --------
+    >>> is_plan_lonlat("wgs84"), is_plan_lonlat(4490), is_plan_lonlat("gcj02"), is_plan_lonlat(4547)
+    (True, True, False, False)
+    """
+    parsed = parse_crs(crs)
+    return isinstance(parsed, CRS) and _is_wgs84_or_cgcs2000_lonlat(parsed)
 
 
 def _is_wgs84_or_cgcs2000_lonlat(crs: CRS) -> bool:

@@ -22,7 +22,10 @@ __all__ = [
     "ByOpt",
     "ColumnOpt",
     "CrsOpt",
+    "CrsOpts",
+    "ForceCrsOpt",
     "PlanArg",
+    "crs_of_inputs",
     "default_layer",
     "err",
     "layer_spec",
@@ -35,6 +38,8 @@ __all__ = [
     "rich_table",
     "user",
     "user_errors",
+    "warn",
+    "warn_if_offset",
     "when",
 ]
 
@@ -51,8 +56,26 @@ ColumnOpt = Annotated[
     typer.Option("--column", "-c", help="Map a model column to yours: code=WGBM (repeatable)"),
 ]
 CrsOpt = Annotated[
-    str | None, typer.Option(help="CRS to assume when the file has none, e.g. EPSG:4490")
+    str | None,
+    typer.Option(
+        help="What the coordinates are: wgs84, cgcs2000, gcj02 (AMap/Tencent), bd09 (Baidu) or "
+        "EPSG:…; fills a missing CRS, says what a GeoJSON's (or WGS84-labelled file's) lon/lat "
+        "really are; another CRS than the file declares needs --force-crs"
+    ),
 ]
+CrsOpts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--crs",
+        help="What the coordinates of every input are (wgs84, cgcs2000, gcj02, bd09, EPSG:…), "
+        "or of one: INPUT=CRS, e.g. households=gcj02 (repeatable)",
+    ),
+]
+ForceCrsOpt = Annotated[
+    bool,
+    typer.Option("--force-crs", help="Let --crs win over a CRS the file declares (a wrong one)"),
+]
+_WARNING = "[yellow]warning:[/yellow] "
 ByOpt = Annotated[
     str | None, typer.Option(help="Who does this (recorded with the version; default: you)")
 ]
@@ -102,12 +125,41 @@ def parse_columns(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def load_plan(plan: str, columns: list[str] | None = None, crs: str | None = None) -> GridPlan:
+def load_plan(
+    plan: str, columns: list[str] | None = None, crs: str | None = None, force_crs: bool = False
+) -> GridPlan:
     """Read a plan file, or the sample of that name when no such file exists."""
     path = Path(plan)
     if not path.exists() and plan in samples.sample_names():
         path = samples.sample_path(plan)
-    return io.read_plan(path, columns=parse_columns(columns), crs=crs)
+    return io.read_plan(path, columns=parse_columns(columns), crs=crs, force_crs=force_crs)
+
+
+def crs_of_inputs(given: list[str] | None, inputs: tuple[str, ...]) -> dict[str, str | None]:
+    """``--crs`` options as the CRS of each input: ``CRS`` for all, ``INPUT=CRS`` for one.
+
+    Examples
+    --------
+    >>> crs_of_inputs(["gcj02", "area=cgcs2000"], ("area", "households"))
+    {'area': 'cgcs2000', 'households': 'gcj02'}
+    """
+    every: str | None = None
+    one: dict[str, str] = {}
+    for value in given or []:
+        name, sep, crs = value.partition("=")
+        if sep and name.strip() in inputs and crs.strip():
+            one[name.strip()] = crs.strip()
+        elif sep and name.strip().isidentifier() and name.strip().lower() not in _PROJ_KEYS:
+            raise typer.BadParameter(
+                f"--crs {value!r}: no input {name.strip()!r}; write CRS for every input or "
+                f"INPUT=CRS with INPUT one of {', '.join(inputs)}"
+            )
+        else:
+            every = value.strip()
+    return {name: one.get(name, every) for name in inputs}
+
+
+_PROJ_KEYS = ("proj", "init")  # "+proj=utm ..." is a CRS, not INPUT=CRS
 
 
 def layer_spec(spec: str) -> tuple[Path, str | None]:
@@ -138,25 +190,51 @@ def read_spec(
     spec: str | None,
     preferred: tuple[str, ...] = (),
     reader: Callable[..., Any] = io.read_layer,
+    crs: str | None = None,
+    force_crs: bool = False,
 ) -> Any:
-    """The layer ``FILE[:LAYER]`` names (``None`` for ``None``), in its own CRS.
+    """The layer ``FILE[:LAYER]`` names (``None`` for ``None``), in the CRS of its coordinates.
 
-    ``reader`` reads it (e.g. :func:`geogrid.io.read_areas`, which also checks every polygon).
+    ``reader`` reads it (e.g. :func:`geogrid.io.read_areas`, which also checks every polygon);
+    ``crs`` and ``force_crs`` are passed on (GCJ-02 / BD-09 come back converted to EPSG:4490).
     """
     if spec is None:
         return None
     path, layer = layer_spec(spec)
-    return reader(path, layer=default_layer(path, layer, preferred))
+    return reader(path, layer=default_layer(path, layer, preferred), crs=crs, force_crs=force_crs)
 
 
-def read_households_spec(spec: str, count_column: str | None = None) -> Any:
+def read_households_spec(
+    spec: str, count_column: str | None = None, crs: str | None = None, force_crs: bool = False
+) -> Any:
     """Households from ``FILE[:LAYER]`` (a households or buildings layer by default)."""
     path, layer = layer_spec(spec)
     return io.read_households(
         path,
         count_column=count_column,
         layer=default_layer(path, layer, ("households", "buildings")),
+        crs=crs,
+        force_crs=force_crs,
     )
+
+
+def warn(text: str) -> None:
+    """``text`` as one warning line on stderr."""
+    print_line(text, err, _WARNING)
+
+
+def warn_if_offset(homes: Any, areas: Any, homes_spec: str, areas_spec: str) -> None:
+    """Warn when households and their areas look one GCJ-02 / BD-09 offset apart."""
+    from geogrid.reproject import phone_map_offset
+
+    found = phone_map_offset(
+        homes,
+        areas,
+        points_name=layer_spec(homes_spec)[0].name,
+        areas_name=layer_spec(areas_spec)[0].name,
+    )
+    if found:
+        warn(found)
 
 
 def rich_table(frame: pd.DataFrame, title: str) -> Table:

@@ -11,16 +11,22 @@ from rich.table import Table
 
 from geogrid import io
 from geogrid.cli._common import (
+    CrsOpts,
+    ForceCrsOpt,
     PlanArg,
+    crs_of_inputs,
     load_plan,
     out,
     read_households_spec,
     read_spec,
     user_errors,
+    warn_if_offset,
 )
 from geogrid.errors import InvalidInputError
 
 __all__ = ["partition_cmd", "redraw_cmd"]
+
+_PARTITION_INPUTS = ("area", "households", "barriers", "keep-whole", "lock")
 
 
 def _weights(pairs: list[str] | None) -> dict[str, float] | None:
@@ -62,23 +68,37 @@ def partition_cmd(
     count_column: Annotated[str | None, typer.Option(help="Household count column")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan)")] = 0,
     name: Annotated[str | None, typer.Option(help="Plan name")] = None,
+    crs: CrsOpts = None,
+    force_crs: ForceCrsOpt = False,
 ) -> None:
-    """Partition communities/villages into grids balanced by households (网格划分)."""
+    """Partition communities/villages into grids balanced by households (网格划分).
+
+    ``--crs`` says what the coordinates of the inputs are (``area``, ``households``,
+    ``barriers``, ``keep-whole``, ``lock``): ``--crs gcj02`` for all, ``--crs
+    households=gcj02`` for one; GCJ-02 and BD-09 are converted vertex by vertex.
+    """
     from geogrid.partition import parse_band, partition_areas
 
     if (band is None) == (grids is None):
         raise InvalidInputError("give --band MIN-MAX (e.g. 300-500) or --grids K")
-    areas = read_spec(area, reader=io.read_areas)  # a broken boundary stops here, first
-    homes = read_households_spec(households, count_column)
+    systems = crs_of_inputs(crs, _PARTITION_INPUTS)
+    # a broken boundary stops here, first
+    areas = read_spec(area, reader=io.read_areas, crs=systems["area"], force_crs=force_crs)
+    homes = read_households_spec(households, count_column, systems["households"], force_crs)
+    warn_if_offset(homes, areas, households, area)
     plan, report = partition_areas(
         areas,
         homes,
         band=parse_band(band) if band else None,
         grids=grids,
         weights=_weights(weight),
-        barriers=read_spec(barriers, ("roads", "streets")),
-        keep_whole=read_spec(keep_whole, ("estates",)),
-        locked=read_spec(lock, ("grids",)),
+        barriers=read_spec(
+            barriers, ("roads", "streets"), crs=systems["barriers"], force_crs=force_crs
+        ),
+        keep_whole=read_spec(
+            keep_whole, ("estates",), crs=systems["keep-whole"], force_crs=force_crs
+        ),
+        locked=read_spec(lock, ("grids",), crs=systems["lock"], force_crs=force_crs),
         then_band=parse_band(then_band) if then_band else None,
         seed=seed,
         name=name or output.stem,
@@ -148,13 +168,22 @@ def redraw_cmd(
     ] = None,
     count_column: Annotated[str | None, typer.Option(help="Household count column")] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    crs: CrsOpts = None,
+    force_crs: ForceCrsOpt = False,
 ) -> None:
-    """Rebalance a plan after households changed, moving as few households as possible (调整)."""
+    """Rebalance a plan after households changed, moving as few households as possible (调整).
+
+    ``--crs`` says what the coordinates of the inputs are (``plan``, ``households``):
+    ``--crs gcj02`` for both, ``--crs households=gcj02`` for one.
+    """
     from geogrid.partition import parse_band, redraw
 
-    homes = read_households_spec(households, count_column)
+    systems = crs_of_inputs(crs, ("plan", "households"))
+    loaded = load_plan(plan, crs=systems["plan"], force_crs=force_crs)
+    homes = read_households_spec(households, count_column, systems["households"], force_crs)
+    warn_if_offset(homes, loaded.grids, households, plan)
     result = redraw(
-        load_plan(plan),
+        loaded,
         homes,
         band=parse_band(band),
         level=level,

@@ -13,8 +13,10 @@ from geogrid import io
 from geogrid.cli._common import (
     ColumnOpt,
     CrsOpt,
+    CrsOpts,
+    ForceCrsOpt,
     PlanArg,
-    err,
+    crs_of_inputs,
     load_plan,
     out,
     parse_columns,
@@ -23,6 +25,8 @@ from geogrid.cli._common import (
     read_spec,
     rich_table,
     user_errors,
+    warn,
+    warn_if_offset,
 )
 from geogrid.errors import CoordinateError, CRSError
 from geogrid.validate import (
@@ -35,8 +39,6 @@ from geogrid.validate import (
 )
 
 __all__ = ["errors", "import_", "print_problems", "report", "validate"]
-
-_WARNING = "[yellow]warning:[/yellow] "
 
 
 @user_errors
@@ -52,10 +54,11 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Problems as JSON")] = False,
     column: ColumnOpt = None,
     crs: CrsOpt = None,
+    force_crs: ForceCrsOpt = False,
 ) -> None:
     """Check a plan: valid geometry, no gaps or overlaps, children inside parents, codes, households."""
     try:
-        loaded = load_plan(plan, column, crs)
+        loaded = load_plan(plan, column, crs, force_crs)
     except (CRSError, CoordinateError) as exc:
         print_problems([Problem.from_error(exc)], as_json)
         raise typer.Exit(1) from exc
@@ -119,6 +122,7 @@ def import_(
     levels: Annotated[str | None, typer.Option(help="Level names, top first: 社区,网格")] = None,
     name: Annotated[str | None, typer.Option(help="Plan name (default: the file name)")] = None,
     crs: CrsOpt = None,
+    force_crs: ForceCrsOpt = False,
 ) -> None:
     """Import or convert a plan (GeoPackage, GeoJSON, GeoParquet, Shapefile).
 
@@ -132,6 +136,7 @@ def import_(
         levels=levels.split(",") if levels else None,
         name=name,
         crs=crs,
+        force_crs=force_crs,
     )
     io.write_plan(plan, output)
     out.print(
@@ -139,13 +144,11 @@ def import_(
     )
     broken = geometry_problems(plan)
     for problem in broken:
-        print_line(problem.line(), err, _WARNING)
+        warn(problem.line())
     if broken:
-        print_line(
+        warn(
             f"{len(broken)} grid(s) with an empty or invalid geometry, errors for `geogrid "
-            f"validate`; repair them: geogrid validate --fix {output} -o FIXED",
-            err,
-            _WARNING,
+            f"validate`; repair them: geogrid validate --fix {output} -o FIXED"
         )
 
 
@@ -165,19 +168,31 @@ def report(
     ] = None,
     csv: Annotated[Path | None, typer.Option(help="Write the per-grid table as CSV")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+    crs: CrsOpts = None,
+    force_crs: ForceCrsOpt = False,
 ) -> None:
-    """Households, balance, shape, contiguity and barriers per grid and per level (统计)."""
+    """Households, balance, shape, contiguity and barriers per grid and per level (统计).
+
+    ``--crs`` says what the coordinates of the inputs are (``plan``, ``households``,
+    ``barriers``): ``--crs gcj02`` for all, ``--crs households=gcj02`` for one.
+    """
     from geogrid.partition import parse_band
     from geogrid.report import plan_report, terminal_tables
 
-    loaded = load_plan(plan)
-    homes = read_households_spec(households) if households is not None else None
+    systems = crs_of_inputs(crs, ("plan", "households", "barriers"))
+    loaded = load_plan(plan, crs=systems["plan"], force_crs=force_crs)
+    homes = None
+    if households is not None:
+        homes = read_households_spec(households, crs=systems["households"], force_crs=force_crs)
+        warn_if_offset(homes, loaded.grids, households, plan)
     result = plan_report(
         loaded,
         households=homes,
         band=parse_band(band) if band else None,
         band_level=level,
-        barriers=read_spec(barriers, ("roads", "streets")),
+        barriers=read_spec(
+            barriers, ("roads", "streets"), crs=systems["barriers"], force_crs=force_crs
+        ),
     )
     if csv is not None:
         result.grids.to_csv(csv, index=False)

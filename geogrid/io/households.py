@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from geogrid import crs as gcrs
-from geogrid.errors import CRSError, PlanFileError
+from geogrid.errors import PlanFileError
 from geogrid.io.layers import _first_line, read_layer
 from geogrid.plan import PLAN_CRS
 
@@ -26,6 +26,7 @@ def read_households(
     count_column: str | None = None,
     crs: Any = None,
     layer: str | None = None,
+    force_crs: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read households as points or building polygons, in EPSG:4490.
 
@@ -40,8 +41,15 @@ def read_households(
         otherwise one household per row (points only).
     crs
         CRS of the coordinates: ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or any EPSG
-        code. For tables it defaults to WGS84; for vector files it fills a missing CRS, and for
-        point files ``"gcj02"``/``"bd09"`` says the file's lon/lat are really in that system.
+        code. For tables it defaults to WGS84; for vector files it means what it means for
+        :func:`~geogrid.io.read_layer`: it fills a missing CRS, ``"gcj02"`` / ``"bd09"`` say
+        the lon/lat of a file labelled WGS84 are really in that system (points and building
+        polygons alike, every vertex converted), and another CRS than the file declares is
+        an error unless ``force_crs``.
+    layer
+        Layer of a multi-layer vector file.
+    force_crs
+        Let ``crs`` win over the file's declaration.
 
     Returns
     -------
@@ -52,11 +60,7 @@ def read_households(
     if path.suffix.lower() in (".csv", ".xlsx", ".xls"):
         frame = _households_table(path, crs)
     else:
-        special = isinstance(crs, str) and crs.lower() in ("gcj02", "bd09")
-        frame = read_layer(path, layer=layer, crs=None if special else crs)
-        if special:
-            frame = _shift_points(frame, crs, path)
-        frame = frame.to_crs(PLAN_CRS)
+        frame = read_layer(path, layer=layer, crs=crs, force_crs=force_crs).to_crs(PLAN_CRS)
     return _with_counts(frame, count_column, path)
 
 
@@ -72,17 +76,6 @@ def _households_table(path: Path, crs: Any) -> gpd.GeoDataFrame:
     _raise_first_problem(lon, lat, path)
     x, y = gcrs.to_plan_lonlat(lon, lat, crs or "wgs84")
     return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS)
-
-
-def _shift_points(frame: gpd.GeoDataFrame, crs: str, path: Path) -> gpd.GeoDataFrame:
-    if not (frame.geom_type == "Point").all():
-        raise CRSError(f"{path.name}: {crs} applies to points only; this file has other geometries")
-    lon, lat = frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
-    _raise_first_problem(lon, lat, path)
-    x, y = gcrs.to_plan_lonlat(lon, lat, crs)
-    return gpd.GeoDataFrame(
-        frame.drop(columns=frame.geometry.name), geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS
-    )
 
 
 def _raise_first_problem(lon: np.ndarray, lat: np.ndarray, path: Path) -> None:

@@ -20,21 +20,60 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from geogrid import crs as gcrs
 from geogrid.errors import CRSError, PlanFileError
 from geogrid.polygons import REPAIR_HINT, polygon_problem
+from geogrid.reproject import frame_to_plan, resolve_crs
 
 __all__ = [
     "read_areas",
     "read_layer",
 ]
 
+_GEOJSON = (".geojson", ".json")  # RFC 7946: lon/lat WGS84 by definition, whatever was drawn
+_LONLAT = "EPSG:4326"
+
 
 def read_layer(
-    path: str | os.PathLike[str], *, layer: str | None = None, crs: Any = None
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    crs: Any = None,
+    force_crs: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read one vector layer with the same checks as plans (format, geometry, CRS sanity).
 
-    The result keeps the file's own CRS (after ``crs`` fills a missing one).
+    Parameters
+    ----------
+    path
+        Any vector file GDAL reads (GeoPackage, GeoJSON, Shapefile, GeoParquet …).
+    layer
+        Layer of a multi-layer file.
+    crs
+        What the coordinates are (``"wgs84"``, ``"cgcs2000"``, ``"gcj02"``, ``"bd09"``,
+        ``"EPSG:4547"`` …): it fills a missing CRS, says what a GeoJSON's lon/lat really are,
+        and ``gcj02`` / ``bd09`` say it of a file labelled WGS84/CGCS2000; a conflict with
+        another declared CRS is an error (see :func:`geogrid.reproject.resolve_crs`).
+    force_crs
+        Let ``crs`` win over the file's declaration.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In the CRS its coordinates are in; GCJ-02 / BD-09 converted to EPSG:4490, every
+        vertex (edges densified first, see :func:`geogrid.reproject.geoms_to_plan`).
+
+    Raises
+    ------
+    PlanFileError
+        When the file is missing or unreadable.
+    CRSError
+        When the CRS is unknown, missing, conflicts with ``crs``, or does not fit the
+        coordinates.
     """
     path = Path(path)
+    return _check_crs(_read_vector(path, layer), path, crs, force=force_crs)
+
+
+def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """The layer as GDAL reads it, in the file's own CRS; errors name the file."""
     if not path.exists():
         raise PlanFileError(f"{path}: no such file")
     try:
@@ -46,11 +85,15 @@ def read_layer(
         raise PlanFileError(f"{path.name}: not a readable geo file: {_first_line(exc)}") from exc
     except shapely.errors.GEOSException as exc:
         raise PlanFileError(_unreadable_geometry(path, layer, exc)) from exc
-    return _check_crs(_with_geometry(frame, path), path, crs)
+    return _with_geometry(frame, path)
 
 
 def read_areas(
-    path: str | os.PathLike[str], *, layer: str | None = None, crs: Any = None
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    crs: Any = None,
+    force_crs: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read the parent areas to partition (社区 / 村 boundaries), each one usable polygon.
 
@@ -60,13 +103,13 @@ def read_areas(
 
     Parameters
     ----------
-    path, layer, crs
+    path, layer, crs, force_crs
         As in :func:`read_layer`.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        The areas in the file's own CRS.
+        The areas in the CRS of their coordinates (GCJ-02 / BD-09 converted to EPSG:4490).
 
     Raises
     ------
@@ -89,7 +132,7 @@ def read_areas(
     >>> folder.cleanup()
     """
     path = Path(path)
-    frame = read_layer(path, layer=layer, crs=crs)
+    frame = read_layer(path, layer=layer, crs=crs, force_crs=force_crs)
     found = polygon_problem(frame.geometry.to_numpy())
     if found is None:
         return frame
@@ -131,13 +174,27 @@ def _with_geometry(frame: Any, path: Path) -> gpd.GeoDataFrame:
     return frame
 
 
-def _check_crs(frame: gpd.GeoDataFrame, path: Path, crs: Any) -> gpd.GeoDataFrame:
-    if frame.crs is None and crs is not None:
-        frame = frame.set_crs(crs)
+def _check_crs(
+    frame: gpd.GeoDataFrame, path: Path, crs: Any, *, force: bool = False
+) -> gpd.GeoDataFrame:
+    """``frame`` in the CRS of its coordinates, checked; GCJ-02 / BD-09 converted to EPSG:4490."""
+    resolved = resolve_crs(
+        frame.crs, crs, implicit=path.suffix.lower() in _GEOJSON, force=force, where=path.name
+    )
+    if isinstance(resolved, str):  # gcj02 / bd09: checked as lon/lat degrees, then converted
+        labelled = frame.set_crs(_LONLAT, allow_override=True)
+        _raise_crs_problem(labelled, path)
+        return frame_to_plan(labelled, resolved)
+    if resolved is not None and resolved is not frame.crs and not resolved.equals(frame.crs):
+        frame = frame.set_crs(resolved, allow_override=True)
+    _raise_crs_problem(frame, path)
+    return frame
+
+
+def _raise_crs_problem(frame: gpd.GeoDataFrame, path: Path) -> None:
     problem = gcrs.layer_crs_problem(frame)
     if problem:
         raise CRSError(f"{path.name}: {problem}")
-    return frame
 
 
 def _unknown_crs(path: Path, exc: BaseException) -> str:

@@ -55,6 +55,7 @@ def read_plan(
     levels: list[str] | None = None,
     name: str | None = None,
     crs: Any = None,
+    force_crs: bool = False,
 ) -> GridPlan:
     """Read a plan file written by geogrid, or import someone else's grids layer.
 
@@ -72,7 +73,14 @@ def read_plan(
     name
         Plan name when the file does not carry one (default: the file name).
     crs
-        CRS to assume when the file has none (e.g. ``"EPSG:4490"``); never overrides one.
+        What the coordinates are: fills a missing CRS (e.g. ``"EPSG:4490"``), says what a
+        GeoJSON's lon/lat really are (``"gcj02"`` for grids traced on AMap), and ``"gcj02"`` /
+        ``"bd09"`` say it of any file labelled WGS84/CGCS2000 lon/lat; GCJ-02 and BD-09 are
+        converted vertex by vertex, edges densified first
+        (:func:`geogrid.reproject.geoms_to_plan`). Another CRS than the file declares is an
+        error naming both (:func:`geogrid.reproject.resolve_crs`).
+    force_crs
+        Let ``crs`` win over the file's declaration (for a file whose CRS is wrong).
 
     Returns
     -------
@@ -88,8 +96,8 @@ def read_plan(
         When the plan's metadata or grid codes break the model's rules (the message names the
         field and what it expects).
     CRSError, CoordinateError
-        When the CRS is missing, unknown (also a GeoJSON ``crs`` member) or does not fit the
-        coordinates, or a coordinate is not a finite number.
+        When the CRS is missing, unknown (also a GeoJSON ``crs`` member), conflicts with
+        ``crs`` or does not fit the coordinates, or a coordinate is not a finite number.
     """
     path = Path(path)
     kind = plan_format(path)
@@ -122,8 +130,12 @@ def read_plan(
         raise PlanFileError(
             f"{path.name}: no grids (网格) in the file; a plan needs at least one grid polygon"
         )
-    grids = _prepare_layer(grids, path, crs, columns)
-    units = _prepare_layer(units, path, crs, None) if units is not None and len(units) else None
+    grids = _prepare_layer(grids, path, crs, columns, force_crs)
+    units = (
+        _prepare_layer(units, path, crs, None, force_crs)
+        if units is not None and len(units)
+        else None
+    )
     try:
         return GridPlan(
             name=_given(meta, "name", name or path.stem),
@@ -346,9 +358,13 @@ def _decode_meta(table: pd.DataFrame, path: Path) -> dict[str, Any]:
 
 
 def _prepare_layer(
-    frame: gpd.GeoDataFrame, path: Path, crs: Any, columns: Mapping[str, str] | None
+    frame: gpd.GeoDataFrame,
+    path: Path,
+    crs: Any,
+    columns: Mapping[str, str] | None,
+    force_crs: bool,
 ) -> gpd.GeoDataFrame:
-    frame = _check_crs(_with_geometry(frame, path), path, crs)
+    frame = _check_crs(_with_geometry(frame, path), path, crs, force=force_crs)
     if columns:
         missing = [theirs for theirs in columns.values() if theirs not in frame.columns]
         if missing:

@@ -9,10 +9,10 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geogrid import crs as gcrs
 from geogrid.errors import PlanFileError
-from geogrid.io.layers import read_layer
+from geogrid.io.layers import _GEOJSON, _LONLAT, _check_crs, _read_vector
 from geogrid.io.writing import _staging
+from geogrid.reproject import resolve_crs
 
 __all__ = [
     "POINT_FORMATS",
@@ -48,7 +48,9 @@ def read_points(
     crs
         The system of the coordinates (``"wgs84"``, ``"gcj02"``, ``"bd09"``, ``"EPSG:…"``).
         A vector file without a CRS is labelled with it (``"EPSG:4326"`` for ``"gcj02"`` and
-        ``"bd09"``, whose lon/lat are shifted later); it is not used for a CSV.
+        ``"bd09"``, whose lon/lat are shifted when located); another CRS than the file
+        declares is an error (:func:`geogrid.reproject.resolve_crs`); it is not used for a
+        CSV.
 
     Returns
     -------
@@ -81,8 +83,10 @@ def read_points(
         )
     if suffix != ".csv":
         # crs names the system of the coordinates; for a file without one, it also labels it
-        parsed = gcrs.parse_crs(crs) if crs is not None else None
-        return read_layer(path, layer=layer, crs="EPSG:4326" if isinstance(parsed, str) else parsed)
+        frame = _read_vector(path, layer)
+        resolved = resolve_crs(frame.crs, crs, implicit=suffix in _GEOJSON, where=path.name)
+        # points from a phone map are labelled lon/lat here and shifted when located
+        return _check_crs(frame, path, _LONLAT if isinstance(resolved, str) else resolved)
     for encoding in _CSV_ENCODINGS:
         try:
             return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
