@@ -172,3 +172,76 @@ def test_a_scoped_admin_cannot_touch_other_keys_or_read_their_audit(client, sett
     assert [k["id"] for k in client.get("/keys", headers=scoped).json()] == [local["id"]]
     audit = client.get("/audit", headers=scoped).json()
     assert {row["key_id"] for row in audit} <= {local["id"]}
+
+
+def _plan_geojson(**meta: object) -> dict:
+    lon, lat = centre(0)
+    feature = {
+        "type": "Feature",
+        "properties": {"code": "110108009001", "name": "新社区", "level": 1},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat]]],
+        },
+    }
+    doc: dict = {"type": "FeatureCollection", "features": [feature]}
+    doc["geogrid"] = {"name": "上传", "levels": ["社区"]} | meta
+    return doc
+
+
+MALFORMED_PLANS = {
+    "metadata is text": lambda: _plan_geojson() | {"geogrid": "x"},
+    "levels is a number": lambda: _plan_geojson(levels=5),
+    "levels is empty": lambda: _plan_geojson(levels=[]),
+    "version is text": lambda: _plan_geojson(version="abc"),
+    "name is a list": lambda: _plan_geojson(name=["a"]),
+    "properties is a list": lambda: (
+        _plan_geojson() | {"features": [{**_plan_geojson()["features"][0], "properties": ["a"]}]}
+    ),
+    "a feature has no code": lambda: (
+        _plan_geojson()
+        | {
+            "features": [
+                {**_plan_geojson()["features"][0], "properties": {"name": "x", "level": 1}}
+            ]
+        }
+    ),
+    "no features": lambda: _plan_geojson() | {"features": []},
+    "an unknown crs": lambda: (
+        _plan_geojson()
+        | {"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::999999"}}}
+    ),
+    "a code with a quote": lambda: (
+        _plan_geojson()
+        | {
+            "features": [
+                {
+                    **_plan_geojson()["features"][0],
+                    "properties": {
+                        "code": "110108001'; DROP TABLE grids;--",
+                        "name": "x",
+                        "level": 1,
+                    },
+                }
+            ]
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_PLANS))
+def test_malformed_plan_uploads_are_422_and_store_nothing(client, settings, admin, case) -> None:
+    before = rows(settings, tables.plan_versions), rows(settings, tables.grids)
+    body = json.dumps(MALFORMED_PLANS[case](), ensure_ascii=False).encode()
+    response = client.post("/plans", content=body, headers=admin)
+    assert response.status_code == 422, (case, response.status_code, response.text[:300])
+    assert response.json()["detail"]
+    assert (rows(settings, tables.plan_versions), rows(settings, tables.grids)) == before
+
+
+def test_a_plan_nested_20000_deep_is_422(client, settings, admin) -> None:
+    before = rows(settings, tables.plan_versions)
+    deep = b'{"type":"FeatureCollection","features":' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    response = client.post("/plans", content=deep, headers=admin)
+    assert response.status_code == 422, response.text[:300]
+    assert rows(settings, tables.plan_versions) == before
