@@ -337,7 +337,8 @@ def test_summary_figures():
     assert figures["in_band"] == 1.0 and figures["split_grids"] == 0
     assert 0 < figures["pp_min"] <= figures["pp_mean"] <= 1
     assert 0 <= figures["on_barriers"] <= 1
-    assert figures["imbalance_bound"] == 0.0  # units of ≤ 5 households
+    # units of ≤ 5 households: only the count of grids keeps the mean off the target
+    assert 0 <= figures["imbalance_bound"] <= min(figures["worst_deviation"], 0.05)
 
 
 def test_coarse_units_out_of_band_grids_are_reported():

@@ -16,6 +16,7 @@ from scipy.sparse.csgraph import connected_components
 
 from geogrid.errors import InvalidInputError
 from geogrid.partition.band import Band, grid_count
+from geogrid.partition.bounds import BandBound, band_bound
 from geogrid.partition.graph import Graph
 from geogrid.partition.initial import initial_partition
 from geogrid.partition.refine import refine
@@ -76,6 +77,10 @@ class Partition:
         What could not be done as asked (see :class:`GridException`).
     seed
         The seed used.
+    band_bound
+        With a band: the least any plan of these units must miss it by, given the unit
+        sizes and the islands (:class:`~geogrid.partition.bounds.BandBound`; 0 when a plan
+        with every grid in the band is not ruled out).
     """
 
     units: Units
@@ -87,6 +92,7 @@ class Partition:
     locked: list[str | None]
     exceptions: list[GridException]
     seed: int
+    band_bound: BandBound | None = None
 
     def grid_loads(self) -> np.ndarray:
         """Workload of every grid."""
@@ -138,7 +144,8 @@ def summary(result: Partition) -> dict[str, float | int]:
 
     ``grids``, ``in_band`` (share), ``worst_deviation`` (largest |load − target| / target),
     ``imbalance_bound`` (the smallest worst deviation the unit sizes allow: a unit above the
-    target forces at least its excess), ``pp_mean``, ``pp_min``, ``split_grids`` (grids of
+    target forces at least its excess; with a band, also the count of grids and the islands,
+    see :attr:`Partition.band_bound`), ``pp_mean``, ``pp_min``, ``split_grids`` (grids of
     more than one polygon), ``on_barriers`` (share of the boundary between grids lying on
     barriers).
     """
@@ -159,7 +166,10 @@ def summary(result: Partition) -> dict[str, float | int]:
         "worst_deviation": float(np.abs(free["load"] - target).max() / target)
         if len(free)
         else 0.0,
-        "imbalance_bound": max(largest - target, 0.0) / target,
+        "imbalance_bound": max(
+            max(largest - target, 0.0) / target,
+            result.band_bound.deviation if result.band_bound is not None else 0.0,
+        ),
         "pp_mean": float(free["polsby_popper"].mean()) if len(free) else 0.0,
         "pp_min": float(free["polsby_popper"].min()) if len(free) else 0.0,
         "split_grids": int((free["parts"] > 1).sum()),
@@ -254,6 +264,7 @@ def partition(
         locked=[None] * k + list(labels),
         exceptions=exceptions,
         seed=seed,
+        band_bound=solver.bound() if the_band is not None and len(free) else None,
     )
     _report_out_of_band(result)
     return result
@@ -283,9 +294,65 @@ class _Solver:
         a = position[units.edges["a"].to_numpy()]
         b = position[units.edges["b"].to_numpy()]
         keep = (a >= 0) & (b >= 0)
-        matrix = coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(len(free),) * 2)
-        self.n_parts, self.part = connected_components(matrix, directed=False)
+        self.edges = (a[keep], b[keep])
+        self.n_parts, self.part = self._components(np.empty(0, np.int64), np.empty(0, np.int64))
+        self.island_of = np.full(len(free), -1, dtype=np.int64)  # island number, -1 mainland
+        self.island_totals: list[float] = []
+        self.mainland_totals: list[float] = []
+        self.virtual = self._link_islands()
         self.equalise: list[bool] = [False] * self.n_parts
+
+    def _components(self, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
+        """Connected parts of the free units, with the extra links ``a``–``b`` (positions)."""
+        src, dst = np.concatenate([self.edges[0], a]), np.concatenate([self.edges[1], b])
+        n = len(self.free)
+        matrix = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+        count, labels = connected_components(matrix, directed=False)
+        return int(count), labels
+
+    def _link_islands(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tie every part too small for a grid (an island 飞地/岛) to its nearest mainland unit.
+
+        The tie is a virtual edge (no shared boundary, the cut cost of the costliest real
+        edge), so the island is in the graph METIS and the refinement balance from the
+        start: the grid that takes it holds fewer mainland households, and contiguity counts
+        the tie. The mainland is every part big enough for a grid (with a band: its minimum;
+        with ``grids=K``: half a mean grid), or the heaviest part when none is.
+
+        Returns the virtual edges as rows of ``units.table`` (``a``, ``b``) and their cost.
+        """
+        none = np.empty(0, dtype=np.int64)
+        loads = self.loads[self.free]
+        totals = np.bincount(self.part, weights=loads, minlength=self.n_parts)
+        if self.band is not None:
+            small_load = self.band.low
+        else:
+            small_load = 0.5 * float(totals.sum()) / max(self.grids or 1, 1)
+        small = totals < small_load
+        if not small.any() or self.n_parts <= 1:
+            self.mainland_totals = totals.tolist()
+            return none, none, np.empty(0)
+        if small.all():
+            small[int(np.argmax(totals))] = False
+        self.mainland_totals = totals[~small].tolist()
+        geoms = self.units.table.geometry.to_numpy()[self.free]
+        main = np.flatnonzero(~small[self.part])
+        tree = shapely.STRtree(geoms[main])
+        a, b = [], []
+        for number, p in enumerate(np.flatnonzero(small).tolist()):
+            members = np.flatnonzero(self.part == p)
+            self.island_of[members] = number
+            self.island_totals.append(float(totals[p]))
+            island = shapely.union_all(geoms[members])
+            anchor = int(main[int(tree.query_nearest(island, all_matches=False)[0])])
+            near = shapely.STRtree(geoms[members]).query_nearest(geoms[anchor], all_matches=False)
+            a.append(int(members[int(near[0])]))
+            b.append(anchor)
+        pos_a, pos_b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        self.n_parts, self.part = self._components(pos_a, pos_b)
+        costs = self.units.edges["cost"].to_numpy(float)
+        top = float(costs.max()) if len(costs) else 1.0
+        return self.free[pos_a], self.free[pos_b], np.full(len(a), top)
 
     def run(self, exceptions: list[GridException]) -> tuple[np.ndarray, int, float]:
         n_free = len(self.free)
@@ -308,6 +375,7 @@ class _Solver:
         for bar in self._bars:  # stop bars a time limit cut short
             bar.stop()
         self._attach_islands(local, exceptions)
+        self._report_islands(local, exceptions)
         assignment[self.free] = local
         self._report_large_units(assignment, exceptions)
         return assignment, offset, target
@@ -365,18 +433,29 @@ class _Solver:
         k_rest, feasible = grid_count(rest, band)
         if large.any() and rest < band.low:
             k_rest, feasible = 0, True  # the few others join the large units' grids
+        if not feasible:  # the count whose mean load lies least outside the band
+            ks = {max(1, math.floor(rest / band.high)), max(1, math.ceil(rest / band.high))}
+            k_rest = min(sorted(ks), key=lambda c: band.excess(rest / c))
         k = int(large.sum()) + k_rest
         k = max(1, min(k, int((loads > 0).sum())))
         if not feasible:
             self.equalise[p] = True
+            bound = self.bound()
             exceptions.append(
                 GridException(
                     "infeasible-band",
-                    f"{rest:g} households cannot be cut into grids of {band} (区间不可行); "
-                    f"made {k} grid(s) as equal as possible",
+                    f"{rest:g} households cannot be cut into grids of {band} (区间不可行): "
+                    f"{_bound_text(bound, band, bool(self.island_totals))}; made {k} grid(s) "
+                    "as equal as possible — widen the band or give finer units",
                 )
             )
         return k
+
+    def bound(self) -> BandBound:
+        """The least any plan of these units must miss the band by (see :func:`band_bound`)."""
+        assert self.band is not None
+        largest = float(self.loads[self.free].max(initial=0.0))
+        return band_bound(self.mainland_totals, self.island_totals, largest, self.band)
 
     def _share_grids(
         self, totals: np.ndarray, counts: np.ndarray, exceptions: list[GridException]
@@ -408,7 +487,7 @@ class _Solver:
         """Grid index (0 … k-1) of each unit of one connected part."""
         rows = self.free[members]
         loads = self.loads[rows]
-        graph = unit_graph(self.units, rows, loads)
+        graph = unit_graph(self.units, rows, loads, virtual=self.virtual)
         arrays = graph.arrays
         start = initial_partition(k, arrays.xadj, arrays.dst, loads, arrays.cost, self.seed)
         if k <= 1:
@@ -488,6 +567,23 @@ class _Solver:
                 )
             )
 
+    def _report_islands(self, local: np.ndarray, exceptions: list[GridException]) -> None:
+        """One ``island`` exception per island tied to the mainland, naming its grid."""
+        households = self.units.table["households"].to_numpy()[self.free]
+        for number in range(len(self.island_totals)):
+            members = np.flatnonzero(self.island_of == number)
+            grid = int(np.bincount(local[members]).argmax())
+            exceptions.append(
+                GridException(
+                    "island",
+                    f"a separate part of the area (飞地/岛) with {int(households[members].sum())} "
+                    "households is too small for a grid of its own: it joins the grid of the "
+                    "nearest mainland units, counted in that grid's balance from the start, "
+                    "so the grid has more than one polygon",
+                    grid=grid,
+                )
+            )
+
     def _report_large_units(self, assignment: np.ndarray, exceptions: list[GridException]) -> None:
         if self.band is None:
             return
@@ -506,7 +602,13 @@ class _Solver:
             )
 
 
-def unit_graph(units: Units, rows: np.ndarray, loads: np.ndarray) -> Graph:
+def unit_graph(
+    units: Units,
+    rows: np.ndarray,
+    loads: np.ndarray,
+    *,
+    virtual: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> Graph:
     """The adjacency graph of some units, numbered 0 … len(rows)-1 in the order of ``rows``.
 
     Parameters
@@ -517,6 +619,9 @@ def unit_graph(units: Units, rows: np.ndarray, loads: np.ndarray) -> Graph:
         Rows of ``units.table`` to take; edges to other units are left out.
     loads
         Workload of each unit taken.
+    virtual
+        Extra edges without shared boundary (``a``, ``b`` rows of ``units.table``, cut
+        cost): the ties of islands to the mainland.
 
     Returns
     -------
@@ -528,11 +633,18 @@ def unit_graph(units: Units, rows: np.ndarray, loads: np.ndarray) -> Graph:
     position[rows] = np.arange(len(rows))
     a = position[units.edges["a"].to_numpy()]
     b = position[units.edges["b"].to_numpy()]
+    lengths = units.edges["length"].to_numpy(float)
+    cost = units.edges["cost"].to_numpy(float)
+    if virtual is not None and len(virtual[0]):
+        a = np.concatenate([a, position[virtual[0]]])
+        b = np.concatenate([b, position[virtual[1]]])
+        lengths = np.concatenate([lengths, np.zeros(len(virtual[0]))])
+        cost = np.concatenate([cost, virtual[2]])
     keep = (a >= 0) & (b >= 0)
     src = np.concatenate([a[keep], b[keep]])
     dst = np.concatenate([b[keep], a[keep]])
-    lens = np.tile(units.edges["length"].to_numpy(float)[keep], 2)
-    costs = np.tile(units.edges["cost"].to_numpy(float)[keep], 2)
+    lens = np.tile(lengths[keep], 2)
+    costs = np.tile(cost[keep], 2)
     order = np.lexsort((dst, src))
     xadj = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(rows)))])
     measures = units.measures.iloc[rows]
@@ -568,6 +680,20 @@ def _straddling(units: Units) -> list[GridException]:
             )
         )
     return found
+
+
+def _bound_text(bound: BandBound, band: Band, islands: bool) -> str:
+    given = "the unit sizes and the islands" if islands else "the unit sizes"
+    if bound.excess <= 0:
+        return (
+            f"given {given}, a plan with every grid in the band is not ruled out, but no count "
+            "of grids found one"
+        )
+    return (
+        f"given {given}, any plan has a grid at least {bound.excess:.3g} households outside "
+        f"{band} (a worst deviation from the target {band.midpoint:g} of at least "
+        f"{bound.deviation:.0%})"
+    )
 
 
 def _report_out_of_band(result: Partition) -> None:
