@@ -1,7 +1,9 @@
 """Benchmark geogrid's partition against pymetis, GerryChain and spopt on the same units.
 
 Datasets: the synthetic communities S, M (and L when made) of ../shared/data/bench and the
-969 Leicester census output areas with real household counts (../shared/data/leicester).
+969 Leicester census output areas with real household counts (../shared/data/leicester);
+``M-crossed`` (or ``S-crossed``) is M with service roads drawn through 5 % of its buildings
+as extra barriers, and the dataset line reports the buildings the units split.
 Every method partitions the *same* prepared units and adjacency (geogrid's tessellation for
 the communities, the census areas themselves for Leicester) into the same number of grids;
 building the units is timed separately. Each run happens in a forked child process, so a
@@ -45,19 +47,67 @@ from geogrid.units import Units, build_units, units_from_polygons
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GEOGRID_SHARED", ROOT.parent / "shared"))
 BAND = Band(300, 500)
+_CROSSING = 0.05  # "M-crossed": service roads drawn through 5 % of M's buildings
 
 
 # --------------------------------------------------------------------------- datasets
 
 
-def community(path: Path) -> tuple[Units, float]:
+SPLIT: dict[int, int] = {}  # id(units) → buildings the units split (a share < 99.9 % in one)
+
+
+def community(path: Path, crossing: float = 0.0) -> tuple[Units, float]:
+    """A bench community; ``crossing``: share of buildings a service road is drawn through."""
     boundary = gpd.read_file(path, layer="boundary")
     streets = gpd.read_file(path, layer="streets")
     buildings = gpd.read_file(path, layer="buildings")
+    if crossing:
+        blocks = gpd.read_file(path, layer="blocks")
+        extra = _roads_through(buildings, blocks, crossing)
+        streets = gpd.GeoDataFrame(
+            geometry=np.concatenate([streets.geometry.to_numpy(), extra]), crs=streets.crs
+        )
     start = time.perf_counter()
     units = build_units(boundary, buildings, barriers=streets)
     units.measures  # noqa: B018 - area, perimeter, centroid: part of preparing the units
-    return units, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    SPLIT[id(units)] = split_buildings(units, buildings)
+    return units, seconds
+
+
+def _roads_through(
+    buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame, share: float, seed: int = 7
+) -> np.ndarray:
+    """Service roads through a ``share`` of the buildings: straight lines through each one's
+    centroid at a random angle, across its whole block from street to street (a road another
+    survey drew over a building, an OSM service road through an estate, a covered passage).
+    """
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(buildings), int(share * len(buildings)), replace=False)
+    geoms = buildings.geometry.to_numpy()[chosen]
+    centre = shapely.centroid(geoms)
+    xy = shapely.get_coordinates(centre)
+    angle = rng.uniform(0, np.pi, len(chosen))
+    step = np.column_stack([np.cos(angle), np.sin(angle)]) * 5000.0
+    lines = shapely.linestrings(np.stack([xy - step, xy + step], axis=1))
+    faces = blocks.geometry.to_numpy()
+    which, face = shapely.STRtree(faces).query(centre, predicate="intersects")
+    found = np.full(len(chosen), -1)
+    found[which[::-1]] = face[::-1]
+    keep = found >= 0
+    return shapely.get_parts(shapely.intersection(lines[keep], faces[found[keep]]))
+
+
+def split_buildings(units: Units, buildings: gpd.GeoDataFrame) -> int:
+    """Buildings inside the parent with less than 99.9 % of their footprint in one unit."""
+    prints = buildings.to_crs(units.crs).geometry.to_numpy()
+    prints = prints[shapely.within(prints, units.parent)]
+    cells = units.table.geometry.to_numpy()
+    which, cell = shapely.STRtree(cells).query(prints, predicate="intersects")
+    pieces = shapely.area(shapely.intersection(prints[which], cells[cell]))
+    largest = np.zeros(len(prints))
+    np.maximum.at(largest, which, pieces)
+    return int((largest < 0.999 * shapely.area(prints)).sum())
 
 
 def leicester() -> tuple[Units, float]:
@@ -74,13 +124,15 @@ def datasets(names: list[str]) -> dict[str, Callable[[], tuple[Units, float]]]:
         if name == "leicester":
             found[name] = leicester
             continue
+        base, _, suffix = name.partition("-")
+        crossing = _CROSSING if suffix == "crossed" else 0.0
         for folder in (
             SHARED / "data" / "bench",
             Path(os.environ.get("BENCH_DATA", "/nonexistent")),
         ):
-            path = folder / f"community_{name}.gpkg"
+            path = folder / f"community_{base}.gpkg"
             if path.exists():
-                found[name] = lambda path=path: community(path)
+                found[name] = lambda path=path, crossing=crossing: community(path, crossing)
                 break
         else:
             print(f"skip {name}: community_{name}.gpkg not found (make L with the generator)")
@@ -235,9 +287,11 @@ def bench(
     for name, load in datasets(names).items():
         units, build_seconds = load()
         k, feasible = grid_count(units.households, BAND)
+        split = SPLIT.get(id(units))
         print(
             f"== {name}: {len(units)} units, {units.households} households, K = {k} "
-            f"(band {BAND}, feasible {feasible}), units built in {build_seconds:.2f} s",
+            f"(band {BAND}, feasible {feasible}), units built in {build_seconds:.2f} s"
+            + (f", buildings split by the units: {split}" if split is not None else ""),
             flush=True,
         )
         for method in methods:
@@ -269,6 +323,7 @@ def bench(
                 "method": method,
                 "units": len(units),
                 "units_seconds": build_seconds,
+                "buildings_split": split,
                 **result,
             }
             rows.append(row)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, box
@@ -196,3 +197,17 @@ def test_random_barriers_through_buildings_never_split_them(seed, with_estates):
             assert share_in_one(e, geoms) >= 0.999
     # edges along the roads away from buildings stay cheap
     assert units.edges["barrier"].any()
+
+
+def test_a_road_through_a_house_centre_leaves_it_whole():
+    """The road passes the house's own point: the halves must not come apart."""
+    house = shapely.affinity.rotate(box(40, 40, 52, 50), 28, origin="centroid")
+    others = [box(x, y, x + 6, y + 6) for x in (5, 80) for y in (5, 80)]
+    c = house.centroid
+    road = gpd.GeoSeries(
+        [LineString([(c.x - 300, c.y - 77), (c.x + 300, c.y + 77)])], crs=CRS
+    ).clip(box(0, 0, 100, 100))
+    buildings = gpd.GeoDataFrame({"households": [1] * 5}, geometry=[house, *others], crs=CRS)
+    units = build_units(box(0, 0, 100, 100), buildings, barriers=road, crs=CRS)
+    covers_exactly(units.table.geometry.to_numpy(), box(0, 0, 100, 100))
+    assert share_in_one(house, units.table.geometry.to_numpy()) > 0.999

@@ -130,7 +130,13 @@ def _whole_buildings(
             moved[mine] = False
     gainers = np.where(moved, own[site_pos], -1)
     for c in np.unique(gainers[gainers >= 0]).tolist():
-        out[c] = _polygonal(shapely.union_all(np.concatenate([[out[c]], pieces[gainers == c]])))
+        mine = gainers == c
+        site = site_pos[mine][0]
+        # when all its pieces moved, the footprint goes in whole too: it overlaps the cell,
+        # where pieces cut along a barrier line only touch it (their vertices apart on the
+        # line), and a union of touching parts can come out in two
+        whole = [prints[site]] if moved[site_pos == site].all() else []
+        out[c] = _polygonal(shapely.union_all(np.concatenate([[out[c]], whole, pieces[mine]])))
     across = moved & (cell_blocks[other] != cell_blocks[own[site_pos]])
     return out, np.unique(sites[site_pos[across]])
 
