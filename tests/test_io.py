@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from shapely.geometry import Point, box
+from shapely.geometry import LineString, Point, box
 
 from geogrid import crs as gcrs
 from geogrid.errors import CRSError, PlanFileError
@@ -265,3 +266,43 @@ def test_write_points_csv_for_excel_and_geometry_only_from_vectors(tmp_path: Pat
     written = write_points(points, tmp_path / "located.gpkg")
     assert pyogrio.read_dataframe(written)["地址"].tolist() == ["海淀区"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["located.gpkg", "out"]
+
+
+def test_phone_map_buildings_areas_and_roads_are_converted(tmp_path: Path) -> None:
+    """Polygons and lines in GCJ-02/BD-09 are converted vertex by vertex (once refused)."""
+    from geogrid.io import read_areas, read_layer
+
+    truth = box(116.30, 39.99, 116.31, 40.0)
+    amap = shapely.transform(
+        shapely.segmentize(truth, 1e-4),
+        lambda xy: np.column_stack(gcrs.wgs84_to_gcj02(xy[:, 0], xy[:, 1])),
+    )
+    path = tmp_path / "buildings.geojson"
+    gpd.GeoDataFrame({"code": ["1"], "户数": [12]}, geometry=[amap], crs=4326).to_file(path)
+    homes = read_households(path, crs="gcj02", count_column="户数")
+    assert homes.crs.to_epsg() == 4490 and homes["households"].tolist() == [12]
+    assert shapely.hausdorff_distance(homes.geometry.iloc[0], truth) < 1e-7  # 1 cm
+    area = read_areas(path, crs="amap")
+    assert shapely.hausdorff_distance(area.geometry.iloc[0], truth) < 1e-7
+    road = tmp_path / "road.gpkg"
+    gpd.GeoDataFrame(geometry=[LineString(amap.exterior.coords)], crs=4326).to_file(road)
+    line = read_layer(road, crs="gcj02").geometry.iloc[0]
+    assert line.geom_type == "LineString"
+    assert shapely.hausdorff_distance(line, truth.exterior) < 1e-7
+
+
+def test_stated_crs_against_the_declared_one(tmp_path: Path) -> None:
+    from geogrid.io import read_layer
+
+    frame = gpd.GeoDataFrame({"id": [1]}, geometry=[Point(116.3, 40.0)], crs=4490).to_crs(4547)
+    gk = tmp_path / "points.gpkg"
+    frame.to_file(gk)
+    for read in (read_points, read_layer, read_households, read_plan):
+        with pytest.raises(CRSError, match="declares EPSG:4547.*gcj02.*--force-crs"):
+            read(gk, crs="gcj02")
+    assert read_layer(gk, crs=4547).crs.to_epsg() == 4547  # the same: no conflict
+    # GeoJSON of metres without a `crs` member: "WGS84" by the format only, so --crs wins
+    metres = tmp_path / "metres.geojson"
+    metres.write_text(json.dumps(json.loads(frame.to_json(to_wgs84=False)) | {"crs": None}))
+    layer = read_layer(metres, crs="EPSG:4547")
+    assert layer.crs.to_epsg() == 4547 and layer.geometry.iloc[0].x > 100_000
