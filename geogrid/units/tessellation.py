@@ -132,10 +132,12 @@ def _whole_buildings(
     for c in np.unique(gainers[gainers >= 0]).tolist():
         mine = gainers == c
         site = site_pos[mine][0]
-        # when all its pieces moved, the footprint goes in whole too: it overlaps the cell,
-        # where pieces cut along a barrier line only touch it (their vertices apart on the
-        # line), and a union of touching parts can come out in two
-        whole = [prints[site]] if moved[site_pos == site].all() else []
+        # a footprint across a barrier whose pieces all moved goes in whole too: it overlaps
+        # the cell, where pieces cut along the barrier line only touch it (their vertices
+        # apart on the line), and a union of touching parts can come out in two
+        own_pieces = site_pos == site
+        spans = (cell_blocks[other[own_pieces]] != cell_blocks[c]).any()
+        whole = [prints[site]] if spans and moved[own_pieces].all() else []
         out[c] = _polygonal(shapely.union_all(np.concatenate([[out[c]], whole, pieces[mine]])))
     across = moved & (cell_blocks[other] != cell_blocks[own[site_pos]])
     return out, np.unique(sites[site_pos[across]])
