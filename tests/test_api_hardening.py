@@ -245,3 +245,26 @@ def test_a_plan_nested_20000_deep_is_422(client, settings, admin) -> None:
     response = client.post("/plans", content=deep, headers=admin)
     assert response.status_code == 422, response.text[:300]
     assert rows(settings, tables.plan_versions) == before
+
+
+def test_a_plan_traced_on_a_phone_map_is_converted_on_upload(client, settings, admin) -> None:
+    """``?crs=gcj02``: every vertex goes back to CGCS2000, within 1 m of where it belongs."""
+    import shapely
+    from pyproj import Geod
+
+    from geogrid.crs import wgs84_to_gcj02
+
+    doc = _plan_geojson()
+    ring = doc["features"][0]["geometry"]["coordinates"][0]
+    truth = shapely.Polygon(ring)
+    doc["features"][0]["geometry"]["coordinates"][0] = [list(wgs84_to_gcj02(*xy)) for xy in ring]
+    body = json.dumps(doc, ensure_ascii=False).encode()
+    response = client.post("/plans", content=body, headers=admin, params={"crs": "gcj02"})
+    assert response.status_code == 201, response.text[:300]
+    with open_store(settings.store_url) as store:
+        stored = store.get("上传").grids.geometry.iloc[0]
+    geod = Geod(ellps="GRS80")
+    for x, y in truth.exterior.coords:
+        nearest = shapely.ops.nearest_points(stored.boundary, shapely.Point(x, y))[0]
+        assert geod.inv(x, y, nearest.x, nearest.y)[2] < 1.0
+    assert client.post("/plans", content=body, headers=admin).status_code == 201  # as WGS84

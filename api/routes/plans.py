@@ -146,6 +146,19 @@ async def upload_plan(
             max_length=200, pattern=_PRINTABLE, description="plan name when the file carries none"
         ),
     ] = None,
+    crs: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            pattern=_PRINTABLE,
+            description="what the coordinates really are: gcj02 / bd09 for a layer traced on a "
+            "phone map (GeoJSON always claims WGS84), or an EPSG code for a file without one",
+            examples=["gcj02"],
+        ),
+    ] = None,
+    force_crs: Annotated[
+        bool, Query(description="let `crs` override a different CRS the file declares")
+    ] = False,
 ) -> UploadOut:
     """Store a plan file as a new **draft** version, after validating it.
 
@@ -156,7 +169,7 @@ async def upload_plan(
     the draft.
     """
     filename, data = _upload(await request.body(), request.headers.get("content-type", ""))
-    plan = await run_in_threadpool(_read_upload, data, filename, name)
+    plan = await run_in_threadpool(_read_upload, data, filename, name, crs, force_crs)
     problems = await run_in_threadpool(validate_plan, plan)
     _refuse_errors(problems)
     info = await run_in_threadpool(store.save, plan, by=caller.name, note=note, caller=caller)
@@ -364,7 +377,9 @@ def _upload(body: bytes, content_type: str) -> tuple[str | None, bytes]:
     )
 
 
-def _read_upload(data: bytes, filename: str | None, name: str | None) -> GridPlan:
+def _read_upload(
+    data: bytes, filename: str | None, name: str | None, crs: str | None, force_crs: bool
+) -> GridPlan:
     """Read uploaded bytes as a plan; CRS and coordinate errors become problems (422)."""
     suffix = next((s for magic, s in _MAGIC.items() if data.lstrip().startswith(magic)), None)
     if suffix is None:
@@ -377,7 +392,7 @@ def _read_upload(data: bytes, filename: str | None, name: str | None) -> GridPla
         path = Path(folder) / f"{stem or 'plan'}{suffix}"
         path.write_bytes(data)
         try:
-            return io.read_plan(path, name=name)
+            return io.read_plan(path, name=name, crs=crs, force_crs=force_crs)
         except (CRSError, CoordinateError) as exc:
             problem = Problem.from_error(exc)
             raise InvalidPlanError(f"the plan cannot be used: {exc}", [problem.line()]) from exc
