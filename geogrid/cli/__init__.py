@@ -8,7 +8,8 @@ One module per command group; this package only names the commands and builds th
 ==============  =================================================================
 ``plans``       ``validate``, ``import``, ``report``
 ``demo``        ``demo``, ``samples``
-``partition``   ``partition``, ``redraw``
+``partition``   ``partition``
+``redraw``      ``redraw``
 ``maps``        ``map``, ``signs``, ``cards``
 ``locate``      ``locate``
 ``serve``       ``serve``
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import typer
 
-from geogrid.cli import demo, keys, locate, maps, partition, plans, serve, store
+from geogrid.cli import demo, keys, locate, maps, partition, plans, redraw, serve, store
 
 __all__ = ["app"]
 
@@ -46,7 +47,7 @@ app.command("partition")(partition.partition_cmd)
 app.command("map")(maps.map_cmd)
 app.command("signs")(maps.signs_cmd)
 app.command("cards")(maps.cards_cmd)
-app.command("redraw")(partition.redraw_cmd)
+app.command("redraw")(redraw.redraw_cmd)
 app.command("locate")(locate.locate_cmd)
 app.command("serve")(serve.serve_cmd)
 
