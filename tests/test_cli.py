@@ -204,3 +204,31 @@ def test_crs_problems_have_their_own_kind(tmp_path: Path, craft, kind: str) -> N
     code, output = run("validate", str(path), "--json")
     assert code == 1
     assert [p["kind"] for p in json.loads(output)["problems"]] == [kind]
+
+
+def test_import_of_a_foreign_layer_says_what_missing_columns_became(tmp_path: Path) -> None:
+    plan = community_plan()
+    grids = plan.grids[["code", "parent_code", "geometry"]].rename(
+        columns={"code": "WGBM", "parent_code": "SQBM"}
+    )
+    grids.to_file(tmp_path / "my_grids.shp", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            str(tmp_path / "my_grids.shp"),
+            "-c",
+            "code=WGBM",
+            "-o",
+            str(tmp_path / "p.gpkg"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "no name column" in result.output and "-c name=" in result.output
+    assert "no parent_code column" in result.output and "-c parent_code=" in result.output
+    imported = read_plan(tmp_path / "p.gpkg")
+    assert (imported.grids["name"] == imported.grids["code"]).all()
+    mapped = ["-c", "code=WGBM", "-c", "parent_code=SQBM", "-o", str(tmp_path / "q.gpkg")]
+    result = runner.invoke(app, ["import", str(tmp_path / "my_grids.shp"), *mapped])
+    assert result.exit_code == 0 and "no parent_code column" not in result.output
+    assert read_plan(tmp_path / "q.gpkg").depth == 2

@@ -142,6 +142,7 @@ def import_(
     out.print(
         f"wrote {len(plan.grids)} grids, {len(plan.staff)} staff, {len(plan.units)} units to {output}"
     )
+    _warn_defaults(plan, parse_columns(column))
     broken = geometry_problems(plan)
     for problem in broken:
         warn(problem.line())
@@ -149,6 +150,21 @@ def import_(
         warn(
             f"{len(broken)} grid(s) with an empty or invalid geometry, errors for `geogrid "
             f"validate`; repair them: geogrid validate --fix {output} -o FIXED"
+        )
+
+
+def _warn_defaults(plan: Any, columns: dict[str, str]) -> None:
+    """Say what a foreign layer's missing columns became: names = codes, one level."""
+    grids = plan.grids
+    if "name" not in columns and (grids["name"].astype(str) == grids["code"].astype(str)).all():
+        warn(
+            "no name column: every grid is named by its code; map the names with "
+            "-c name=COLUMN (e.g. -c name=WGMC)"
+        )
+    if columns and plan.depth == 1 and len(grids) > 1 and "parent_code" not in columns:
+        warn(
+            f"no parent_code column: all {len(grids)} grids are on one level; if the layer holds "
+            "several levels, map the parent codes with -c parent_code=COLUMN (e.g. SQBM)"
         )
 
 

@@ -373,6 +373,8 @@ def _prepare_layer(
                 f"the file has {', '.join(map(str, frame.columns.drop(frame.geometry.name)))}"
             )
         frame = frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
+    if "name" not in frame.columns and "code" in frame.columns:
+        frame = frame.assign(name=frame["code"])  # `geogrid import` says so
     if "level" not in frame.columns and "code" in frame.columns:
         frame = frame.assign(level=_infer_levels(frame))
     return frame
