@@ -45,6 +45,7 @@ import shapely
 from pyproj import CRS
 
 from geogrid.crs import metric_crs
+from geogrid.locate import household_grids, locate_households
 from geogrid.partition.band import Band
 from geogrid.partition.rebalance import _ancestor_codes, _recount, lower_bound
 from geogrid.plan import GridPlan, StaffRole
@@ -118,8 +119,9 @@ def plan_report(
     households
         Households now (building polygons with a ``households`` column, or points, one
         household per row without it): every row counts in the grid holding its
-        representative point (:func:`geogrid.render.signs.locate_households`: the nearest
-        grid within 50 m for a point just outside); the plan's units are recounted too.
+        point on its surface, by the household rule of :mod:`geogrid.locate.households`
+        (the boundary rule of ``/locate``; the nearest grid within 50 m for a household just
+        outside); the plan's units are recounted too.
     band
         Household band of the grids at ``band_level``, e.g. ``(300, 500)``.
     band_level
@@ -184,13 +186,12 @@ def _grid_counts(
     if households is None:
         stored = pd.to_numeric(plan.grids["households"], errors="coerce")
         return dict(zip(plan.grids["code"].astype(str), stored, strict=True)), 0
-    from geogrid.render.signs import locate_households
-
     weight = _weights(households)
     counts: dict[str, float] = {}
     outside = 0
+    located = household_grids(plan, households)
     for level in range(1, plan.depth + 1):
-        codes = locate_households(plan, households, level=level).to_numpy(object)
+        codes = located[f"level{level}_code"].to_numpy(object)
         found = pd.notna(codes)
         sums = pd.Series(weight[found]).groupby(codes[found].astype(str)).sum()
         counts.update({c: float(sums.get(c, 0.0)) for c in plan.level(level)["code"].astype(str)})
@@ -227,8 +228,6 @@ def _unit_counts(plan: GridPlan, households: gpd.GeoDataFrame | None) -> pd.Data
         )
     if households is None:
         return pd.DataFrame(columns=["unit_id", "name", "households", "grid_code"])
-    from geogrid.render.signs import locate_households
-
     codes = locate_households(plan, households).to_numpy(object)
     ids = households.get("unit_id", pd.Series(households.index))
     names = households.get("name", pd.Series([None] * len(households)))

@@ -39,6 +39,7 @@ Examples
 
 from __future__ import annotations
 
+from geogrid.locate.households import HOUSEHOLD_SNAP_M, household_grids, locate_households
 from geogrid.locate.index import GridIndex, locate_frame, locate_points, point_coordinates
 from geogrid.locate.result import OUTSIDE, LocateResult
 from geogrid.locate.sql import (
@@ -50,13 +51,16 @@ from geogrid.locate.sql import (
 )
 
 __all__ = [
+    "HOUSEHOLD_SNAP_M",
     "NEAREST_TIE_M",
     "OUTSIDE",
     "POSTGIS_LOCATE_SQL",
     "POSTGIS_NEAREST_SQL",
     "GridIndex",
     "LocateResult",
+    "household_grids",
     "locate_frame",
+    "locate_households",
     "locate_points",
     "point_coordinates",
     "postgis_locate_sql",

@@ -27,7 +27,8 @@ import pandas as pd
 import shapely
 
 from geogrid.crs import metric_crs
-from geogrid.errors import CRSError, InvalidInputError, NotFoundError
+from geogrid.errors import InvalidInputError, NotFoundError
+from geogrid.locate import locate_households
 from geogrid.plan import GridPlan, StaffRole
 from geogrid.render._draw import ContextLayer, context_geoms
 from geogrid.render._pdf import PdfWriter, wrap
@@ -38,7 +39,6 @@ __all__ = [
     "DEFAULT_DUTIES",
     "CardSet",
     "SignSet",
-    "locate_households",
     "render_cards",
     "render_signs",
 ]
@@ -431,28 +431,6 @@ def _north_and_scale(
 
 
 # --------------------------------------------------------------------------- cards
-
-
-def locate_households(
-    plan: GridPlan, households: gpd.GeoDataFrame, level: int | None = None
-) -> pd.Series:
-    """Grid code (at ``level``, default the deepest) holding each household, by index.
-
-    A household is located by a point inside it (a polygon's representative point); one
-    outside every grid gets the nearest grid within 50 m, else a missing code.
-    """
-    level = _level(plan, level)
-    if households.crs is None:
-        raise CRSError("the households have no CRS; set one (e.g. EPSG:4490) first")
-    grids = plan.level(level)
-    crs = metric_crs(grids.geometry)
-    points = gpd.GeoDataFrame(
-        geometry=households.to_crs(crs).geometry.representative_point(), index=households.index
-    )
-    metric = grids[["code", "geometry"]].to_crs(crs)
-    joined = gpd.sjoin_nearest(points, metric, how="left", max_distance=50.0)
-    joined = joined[~joined.index.duplicated(keep="first")]
-    return joined["code"].reindex(households.index).astype("string")
 
 
 def render_cards(
