@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from geogrid.codes import number_children
 from geogrid.errors import CRSError, InvalidInputError
@@ -169,6 +170,9 @@ def _area_rows(
     parent_geom = (parents or {}).get(area.code)
     if parent_geom is None:
         parent_geom = geoms_to_plan_crs(np.array([shapely.coverage_union_all(geoms)]), crs)[0]
+        fit = None
+    else:
+        fit = (result.units.parent, parent_geom)
     rows: list[dict[str, object]] = [
         {
             "code": area.code,
@@ -179,7 +183,7 @@ def _area_rows(
             "geometry": parent_geom,
         }
     ]
-    plan_geoms = geoms_to_plan_crs(geoms, crs)
+    plan_geoms = geoms_to_plan_crs(geoms, crs, parent=fit)
     deepest = np.array(codes, dtype=object)[result.assignment]
     for g in range(result.k):
         sequence = int(codes[g][-3:]) if codes[g][-3:].isdigit() else g + 1
@@ -197,7 +201,9 @@ def _area_rows(
             }
         )
         if g in area.micro:
-            micro_rows, micro_codes = micro_grid_rows(area.micro[g], codes[g], grid_name, taken)
+            micro_rows, micro_codes = micro_grid_rows(
+                area.micro[g], codes[g], grid_name, taken, parent=fit
+            )
             rows.extend(micro_rows)
             deepest[result.assignment == g] = micro_codes
     table = result.units.table
@@ -209,7 +215,7 @@ def _area_rows(
             "households": table["households"].to_numpy(),
             "grid_code": deepest,
             "locked": pd.notna(table["locked"].to_numpy(object)),
-            "geometry": geoms_to_plan_crs(table.geometry.to_numpy(), crs),
+            "geometry": geoms_to_plan_crs(table.geometry.to_numpy(), crs, parent=fit),
         }
     )
     return rows, units
@@ -221,6 +227,8 @@ def micro_grid_rows(
     grid_name: str,
     taken: Collection[str] = (),
     level: int = 3,
+    *,
+    parent: tuple[shapely.Geometry, shapely.Geometry] | None = None,
 ) -> tuple[list[dict[str, object]], np.ndarray]:
     """Plan rows of the micro-grids of one grid, and the micro-grid code of each unit.
 
@@ -235,6 +243,9 @@ def micro_grid_rows(
         Codes already issued (never reused).
     level
         The micro-grids' level in the plan.
+    parent
+        The top parent in the units' CRS and in EPSG:4490, as in :func:`geoms_to_plan_crs`,
+        so micro-grids on its edge meet it exactly.
 
     Returns
     -------
@@ -245,7 +256,7 @@ def micro_grid_rows(
     geoms = micro.grid_geometries()
     households = micro.grid_households()
     codes = number_children(grid_code, gpd.GeoSeries(geoms, crs=micro.units.crs), taken)
-    plan_geoms = geoms_to_plan_crs(geoms, micro.units.crs)
+    plan_geoms = geoms_to_plan_crs(geoms, micro.units.crs, parent=parent)
     rows: list[dict[str, object]] = [
         {
             "code": codes[m],
@@ -283,8 +294,28 @@ def _codes(
     return codes
 
 
-def geoms_to_plan_crs(geoms: np.ndarray, crs: object) -> np.ndarray:
+_ON_EDGE_M = 1e-3
+"""A unit vertex this close to its parent's boundary (metres, in the units' CRS) lies on it."""
+_SAME_VERTEX_DEG = 1e-10
+"""A vertex put on the parent's edge this close to a parent vertex (degrees, ~10 µm) is it."""
+
+
+def geoms_to_plan_crs(
+    geoms: np.ndarray,
+    crs: object,
+    *,
+    parent: tuple[shapely.Geometry, shapely.Geometry] | None = None,
+) -> np.ndarray:
     """Geometries in ``crs`` (the metric CRS of the units) in the plan's CRS, EPSG:4490.
+
+    Each vertex is converted on its own, so vertices shared by neighbouring grids stay
+    shared. A straight edge in metres is not straight in lon/lat, though: a grid's vertex on
+    its parent's edge, converted alone, lands centimetres inside or outside the parent's
+    straight lon/lat edge, and the plan fails its own validation (outside parent, not
+    covering parent). With ``parent`` — the parent in ``crs`` and in EPSG:4490 — every vertex
+    on the parent's boundary in ``crs`` goes onto the parent's lon/lat boundary (the nearest
+    point, the parent's own vertex where it is one): every geometry converted with the same
+    ``parent`` (grids, micro-grids, units) then tiles the parent exactly.
 
     Examples
     --------
@@ -293,7 +324,50 @@ def geoms_to_plan_crs(geoms: np.ndarray, crs: object) -> np.ndarray:
     >>> [round(c, 3) for c in lonlat[0].coords[0]]
     [114.0, 30.54]
     """
-    return np.asarray(gpd.GeoSeries(geoms, crs=crs).to_crs(PLAN_CRS).array, dtype=object)
+    transformer = Transformer.from_crs(CRS(crs), PLAN_CRS, always_xy=True)
+
+    def convert(xy: np.ndarray) -> np.ndarray:
+        lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
+        lonlat = np.column_stack([lon, lat])
+        return lonlat if parent is None else _onto_parent(xy, lonlat, *parent)
+
+    return np.asarray(shapely.transform(np.asarray(geoms, dtype=object), convert), dtype=object)
+
+
+def _onto_parent(
+    xy: np.ndarray, lonlat: np.ndarray, parent_m: shapely.Geometry, parent_ll: shapely.Geometry
+) -> np.ndarray:
+    """``lonlat`` with the vertices lying on ``parent_m``'s boundary put on ``parent_ll``'s."""
+    if len(xy) == 0:
+        return lonlat
+    edge_m = shapely.boundary(parent_m)
+    shapely.prepare(edge_m)
+    on = np.flatnonzero(shapely.dwithin(edge_m, shapely.points(xy), _ON_EDGE_M))
+    if len(on) == 0:
+        return lonlat
+    rings = shapely.get_coordinates(shapely.boundary(parent_ll), return_index=True)
+    coords, ring = rings
+    same_ring = ring[:-1] == ring[1:]
+    starts, ends = coords[:-1][same_ring], coords[1:][same_ring]
+    segments = shapely.linestrings(np.stack([starts, ends], axis=1))
+    points = shapely.points(lonlat[on])
+    _, nearest = shapely.STRtree(segments).query_nearest(points, all_matches=False)
+    # the segment's point nearest each vertex
+    a, b = starts[nearest], ends[nearest]
+    d = b - a
+    length2 = np.einsum("ij,ij->i", d, d)
+    t = np.divide(
+        np.einsum("ij,ij->i", lonlat[on] - a, d), length2, out=np.zeros(len(on)), where=length2 > 0
+    )
+    t = np.clip(t, 0.0, 1.0)
+    moved = a + t[:, None] * d
+    moved = np.where((t <= 0.0)[:, None], a, np.where((t >= 1.0)[:, None], b, moved))
+    for end in (a, b):
+        close = np.hypot(*(moved - end).T) < _SAME_VERTEX_DEG
+        moved[close] = end[close]
+    out = lonlat.copy()
+    out[on] = moved
+    return out
 
 
 def partition_areas(
