@@ -22,6 +22,7 @@ from shapely.geometry import Polygon
 
 from geogrid.partition import partition_areas, redraw
 from geogrid.partition.plan import geoms_to_plan_crs
+from geogrid.plan import GridPlan
 from geogrid.store import open_store
 from geogrid.validate import validate_plan
 
@@ -55,11 +56,19 @@ def _inputs(
     return areas, homes
 
 
-def _saved(plan) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        with open_store(f"sqlite:///{Path(folder) / 'plans.gpkg'}") as store:
-            info = store.save(plan, by="测试")
-            assert info.version == 1
+def _saved(plan: GridPlan) -> None:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        open_store(f"sqlite:///{Path(folder) / 'plans.gpkg'}") as store,
+    ):
+        assert store.save(plan, by="测试").version == 1
+
+
+def _partitioned(crs: int, drawn: tuple) -> tuple[GridPlan, gpd.GeoDataFrame]:
+    lon, lat, radii, seed = drawn
+    areas, homes = _inputs(crs, lon, lat, radii, seed)
+    plan, _ = partition_areas(areas, homes, band=(150, 250), then_band=(20, 50), seed=seed)
+    return plan, homes
 
 
 community = st.tuples(
@@ -74,9 +83,7 @@ community = st.tuples(
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(community)
 def test_partition_plan_is_valid_in_any_input_crs(crs, drawn):
-    lon, lat, radii, seed = drawn
-    areas, homes = _inputs(crs, lon, lat, radii, seed)
-    plan, _ = partition_areas(areas, homes, band=(150, 250), then_band=(20, 50), seed=seed)
+    plan, _ = _partitioned(crs, drawn)
     assert [p.line() for p in validate_plan(plan)] == []
     _saved(plan)
 
@@ -85,12 +92,10 @@ def test_partition_plan_is_valid_in_any_input_crs(crs, drawn):
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(community)
 def test_redraw_plan_is_valid_in_any_input_crs(crs, drawn):
-    lon, lat, radii, seed = drawn
-    areas, homes = _inputs(crs, lon, lat, radii, seed)
-    plan, _ = partition_areas(areas, homes, band=(150, 250), then_band=(20, 50), seed=seed)
+    plan, homes = _partitioned(crs, drawn)
     grown = homes.copy()
     grown.loc[grown.index[: len(grown) // 3], "households"] *= 3  # one corner fills up
-    result = redraw(plan, grown, band=(150, 250), then_band=(20, 50), seed=seed)
+    result = redraw(plan, grown, band=(150, 250), then_band=(20, 50), seed=drawn[3])
     assert [p.line() for p in validate_plan(result.plan)] == []
     _saved(result.plan)
 
