@@ -14,6 +14,7 @@ from geogrid.cli._common import (
     CrsOpts,
     ForceCrsOpt,
     crs_of_inputs,
+    layer_spec,
     out,
     read_households_spec,
     read_spec,
@@ -24,7 +25,7 @@ from geogrid.errors import InvalidInputError
 
 __all__ = ["partition_cmd"]
 
-_PARTITION_INPUTS = ("area", "households", "barriers", "keep-whole", "lock")
+_PARTITION_INPUTS = ("area", "households", "barriers", "keep-whole", "lock", "units", "incidents")
 
 
 def _weights(pairs: list[str] | None) -> dict[str, float] | None:
@@ -45,15 +46,41 @@ def _weights(pairs: list[str] | None) -> dict[str, float] | None:
 @user_errors
 def partition_cmd(
     area: Annotated[str, typer.Argument(help="Parent areas with code and name (FILE[:LAYER])")],
-    households: Annotated[
-        str, typer.Option("--households", help="Buildings with counts or household points")
-    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Plan file to write")],
+    households: Annotated[
+        str | None,
+        typer.Option(
+            "--households", help="Buildings with counts or household points (counted into --units)"
+        ),
+    ] = None,
+    units: Annotated[
+        str | None,
+        typer.Option(
+            "--units",
+            help="Polygons kept whole as the units: natural villages, villager groups, "
+            "production teams (FILE[:LAYER])",
+        ),
+    ] = None,
     band: Annotated[str | None, typer.Option(help="Households per grid, e.g. 300-500")] = None,
     grids: Annotated[int | None, typer.Option(help="Exactly K grids per area instead")] = None,
+    grids_total: Annotated[
+        int | None,
+        typer.Option(help="K grids over all areas together, shared out by workload"),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Grid kind: urban, rural or special (default: the area's kind column)"),
+    ] = None,
     weight: Annotated[
         list[str] | None,
-        typer.Option(help="Workload column=factor besides households, e.g. shops=2"),
+        typer.Option(help="Workload column=factor besides households, e.g. shops=2, incidents=3"),
+    ] = None,
+    incidents: Annotated[
+        str | None,
+        typer.Option(help="Incident points for --weight incidents=F (default: the store's)"),
+    ] = None,
+    incidents_since: Annotated[
+        str | None, typer.Option(help="Count incidents reported on or after DATE (2025-01-01)")
     ] = None,
     barriers: Annotated[str | None, typer.Option(help="Roads/rivers to cut along")] = None,
     keep_whole: Annotated[
@@ -72,24 +99,40 @@ def partition_cmd(
     """Partition communities/villages into grids balanced by households (网格划分).
 
     ``--crs`` says what the coordinates of the inputs are (``area``, ``households``,
-    ``barriers``, ``keep-whole``, ``lock``): ``--crs gcj02`` for all, ``--crs
-    households=gcj02`` for one; GCJ-02 and BD-09 are converted vertex by vertex.
+    ``barriers``, ``keep-whole``, ``lock``, ``units``, ``incidents``): ``--crs gcj02`` for
+    all, ``--crs households=gcj02`` for one; GCJ-02 and BD-09 are converted vertex by vertex.
     """
     from geogrid.partition import parse_band, partition_areas
 
-    if (band is None) == (grids is None):
-        raise InvalidInputError("give --band MIN-MAX (e.g. 300-500) or --grids K")
+    if sum(x is not None for x in (band, grids, grids_total)) != 1:
+        raise InvalidInputError(
+            "give one of --band MIN-MAX (e.g. 300-500), --grids K (per area) or "
+            "--grids-total K (all areas)"
+        )
+    if households is None and units is None:
+        raise InvalidInputError(
+            "give --households (buildings or household points), or --units (village "
+            "polygons) with a count column (--count-column 户数)"
+        )
+    if units is not None and (barriers or keep_whole or lock):
+        raise InvalidInputError(
+            "--units are the whole units already: drop --barriers, --keep-whole and --lock"
+        )
+    weights = _weights(weight)
     systems = crs_of_inputs(crs, _PARTITION_INPUTS)
     # a broken boundary stops here, first
     areas = read_spec(area, reader=io.read_areas, crs=systems["area"], force_crs=force_crs)
-    homes = read_households_spec(households, count_column, systems["households"], force_crs)
-    warn_if_offset(homes, areas, households, area)
+    homes = None
+    if households is not None:
+        homes = read_households_spec(households, count_column, systems["households"], force_crs)
+        warn_if_offset(homes, areas, households, area)
     plan, report = partition_areas(
         areas,
         homes,
         band=parse_band(band) if band else None,
         grids=grids,
-        weights=_weights(weight),
+        grids_total=grids_total,
+        weights=weights,
         barriers=read_spec(
             barriers, ("roads", "streets"), crs=systems["barriers"], force_crs=force_crs
         ),
@@ -97,6 +140,10 @@ def partition_cmd(
             keep_whole, ("estates",), crs=systems["keep-whole"], force_crs=force_crs
         ),
         locked=read_spec(lock, ("grids",), crs=systems["lock"], force_crs=force_crs),
+        units=read_spec(units, ("villages", "units"), crs=systems["units"], force_crs=force_crs),
+        incidents=_incidents(weights, incidents, incidents_since, systems["incidents"]),
+        kind=kind,
+        count_column=(count_column or "households") if homes is None else "households",
         then_band=parse_band(then_band) if then_band else None,
         seed=seed,
         name=name or output.stem,
@@ -120,6 +167,40 @@ def partition_cmd(
     out.print(table)
     _print_exceptions(report)
     out.print(f"wrote {len(plan.grids)} grids and {len(plan.units)} units to {output}")
+
+
+def _incidents(
+    weights: dict[str, float] | None, path: str | None, since: str | None, crs: str | None
+) -> Any:
+    """Incident points for ``--weight incidents=F``: the file's, else the store's active plan's."""
+    import datetime as dt
+
+    from geogrid.partition.workload import INCIDENTS, incident_points, stored_incident_points
+
+    if INCIDENTS not in (weights or {}):
+        if path is not None or since is not None:
+            raise InvalidInputError(
+                "--incidents and --incidents-since count incidents into the workload: "
+                "add --weight incidents=F (e.g. incidents=3)"
+            )
+        return None
+    start = None
+    if since is not None:
+        try:
+            start = dt.datetime.fromisoformat(since)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"--incidents-since {since!r}: write a date, e.g. 2025-01-01"
+            ) from exc
+    if path is None:
+        from geogrid.store import open_store
+
+        with open_store() as store:
+            return stored_incident_points(
+                store, since=start if start is None or start.tzinfo else start.astimezone()
+            )
+    file, layer = layer_spec(path)
+    return incident_points(io.read_points(file, layer=layer, crs=crs), crs, since=start)
 
 
 def _print_exceptions(report: Any) -> None:

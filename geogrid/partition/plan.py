@@ -15,9 +15,11 @@ from geogrid.codes import number_children
 from geogrid.errors import CRSError, InvalidInputError
 from geogrid.partition.band import Band
 from geogrid.partition.solve import GridException, Partition, partition
-from geogrid.plan import PLAN_CRS, GridPlan
+from geogrid.partition.workload import INCIDENTS, with_incidents
+from geogrid.plan import PLAN_CRS, GridKind, GridPlan
 from geogrid.polygons import REPAIR_HINT, polygon_problem
-from geogrid.units import Units, build_units, household_areas
+from geogrid.units import Units, build_units, household_areas, unit_weights
+from geogrid.units.given import units_in_parent
 
 __all__ = [
     "AreaResult",
@@ -26,6 +28,7 @@ __all__ = [
     "micro_grid_rows",
     "nested",
     "partition_areas",
+    "share_grids",
     "to_plan",
 ]
 
@@ -38,6 +41,8 @@ class AreaResult:
     name: str
     result: Partition
     micro: dict[int, Partition] = dataclasses.field(default_factory=dict)
+    kind: str | None = None
+    """Kind of the new grids (:class:`~geogrid.plan.GridKind`), ``None``: not said."""
 
     @property
     def exceptions(self) -> list[GridException]:
@@ -191,6 +196,7 @@ def _area_rows(
         grid_name = given.get("name", f"{area.name}第{sequence}网格")
         rows.append(
             {
+                **({"kind": area.kind} if area.kind else {}),
                 **given,  # a locked grid keeps its kind, subtype and priority (专属网格)
                 "code": codes[g],
                 "name": grid_name,
@@ -372,14 +378,18 @@ def _onto_parent(
 
 def partition_areas(
     areas: gpd.GeoDataFrame,
-    households: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame | None,
     *,
     band: Band | tuple[float, float] | None = None,
     grids: int | None = None,
+    grids_total: int | None = None,
     weights: Mapping[str, float] | None = None,
     barriers: gpd.GeoDataFrame | None = None,
     keep_whole: gpd.GeoDataFrame | None = None,
     locked: gpd.GeoDataFrame | None = None,
+    units: gpd.GeoDataFrame | None = None,
+    incidents: gpd.GeoDataFrame | None = None,
+    kind: str | None = None,
     then_band: Band | tuple[float, float] | None = None,
     seed: int = 0,
     count_column: str = "households",
@@ -391,13 +401,29 @@ def partition_areas(
     Parameters
     ----------
     areas
-        Parent polygons with ``code`` and ``name`` columns (communities 社区, villages 村).
+        Parent polygons with ``code`` and ``name`` columns (communities 社区, villages 村);
+        an optional ``kind`` column (``urban``/``rural``/``special``) gives the kind of the
+        grids cut inside each.
     households
-        Building polygons with a count column, or household points.
+        Building polygons with a count column, or household points. May be ``None`` with
+        ``units`` that carry their own count column.
     band, grids, weights, seed
-        As in :func:`geogrid.partition.partition`.
+        As in :func:`geogrid.partition.partition` (``grids``: K grids in every parent).
+    grids_total
+        K grids over all the parents together, each grid inside one parent: K is shared
+        out by workload (largest remainder, every parent at least one grid).
     barriers, keep_whole, locked
         As in :func:`geogrid.units.build_units` (each clipped to its parent).
+    units
+        Given unit polygons kept whole (natural villages 自然村, villager groups, production
+        teams: the rural case), instead of units built from the households
+        (:func:`geogrid.units.given.units_in_parent`); ``households``, when given, are
+        counted into them.
+    incidents
+        Incident points counted into the units as the ``incidents`` column, for
+        ``weights={"incidents": F}`` (:mod:`geogrid.partition.workload`).
+    kind
+        Kind of every new grid (:class:`~geogrid.plan.GridKind`), over the areas' ``kind``.
     then_band
         Band of micro-grids (微网格) cut inside every new grid, e.g. ``(20, 50)``.
     count_column
@@ -416,8 +442,87 @@ def partition_areas(
     InvalidInputError
         Before any work, when ``areas`` lacks a ``code`` or ``name`` column or an area is no
         usable polygon (empty, not finite, self-intersecting...: see
-        :func:`geogrid.polygons.polygon_problem`), naming the area.
+        :func:`geogrid.polygons.polygon_problem`), naming the area; when more than one of
+        ``band``, ``grids``, ``grids_total`` is given, or an unknown ``kind``.
     """
+    _check_areas(areas)
+    kinds = _grid_kinds(areas, kind)
+    if sum(x is not None for x in (band, grids, grids_total)) > 1:
+        raise InvalidInputError("give one of band, grids (per parent) or grids_total (all)")
+    if households is None and units is None:
+        raise InvalidInputError("give the households, or unit polygons with a count column")
+    weights_ = {
+        ("households" if k in (count_column, "households") else k): v
+        for k, v in (weights or {}).items()
+    }
+    if INCIDENTS in weights_ and incidents is None:
+        raise InvalidInputError(
+            "weight 'incidents' needs the incidents: pass incidents= (--incidents FILE, or "
+            "the store's)"
+        )
+    extra = sorted(c for c in weights_ if c not in ("households", INCIDENTS))
+    plan_areas = areas.to_crs(PLAN_CRS)
+    home_area = (
+        _area_of_households(areas, households)
+        if households is not None
+        else np.zeros(0, dtype=np.int64)
+    )
+    polygon_area = _area_of_households(areas, units) if units is not None else None
+    built = []
+    for i in range(len(areas)):
+        homes = None if households is None else households.iloc[np.flatnonzero(home_area == i)]
+        row = areas.iloc[[i]]
+        if units is not None:
+            assert polygon_area is not None
+            cells = units_in_parent(
+                row,
+                units,
+                homes,
+                count_column=count_column,
+                extra_columns=extra,
+                counted=polygon_area == i,
+            )
+        else:
+            assert homes is not None
+            cells = build_units(
+                row,
+                homes,
+                barriers=barriers,
+                keep_whole=keep_whole,
+                locked=locked,
+                count_column=count_column,
+                extra_columns=extra,
+            )
+        built.append(with_incidents(cells, incidents) if incidents is not None else cells)
+    counts = (
+        share_grids(grids_total, [unit_weights(u, weights_ or None).sum() for u in built])
+        if grids_total is not None
+        else [grids] * len(built)
+    )
+    results = []
+    parents = {}
+    for i, cells in enumerate(built):
+        code, area_name = str(areas["code"].iloc[i]), str(areas["name"].iloc[i])
+        result = partition(
+            cells,
+            band=band,
+            grids=counts[i],
+            weights=weights_ or None,
+            seed=seed,
+            progress=progress,
+        )
+        micro = nested(result, then_band, seed=seed) if then_band is not None else {}
+        results.append(AreaResult(code, area_name, result, micro, kind=kinds[i]))
+        parents[code] = plan_areas.geometry.iloc[i]
+    plan = to_plan(results, parents=parents, name=name)
+    outside = households if households is not None else units
+    assert outside is not None
+    where = home_area if households is not None else polygon_area
+    assert where is not None
+    return plan, PartitionReport(results, outside.iloc[np.flatnonzero(where < 0)])
+
+
+def _check_areas(areas: gpd.GeoDataFrame) -> None:
     for column in ("code", "name"):
         if column not in areas.columns:
             raise InvalidInputError(
@@ -429,35 +534,50 @@ def partition_areas(
         raise InvalidInputError(
             f"area {areas['code'].iloc[i]} (row {i + 1}) {problem}; {REPAIR_HINT}"
         )
-    extra = sorted(c for c in (weights or {}) if c not in (count_column, "households"))
-    weights_ = {
-        ("households" if k in (count_column, "households") else k): v
-        for k, v in (weights or {}).items()
-    }
-    results = []
-    parents = {}
-    plan_areas = areas.to_crs(PLAN_CRS)
-    home_area = _area_of_households(areas, households)
-    for i in range(len(areas)):
-        row = areas.iloc[[i]]
-        code, area_name = str(row["code"].iloc[0]), str(row["name"].iloc[0])
-        units = build_units(
-            row,
-            households.iloc[np.flatnonzero(home_area == i)],
-            barriers=barriers,
-            keep_whole=keep_whole,
-            locked=locked,
-            count_column=count_column,
-            extra_columns=extra,
+
+
+def _grid_kinds(areas: gpd.GeoDataFrame, kind: str | None) -> list[str | None]:
+    """Kind of the grids in every area: ``kind``, else the area's ``kind`` column."""
+    valid = [k.value for k in GridKind]
+    given: list[str | None] = [kind] * len(areas) if kind is not None else []
+    if kind is None:
+        column = areas["kind"] if "kind" in areas.columns else pd.Series([None] * len(areas))
+        given = [None if pd.isna(v) or str(v).strip() == "" else str(v).strip() for v in column]
+    for i, value in enumerate(given):
+        if value is not None and value not in valid:
+            where = "--kind" if kind is not None else f"area {areas['code'].iloc[i]}"
+            raise InvalidInputError(
+                f"{where}: grid kind {value!r} is not one of {', '.join(valid)} "
+                "(城市社区网格 / 农村网格 / 专属网格)"
+            )
+    return given
+
+
+def share_grids(total: int, loads: list[float]) -> list[int]:
+    """``total`` grids shared out over parents by load: largest remainder, each at least one.
+
+    Examples
+    --------
+    >>> share_grids(10, [900, 300, 600, 30])
+    [5, 1, 3, 1]
+    """
+    n = len(loads)
+    if n == 0:
+        return []
+    if total < n:
+        raise InvalidInputError(
+            f"--grids-total {total} is fewer than the {n} parent areas: every area needs at "
+            f"least one grid; give at least {n}"
         )
-        result = partition(
-            units, band=band, grids=grids, weights=weights_ or None, seed=seed, progress=progress
-        )
-        micro = nested(result, then_band, seed=seed) if then_band is not None else {}
-        results.append(AreaResult(code, area_name, result, micro))
-        parents[code] = plan_areas.geometry.iloc[i]
-    plan = to_plan(results, parents=parents, name=name)
-    return plan, PartitionReport(results, households.iloc[np.flatnonzero(home_area < 0)])
+    load = np.asarray(loads, dtype=float)
+    quota = total * (load / load.sum() if load.sum() > 0 else np.full(n, 1.0 / n))
+    share = np.maximum(1, np.floor(quota)).astype(int)
+    while share.sum() > total:  # the minimum of one pushed the sum over: take from the most over
+        over = np.where(share > 1, share - quota, -np.inf)
+        share[int(np.argmax(over))] -= 1
+    order = np.argsort(-(quota - share), kind="stable")
+    share[order[: total - share.sum()]] += 1
+    return [int(k) for k in share]
 
 
 def _area_of_households(areas: gpd.GeoDataFrame, households: gpd.GeoDataFrame) -> np.ndarray:
