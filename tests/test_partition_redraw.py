@@ -88,12 +88,14 @@ def test_nothing_changed_moves_nothing(planned):
     assert set(result.lineage["change"]) == {"unchanged"}
 
 
-def test_plan_without_units_is_an_error(planned):
+def test_plan_without_units_is_redrawn_from_its_grids(planned):
     hh, plan = planned
     bare = plan.copy()
     bare.units = bare.units.iloc[:0]
-    with pytest.raises(GeogridError, match="no units"):
-        redraw(bare, hh, band=BAND)
+    result = redraw(bare, add_corner(hh, 0.10), band=BAND)
+    assert result.built_units and result.out_of_band == []
+    assert result.plan.level(2)["households"].between(300, 500).all()
+    assert validate_plan(result.plan) == []
 
 
 def test_cli_redraw_and_max_moved(planned, tmp_path):
@@ -118,6 +120,7 @@ def test_cli_redraw_and_max_moved(planned, tmp_path):
         ],
     )
     assert refused.exit_code == 2 and "max-moved" in refused.output
+    assert "lower bound" in refused.output
     assert not (tmp_path / "x.gpkg").exists()
     done = runner.invoke(
         app,
@@ -133,8 +136,11 @@ def test_cli_redraw_and_max_moved(planned, tmp_path):
         ],
     )
     assert done.exit_code == 0, done.output
-    changes = pd.read_csv(tmp_path / "new_plan_changes.csv", dtype=str)
-    assert {"unit_id", "from_grid", "to_grid", "households"} <= set(changes.columns)
+    changes = pd.read_csv(tmp_path / "new_plan_changes.csv", dtype=str, encoding="utf-8-sig")
+    assert {"楼栋 building", "原网格编码 old grid code", "新网格编码 new grid code"} <= set(
+        changes.columns
+    )
+    assert changes["户数 households"].astype(int).sum() > 0
     assert (tmp_path / "new_plan_lineage.csv").exists()
     assert read_plan(tmp_path / "new_plan.gpkg").level(2)["households"].between(300, 500).all()
 
@@ -153,8 +159,8 @@ def test_locked_grid_untouched():
     assert before.geometry.equals(after.geometry)
     locked_units = result.plan.units[result.plan.units["locked"]]
     assert set(locked_units["grid_code"]) == {"420106001001050"}
-    assert "420106001001050" not in set(result.changes["from_grid"]) | set(
-        result.changes["to_grid"]
+    assert "420106001001050" not in set(result.changes["from_code"]) | set(
+        result.changes["to_code"]
     )
     assert result.lineage.set_index("new_code").loc["420106001001050", "change"] == "locked"
     free = result.plan.level(2)
@@ -165,24 +171,17 @@ def test_locked_grid_untouched():
 def test_sample_grows_in_the_north_east():
     # the sample's partition has sliver cells that the coverage cleaning of a redraw empties:
     # they must neither crash the unit measures nor seed a new grid of their own
-    from geogrid.crs import metric_crs
-    from geogrid.io import read_households, read_layer
+    from test_redraw_imported import grown_sample
+
+    from geogrid.io import read_layer
     from geogrid.samples import sample_path
 
     areas = read_layer(sample_path("haidian", "area.geojson"))
-    homes = read_households(sample_path("haidian", "households.gpkg"), layer="buildings")
     roads = read_layer(sample_path("haidian", "roads.gpkg"), layer="roads")
-    plan, _ = partition_areas(areas, homes, band=BAND, barriers=roads)
-    points = homes.to_crs(metric_crs(homes)).representative_point()
-    corner = (
-        (points.x > points.x.quantile(0.6))
-        & (points.y > points.y.quantile(0.6))
-        & (homes["households"] > 0)
+    grown = grown_sample()
+    plan, _ = partition_areas(
+        areas, grown.assign(households=grown["households_before"]), band=BAND, barriers=roads
     )
-    grown = homes.copy()
-    total = int(homes["households"].sum())
-    factor = 1 + 0.10 * total / grown.loc[corner, "households"].sum()
-    grown.loc[corner, "households"] = np.round(grown.loc[corner, "households"] * factor).astype(int)
     result = redraw(plan, grown, band=BAND)
     assert result.out_of_band == []
     assert result.plan.level(2)["households"].sum() == grown["households"].sum()

@@ -15,11 +15,11 @@ from geogrid.cli._common import (
     crs_of_inputs,
     load_plan,
     out,
+    print_line,
     read_households_spec,
     user_errors,
     warn_if_offset,
 )
-from geogrid.errors import InvalidInputError
 
 __all__ = ["redraw_cmd"]
 
@@ -31,15 +31,28 @@ def redraw_cmd(
     band: Annotated[str, typer.Option(help="Households per grid, e.g. 300-500")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Redrawn plan file")],
     max_moved: Annotated[
-        int | None, typer.Option(help="Refuse (write nothing) when more households would move")
+        int | None,
+        typer.Option(help="Refuse (write nothing) when more households would move"),
     ] = None,
+    allow_out_of_band: Annotated[
+        bool,
+        typer.Option(help="Write the plan even when some grids cannot be brought into the band"),
+    ] = False,
     level: Annotated[int, typer.Option(help="Level to rebalance (2 = grids)")] = 2,
     then_band: Annotated[
         str | None,
         typer.Option(help="Cut the micro-grids of changed and new grids again, e.g. 20-50"),
     ] = None,
     changes: Annotated[
-        Path | None, typer.Option(help="Change list CSV (default: beside the output)")
+        Path | None,
+        typer.Option(help="Change list CSV for public notice (default: beside the output)"),
+    ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Households column naming the buildings in the change list "
+            "(id, name or address; default: id, building_id, osm_id… when present)"
+        ),
     ] = None,
     count_column: Annotated[str | None, typer.Option(help="Household count column")] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
@@ -48,10 +61,18 @@ def redraw_cmd(
 ) -> None:
     """Rebalance a plan after households changed, moving as few households as possible (调整).
 
+    Any valid plan: made by ``geogrid partition``, drawn by hand with building units, or
+    grids only (cells are built per building inside the grids). Refuses, writing nothing,
+    when the band cannot be restored (unless ``--allow-out-of-band``) or more than
+    ``--max-moved`` households would move. Writes the plan, the change list (one row per
+    building, ``utf-8-sig`` CSV for 公示), the code lineage and, when the old grid lines cut
+    buildings, the list of those buildings.
+
     ``--crs`` says what the coordinates of the inputs are (``plan``, ``households``):
     ``--crs gcj02`` for both, ``--crs households=gcj02`` for one.
     """
     from geogrid.partition import parse_band, redraw
+    from geogrid.partition.notice import write_notice
 
     systems = crs_of_inputs(crs, ("plan", "households"))
     loaded = load_plan(plan, crs=systems["plan"], force_crs=force_crs)
@@ -63,21 +84,29 @@ def redraw_cmd(
         band=parse_band(band),
         level=level,
         then_band=parse_band(then_band) if then_band else None,
+        max_moved=max_moved,
+        allow_out_of_band=allow_out_of_band,
+        id_column=id_column,
         seed=seed,
     )
+    if result.built_units:
+        out.print(
+            "the plan's units do not cover its grids: built one cell per building inside them"
+        )
     out.print(
-        f"moved {result.moved_households} households in {len(result.changes)} units "
+        f"moved {result.moved_households} households in {len(result.changes)} buildings "
         f"(lower bound {result.lower_bound:g}); grids out of band: "
         f"{', '.join(result.out_of_band) or 'none'}"
     )
-    if max_moved is not None and result.moved_households > max_moved:
-        raise InvalidInputError(
-            f"the redraw would move {result.moved_households} households, more than "
-            f"--max-moved {max_moved} (调整户数超限); nothing written — raise the limit or "
-            "widen the band"
-        )
+    for problem in result.problems:
+        print_line(problem, out, "[yellow]warning:[/yellow] ")
     io.write_plan(result.plan, output)
     changes = changes or output.with_name(f"{output.stem}_changes.csv")
-    result.changes.to_csv(changes, index=False)
+    write_notice(result.changes, changes)
     result.lineage.to_csv(changes.with_name(f"{output.stem}_lineage.csv"), index=False)
-    out.print(f"wrote {output}, the change list {changes} and the code lineage")
+    written = f"wrote {output}, the change list {changes} and the code lineage"
+    if len(result.cut):
+        cut = changes.with_name(f"{output.stem}_cut_buildings.csv")
+        result.cut.to_csv(cut, index=False, encoding="utf-8-sig")
+        written += f"; {len(result.cut)} buildings the old grid lines cut: {cut}"
+    out.print(written)

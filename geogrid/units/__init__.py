@@ -24,6 +24,7 @@ Households outside the parent are kept in :attr:`Units.outside` and counted in
 
 from geogrid.units.adjacency import BARRIER_COST, BLOCK_COST
 from geogrid.units.build import build_units, units_from_polygons
+from geogrid.units.grids import GridUnits, units_in_grids
 from geogrid.units.inputs import household_areas
 from geogrid.units.model import Units, unit_weights
 from geogrid.units.tessellation import SLIVER_AREA
@@ -32,9 +33,11 @@ __all__ = [
     "BARRIER_COST",
     "BLOCK_COST",
     "SLIVER_AREA",
+    "GridUnits",
     "Units",
     "build_units",
     "household_areas",
     "unit_weights",
     "units_from_polygons",
+    "units_in_grids",
 ]
