@@ -53,53 +53,21 @@ class LoadedPlan:
         """The plan with another staff table (same grids and index), at staff ``revision``."""
         plan = copy.copy(self.plan)  # shallow: the grids are not normalised again
         plan.staff = normalise_staff(staff)
-        return dataclasses.replace(
-            self, plan=plan, staff=_staff_by_grid(plan, self.grids), revision=revision
-        )
+        return dataclasses.replace(self, plan=plan, staff=plan.staff_by_grid(), revision=revision)
 
     @classmethod
     def build(cls, plan: GridPlan, revision: int = 0) -> LoadedPlan:
         """Index ``plan`` and tabulate its grids and staff."""
-        grids = {
-            str(row.code): {
-                "code": str(row.code),
-                "name": str(row.name),
-                "level": int(row.level),
-                "kind": str(row.kind),
-                "parent_code": None if _missing(row.parent_code) else str(row.parent_code),
-            }
-            for row in plan.grids.itertuples(index=False)
-        }
         return cls(
             plan.name,
             plan.version,
             list(plan.levels),
             plan,
             GridIndex.from_plan(plan),
-            grids,
-            _staff_by_grid(plan, grids),
+            plan.facts_by_grid(staff=False),
+            plan.staff_by_grid(),
             revision,
         )
-
-
-def _staff_by_grid(plan: GridPlan, grids: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Staff of every grid, the head first, then full-time and part-time workers."""
-    staff: dict[str, list[dict[str, Any]]] = {code: [] for code in grids}
-    rank = {"head": 0, "full_time": 1, "part_time": 2}
-    people = plan.staff.assign(_rank=plan.staff["role"].map(rank).fillna(3))
-    for person in people.sort_values("_rank", kind="stable").itertuples(index=False):
-        staff.setdefault(str(person.grid_code), []).append(
-            {
-                "role": str(person.role),
-                "name": str(person.name),
-                "phone": None if _missing(person.phone) else str(person.phone),
-            }
-        )
-    return staff
-
-
-def _missing(value: object) -> bool:
-    return bool(pd.isna(value)) if pd.api.types.is_scalar(value) else value is None
 
 
 class PlanSource:

@@ -41,6 +41,7 @@ __all__ = [
     "MAX_LEVELS",
     "PLAN_CRS",
     "STAFF_COLUMNS",
+    "STAFF_ORDER",
     "UNIT_COLUMNS",
     "GridKind",
     "GridPlan",
@@ -92,6 +93,23 @@ class StaffRole(StrEnum):
     HEAD = "head"  # 网格长
     FULL_TIME = "full_time"  # 专职网格员
     PART_TIME = "part_time"  # 兼职网格员
+
+    @property
+    def label(self) -> str:
+        """The role's name on signs, cards and maps (网格长, 专职网格员, 兼职网格员)."""
+        return _ROLE_LABELS[self]
+
+
+_ROLE_LABELS = {
+    StaffRole.HEAD: "网格长",
+    StaffRole.FULL_TIME: "专职网格员",
+    StaffRole.PART_TIME: "兼职网格员",
+}
+
+STAFF_ORDER: tuple[StaffRole, ...] = (StaffRole.HEAD, StaffRole.FULL_TIME, StaffRole.PART_TIME)
+"""The order a grid's staff are listed in everywhere (``/locate``, ``geogrid locate``, signs,
+cards, web map): the head first, then full-time, then part-time workers; within a role, the
+staff table's order."""
 
 
 class UnitKind(StrEnum):
@@ -240,21 +258,122 @@ class GridPlan:
             return self.grids[self.grids["parent_code"].isna()]
         return self.grids[self.grids["parent_code"] == code]
 
+    def ancestor_codes(self, codes: Sequence[object] | np.ndarray, level: int) -> np.ndarray:
+        """The code of ``level`` above (or at) every code; a code not in the plan stays itself.
+
+        Examples
+        --------
+        >>> from shapely.geometry import box
+        >>> grids = gpd.GeoDataFrame(
+        ...     {"code": ["001", "001001"], "name": ["社区", "网格"], "level": [1, 2],
+        ...      "parent_code": [None, "001"]},
+        ...     geometry=[box(0, 0, 1, 1), box(0, 0, 1, 1)], crs=4490)
+        >>> GridPlan("示例", ["社区", "网格"], grids).ancestor_codes(["001001", "x"], 1).tolist()
+        ['001', 'x']
+        """
+        level_of = dict(zip(self.grids["code"].astype(str), self.grids["level"], strict=True))
+        parent_of = dict(
+            zip(self.grids["code"].astype(str), self.grids["parent_code"], strict=True)
+        )
+        out = []
+        for code in list(codes):
+            while code in level_of and level_of[code] > level and pd.notna(parent_of[code]):
+                code = str(parent_of[code])
+            out.append(code)
+        return np.array(out, dtype=object)
+
     def staff_of(self, code: str) -> pd.DataFrame:
-        """Staff rows of grid ``code``, the head first."""
+        """Staff rows of grid ``code`` in :data:`STAFF_ORDER` (the head first)."""
         rows = self.staff[self.staff["grid_code"] == code]
-        order = {
-            StaffRole.HEAD.value: 0,
-            StaffRole.FULL_TIME.value: 1,
-            StaffRole.PART_TIME.value: 2,
-        }
-        return rows.sort_values("role", key=lambda s: s.map(order), kind="stable")
+        return rows.iloc[_staff_order(rows["role"])]
+
+    def staff_by_grid(self) -> dict[str, list[dict[str, str | None]]]:
+        """Every grid's staff as ``{"role", "name", "phone"}`` records in :data:`STAFF_ORDER`.
+
+        Every grid of the plan has an entry (an empty list without staff); ``phone`` is
+        ``None`` when missing.
+
+        Examples
+        --------
+        >>> from shapely.geometry import box
+        >>> grids = gpd.GeoDataFrame({"code": ["001"], "name": ["东"], "level": [1]},
+        ...                          geometry=[box(0, 0, 1, 1)], crs=4490)
+        >>> staff = pd.DataFrame({"grid_code": ["001", "001"], "role": ["part_time", "head"],
+        ...                       "name": ["李", "王"], "phone": [None, "138"]})
+        >>> GridPlan("示例", ["网格"], grids, staff=staff).staff_by_grid()["001"]
+        [{'role': 'head', 'name': '王', 'phone': '138'}, {'role': 'part_time', 'name': '李', 'phone': None}]
+        """
+        out: dict[str, list[dict[str, str | None]]] = {str(c): [] for c in self.grids["code"]}
+        staff = self.staff.iloc[_staff_order(self.staff["role"])]
+        for code, record in zip(staff["grid_code"], _staff_records(staff), strict=True):
+            out.setdefault(str(code), []).append(record)
+        return out
+
+    def facts_by_grid(self, *, staff: bool = True) -> dict[str, dict[str, object]]:
+        """:meth:`grid_facts` of every grid, by code (without ``staff`` when ``staff=False``)."""
+        people = self.staff_by_grid() if staff else {}
+        out: dict[str, dict[str, object]] = {}
+        for row in self.grids.itertuples(index=False):
+            facts = _facts(row.code, row.name, row.level, row.kind, row.parent_code)
+            if staff:
+                facts["staff"] = people.get(str(row.code), [])
+            out[str(row.code)] = facts
+        return out
+
+    def grid_facts(self, code: str) -> dict[str, object]:
+        """What ``/locate``, ``geogrid locate`` and the web map say about grid ``code``.
+
+        Returns
+        -------
+        dict
+            ``code``, ``name``, ``level``, ``kind``, ``parent_code`` (``None`` at the top)
+            and ``staff``: ``{"role", "name", "phone"}`` records in :data:`STAFF_ORDER`.
+            Raises ``KeyError`` when the plan has no grid ``code``.
+
+        Examples
+        --------
+        >>> from shapely.geometry import box
+        >>> grids = gpd.GeoDataFrame({"code": ["001"], "name": ["东"], "level": [1]},
+        ...                          geometry=[box(0, 0, 1, 1)], crs=4490)
+        >>> GridPlan("示例", ["网格"], grids).grid_facts("001")
+        {'code': '001', 'name': '东', 'level': 1, 'kind': 'urban', 'parent_code': None, 'staff': []}
+        """
+        row = self.grid(code)
+        facts = _facts(row["code"], row["name"], row["level"], row["kind"], row["parent_code"])
+        return facts | {"staff": _staff_records(self.staff_of(code))}
 
     def copy(self) -> GridPlan:
         """A deep copy (tables copied, geometries shared as they are immutable)."""
         return dataclasses.replace(
             self, grids=self.grids.copy(), staff=self.staff.copy(), units=self.units.copy()
         )
+
+
+def _facts(
+    code: object, name: object, level: object, kind: object, parent: object
+) -> dict[str, object]:
+    return {
+        "code": str(code),
+        "name": str(name),
+        "level": int(level),  # type: ignore[call-overload]
+        "kind": str(kind),
+        "parent_code": None if pd.isna(parent) else str(parent),
+    }
+
+
+def _staff_records(staff: pd.DataFrame) -> list[dict[str, str | None]]:
+    """``{"role", "name", "phone"}`` per staff row, in order (``phone`` ``None`` when missing)."""
+    return [
+        {"role": str(role), "name": str(name), "phone": None if pd.isna(phone) else str(phone)}
+        for role, name, phone in zip(staff["role"], staff["name"], staff["phone"], strict=True)
+    ]
+
+
+def _staff_order(roles: pd.Series) -> np.ndarray:
+    """Positions that sort ``roles`` into :data:`STAFF_ORDER` (stable; unknown roles last)."""
+    rank = {role.value: i for i, role in enumerate(STAFF_ORDER)}
+    keys = roles.astype(object).map(rank).fillna(len(STAFF_ORDER)).to_numpy(float)
+    return np.argsort(keys, kind="stable")
 
 
 def plan_digest(plan: GridPlan) -> str:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from typing import Any
 
 import geopandas as gpd
@@ -45,9 +44,15 @@ import shapely
 from pyproj import CRS
 
 from geogrid.crs import metric_crs
-from geogrid.locate import household_grids, locate_households
+from geogrid.locate import (
+    household_grids,
+    household_weights,
+    households_per_unit,
+    locate_households,
+)
+from geogrid.metrics import count_bound, polsby_popper, unit_bound
 from geogrid.partition.band import Band
-from geogrid.partition.rebalance import _ancestor_codes, _recount, lower_bound
+from geogrid.partition.rebalance import lower_bound
 from geogrid.plan import GridPlan, StaffRole
 
 __all__ = ["PlanReport", "grid_table", "level_summary", "plan_report", "terminal_tables"]
@@ -186,7 +191,7 @@ def _grid_counts(
     if households is None:
         stored = pd.to_numeric(plan.grids["households"], errors="coerce")
         return dict(zip(plan.grids["code"].astype(str), stored, strict=True)), 0
-    weight = _weights(households)
+    weight = household_weights(households)
     counts: dict[str, float] = {}
     outside = 0
     located = household_grids(plan, households)
@@ -200,12 +205,6 @@ def _grid_counts(
     return counts, outside
 
 
-def _weights(households: gpd.GeoDataFrame) -> np.ndarray:
-    if "households" not in households:
-        return np.ones(len(households))
-    return pd.to_numeric(households["households"], errors="coerce").fillna(0).to_numpy(float)
-
-
 def _unit_counts(plan: GridPlan, households: gpd.GeoDataFrame | None) -> pd.DataFrame:
     """Atomic units with households and the deepest grid code holding them.
 
@@ -214,7 +213,7 @@ def _unit_counts(plan: GridPlan, households: gpd.GeoDataFrame | None) -> pd.Data
     """
     if plan.units is not None and len(plan.units):
         counts = (
-            _recount(plan.units, households)
+            households_per_unit(plan.units, households)
             if households is not None
             else plan.units["households"].fillna(0).to_numpy(float)
         )
@@ -235,7 +234,7 @@ def _unit_counts(plan: GridPlan, households: gpd.GeoDataFrame | None) -> pd.Data
         {
             "unit_id": np.asarray(ids).astype(str),
             "name": np.asarray(names, dtype=object),
-            "households": _weights(households),
+            "households": household_weights(households),
             "grid_code": codes,
         }
     )
@@ -246,7 +245,7 @@ def _largest(plan: GridPlan, units: pd.DataFrame, level: int) -> pd.Series:
     """Largest unit's households per grid code of ``level``."""
     if units.empty:
         return pd.Series(dtype=float)
-    codes = _ancestor_codes(plan, units["grid_code"].to_numpy(object), level)
+    codes = plan.ancestor_codes(units["grid_code"].to_numpy(object), level)
     return units["households"].groupby(codes).max()
 
 
@@ -296,10 +295,10 @@ def _level_grids(
     codes = grids["code"].astype(str)
     metric = grids.geometry.to_crs(crs).to_numpy()
     area, perimeter = shapely.area(metric), shapely.length(metric)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pp = np.where(perimeter > 0, 4 * math.pi * area / perimeter**2, np.nan)
-    households = codes.map(counts).astype(float).to_numpy()
-    target = band.midpoint if band is not None else float(np.nanmean(households) or 0.0)
+    pp = polsby_popper(area, perimeter)
+    households = np.array([np.nan if pd.isna(v) else float(v) for v in codes.map(counts)])
+    known = households[~np.isnan(households)]
+    target = band.midpoint if band is not None else float(known.mean() if known.size else 0.0)
     inner, on = _inner_lengths(metric, zone, tolerance)
     heads = plan.staff[plan.staff["role"] == StaffRole.HEAD.value].drop_duplicates("grid_code")
     head = heads.set_index("grid_code")
@@ -366,7 +365,7 @@ def _unit_exceptions(
     if band is None or units.empty:
         return []
     big = units[units["households"] > band.high]
-    codes = _ancestor_codes(plan, big["grid_code"].to_numpy(object), level)
+    codes = plan.ancestor_codes(big["grid_code"].to_numpy(object), level)
     return [
         {
             "kind": "large-unit",
@@ -430,12 +429,13 @@ def _imbalance_bound(
         return 0.0
     parent = part["parent_code"].fillna("").astype(str)
     largest = part["largest_unit"].fillna(0.0)
-    worst = 0.0
-    for _, rows in part.groupby(parent):
-        mean = float(rows["households"].sum()) / len(rows)
-        biggest = float(largest[rows.index].max())
-        worst = max(worst, abs(mean - target), biggest - target)
-    return max(worst, 0.0) / target
+    return max(
+        max(
+            count_bound(float(rows["households"].sum()), len(rows), target),
+            unit_bound(float(largest[rows.index].max()), target),
+        )
+        for _, rows in part.groupby(parent)
+    )
 
 
 def _moves_bound(part: pd.DataFrame, band: Band) -> int:

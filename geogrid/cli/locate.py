@@ -186,18 +186,12 @@ def _locate_one(plan: GridPlan, lon: float, lat: float, crs: str, as_json: bool)
 
 
 def _grid_facts(plan: GridPlan, code: str | None) -> dict[str, Any] | None:
-    """Code, name, level, kind and staff (role, name, phone) of grid ``code``."""
+    """:meth:`GridPlan.grid_facts` in the shape of ``GET /locate`` (``None`` for no grid)."""
     if code is None:
         return None
-    grid = plan.grid(code)
-    staff = plan.staff_of(code)[["role", "name", "phone"]].astype(object)
-    return {
-        "code": code,
-        "name": grid["name"],
-        "level": int(grid["level"]),
-        "kind": grid["kind"],
-        "staff": staff.where(staff.notna(), None).to_dict("records"),
-    }
+    facts = plan.grid_facts(code)
+    del facts["parent_code"]
+    return facts
 
 
 def _print_answer(answer: dict[str, Any]) -> None:

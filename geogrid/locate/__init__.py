@@ -39,7 +39,13 @@ Examples
 
 from __future__ import annotations
 
-from geogrid.locate.households import HOUSEHOLD_SNAP_M, household_grids, locate_households
+from geogrid.locate.households import (
+    HOUSEHOLD_SNAP_M,
+    household_grids,
+    household_weights,
+    households_per_unit,
+    locate_households,
+)
 from geogrid.locate.index import GridIndex, locate_frame, locate_points, point_coordinates
 from geogrid.locate.result import OUTSIDE, LocateResult
 from geogrid.locate.sql import (
@@ -59,6 +65,8 @@ __all__ = [
     "GridIndex",
     "LocateResult",
     "household_grids",
+    "household_weights",
+    "households_per_unit",
     "locate_frame",
     "locate_households",
     "locate_points",

@@ -24,7 +24,13 @@ from geogrid.errors import CRSError, InvalidInputError
 from geogrid.locate.index import GridIndex
 from geogrid.plan import PLAN_CRS, GridPlan
 
-__all__ = ["HOUSEHOLD_SNAP_M", "household_grids", "locate_households"]
+__all__ = [
+    "HOUSEHOLD_SNAP_M",
+    "household_grids",
+    "household_weights",
+    "households_per_unit",
+    "locate_households",
+]
 
 HOUSEHOLD_SNAP_M = 50.0
 """A household this close (metres) outside every grid belongs to the nearest grid."""
@@ -72,31 +78,16 @@ def household_grids(
     >>> household_grids(plan, homes)["level1_code"].tolist()  # edge, 43 m out, 854 m out
     ['001', '002', <NA>]
     """
-    if households.crs is None:
-        raise CRSError("the households have no CRS; set one (e.g. EPSG:4490) first")
     index = GridIndex.from_plan(plan) if index is None else index
-    geoms = np.asarray(households.to_crs(PLAN_CRS).geometry.array, dtype=object)
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    points = np.full(len(geoms), None, dtype=object)
-    points[present] = shapely.point_on_surface(geoms[present])
-    x = np.full(len(geoms), np.nan)
-    y = np.full(len(geoms), np.nan)
-    x[present], y[present] = shapely.get_x(points[present]), shapely.get_y(points[present])
-    result = index.locate(x, y)
+    result = index.locate(*_household_points(households))
     snapped = result.nearest_codes()
     snapped[~(result.distance_m <= snap_m)] = None
-    parent = dict(
-        zip(plan.grids["code"].astype(str), plan.grids["parent_code"].astype(object), strict=True)
-    )
-    level_of = dict(
-        zip(plan.grids["code"].astype(str), plan.grids["level"].astype(int), strict=True)
-    )
     out = pd.DataFrame(index=households.index)
     for level in result.levels:
         codes = result.level_codes(level)
-        missing = np.flatnonzero(pd.isna(codes) & pd.notna(snapped))
-        for i in missing:
-            codes[i] = _ancestor(str(snapped[i]), level, parent, level_of)
+        missing = pd.isna(codes) & pd.notna(snapped)
+        if missing.any():
+            codes[missing] = plan.ancestor_codes(snapped[missing], level)
         out[f"level{level}_code"] = pd.array(codes, dtype="string")
     out["status"] = result.status.astype(str)
     out["distance_m"] = result.distance_m
@@ -120,13 +111,47 @@ def locate_households(
     return household_grids(plan, households, index=index)[f"level{level}_code"].rename("code")
 
 
-def _ancestor(
-    code: str, level: int, parent: dict[str, object], level_of: dict[str, int]
-) -> str | None:
-    """``code`` or its ancestor at ``level`` (``None`` when the chain has none there)."""
-    current: object = code
-    while isinstance(current, str) and current in level_of:
-        if level_of[current] == level:
-            return current
-        current = parent.get(current)
-    return None
+def households_per_unit(
+    units: gpd.GeoDataFrame, households: gpd.GeoDataFrame, *, id_column: str = "unit_id"
+) -> np.ndarray:
+    """Households in every unit now, each household in the unit covering its point.
+
+    The household rule with the plan's units for grids: a household on the edge of two units
+    goes to the smaller unit id; one in no unit counts nowhere. A household row counts its
+    ``households`` column when it has one, else 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer counts aligned with the rows of ``units``.
+    """
+    if len(units) == 0:
+        return np.zeros(0, dtype=int)
+    ids = units[id_column].astype(str).to_numpy(dtype=object)
+    index = GridIndex(ids, np.ones(len(ids), dtype=np.int64), units.to_crs(PLAN_CRS).geometry.array)
+    result = index.locate(*_household_points(households), nearest=False)
+    weight = household_weights(households)
+    found = result.grid[0] >= 0
+    position = {unit: i for i, unit in enumerate(ids.tolist())}
+    rows = np.array([position[c] for c in index.codes[result.grid[0][found]]], dtype=np.int64)
+    return np.bincount(rows, weights=weight[found], minlength=len(ids)).astype(int)
+
+
+def household_weights(households: gpd.GeoDataFrame) -> np.ndarray:
+    """Households each row stands for: its ``households`` column (missing: 0), else 1."""
+    if "households" not in households:
+        return np.ones(len(households))
+    return pd.to_numeric(households["households"], errors="coerce").fillna(0).to_numpy(float)
+
+
+def _household_points(households: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The plan lon/lat of each household's point (NaN for a missing geometry)."""
+    if households.crs is None:
+        raise CRSError("the households have no CRS; set one (e.g. EPSG:4490) first")
+    geoms = np.asarray(households.to_crs(PLAN_CRS).geometry.array, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    points = shapely.point_on_surface(geoms[present])
+    x = np.full(len(geoms), np.nan)
+    y = np.full(len(geoms), np.nan)
+    x[present], y[present] = shapely.get_x(points), shapely.get_y(points)
+    return x, y

@@ -21,6 +21,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 
+from geogrid.metrics import unit_bound
 from geogrid.partition.band import Band
 
 __all__ = ["BandBound", "band_bound"]
@@ -91,9 +92,7 @@ def band_bound(
             _spread(parts, islands, excess, (band.low, band.high)),
             band.excess(max(largest, band.low)),
         ),
-        deviation=max(
-            _spread(parts, islands, deviation, (target,)), max(largest - target, 0.0) / target
-        ),
+        deviation=max(_spread(parts, islands, deviation, (target,)), unit_bound(largest, target)),
     )
 
 

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from geogrid.metrics import polsby_popper
 from geogrid.partition.graph import Graph
 
 __all__ = ["ANGLES", "POSITIONS", "Subgraph"]
@@ -21,8 +22,6 @@ ANGLES = 12
 """Directions of straight cuts."""
 POSITIONS = 5
 """Straight cuts per direction, spread over those that fit the band."""
-_EPS = 1e-9
-_FOUR_PI = 4.0 * math.pi
 
 
 @dataclasses.dataclass
@@ -137,11 +136,14 @@ class Subgraph:
         return sides
 
     def polsby_popper(self, side: np.ndarray) -> float:
-        """4πA / P² of the units of ``side`` taken together."""
+        """:func:`geogrid.metrics.polsby_popper` of the units of ``side`` taken together.
+
+        A degenerate side (NaN) scores 0 here: the worst, so no cut makes one.
+        """
         area = float(self.area[side].sum())
         inside = side[self.i] & side[self.j]
         perim = float(self.perimeter[side].sum() - 2.0 * self.length[inside].sum())
-        return _FOUR_PI * area / (perim * perim) if perim > _EPS else 0.0
+        return float(np.nan_to_num(polsby_popper(area, perim), nan=0.0))
 
     def tree_cuts(self, rng: np.random.Generator, low: float, high: float) -> list[np.ndarray]:
         """Sides of the cuts of one random spanning tree with both sides in ``[low, high]``.

@@ -10,19 +10,17 @@ GerryChain's ReCom), keeping the cut when both grids end up more compact.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from geogrid.metrics import polsby_popper
 from geogrid.partition.cuts import Subgraph
-from geogrid.partition.objective import EPS, PP_FLOOR, RefineState
+from geogrid.partition.objective import PP_FLOOR, RefineState
 
 __all__ = ["lift"]
 
 _LIFT_TREES = 16  # random spanning trees cut per pair of grids
 _LIFT_NEIGHBOURS = 3  # neighbours tried per grid, longest shared boundary first
 _LIFT_UNITS = 240  # pairs of grids with more units are cut by straight lines only
-_FOUR_PI = 4.0 * math.pi
 
 
 def lift(state: RefineState, rng: np.random.Generator) -> int:
@@ -51,8 +49,8 @@ def lift(state: RefineState, rng: np.random.Generator) -> int:
 
 
 def _polsby_popper(state: RefineState, g: int) -> float:
-    perim = state.perim[g]
-    return _FOUR_PI * state.area[g] / (perim * perim) if perim > EPS else 1.0
+    """:func:`geogrid.metrics.polsby_popper` of grid ``g``; degenerate (NaN): 1, never lifted."""
+    return float(np.nan_to_num(polsby_popper(state.area[g], state.perim[g]), nan=1.0))
 
 
 def _resplit(state: RefineState, g: int, h: int, rng: np.random.Generator) -> int:

@@ -15,6 +15,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geogrid.errors import InvalidInputError
+from geogrid.metrics import polsby_popper, unit_bound
 from geogrid.partition.band import Band, grid_count
 from geogrid.partition.bounds import BandBound, band_bound
 from geogrid.partition.graph import Graph
@@ -129,7 +130,7 @@ class Partition:
                 "households": self.grid_households(),
                 "deviation": (loads - self.target) / self.target if self.target else 0.0,
                 "area_m2": area,
-                "polsby_popper": np.where(perimeter > 0, 4 * math.pi * area / perimeter**2, 0.0),
+                "polsby_popper": polsby_popper(area, perimeter),
                 "parts": shapely.get_num_geometries(geoms),
                 "in_band": [self.band.contains(x) if self.band else True for x in loads],
                 "on_barriers": _barrier_share(self),
@@ -167,7 +168,7 @@ def summary(result: Partition) -> dict[str, float | int]:
         if len(free)
         else 0.0,
         "imbalance_bound": max(
-            max(largest - target, 0.0) / target,
+            unit_bound(largest, target),
             result.band_bound.deviation if result.band_bound is not None else 0.0,
         ),
         "pp_mean": float(free["polsby_popper"].mean()) if len(free) else 0.0,

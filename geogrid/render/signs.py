@@ -52,11 +52,7 @@ DEFAULT_DUTIES = (
 """Duties text of a sign; ``{name}``, ``{code}``, ``{worker}``, ``{phone}``, ``{head}``,
 ``{head_phone}``, ``{households}`` and ``{parent}`` are filled in per grid."""
 
-_ROLE = {
-    StaffRole.HEAD.value: "网格长",
-    StaffRole.FULL_TIME.value: "专职网格员",
-    StaffRole.PART_TIME.value: "兼职网格员",
-}
+_ROLE = {role.value: role.label for role in StaffRole}
 _KIND = {"urban": "城市社区网格", "rural": "农村网格", "special": "专属网格"}
 _PRIORITY = {"key": "重点网格", "normal": "一般网格"}
 _RED = "#b3261e"
@@ -150,7 +146,10 @@ def render_signs(
     colours = colour_grids(plan, level, graph=adjacency_graph(plan.level(level), measure=False))
     people = _people(plan)
     names = dict(zip(plan.grids["code"].astype(str), plan.grids["name"].astype(str), strict=True))
-    facts = [_sign_facts(row, people, names, duties) for row in grids.itertuples(index=False)]
+    contacts = _contacts(plan)
+    facts = [
+        _sign_facts(row, people, contacts, names, duties) for row in grids.itertuples(index=False)
+    ]
     texts = [_as_text(f) for f in facts] + [_footer(plan, date), _SIGN_WORDS, *plan.levels]
     texts += [str(n) for n in plan.grids["name"]]
     writer = PdfWriter(path, size, texts, f"{plan.name} 网格公示牌")
@@ -187,28 +186,22 @@ def _paper(paper: str) -> tuple[float, float]:
 
 
 def _people(plan: GridPlan) -> dict[str, list[tuple[str, str, str]]]:
-    """Grid code -> staff as (role, name, phone), heads first, then full-time, part-time."""
-    order = {StaffRole.HEAD.value: 0, StaffRole.FULL_TIME.value: 1, StaffRole.PART_TIME.value: 2}
-    staff = plan.staff.assign(order=plan.staff["role"].map(order)).sort_values(
-        ["grid_code", "order"], kind="stable"
-    )
-    people: dict[str, list[tuple[str, str, str]]] = {}
-    for code, role, name, phone in zip(
-        staff["grid_code"], staff["role"], staff["name"], staff["phone"], strict=True
-    ):
-        entry = (_ROLE.get(str(role), str(role)), str(name), "" if pd.isna(phone) else str(phone))
-        people.setdefault(str(code), []).append(entry)
-    return people
+    """Grid code -> staff as (role, name, phone) in :data:`~geogrid.plan.STAFF_ORDER`."""
+    return {
+        code: [(_ROLE[p["role"] or ""], p["name"] or "", p["phone"] or "") for p in people]
+        for code, people in plan.staff_by_grid().items()
+    }
 
 
 def _sign_facts(
-    row: Any, staff: Mapping[str, list[tuple[str, str, str]]], names: Mapping[str, str], duties: str
+    row: Any,
+    staff: Mapping[str, list[tuple[str, str, str]]],
+    contacts: Mapping[str, tuple[str, str, str, str]],
+    names: Mapping[str, str],
+    duties: str,
 ) -> dict[str, Any]:
     people = staff.get(str(row.code), [])
-    heads = [p for p in people if p[0] == "网格长"]
-    workers = [p for p in people if p[0] == "专职网格员"] or [
-        p for p in people if p[0] == "兼职网格员"
-    ]
+    worker, phone, head, head_phone = contacts.get(str(row.code), ("—", "—", "—", "—"))
     parent = (
         "" if pd.isna(row.parent_code) else names.get(str(row.parent_code), str(row.parent_code))
     )
@@ -217,10 +210,10 @@ def _sign_facts(
         "code": str(row.code),
         "parent": parent,
         "households": "—" if pd.isna(row.households) else str(int(row.households)),
-        "worker": workers[0][1] if workers else "—",
-        "phone": workers[0][2] if workers else "—",
-        "head": heads[0][1] if heads else "—",
-        "head_phone": heads[0][2] if heads else "—",
+        "worker": worker,
+        "phone": phone,
+        "head": head,
+        "head_phone": head_phone,
     }
     try:
         text = duties.format_map(values)
@@ -561,21 +554,25 @@ def _card_rows(
 
 
 def _contacts(plan: GridPlan) -> dict[str, tuple[str, str, str, str]]:
+    """Grid code -> (worker, phone, head, head's phone) named on a card, ``—`` when missing.
+
+    The worker is the first full-time worker, else the first part-time one, in
+    :data:`~geogrid.plan.STAFF_ORDER`.
+    """
     out = {}
-    for code, part in plan.staff.groupby("grid_code"):
-        heads = part[part["role"] == StaffRole.HEAD.value]
-        workers = part[part["role"] == StaffRole.FULL_TIME.value]
-        if workers.empty:
-            workers = part[part["role"] == StaffRole.PART_TIME.value]
-
-        def first(rows: pd.DataFrame, column: str) -> str:
-            return "—" if rows.empty or pd.isna(rows[column].iloc[0]) else str(rows[column].iloc[0])
-
-        out[str(code)] = (
-            first(workers, "name"),
-            first(workers, "phone"),
-            first(heads, "name"),
-            first(heads, "phone"),
+    for code, people in plan.staff_by_grid().items():
+        if not people:
+            continue
+        heads = [p for p in people if p["role"] == StaffRole.HEAD.value]
+        workers = [p for p in people if p["role"] == StaffRole.FULL_TIME.value] or [
+            p for p in people if p["role"] == StaffRole.PART_TIME.value
+        ]
+        worker, head = (workers or [{}])[0], (heads or [{}])[0]
+        out[code] = (
+            worker.get("name") or "—",
+            worker.get("phone") or "—",
+            head.get("name") or "—",
+            head.get("phone") or "—",
         )
     return out
 

@@ -40,7 +40,7 @@ import shapely
 
 from geogrid.crs import metric_crs, wgs84_to_gcj02
 from geogrid.errors import ConfigurationError, CRSError, InvalidInputError
-from geogrid.plan import PLAN_CRS, GridPlan
+from geogrid.plan import PLAN_CRS, GridPlan, StaffRole
 from geogrid.render.colouring import adjacency_graph, colour_grids
 from geogrid.render.legend import legend_rows
 
@@ -229,23 +229,14 @@ def _level_frame(
 
 
 def _staff_texts(plan: GridPlan) -> dict[str, str]:
-    """Grid code -> "网格长：王芳 138…；专职网格员：李强 139…", heads first."""
-    names = {"head": "网格长", "full_time": "专职网格员", "part_time": "兼职网格员"}
-    staff = plan.staff.assign(
-        order=plan.staff["role"].map({"head": 0, "full_time": 1, "part_time": 2})
-    )
-    staff = staff.sort_values(["grid_code", "order"], kind="stable")
-    phone = staff["phone"].astype(object).where(staff["phone"].notna(), "")
-    text = (
-        staff["role"].map(names).astype(str)
-        + "："
-        + staff["name"].astype(str)
-        + " "
-        + phone.astype(str)
-    )
+    """Grid code -> "网格长：王芳 138…；专职网格员：李强 139…" in :data:`~geogrid.plan.STAFF_ORDER`."""
     return {
-        str(code): "；".join(s.str.strip())
-        for code, s in text.groupby(staff["grid_code"], sort=False)
+        code: "；".join(
+            f"{StaffRole(str(p['role'])).label}：{p['name']} {p['phone'] or ''}".strip()
+            for p in people
+        )
+        for code, people in plan.staff_by_grid().items()
+        if people
     }
 
 
