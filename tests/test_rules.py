@@ -110,3 +110,92 @@ def test_polygon_households_count_by_a_point_inside_them() -> None:
     inside = home.intersection(PLAN.grids.set_index("code").geometry[code])
     assert inside.area > 0
     assert np.isfinite(household_grids(PLAN, homes)["distance_m"]).all()
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_partition_and_report_give_one_polsby_popper_and_nan_for_a_degenerate_grid() -> None:
+    from shapely.geometry import LineString, box
+
+    from geogrid.metrics import polsby_popper
+    from geogrid.partition.cuts import Subgraph  # noqa: F401  (imports the metric)
+    from geogrid.plan import GridPlan
+
+    shapes = [box(0, 0, 1, 1), box(0, 0, 3, 1), LineString([(0, 0), (1, 0)]).buffer(0)]
+    area = np.array([g.area for g in shapes])
+    perimeter = np.array([g.length for g in shapes])
+    pp = polsby_popper(area, perimeter)
+    assert np.isnan(pp[2])
+    assert pp[:2].round(6).tolist() == [round(np.pi / 4, 6), round(4 * np.pi * 3 / 64, 6)]
+    # the report's figure is the module's, for real grids
+    grids = gpd.GeoDataFrame(
+        {"code": ["001", "002"], "name": ["东", "西"], "level": [1, 1]},
+        geometry=[box(116.30, 39.99, 116.31, 40.00), box(116.31, 39.99, 116.33, 40.00)],
+        crs=4490,
+    )
+    report = plan_report(GridPlan("示例", ["网格"], grids))
+    metric = grids.to_crs(32650).geometry
+    expected = polsby_popper(metric.area.to_numpy(), metric.length.to_numpy()).round(3)
+    assert np.allclose(report.grids["polsby_popper"].to_numpy(float), expected, atol=2e-3)
+
+
+def test_report_and_partition_bounds_share_the_unit_and_count_rules() -> None:
+    from geogrid.metrics import count_bound, unit_bound
+    from geogrid.partition.band import Band
+    from geogrid.partition.bounds import band_bound
+
+    assert band_bound([800], [], 600, Band(300, 500)).deviation == unit_bound(600, 400)
+    assert count_bound(900, 2, 400) == 0.125
+
+
+# --------------------------------------------------------------------------- save policy
+
+
+@pytest.mark.parametrize("only_warnings", [True, False])
+def test_cli_and_api_share_the_save_policy(tmp_path, monkeypatch, only_warnings) -> None:
+    from typer.testing import CliRunner
+
+    from geogrid import io
+    from geogrid.cli import app
+    from geogrid.store import open_store
+    from tests.service import issue_key
+
+    plan = street_plan()
+    if only_warnings:
+        plan.grids["households"] = 10  # communities ≠ the sums of their grids: a warning
+    else:
+        plan.grids.loc[plan.grids["code"] == plan.grids["code"].iloc[3], "geometry"] = (
+            plan.grids.geometry.iloc[3].buffer(DX)
+        )  # overlaps its neighbours: an error
+    path = io.write_plan(plan, tmp_path / "plan.gpkg")
+    with service_settings("gpkg", tmp_path / "api") as values:
+        headers = issue_key(values, "planner", name="规划员")
+        with TestClient(create_app(values)) as api:
+            response = api.post(
+                "/plans",
+                files={"file": ("plan.gpkg", path.read_bytes(), "application/octet-stream")},
+                headers=headers,
+            )
+        with open_store(values.store_url) as store:
+            api_versions = store.versions()
+    cli_store = tmp_path / "cli"
+    cli_store.mkdir()
+    monkeypatch.setenv("GEOGRID_DATA_DIR", str(cli_store))
+    monkeypatch.delenv("GEOGRID_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(app, ["store", "save", str(path)])
+    with open_store() as store:
+        cli_versions = store.versions()
+    if only_warnings:
+        assert response.status_code == 201, response.text
+        assert {w["kind"] for w in response.json()["warnings"]} == {"households_mismatch"}
+        assert result.exit_code == 0, result.output
+        assert "warning" in result.output
+        for versions in (api_versions, cli_versions):
+            assert len(versions) == 1
+            assert "warnings at save:" in versions[0].note
+    else:
+        assert response.status_code == 422
+        assert result.exit_code == 2
+        assert "not saved" in response.text and "not saved" in result.output
+        assert api_versions == [] and cli_versions == []

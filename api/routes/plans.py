@@ -47,7 +47,8 @@ from geogrid.errors import (
 )
 from geogrid.plan import GridPlan
 from geogrid.store import PlanStore, VersionInfo
-from geogrid.validate import Problem, Severity, validate_plan
+from geogrid.store.publish import save_checked
+from geogrid.validate import Problem
 
 __all__ = ["plan_geojson", "router"]
 
@@ -170,9 +171,12 @@ async def upload_plan(
     """
     filename, data = _upload(await request.body(), request.headers.get("content-type", ""))
     plan = await run_in_threadpool(_read_upload, data, filename, name, crs, force_crs)
-    problems = await run_in_threadpool(validate_plan, plan)
-    _refuse_errors(problems)
-    info = await run_in_threadpool(store.save, plan, by=caller.name, note=note, caller=caller)
+    try:
+        info, problems = await run_in_threadpool(
+            save_checked, store, plan, by=caller.name, note=note, caller=caller
+        )
+    except InvalidPlanError as exc:  # the problems as lines of text, as the 422 body shows them
+        raise InvalidPlanError(str(exc), [p.line() for p in exc.problems]) from exc
     response.headers["Location"] = _location(info)
     response.headers["ETag"] = f'"{info.etag}"'
     warnings = [p.to_dict() for p in problems]
@@ -396,16 +400,6 @@ def _read_upload(
         except (CRSError, CoordinateError) as exc:
             problem = Problem.from_error(exc)
             raise InvalidPlanError(f"the plan cannot be used: {exc}", [problem.line()]) from exc
-
-
-def _refuse_errors(problems: list[Problem]) -> None:
-    errors = [p for p in problems if p.severity is Severity.ERROR]
-    if errors:
-        raise InvalidPlanError(
-            f"the plan has {len(errors)} error(s), listed in `problems`; nothing was stored: "
-            "fix them (`geogrid validate --fix PLAN -o FIXED`) and upload again",
-            [p.line() for p in problems],
-        )
 
 
 def _export(plan: GridPlan, format: ExportFormat) -> Response:

@@ -16,13 +16,16 @@ __all__ = ["store_activate", "store_approve", "store_export", "store_list", "sto
 @user_errors
 def store_save(plan: PlanArg, by: ByOpt = None, note: str = "") -> None:
     """Save a plan as a new draft version (the old versions stay)."""
-    from geogrid.store import open_store, require_valid
+    from geogrid.store import open_store
+    from geogrid.store.publish import require_valid, save_checked
 
     loaded = load_plan(plan)
-    require_valid(loaded)
+    require_valid(loaded)  # errors refuse before the store is opened
     with open_store() as store:
-        info = store.save(loaded, by=user(by), note=note)
+        info, warnings = save_checked(store, loaded, by=user(by), note=note)
     out.print(f"saved {info.plan!r} version {info.version} as {info.status}")
+    for problem in warnings:
+        out.print(f"warning (kept with the version): {problem.line()}", soft_wrap=True)
 
 
 @user_errors

@@ -20,30 +20,80 @@ its note (:func:`geogrid.plan.plan_digest`) and saves nothing.
 
 from __future__ import annotations
 
+from geogrid.access import Caller
 from geogrid.errors import InvalidPlanError
 from geogrid.plan import GridPlan, plan_digest
 from geogrid.store.repository import PlanStore
 from geogrid.store.versions import VersionInfo, VersionStatus
-from geogrid.validate import validate_plan
+from geogrid.validate import Problem, Severity, validate_plan
 
-__all__ = ["publish_if_new", "require_valid"]
+__all__ = ["publish_if_new", "require_valid", "save_checked", "warnings_note"]
+
+_WARNINGS_MARK = "warnings at save:"
 
 
-def require_valid(plan: GridPlan) -> None:
-    """Refuse to store a plan with any problem, warnings included.
+def require_valid(plan: GridPlan) -> list[Problem]:
+    """The save policy, for every path that stores a plan (CLI, ``serve``, API upload).
+
+    **Errors block; warnings never block**: they are returned to be shown, and
+    :func:`save_checked` keeps them with the version (in its note).
+
+    Returns
+    -------
+    list of Problem
+        The warnings (empty for a clean plan).
 
     Raises
     ------
     InvalidPlanError
-        When :func:`geogrid.validate.validate_plan` finds anything; ``problems`` lists the
-        :class:`~geogrid.validate.Problem` objects.
+        When :func:`geogrid.validate.validate_plan` finds an error; ``problems`` lists every
+        :class:`~geogrid.validate.Problem` found; nothing may be saved.
     """
     problems = validate_plan(plan)
-    if problems:
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
         raise InvalidPlanError(
-            f"not saved: {len(problems)} problem(s); fix them first (geogrid validate --fix)",
+            f"not saved: the plan has {len(errors)} error(s), listed in `problems`; nothing was stored: "
+            "fix them (`geogrid validate --fix PLAN -o FIXED`) and save again",
             problems,
         )
+    return problems
+
+
+def warnings_note(note: str, warnings: list[Problem]) -> str:
+    """``note`` with the save-time warnings appended, as the version keeps them.
+
+    Examples
+    --------
+    >>> warnings_note("from the field", [])
+    'from the field'
+    """
+    if not warnings:
+        return note
+    lines = "; ".join(p.line() for p in warnings)
+    return f"{note}\n{_WARNINGS_MARK} {lines}" if note else f"{_WARNINGS_MARK} {lines}"
+
+
+def save_checked(
+    store: PlanStore,
+    plan: GridPlan,
+    *,
+    by: str,
+    note: str = "",
+    caller: Caller | None = None,
+) -> tuple[VersionInfo, list[Problem]]:
+    """Save ``plan`` under the save policy (:func:`require_valid`); its warnings kept.
+
+    Returns
+    -------
+    info : VersionInfo
+        The new draft version; its note holds the warnings.
+    warnings : list of Problem
+        The warnings, to show.
+    """
+    warnings = require_valid(plan)
+    info = store.save(plan, by=by, note=warnings_note(note, warnings), caller=caller)
+    return info, warnings
 
 
 def publish_if_new(
@@ -84,8 +134,7 @@ def publish_if_new(
     if found:
         info = found[-1]
     else:
-        require_valid(plan)
-        info = store.save(plan, by=by, note=f"{source} loaded by {by}; {mark}")
+        info, _ = save_checked(store, plan, by=by, note=f"{source} loaded by {by}; {mark}")
     if info.status is VersionStatus.DRAFT:
         info = store.approve(info.plan, info.version, by=by)
     if info.status is VersionStatus.APPROVED:
