@@ -110,6 +110,7 @@ def plan_report(
     plan: GridPlan,
     *,
     households: gpd.GeoDataFrame | None = None,
+    count_column: str | None = None,
     band: Band | tuple[float, float] | None = None,
     band_level: int | None = None,
     barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
@@ -127,6 +128,9 @@ def plan_report(
         point on its surface, by the household rule of :mod:`geogrid.locate.households`
         (the boundary rule of ``/locate``; the nearest grid within 50 m for a household just
         outside); the plan's units are recounted too.
+    count_column
+        Column of ``households`` holding each row's household count (default ``households``
+        when present, else one household a row; :func:`geogrid.locate.household_weights`).
     band
         Household band of the grids at ``band_level``, e.g. ``(300, 500)``.
     band_level
@@ -143,8 +147,8 @@ def plan_report(
     the_band = Band(*band) if isinstance(band, tuple) else band
     level_of_band = band_level if band_level is not None else min(2, plan.depth)
     crs = metric_crs(plan.grids.geometry)
-    counts, outside = _grid_counts(plan, households)
-    units = _unit_counts(plan, households)
+    counts, outside = _grid_counts(plan, households, count_column)
+    units = _unit_counts(plan, households, count_column)
     zone = _barrier_zone(barriers, plan, crs, tolerance)
     frames, exceptions = [], []
     for level in range(1, plan.depth + 1):
@@ -185,13 +189,13 @@ def level_summary(plan: GridPlan, **options: Any) -> pd.DataFrame:
 
 
 def _grid_counts(
-    plan: GridPlan, households: gpd.GeoDataFrame | None
+    plan: GridPlan, households: gpd.GeoDataFrame | None, count_column: str | None = None
 ) -> tuple[dict[str, float], int]:
     """Households per grid code at every level, and households outside every grid."""
     if households is None:
         stored = pd.to_numeric(plan.grids["households"], errors="coerce")
         return dict(zip(plan.grids["code"].astype(str), stored, strict=True)), 0
-    weight = household_weights(households)
+    weight = household_weights(households, count_column)
     counts: dict[str, float] = {}
     outside = 0
     located = household_grids(plan, households)
@@ -205,7 +209,9 @@ def _grid_counts(
     return counts, outside
 
 
-def _unit_counts(plan: GridPlan, households: gpd.GeoDataFrame | None) -> pd.DataFrame:
+def _unit_counts(
+    plan: GridPlan, households: gpd.GeoDataFrame | None, count_column: str | None = None
+) -> pd.DataFrame:
     """Atomic units with households and the deepest grid code holding them.
 
     The plan's units (recounted from ``households`` when given), or without units the
@@ -213,7 +219,7 @@ def _unit_counts(plan: GridPlan, households: gpd.GeoDataFrame | None) -> pd.Data
     """
     if plan.units is not None and len(plan.units):
         counts = (
-            households_per_unit(plan.units, households)
+            households_per_unit(plan.units, households, count_column=count_column)
             if households is not None
             else plan.units["households"].fillna(0).to_numpy(float)
         )
@@ -234,7 +240,7 @@ def _unit_counts(plan: GridPlan, households: gpd.GeoDataFrame | None) -> pd.Data
         {
             "unit_id": np.asarray(ids).astype(str),
             "name": np.asarray(names, dtype=object),
-            "households": household_weights(households),
+            "households": household_weights(households, count_column),
             "grid_code": codes,
         }
     )

@@ -199,3 +199,44 @@ def test_cli_and_api_share_the_save_policy(tmp_path, monkeypatch, only_warnings)
         assert result.exit_code == 2
         assert "not saved" in response.text and "not saved" in result.output
         assert api_versions == [] and cli_versions == []
+
+
+# --------------------------------------------------------------------------- report --count-column
+
+
+def test_report_counts_a_named_column(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from geogrid import io
+    from geogrid.cli import app
+    from geogrid.errors import InvalidInputError
+    from tests.service import centre
+
+    homes = gpd.GeoDataFrame(
+        {"hh": [3, 4], "households": [100, 100]},
+        geometry=[Point(centre(0)), Point(centre(0))],
+        crs=4490,
+    )
+    code = f"{PLAN.grids['code'].iloc[2]}"  # column 0, row 0 of the strip
+    report = plan_report(PLAN, households=homes, count_column="hh")
+    assert report.grids.set_index("code")["households"][code] == 7
+    assert plan_report(PLAN, households=homes).grids.set_index("code")["households"][code] == 200
+    with pytest.raises(InvalidInputError, match="no column 'people'"):
+        plan_report(PLAN, households=homes, count_column="people")
+    plan_path = io.write_plan(PLAN, tmp_path / "plan.gpkg")
+    homes_path = tmp_path / "homes.geojson"
+    homes.to_file(homes_path, driver="GeoJSON")
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(plan_path),
+            "--households",
+            str(homes_path),
+            "--count-column",
+            "hh",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert '"households":7' in result.output.replace(" ", "")

@@ -175,6 +175,14 @@ def report(
         str | None,
         typer.Option("--households", help="Recount households from these (FILE[:LAYER])"),
     ] = None,
+    count_column: Annotated[
+        str | None,
+        typer.Option(
+            "--count-column",
+            help="Column of --households holding each row's household count "
+            "(default: `households` when present, else one household a row)",
+        ),
+    ] = None,
     band: Annotated[str | None, typer.Option(help="Households per grid, e.g. 300-500")] = None,
     barriers: Annotated[
         str | None, typer.Option(help="Roads/rivers: share of grid edges on them (FILE[:LAYER])")
@@ -204,6 +212,7 @@ def report(
     result = plan_report(
         loaded,
         households=homes,
+        count_column=count_column,
         band=parse_band(band) if band else None,
         band_level=level,
         barriers=read_spec(

@@ -112,13 +112,17 @@ def locate_households(
 
 
 def households_per_unit(
-    units: gpd.GeoDataFrame, households: gpd.GeoDataFrame, *, id_column: str = "unit_id"
+    units: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    *,
+    id_column: str = "unit_id",
+    count_column: str | None = None,
 ) -> np.ndarray:
     """Households in every unit now, each household in the unit covering its point.
 
     The household rule with the plan's units for grids: a household on the edge of two units
     goes to the smaller unit id; one in no unit counts nowhere. A household row counts its
-    ``households`` column when it has one, else 1.
+    :func:`household_weights` (``count_column``, else ``households``, else 1).
 
     Returns
     -------
@@ -130,18 +134,28 @@ def households_per_unit(
     ids = units[id_column].astype(str).to_numpy(dtype=object)
     index = GridIndex(ids, np.ones(len(ids), dtype=np.int64), units.to_crs(PLAN_CRS).geometry.array)
     result = index.locate(*_household_points(households), nearest=False)
-    weight = household_weights(households)
+    weight = household_weights(households, count_column)
     found = result.grid[0] >= 0
     position = {unit: i for i, unit in enumerate(ids.tolist())}
     rows = np.array([position[c] for c in index.codes[result.grid[0][found]]], dtype=np.int64)
     return np.bincount(rows, weights=weight[found], minlength=len(ids)).astype(int)
 
 
-def household_weights(households: gpd.GeoDataFrame) -> np.ndarray:
-    """Households each row stands for: its ``households`` column (missing: 0), else 1."""
-    if "households" not in households:
+def household_weights(households: gpd.GeoDataFrame, count_column: str | None = None) -> np.ndarray:
+    """Households each row stands for.
+
+    ``count_column`` when given (an error lists the columns when it is absent), else the
+    ``households`` column when there is one, else 1 a row; a missing or non-numeric count is 0.
+    """
+    if count_column is not None and count_column not in households.columns:
+        raise InvalidInputError(
+            f"the households have no column {count_column!r}; columns: "
+            f"{', '.join(map(str, households.columns))}"
+        )
+    column = count_column or ("households" if "households" in households.columns else None)
+    if column is None:
         return np.ones(len(households))
-    return pd.to_numeric(households["households"], errors="coerce").fillna(0).to_numpy(float)
+    return pd.to_numeric(households[column], errors="coerce").fillna(0).to_numpy(float)
 
 
 def _household_points(households: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
