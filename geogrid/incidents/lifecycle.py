@@ -1,40 +1,7 @@
-"""Incidents (事件): categories, urgency and deadlines, the lifecycle and its escalation rule.
+"""An incident (事件) and its lifecycle: the report, its placement, transitions, escalation.
 
-A resident or grid worker reports a point, a category, a description and photos
-(:class:`IncidentReport`); the service finds the grid at every level and its staff
-(:class:`Placement`); the case then moves through the lifecycle below until it is closed.
-Everything here is pure: no database, no clock (times are passed in). The store
-(:mod:`geogrid.store.incidents`) keeps incidents and their history.
-
-Lifecycle (:data:`TRANSITIONS`)::
-
-    reported   → accepted | rejected
-    accepted   → dispatched | rejected
-    dispatched → handled | accepted            (accepted: returned for another dispatch)
-    handled    → feedback | dispatched         (dispatched: handling failed)
-    feedback   → closed | dispatched           (dispatched: not resolved, e.g. mediation failed)
-    closed     → reopened
-    rejected   → reopened
-    reopened   → accepted | rejected
-
-A *failed attempt* is a case sent back to ``dispatched`` from ``handled`` or ``feedback``
-(handling or mediation did not resolve it). A blue case that fails
-:attr:`DeadlinePolicy.escalate_after` (3) times becomes yellow (the Zhuzhou rule: 蓝色纠纷调解
-三次不成升为黄色). A case that is neither closed nor rejected after its deadline is overdue.
-
-Examples
---------
->>> import datetime as dt
->>> t0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
->>> report = IncidentReport("dispute", "邻里噪音纠纷", 116.305, 39.995)
->>> case = open_incident(report, Placement(116.305, 39.995, ("110108001", "110108001001")), at=t0)
->>> case.status.value, case.urgency.value, case.grid_code, case.deadline.isoformat()
-('reported', 'blue', '110108001001', '2026-03-09T08:00:00+00:00')
->>> for target in ["accepted", "dispatched", "handled", "dispatched", "handled", "feedback",
-...                "dispatched", "handled", "feedback", "dispatched"]:
-...     case, events = apply_transition(case, Status(target), by="王芳", role="worker", at=t0)
->>> case.attempts, case.urgency.value, [e.action.value for e in events]
-(3, 'yellow', ['transition', 'escalate'])
+Everything here is pure: no database, no clock (times are passed in). The lifecycle and the
+escalation rule are described in :mod:`geogrid.incidents`.
 """
 
 from __future__ import annotations
@@ -44,39 +11,34 @@ import datetime as dt
 import hashlib
 import json
 import math
-import statistics
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 import pandas as pd
 
 from geogrid.errors import InvalidIncidentError, TransitionError
+from geogrid.incidents.taxonomy import DEFAULT_TAXONOMY, Taxonomy
+from geogrid.incidents.urgency import DEFAULT_POLICY, DeadlinePolicy, Urgency
 from geogrid.plan import GridPlan
 from geogrid.text import text_problem
 
 __all__ = [
-    "DEFAULT_POLICY",
-    "DEFAULT_TAXONOMY",
     "FAILED_ATTEMPTS",
+    "MAX_DESCRIPTION",
+    "MAX_PHOTOS",
     "OPEN_STATUSES",
     "TRANSITIONS",
     "CaseFacts",
-    "Category",
-    "DeadlinePolicy",
     "Event",
     "EventAction",
-    "GridStats",
     "Incident",
     "IncidentReport",
     "Placement",
     "StaffMember",
     "Status",
-    "Taxonomy",
-    "Urgency",
     "apply_transition",
     "check_transition",
-    "grid_stats",
     "incident_etag",
     "is_overdue",
     "open_incident",
@@ -126,197 +88,12 @@ OPEN_STATUSES: frozenset[Status] = frozenset(TRANSITIONS) - {Status.CLOSED, Stat
 """Statuses of a case still being worked on; only these can be overdue."""
 
 
-class Urgency(StrEnum):
-    """Urgency level (红 / 黄 / 蓝)."""
-
-    RED = "red"  # 红: urgent, handled immediately
-    YELLOW = "yellow"  # 黄: complex, several departments
-    BLUE = "blue"  # 蓝: ordinary
-
-    @property
-    def label(self) -> str:
-        """The Chinese name of the colour (红, 黄, 蓝)."""
-        return {"red": "红", "yellow": "黄", "blue": "蓝"}[self.value]
-
-
 class EventAction(StrEnum):
     """What an :class:`Event` of an incident's history records."""
 
     REPORT = "report"  # the incident was created
     TRANSITION = "transition"  # its status changed
     ESCALATE = "escalate"  # its urgency was raised by the escalation rule
-
-
-@dataclasses.dataclass(frozen=True)
-class DeadlinePolicy:
-    """How long a case of each urgency may stay open, and when a blue case escalates.
-
-    The defaults are calendar time from the report (or from the reopening / escalation):
-    red 24 hours, yellow 3 days, blue 7 days; a blue case escalates to yellow after 3 failed
-    attempts. Places set their own: ``DeadlinePolicy(red=dt.timedelta(hours=2))``.
-
-    Examples
-    --------
-    >>> import datetime as dt
-    >>> t0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
-    >>> DEFAULT_POLICY.deadline(Urgency.YELLOW, t0).isoformat()
-    '2026-03-05T08:00:00+00:00'
-    >>> DeadlinePolicy(red=dt.timedelta(hours=2)).deadline(Urgency.RED, t0).isoformat()
-    '2026-03-02T10:00:00+00:00'
-    """
-
-    red: dt.timedelta = dt.timedelta(hours=24)
-    yellow: dt.timedelta = dt.timedelta(days=3)
-    blue: dt.timedelta = dt.timedelta(days=7)
-    escalate_after: int = 3
-
-    def __post_init__(self) -> None:
-        for urgency in Urgency:
-            if self.limit(urgency) <= dt.timedelta(0):
-                raise InvalidIncidentError(
-                    f"the {urgency.value} deadline must be positive, got {self.limit(urgency)}"
-                )
-        if self.escalate_after < 1:
-            raise InvalidIncidentError(
-                f"escalate_after must be 1 or more failed attempts, got {self.escalate_after}"
-            )
-
-    def limit(self, urgency: Urgency) -> dt.timedelta:
-        """Time allowed for a case of ``urgency``."""
-        return {Urgency.RED: self.red, Urgency.YELLOW: self.yellow, Urgency.BLUE: self.blue}[
-            Urgency(urgency)
-        ]
-
-    def deadline(self, urgency: Urgency, start: dt.datetime) -> dt.datetime:
-        """When a case of ``urgency`` whose clock started at ``start`` is due."""
-        return start + self.limit(urgency)
-
-
-DEFAULT_POLICY = DeadlinePolicy()
-"""Red 24 h, yellow 3 days, blue 7 days; blue → yellow after 3 failed attempts."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Category:
-    """One incident category of a :class:`Taxonomy`.
-
-    Attributes
-    ----------
-    code
-        Stable identifier stored with each incident, e.g. ``"work_safety"``.
-    name
-        Chinese name shown to users, e.g. ``"安全生产"``.
-    urgency
-        Urgency given to a new case of this category unless the report says otherwise.
-    focus
-        One of the five focus areas of grid work (work safety, environment, emergency,
-        petitions/stability, social assistance).
-    name_en
-        English name.
-    """
-
-    code: str
-    name: str
-    urgency: Urgency = Urgency.BLUE
-    focus: bool = False
-    name_en: str = ""
-
-
-class Taxonomy:
-    """The categories an incident may have, by code; each place may configure its own.
-
-    Parameters
-    ----------
-    categories
-        The categories; codes must be unique and non-empty.
-
-    Examples
-    --------
-    >>> DEFAULT_TAXONOMY["work_safety"].name, DEFAULT_TAXONOMY["emergency"].urgency.value
-    ('安全生产', 'red')
-    >>> [c.code for c in DEFAULT_TAXONOMY if c.focus]
-    ['work_safety', 'environment', 'emergency', 'petition', 'social_assistance']
-    >>> mine = Taxonomy.from_records([{"code": "hornets", "name": "马蜂窝", "urgency": "red"}])
-    >>> mine.resolve("drain")
-    Traceback (most recent call last):
-    ...
-    geogrid.errors.InvalidIncidentError: unknown incident category 'drain': use one of hornets
-    """
-
-    def __init__(self, categories: Iterable[Category]) -> None:
-        self._by_code: dict[str, Category] = {}
-        for category in categories:
-            if not category.code or not category.code.strip():
-                raise InvalidIncidentError("a category needs a non-empty code")
-            if category.code in self._by_code:
-                raise InvalidIncidentError(f"category code {category.code!r} is given twice")
-            self._by_code[category.code] = dataclasses.replace(
-                category, urgency=Urgency(category.urgency)
-            )
-        if not self._by_code:
-            raise InvalidIncidentError("a taxonomy needs at least one category")
-
-    @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]]) -> Taxonomy:
-        """Build from plain mappings (e.g. read from a JSON or YAML settings file)."""
-        fields = {f.name for f in dataclasses.fields(Category)}
-        categories = []
-        for record in records:
-            extra = set(record) - fields
-            if extra:
-                raise InvalidIncidentError(
-                    f"unknown category field(s) {sorted(extra)}: use {sorted(fields)}"
-                )
-            try:
-                categories.append(Category(**record))
-            except TypeError as exc:
-                raise InvalidIncidentError(f"category {dict(record)!r}: {exc}") from exc
-        return cls(categories)
-
-    def __getitem__(self, code: str) -> Category:
-        return self._by_code[code]
-
-    def __contains__(self, code: object) -> bool:
-        return code in self._by_code
-
-    def __iter__(self) -> Iterator[Category]:
-        return iter(self._by_code.values())
-
-    def __len__(self) -> int:
-        return len(self._by_code)
-
-    def __repr__(self) -> str:
-        return f"Taxonomy({', '.join(self._by_code)})"
-
-    @property
-    def codes(self) -> list[str]:
-        """Category codes in the order they were given."""
-        return list(self._by_code)
-
-    def resolve(self, code: str) -> Category:
-        """The category ``code``, or :class:`InvalidIncidentError` listing the valid codes."""
-        try:
-            return self._by_code[code]
-        except (KeyError, TypeError):
-            raise InvalidIncidentError(
-                f"unknown incident category {code!r}: use one of {', '.join(self._by_code)}"
-            ) from None
-
-
-DEFAULT_TAXONOMY = Taxonomy(
-    [
-        Category("work_safety", "安全生产", Urgency.YELLOW, True, "work safety"),
-        Category("environment", "环境卫生", Urgency.BLUE, True, "environment and sanitation"),
-        Category("emergency", "应急管理", Urgency.RED, True, "emergency management"),
-        Category("petition", "信访维稳", Urgency.YELLOW, True, "petitions and stability"),
-        Category("social_assistance", "社会救助", Urgency.BLUE, True, "social assistance"),
-        Category("dispute", "矛盾纠纷", Urgency.BLUE, False, "disputes and mediation"),
-        Category("public_order", "社会治安", Urgency.YELLOW, False, "public order"),
-        Category("facilities", "市政设施", Urgency.BLUE, False, "public facilities"),
-        Category("other", "其他", Urgency.BLUE, False, "other"),
-    ]
-)
-"""The five focus areas of grid work, then disputes, public order, facilities and other."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -519,6 +296,15 @@ class Event:
     note: str = ""
 
 
+class CaseFacts(NamedTuple):
+    """What statistics need of one incident."""
+
+    status: Status
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+    deadline: dt.datetime
+
+
 def open_incident(
     report: IncidentReport,
     placement: Placement,
@@ -716,93 +502,6 @@ def request_hash(report: IncidentReport) -> str:
     values["lon"], values["lat"] = float(report.lon), float(report.lat)
     text = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-# -- statistics ------------------------------------------------------------------------------
-
-
-class CaseFacts(NamedTuple):
-    """What statistics need of one incident."""
-
-    status: Status
-    created_at: dt.datetime
-    closed_at: dt.datetime | None
-    deadline: dt.datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class GridStats:
-    """Headline figures of one grid over a period.
-
-    Attributes
-    ----------
-    grid_code, level
-        The grid and its level.
-    total
-        Incidents reported in the period.
-    open, closed, rejected
-        How many of them are still open, closed (办结), rejected (不予受理).
-    closure_rate
-        办结率: ``closed / (total - rejected)``; ``None`` when no case was accepted.
-    median_time_to_close
-        Median of ``closed_at - created_at`` over the closed cases; ``None`` without any.
-    overdue
-        Open cases past their deadline at the time asked.
-    closed_late
-        Closed cases closed after their deadline.
-    """
-
-    grid_code: str
-    level: int
-    total: int
-    open: int
-    closed: int
-    rejected: int
-    closure_rate: float | None
-    median_time_to_close: dt.timedelta | None
-    overdue: int
-    closed_late: int
-
-
-def grid_stats(
-    grid_code: str, level: int, cases: Sequence[CaseFacts], now: dt.datetime
-) -> GridStats:
-    """Figures of grid ``grid_code`` from its ``cases`` at instant ``now``.
-
-    Examples
-    --------
-    >>> import datetime as dt
-    >>> t = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-    >>> day = dt.timedelta(days=1)
-    >>> cases = [
-    ...     CaseFacts(Status.CLOSED, t, t + 2 * day, t + 7 * day),
-    ...     CaseFacts(Status.CLOSED, t, t + 4 * day, t + 3 * day),   # closed late
-    ...     CaseFacts(Status.DISPATCHED, t, None, t + 3 * day),      # overdue on day 10
-    ...     CaseFacts(Status.REJECTED, t, None, t + 7 * day),
-    ... ]
-    >>> s = grid_stats("110108001001", 2, cases, t + 10 * day)
-    >>> s.total, s.closed, s.open, round(s.closure_rate, 3), s.median_time_to_close.days
-    (4, 2, 1, 0.667, 3)
-    >>> s.overdue, s.closed_late
-    (1, 1)
-    """
-    closed = [c for c in cases if c.status is Status.CLOSED]
-    rejected = sum(1 for c in cases if c.status is Status.REJECTED)
-    accepted = len(cases) - rejected
-    durations = [(c.closed_at - c.created_at).total_seconds() for c in closed if c.closed_at]
-    median = dt.timedelta(seconds=statistics.median(durations)) if durations else None
-    return GridStats(
-        grid_code=grid_code,
-        level=level,
-        total=len(cases),
-        open=sum(1 for c in cases if c.status in OPEN_STATUSES),
-        closed=len(closed),
-        rejected=rejected,
-        closure_rate=len(closed) / accepted if accepted else None,
-        median_time_to_close=median,
-        overdue=sum(1 for c in cases if is_overdue(c, now)),
-        closed_late=sum(1 for c in closed if c.closed_at and c.closed_at > c.deadline),
-    )
 
 
 # -- checks ----------------------------------------------------------------------------------
