@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from geogrid.errors import AccessDeniedError, AuthenticationError, InvalidIncidentError
+from geogrid.errors import AccessDeniedError, AuthenticationError, InvalidInputError
 from geogrid.incidents import Incident
 from geogrid.text import text_problem
 
@@ -90,12 +90,12 @@ class Role(StrEnum):
 
     @classmethod
     def parse(cls, value: Role | str) -> Role:
-        """The role named ``value``, or :class:`InvalidIncidentError` listing the roles."""
+        """The role named ``value``, or :class:`InvalidInputError` listing the roles."""
         try:
             return cls(value)
         except ValueError:
             names = ", ".join(r.value for r in cls)
-            raise InvalidIncidentError(f"unknown role {value!r}: use one of {names}") from None
+            raise InvalidInputError(f"unknown role {value!r}: use one of {names}") from None
 
 
 class Permission(StrEnum):
@@ -200,10 +200,10 @@ class Caller:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise InvalidIncidentError("a caller needs a name (recorded in the audit log)")
+            raise InvalidInputError("a caller needs a name (recorded in the audit log)")
         problem = text_problem(self.name)
         if problem is not None:
-            raise InvalidIncidentError(f"the name {problem}")
+            raise InvalidInputError(f"the name {problem}")
         object.__setattr__(self, "role", Role.parse(self.role))
         if self.grid_code is not None and not str(self.grid_code).strip():
             object.__setattr__(self, "grid_code", None)

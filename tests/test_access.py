@@ -25,7 +25,7 @@ from geogrid.access import (
 from geogrid.errors import (
     AccessDeniedError,
     AuthenticationError,
-    InvalidIncidentError,
+    InvalidInputError,
     NotFoundError,
 )
 from geogrid.incidents import IncidentReport, Placement, open_incident
@@ -85,9 +85,9 @@ def test_a_grid_key_covers_its_subtree_only() -> None:
 
 
 def test_callers_are_checked() -> None:
-    with pytest.raises(InvalidIncidentError, match="unknown role 'mayor'.*reporter, worker"):
+    with pytest.raises(InvalidInputError, match="unknown role 'mayor'.*reporter, worker"):
         Caller("x", "mayor")  # type: ignore[arg-type]
-    with pytest.raises(InvalidIncidentError, match="needs a name"):
+    with pytest.raises(InvalidInputError, match="needs a name"):
         Caller(" ", Role.ADMIN)
     assert Caller.local("张三") == Caller("张三", Role.ADMIN)
     assert Caller("a", Role.WORKER, key_id=3).identity == "key:3"
@@ -207,11 +207,11 @@ def test_raw_keys_are_never_stored(store: PlanStore, keys: AccessStore) -> None:
 
 
 def test_key_rules(keys: AccessStore) -> None:
-    with pytest.raises(InvalidIncidentError, match="worker key must be bound to a grid"):
+    with pytest.raises(InvalidInputError, match="worker key must be bound to a grid"):
         keys.create_key(Role.WORKER, name="王芳", caller=ADMIN)
     with pytest.raises(NotFoundError, match="no grid code in the store is or starts with '999'"):
         keys.create_key(Role.SUPERVISOR, name="x", grid_code="999", caller=ADMIN)
-    with pytest.raises(InvalidIncidentError, match="unknown role 'boss'"):
+    with pytest.raises(InvalidInputError, match="unknown role 'boss'"):
         keys.create_key("boss", name="x", caller=ADMIN)
     raw, street = keys.create_key(Role.SUPERVISOR, name="街道", grid_code="110108", caller=ADMIN)
     assert keys.authenticate(raw).covers((COMMUNITY, GRID_B))
@@ -264,7 +264,7 @@ def test_audit_log(keys: AccessStore) -> None:
     rest = keys.list_audit(caller=ADMIN, before_id=page[-1].id)
     assert [e.id for e in page + rest] == [e.id for e in entries]
     assert keys.list_audit(caller=ADMIN, since=entries[0].at + dt.timedelta(seconds=1)) == []
-    with pytest.raises(InvalidIncidentError, match="needs an action"):
+    with pytest.raises(InvalidInputError, match="needs an action"):
         keys.write_audit(caller, "", object_type="point")
 
 

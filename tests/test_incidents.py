@@ -25,6 +25,7 @@ from geogrid.errors import (
     AccessDeniedError,
     IdempotencyConflictError,
     InvalidIncidentError,
+    InvalidInputError,
     NotFoundError,
     TransitionError,
 )
@@ -894,5 +895,5 @@ def test_text_a_store_cannot_hold_is_refused_before_any_store(bad: str) -> None:
     case = open_incident(report(), placement(), at=T0, by="App")
     with pytest.raises(InvalidIncidentError, match="note .*(NUL|surrogate)"):
         apply_transition(case, Status.ACCEPTED, by="王芳", role="worker", at=T0, note=bad)
-    with pytest.raises(InvalidIncidentError, match="name .*(NUL|surrogate)"):
+    with pytest.raises(InvalidInputError, match="name .*(NUL|surrogate)"):
         Caller(bad, Role.ADMIN)

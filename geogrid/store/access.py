@@ -48,7 +48,7 @@ from geogrid.access import (
 from geogrid.errors import (
     AccessDeniedError,
     AuthenticationError,
-    InvalidIncidentError,
+    InvalidInputError,
     NotFoundError,
 )
 from geogrid.store import schema
@@ -202,7 +202,7 @@ class AccessStore:
     ) -> None:
         """Record that ``caller`` did ``action`` (e.g. ``"locate"``) to an object."""
         if not action or not object_type:
-            raise InvalidIncidentError("an audit row needs an action and an object type")
+            raise InvalidInputError("an audit row needs an action and an object type")
         with write_transaction(self._engine, "write the audit log") as connection:
             insert_audit(connection, caller, action, object_type, object_id, details or {})
 
@@ -255,7 +255,7 @@ class AccessStore:
 
 def _check_bound(key: Caller) -> None:
     if key.role in GRID_REQUIRED and key.grid_code is None:
-        raise InvalidIncidentError(
+        raise InvalidInputError(
             f"a {key.role.value} key must be bound to a grid: pass grid_code=... "
             "(`geogrid keys create --role worker --grid CODE`)"
         )
@@ -318,7 +318,7 @@ def json_safe(value: Any) -> Any:
 
 def _limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidIncidentError(f"limit must be 1 to {MAX_PAGE}, got {limit!r}")
+        raise InvalidInputError(f"limit must be 1 to {MAX_PAGE}, got {limit!r}")
     return limit
 
 
