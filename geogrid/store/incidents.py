@@ -13,6 +13,11 @@ and the same report returns the same incident (``replayed=True``); a different r
 the second waits for the first's unique-key insert (PostgreSQL) or write lock (SQLite), then
 finds its row and replays it — never a second incident.
 
+The store's helpers live beside it: :mod:`geogrid.store.idempotency` (the keys),
+:mod:`geogrid.store.incident_rows` (incidents and events as rows),
+:mod:`geogrid.store.incident_filters` (what a request sees) and
+:mod:`geogrid.store.incident_stats` (figures per grid).
+
 Examples
 --------
 >>> import datetime as dt
@@ -56,16 +61,14 @@ import dataclasses
 import datetime as dt
 import itertools
 import time
-import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geogrid.access import Caller, Permission, Subtree, mask_incident, require
+from geogrid.access import Caller, Permission, mask_incident, require
 from geogrid.errors import (
     AccessDeniedError,
     IdempotencyConflictError,
@@ -77,44 +80,54 @@ from geogrid.errors import (
 from geogrid.incidents import (
     DEFAULT_POLICY,
     DEFAULT_TAXONOMY,
-    OPEN_STATUSES,
-    CaseFacts,
     DeadlinePolicy,
     Event,
-    EventAction,
     GridStats,
     Incident,
     IncidentReport,
     Placement,
-    StaffMember,
     Status,
     Taxonomy,
-    Urgency,
     apply_transition,
-    grid_stats,
     incident_etag,
     open_incident,
-    reference_number,
     request_hash,
 )
 from geogrid.store import schema
 from geogrid.store._session import now_ms, to_ms, write_transaction
-from geogrid.store.access import MAX_PAGE, insert_audit
-from geogrid.store.scope import subtree, subtree_condition
+from geogrid.store.access import insert_audit
+from geogrid.store.idempotency import (
+    MAX_IDEMPOTENCY_KEY,
+    bind_claim,
+    check_idempotency_key,
+    claim_key,
+    disconnected,
+)
+from geogrid.store.incident_filters import (
+    LEVELS,
+    filter_conditions,
+    page_limit,
+    scopes_for,
+    status_filter,
+    text_filter,
+)
+from geogrid.store.incident_rows import (
+    IncidentRef,
+    incident_from_row,
+    insert_events,
+    insert_incident,
+    load_events,
+    load_incident,
+    update_incident,
+)
+from geogrid.store.incident_stats import group_stats
 
 __all__ = ["MAX_IDEMPOTENCY_KEY", "RECONNECT_RETRIES", "Created", "IncidentPage", "IncidentStore"]
-
-MAX_IDEMPOTENCY_KEY = 255
-"""Longest idempotency key accepted, in characters."""
 
 RECONNECT_RETRIES = 3
 """Retries of a keyed report whose database connection was lost (e.g. PostgreSQL restarted)."""
 
-IncidentRef = int | str
-"""An incident's id (``int``) or public reference (``"20260302-000001"``)."""
-
 _T = schema.incidents
-_LEVELS = [_T.c[name] for name in schema.LEVEL_COLUMNS]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +228,7 @@ class IncidentStore:
         Created
             The incident and whether it was a replay.
         """
-        key = _check_idempotency_key(idempotency_key)
+        key = check_idempotency_key(idempotency_key)
         digest = request_hash(report)
         at = to_ms(at) if at else now_ms()
         draft = open_incident(
@@ -227,7 +240,7 @@ class IncidentStore:
             try:
                 return self._create(report, draft, caller, key, digest)
             except StoreError as exc:
-                if key is None or attempt >= RECONNECT_RETRIES or not _disconnected(exc):
+                if key is None or attempt >= RECONNECT_RETRIES or not disconnected(exc):
                     raise
                 time.sleep(0.1 * 2**attempt)  # the server restarts: the pool reconnects
         raise AssertionError("unreachable")  # pragma: no cover
@@ -237,13 +250,13 @@ class IncidentStore:
     ) -> Created:
         with write_transaction(self._engine, "report an incident") as connection:
             if key is not None:
-                claim = _claim(connection, caller.identity, key, digest, draft.created_at)
+                claim = claim_key(connection, caller.identity, key, digest, draft.created_at)
                 if claim is not None:
                     replayed = self._replay(connection, claim, digest, key, caller, report)
                     return Created(replayed, True)
-            incident = _insert_incident(connection, draft)
+            incident = insert_incident(connection, draft)
             if key is not None:
-                _bind_claim(connection, caller.identity, key, incident.id)
+                bind_claim(connection, caller.identity, key, incident.id)
             details = {"reference": incident.reference, "grid_code": incident.grid_code}
             insert_audit(connection, caller, "incident.create", "incident", incident.id, details)
         return Created(mask_incident(incident, caller), False)
@@ -276,7 +289,7 @@ class IncidentStore:
         with self._denials(caller, "incident.transition", ref):
             require(caller, Permission.CHANGE_INCIDENTS)
             with write_transaction(self._engine, "change an incident") as connection:
-                current = _load(connection, ref, caller, lock=True)
+                current = load_incident(connection, ref, caller, lock=True)
                 if if_match is not None and if_match.strip() not in (
                     "*",
                     incident_etag(current),
@@ -297,8 +310,8 @@ class IncidentStore:
                     assignee=assignee,
                     policy=self.policy,
                 )
-                _update_incident(connection, moved)
-                _insert_events(connection, moved, events)
+                update_incident(connection, moved)
+                insert_events(connection, moved, events)
                 details = {
                     "from": current.status,
                     "to": moved.status,
@@ -320,7 +333,7 @@ class IncidentStore:
         with self._denials(caller, "incident.read", ref):
             require(caller, Permission.READ_INCIDENTS)
             with write_transaction(self._engine, "read an incident") as connection:
-                incident = _load(connection, ref, caller)
+                incident = load_incident(connection, ref, caller)
                 details = {"personal": caller.can(Permission.READ_PERSONAL)}
                 insert_audit(connection, caller, "incident.read", "incident", incident.id, details)
         return mask_incident(incident, caller)
@@ -330,8 +343,8 @@ class IncidentStore:
         with self._denials(caller, "incident.history", ref):
             require(caller, Permission.READ_INCIDENTS)
             with write_transaction(self._engine, "read an incident's history") as connection:
-                incident = _load(connection, ref, caller)
-                events = _events(connection, incident.id)
+                incident = load_incident(connection, ref, caller)
+                events = load_events(connection, incident.id)
                 insert_audit(connection, caller, "incident.history", "incident", incident.id, {})
         return events
 
@@ -369,7 +382,7 @@ class IncidentStore:
         limit, before_id
             Page size (1 to 500) and the ``next_before_id`` of the previous page.
         """
-        statuses, categories = _statuses(status), _texts(category)
+        statuses, categories = status_filter(status), text_filter(category)
         filters = {
             "grid_code": grid_code,
             "status": statuses,
@@ -379,11 +392,11 @@ class IncidentStore:
             "overdue": overdue,
         }
         now = to_ms(now) if now else now_ms()
-        limit = _limit(limit)
+        limit = page_limit(limit)
         with self._denials(caller, "incident.list", None):
             require(caller, Permission.READ_INCIDENTS)
             with write_transaction(self._engine, "list incidents") as connection:
-                conditions = _conditions(
+                conditions = filter_conditions(
                     connection,
                     caller,
                     now=now,
@@ -400,7 +413,7 @@ class IncidentStore:
                 total = connection.scalar(
                     sa.select(sa.func.count()).select_from(_T).where(*conditions)
                 )
-                items = [_incident_from_row(row) for row in rows[:limit]]
+                items = [incident_from_row(row) for row in rows[:limit]]
                 details = {
                     "filters": {k: v for k, v in filters.items() if v is not None},
                     "ids": [i.id for i in items],
@@ -452,16 +465,16 @@ class IncidentStore:
         now = to_ms(now) if now else now_ms()
         with self._denials(caller, "incident.stats", None):
             require(caller, Permission.READ_STATS)
-            columns = [_T.c.status, _T.c.created_at, _T.c.closed_at, _T.c.deadline, *_LEVELS]
+            columns = [_T.c.status, _T.c.created_at, _T.c.closed_at, _T.c.deadline, *LEVELS]
             with write_transaction(self._engine, "count incidents") as connection:
-                scopes = _scopes(connection, caller, grid_code)
-                conditions = _conditions(
+                scopes = scopes_for(connection, caller, grid_code)
+                conditions = filter_conditions(
                     connection, caller, grid_code=grid_code, since=since, until=until, now=now
                 )
                 rows = connection.execute(sa.select(*columns).where(*conditions)).all()
                 details = {"level": level, "grid_code": grid_code, "since": since, "until": until}
                 insert_audit(connection, caller, "incident.stats", "incident", None, details)
-        return _group_stats(
+        return group_stats(
             rows, level, now, lambda lineage: all(s.contains(lineage) for s in scopes)
         )
 
@@ -483,7 +496,7 @@ class IncidentStore:
                 "with a different report: send the same report to retry it, or a new key for a "
                 "new report"
             )
-        incident = _load(connection, int(claim.incident_id), None)
+        incident = load_incident(connection, int(claim.incident_id), None)
         details = {"reference": incident.reference, "idempotency_key": key}
         insert_audit(connection, caller, "incident.replay", "incident", incident.id, details)
         return mask_incident(self._as_created(incident, report), caller)
@@ -519,312 +532,3 @@ class IncidentStore:
             with write_transaction(self._engine, "write the audit log") as connection:
                 insert_audit(connection, caller, action, "incident", object_id, details)
             raise
-
-
-# -- idempotency -------------------------------------------------------------------------------
-
-
-def _disconnected(exc: StoreError) -> bool:
-    """Whether ``exc`` comes from a lost connection (the pool has dropped it; a retry reconnects)."""
-    cause = exc.__cause__
-    return isinstance(cause, sa.exc.DBAPIError) and bool(cause.connection_invalidated)
-
-
-def _check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
-        raise InvalidIncidentError(
-            f"an Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters, e.g. a UUID"
-        )
-    return key.strip()
-
-
-def _claim(
-    connection: sa.Connection, owner: str, key: str, digest: str, at: dt.datetime
-) -> sa.Row[Any] | None:
-    """Claim ``key`` for a new incident; return the earlier claim when there is one."""
-    table = schema.idempotency_keys
-    found = sa.select(table).where(table.c.owner == owner, table.c.key == key)
-    earlier = connection.execute(found).first()
-    if earlier is not None:
-        return earlier
-    values = {"owner": owner, "key": key, "request_hash": digest, "created_at": at}
-    try:
-        with connection.begin_nested():
-            connection.execute(table.insert().values(values))
-    except sa.exc.IntegrityError:
-        # a concurrent request with the same key committed first: replay its incident
-        return connection.execute(found).one()
-    return None
-
-
-def _bind_claim(connection: sa.Connection, owner: str, key: str, incident_id: int | None) -> None:
-    table = schema.idempotency_keys
-    connection.execute(
-        table.update()
-        .where(table.c.owner == owner, table.c.key == key)
-        .values(incident_id=incident_id)
-    )
-
-
-# -- rows --------------------------------------------------------------------------------------
-
-
-def _insert_incident(connection: sa.Connection, draft: Incident) -> Incident:
-    values = _values(draft)
-    values["reference"] = f"pending-{uuid.uuid4().hex}"
-    incident_id = int(
-        connection.execute(_T.insert().values(values).returning(_T.c.id)).scalar_one()
-    )
-    reference = reference_number(incident_id, draft.created_at)
-    connection.execute(_T.update().where(_T.c.id == incident_id).values(reference=reference))
-    incident = dataclasses.replace(draft, id=incident_id, reference=reference)
-    report = Event(
-        EventAction.REPORT,
-        None,
-        Status.REPORTED,
-        incident.urgency,
-        incident.created_by,
-        "",
-        incident.created_at,
-    )
-    _insert_events(connection, incident, [report])
-    return _load(connection, incident_id, None)
-
-
-def _update_incident(connection: sa.Connection, incident: Incident) -> None:
-    values = {
-        k: v
-        for k, v in _values(incident).items()
-        if k
-        in {
-            "status",
-            "urgency",
-            "assignee",
-            "updated_at",
-            "closed_at",
-            "deadline",
-            "attempts",
-            "escalated_at",
-        }
-    }
-    connection.execute(_T.update().where(_T.c.id == incident.id).values(values))
-
-
-def _insert_events(connection: sa.Connection, incident: Incident, events: list[Event]) -> None:
-    rows = [
-        {
-            "incident_id": incident.id,
-            "action": e.action.value,
-            "from_status": None if e.from_status is None else e.from_status.value,
-            "to_status": e.to_status.value,
-            "urgency": e.urgency.value,
-            "actor": e.by,
-            "role": e.role,
-            "at": e.at,
-            "note": e.note or "",
-        }
-        for e in events
-    ]
-    connection.execute(schema.incident_events.insert(), rows)
-
-
-def _values(incident: Incident) -> dict[str, Any]:
-    codes = list(incident.level_codes) + [None] * (len(_LEVELS) - len(incident.level_codes))
-    return {
-        "category": incident.category,
-        "description": incident.description,
-        "urgency": incident.urgency.value,
-        "status": incident.status.value,
-        "lon": incident.lon,
-        "lat": incident.lat,
-        "original_lon": incident.original_lon,
-        "original_lat": incident.original_lat,
-        "original_crs": incident.original_crs,
-        "plan_name": incident.plan_name,
-        "plan_version": incident.plan_version,
-        **dict(zip(schema.LEVEL_COLUMNS, codes, strict=True)),
-        "grid_code": incident.grid_code,
-        "staff": [dataclasses.asdict(s) for s in incident.staff],
-        "assignee": incident.assignee,
-        "reporter_name": incident.reporter_name,
-        "reporter_phone": incident.reporter_phone,
-        "photos": list(incident.photos),
-        "created_by": incident.created_by,
-        "created_at": incident.created_at,
-        "updated_at": incident.updated_at,
-        "closed_at": incident.closed_at,
-        "deadline": incident.deadline,
-        "attempts": incident.attempts,
-        "escalated_at": incident.escalated_at,
-    }
-
-
-def _incident_from_row(row: Any) -> Incident:
-    codes = tuple(code for code in (row._mapping[c.name] for c in _LEVELS) if code is not None)
-    return Incident(
-        id=row.id,
-        reference=row.reference,
-        category=row.category,
-        description=row.description,
-        urgency=Urgency(row.urgency),
-        status=Status(row.status),
-        lon=row.lon,
-        lat=row.lat,
-        original_lon=row.original_lon,
-        original_lat=row.original_lat,
-        original_crs=row.original_crs,
-        level_codes=codes,
-        plan_name=row.plan_name,
-        plan_version=row.plan_version,
-        staff=tuple(StaffMember(**s) for s in row.staff or []),
-        assignee=row.assignee,
-        reporter_name=row.reporter_name,
-        reporter_phone=row.reporter_phone,
-        photos=tuple(row.photos or []),
-        created_by=row.created_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        closed_at=row.closed_at,
-        deadline=row.deadline,
-        attempts=row.attempts,
-        escalated_at=row.escalated_at,
-    )
-
-
-def _load(
-    connection: sa.Connection, ref: IncidentRef, caller: Caller | None, *, lock: bool = False
-) -> Incident:
-    """Incident ``ref``; missing or outside ``caller``'s grids: :class:`NotFoundError`."""
-    if isinstance(ref, bool) or not isinstance(ref, int | str):
-        raise InvalidIncidentError(f"an incident is named by its id or reference, got {ref!r}")
-    column = _T.c.id if isinstance(ref, int) else _T.c.reference
-    query = sa.select(_T).where(column == ref)
-    if lock:
-        query = query.with_for_update()
-    row = connection.execute(query).first()
-    if row is None or not all(s.contains(_lineage(row)) for s in _scopes(connection, caller)):
-        raise NotFoundError(
-            f"no incident {ref!r}"
-            + ("" if caller is None or caller.grid_code is None else f" in grid {caller.grid_code}")
-            + ": check the id or reference (store.incidents().list_incidents(...) lists them)"
-        )
-    return _incident_from_row(row)
-
-
-def _events(connection: sa.Connection, incident_id: int | None) -> list[Event]:
-    table = schema.incident_events
-    query = sa.select(table).where(table.c.incident_id == incident_id).order_by(table.c.id)
-    return [
-        Event(
-            action=EventAction(row.action),
-            from_status=None if row.from_status is None else Status(row.from_status),
-            to_status=Status(row.to_status),
-            urgency=Urgency(row.urgency),
-            by=row.actor,
-            role=row.role,
-            at=row.at,
-            note=row.note,
-        )
-        for row in connection.execute(query)
-    ]
-
-
-# -- filters -----------------------------------------------------------------------------------
-
-
-def _scopes(
-    connection: sa.Connection, caller: Caller | None, grid_code: str | None = None
-) -> list[Subtree]:
-    """The subtrees an incident must lie in: the caller's and the asked grid's, if any."""
-    codes = [None if caller is None else caller.grid_code, grid_code]
-    return [subtree(connection, _code(code)) for code in codes if code is not None]
-
-
-def _lineage(row: Any) -> tuple[str, ...]:
-    """The level codes an incident was located in, top level first."""
-    codes = (row._mapping[name] for name in schema.LEVEL_COLUMNS)
-    return tuple(code for code in codes if code)
-
-
-def _conditions(
-    connection: sa.Connection,
-    caller: Caller,
-    *,
-    now: dt.datetime,
-    grid_code: str | None = None,
-    status: list[str] | None = None,
-    category: list[str] | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    overdue: bool | None = None,
-) -> list[sa.ColumnElement[bool]]:
-    conditions: list[sa.ColumnElement[bool]] = []
-    for within in _scopes(connection, caller, grid_code):
-        conditions.append(subtree_condition(_LEVELS, within))
-    if status:
-        conditions.append(_T.c.status.in_(status))
-    if category:
-        conditions.append(_T.c.category.in_(category))
-    if since is not None:
-        conditions.append(_T.c.created_at >= since)
-    if until is not None:
-        conditions.append(_T.c.created_at < until)
-    if overdue is not None:
-        late = sa.and_(_T.c.status.in_([s.value for s in OPEN_STATUSES]), _T.c.deadline < now)
-        conditions.append(late if overdue else sa.not_(late))
-    return conditions
-
-
-def _code(code: str) -> str:
-    if not isinstance(code, str) or not code.strip():
-        raise InvalidIncidentError(f"a grid code must be non-empty text, got {code!r}")
-    return code.strip()
-
-
-def _statuses(value: Status | str | Iterable[Status | str] | None) -> list[str] | None:
-    values = _texts(value)
-    if values is None:
-        return None
-    names = {s.value for s in Status}
-    unknown = [v for v in values if v not in names]
-    if unknown:
-        raise InvalidIncidentError(
-            f"unknown status {unknown[0]!r}: use one of {', '.join(s.value for s in Status)}"
-        )
-    return values
-
-
-def _texts(value: str | Iterable[str] | None) -> list[str] | None:
-    if value is None:
-        return None
-    values = [value] if isinstance(value, str) else list(value)
-    return [str(v) for v in values] or None
-
-
-def _limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidIncidentError(f"limit must be 1 to {MAX_PAGE}, got {limit!r}")
-    return limit
-
-
-# -- statistics --------------------------------------------------------------------------------
-
-
-def _group_stats(
-    rows: Sequence[Any],
-    level: int | None,
-    now: dt.datetime,
-    keep: Callable[[tuple[str, ...]], bool],
-) -> list[GridStats]:
-    """Figures per (level, grid) for the grids whose lineage ``keep`` accepts."""
-    levels = [level] if level is not None else list(range(1, len(_LEVELS) + 1))
-    groups: defaultdict[tuple[int, str], list[CaseFacts]] = defaultdict(list)
-    for row in rows:
-        facts = CaseFacts(Status(row.status), row.created_at, row.closed_at, row.deadline)
-        lineage = _lineage(row)
-        for n in levels:
-            if n <= len(lineage) and keep(lineage[:n]):
-                groups[(n, lineage[n - 1])].append(facts)
-    return [grid_stats(code, n, cases, now) for (n, code), cases in sorted(groups.items())]
