@@ -1,4 +1,8 @@
-"""No two modules of geogrid import each other, directly or around a longer cycle."""
+"""No two modules of geogrid import each other, directly or around a longer cycle; none is too long.
+
+A module of ``geogrid/`` or ``api/`` over :data:`LONGEST` lines says why in the first paragraph
+of its docstring, with the words ``long because`` (see "Module size" in docs/DESIGN.md).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "geogrid"
+SERVICE = ROOT / "api"
+LONGEST = 800
+MARKER = "long because"
 
 
 def module_name(path: Path) -> str:
@@ -87,3 +94,35 @@ def test_the_import_graph_is_read() -> None:
 def test_no_import_cycle() -> None:
     found = cycles(import_graph())
     assert not found, f"modules importing each other: {found}"
+
+
+def too_long(text: str) -> bool:
+    """More than LONGEST lines, and the docstring's first paragraph does not say why."""
+    if len(text.splitlines()) <= LONGEST:
+        return False
+    docstring = ast.get_docstring(ast.parse(text)) or ""
+    first_paragraph = docstring.strip().split("\n\n")[0]
+    return MARKER not in " ".join(first_paragraph.split()).lower()
+
+
+def test_the_length_rule_is_read() -> None:
+    body = "x = 1\n" * LONGEST
+    assert not too_long(body)
+    assert too_long('"""Things."""\n' + body)
+    assert too_long('"""Things.\n\nLong because the table is one piece."""\n' + body)
+    assert not too_long('"""Things: long\nbecause the table is one piece.\n\nMore."""\n' + body)
+
+
+def test_no_module_is_too_long() -> None:
+    paths = sorted([*PACKAGE.rglob("*.py"), *SERVICE.rglob("*.py")])
+    assert len(paths) > 50
+    found = [
+        f"{path.relative_to(ROOT)} ({len(text.splitlines())} lines)"
+        for path in paths
+        if too_long(text := path.read_text(encoding="utf-8"))
+    ]
+    assert not found, (
+        f"modules over {LONGEST} lines: {found}; split each at the seam its section comments "
+        f"name, or say why it stays whole in the first paragraph of its docstring "
+        f"('... {MARKER} ...', see docs/DESIGN.md)"
+    )
