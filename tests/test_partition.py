@@ -29,7 +29,8 @@ def community(seed: int, n: int = 150, irregular: bool = False, roads: int = 2):
     """A random community: households 1–5 at random points, a few straight roads."""
     rng = np.random.default_rng(seed)
     if irregular:
-        angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
+        # one vertex per 40° sector: the polygon is star-shaped around the centre, so simple
+        angles = (np.arange(9) + rng.uniform(0.1, 0.9, 9)) * (2 * np.pi / 9)
         radii = rng.uniform(300, 500, 9)
         parent = Polygon(
             np.column_stack([500 + radii * np.cos(angles), 500 + radii * np.sin(angles)])

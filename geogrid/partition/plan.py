@@ -337,7 +337,34 @@ def geoms_to_plan_crs(
         lonlat = np.column_stack([lon, lat])
         return lonlat if parent is None else _onto_parent(xy, lonlat, *parent)
 
-    return np.asarray(shapely.transform(np.asarray(geoms, dtype=object), convert), dtype=object)
+    converted = shapely.transform(np.asarray(geoms, dtype=object), convert)
+    return _without_roundoff(np.asarray(converted, dtype=object))
+
+
+_ROUNDOFF_DEG = 1e-11  # ~1 µm: vertices closer than this are one vertex moved by round-off
+
+
+def _without_roundoff(geoms: np.ndarray) -> np.ndarray:
+    """``geoms`` without the zig-zags that conversion round-off leaves.
+
+    Two vertices a few 1e-14° apart in metres-to-degrees round-off can swap order and make a
+    ring cross itself (a "self-intersection" GEOS then refuses to union). In an invalid
+    geometry only, such near-duplicates are merged (valid ones, and so the vertices they share
+    with neighbours, are left as they are); one still invalid is repaired, keeping its
+    polygonal part.
+    """
+    cleaned = np.array(geoms, dtype=object)
+    for i in np.flatnonzero(~shapely.is_valid(cleaned) & ~shapely.is_empty(cleaned)):
+        fixed = shapely.remove_repeated_points(cleaned[i], _ROUNDOFF_DEG)
+        cleaned[i] = fixed if shapely.is_valid(fixed) else _polygonal(shapely.make_valid(fixed))
+    return cleaned
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    if not parts:
+        return geom
+    return shapely.union_all(parts) if len(parts) > 1 else parts[0]
 
 
 def _onto_parent(

@@ -70,9 +70,21 @@ class ParentUnits:
     def union(self, mask: np.ndarray) -> shapely.Geometry:
         """The land of the units in ``mask`` as one geometry in EPSG:4490."""
         if self.plan_rows is not None:
-            return shapely.coverage_union_all(self.frame.geometry.to_numpy()[mask])
-        land = shapely.coverage_union_all(self.units.table.geometry.to_numpy()[mask])
+            return _land(self.frame.geometry.to_numpy()[mask])
+        land = _land(self.units.table.geometry.to_numpy()[mask])
         return geoms_to_plan_crs(np.array([land], dtype=object), self.units.crs)[0]
+
+
+def _land(geoms: np.ndarray) -> shapely.Geometry:
+    """The union of units that tile their land: the fast coverage union, else the full one.
+
+    A file's units may be noded a few 1e-14° apart (written and read back in lon/lat), which
+    the coverage union refuses; the full union, on valid parts, takes them.
+    """
+    try:
+        return shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(shapely.make_valid(geoms))
 
 
 def units_tile(plan: GridPlan, level: int) -> bool:
@@ -87,7 +99,7 @@ def units_tile(plan: GridPlan, level: int) -> bool:
     if plan.units is None or len(plan.units) == 0:
         return False
     grids = plan.level(level)
-    covered = shapely.area(shapely.union_all(plan.units.geometry.to_numpy()))
+    covered = shapely.area(shapely.union_all(shapely.make_valid(plan.units.geometry.to_numpy())))
     return bool(covered >= TILE_SHARE * float(shapely.area(grids.geometry.to_numpy()).sum()))
 
 
