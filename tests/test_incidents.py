@@ -417,6 +417,7 @@ def test_lifecycle_in_the_store(store: PlanStore, incidents: IncidentStore) -> N
     assert [e.to_status for e in history] == [Status.REPORTED, *HAPPY_PATH]
     assert [e.note for e in history[1:]] == [f"step {n}" for n in range(1, 6)]
     assert {(e.by, e.role) for e in history[1:]} == {("王芳", "worker")}
+    assert (history[0].by, history[0].role) == (APP.name, "reporter")  # who reported, as what
     assert incidents.get_incident(case.id, caller=WORKER_A) == moved
 
 

@@ -42,8 +42,8 @@ IncidentRef = int | str
 _T = schema.incidents
 
 
-def insert_incident(connection: sa.Connection, draft: Incident) -> Incident:
-    """Insert ``draft`` and its ``report`` event; return it with its id and reference."""
+def insert_incident(connection: sa.Connection, draft: Incident, role: str) -> Incident:
+    """Insert ``draft`` and its ``report`` event (by a caller of ``role``); return it stored."""
     values = _values(draft)
     values["reference"] = f"pending-{uuid.uuid4().hex}"
     incident_id = int(
@@ -58,7 +58,7 @@ def insert_incident(connection: sa.Connection, draft: Incident) -> Incident:
         Status.REPORTED,
         incident.urgency,
         incident.created_by,
-        "",
+        role,
         incident.created_at,
     )
     insert_events(connection, incident, [report])

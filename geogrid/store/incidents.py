@@ -254,7 +254,7 @@ class IncidentStore:
                 if claim is not None:
                     replayed = self._replay(connection, claim, digest, key, caller, report)
                     return Created(replayed, True)
-            incident = insert_incident(connection, draft)
+            incident = insert_incident(connection, draft, caller.role.value)
             if key is not None:
                 bind_claim(connection, caller.identity, key, incident.id)
             details = {"reference": incident.reference, "grid_code": incident.grid_code}
