@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import json
 import re
 import tempfile
 from enum import StrEnum
@@ -19,8 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import numpy as np
-import shapely
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -50,7 +47,7 @@ from geogrid.store import PlanStore, VersionInfo
 from geogrid.store.publish import save_checked
 from geogrid.validate import Problem
 
-__all__ = ["plan_geojson", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["plans"])
 
@@ -66,7 +63,7 @@ _UPLOAD_TYPES = {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
 }
 _EXPORTED: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/geo+json": {}, "application/geopackage+sqlite3": {}}}
+    200: {"content": {io.GEOJSON_MEDIA_TYPE: {}, "application/geopackage+sqlite3": {}}}
 }
 _IF_MATCH = Header(
     alias="If-Match", description='the ETag read before (`"…"`); a stale one gets 412'
@@ -266,7 +263,11 @@ def export_version(
     store: Store,
     format: Annotated[ExportFormat, Query(description="geojson or gpkg")] = ExportFormat.GEOJSON,
 ) -> Response:
-    """The version as a file: RFC 7946 GeoJSON of its grids with staff, or a GeoPackage."""
+    """The version as a file: RFC 7946 GeoJSON or a GeoPackage, as `geogrid export` writes them.
+
+    The GeoJSON holds grids (with their staff), units and the plan metadata; outer rings are
+    counter-clockwise, holes clockwise. Uploaded again (`POST /plans`) it is the same plan.
+    """
     return _export(store.get(name, version), format)
 
 
@@ -405,9 +406,8 @@ def _read_upload(
 def _export(plan: GridPlan, format: ExportFormat) -> Response:
     stem = f"{plan.name}-v{plan.version}"
     if format is ExportFormat.GEOJSON:
-        body = json.dumps(plan_geojson(plan), ensure_ascii=False, separators=(",", ":"))
-        media = "application/geo+json"
-        content = body.encode()
+        content = io.plan_to_geojson_bytes(plan)
+        media = io.GEOJSON_MEDIA_TYPE
     else:
         with tempfile.TemporaryDirectory() as folder:
             content = io.write_plan(plan, Path(folder) / "plan.gpkg").read_bytes()
@@ -417,37 +417,3 @@ def _export(plan: GridPlan, format: ExportFormat) -> Response:
         f"filename*=UTF-8''{quote(stem)}.{format.value}"
     )
     return Response(content, media_type=media, headers={"Content-Disposition": disposition})
-
-
-def plan_geojson(plan: GridPlan) -> dict[str, Any]:
-    """``plan`` as an RFC 7946 FeatureCollection: one feature per grid, its staff in properties.
-
-    Coordinates have 7 decimals (about 1 cm). The foreign members ``geogrid`` (name, levels,
-    attribution, version) and ``staff`` make the file a plan that ``geogrid.io.read_plan`` and
-    ``POST /plans`` read back.
-    """
-    staff = json.loads(plan.staff.to_json(orient="records", force_ascii=False))
-    by_grid: dict[str, list[dict[str, Any]]] = {}
-    for person in staff:
-        code = person.pop("grid_code")
-        by_grid.setdefault(code, []).append(person)
-    table = plan.grids.drop(columns=plan.grids.geometry.name)
-    rows = json.loads(table.to_json(orient="records", force_ascii=False))
-    geoms = shapely.transform(plan.grids.geometry.to_numpy(), lambda xy: np.round(xy, 7))
-    features = [
-        {
-            "type": "Feature",
-            "id": row["code"],
-            "properties": {**row, "staff": by_grid.get(row["code"], [])},
-            "geometry": None if geom.is_empty else json.loads(shapely.to_geojson(geom)),
-        }
-        for row, geom in zip(rows, geoms, strict=True)
-    ]
-    meta = {"format": 1, "name": plan.name, "levels": plan.levels}
-    meta |= {"attribution": plan.attribution, "version": plan.version}
-    return {
-        "type": "FeatureCollection",
-        "geogrid": meta,
-        "staff": [dict(p, grid_code=c) for c, people in by_grid.items() for p in people],
-        "features": features,
-    }

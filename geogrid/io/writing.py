@@ -9,16 +9,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pyogrio
-import shapely
 
-from geogrid.io.formats import _FORMAT_VERSION, _META_KEY, _SHP_NAMES, GEOJSON_DECIMALS, plan_format
+from geogrid.io.formats import _META_KEY, _SHP_NAMES, plan_format
+from geogrid.io.geojson import _records, plan_meta, plan_to_geojson_bytes
 from geogrid.plan import PLAN_CRS, GridPlan
 
 __all__ = [
@@ -60,19 +58,9 @@ def _staging(path: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _meta(plan: GridPlan) -> dict[str, Any]:
-    return {
-        "format": _FORMAT_VERSION,
-        "name": plan.name,
-        "levels": plan.levels,
-        "attribution": plan.attribution,
-        "version": plan.version,
-    }
-
-
 def _write_gpkg(plan: GridPlan, path: Path) -> None:
     meta = pd.DataFrame(
-        [(k, json.dumps(v, ensure_ascii=False)) for k, v in _meta(plan).items()],
+        [(k, json.dumps(v, ensure_ascii=False)) for k, v in plan_meta(plan).items()],
         columns=["key", "value"],
     )
     pyogrio.write_dataframe(plan.grids, path, layer="grids", geometry_type="MultiPolygon")
@@ -82,40 +70,7 @@ def _write_gpkg(plan: GridPlan, path: Path) -> None:
 
 
 def _write_geojson(plan: GridPlan, path: Path) -> None:
-    features = _features(plan.grids, "grids", "code") + _features(plan.units, "units", "unit_id")
-    collection = {
-        "type": "FeatureCollection",
-        _META_KEY: _meta(plan),
-        "staff": _records(plan.staff),
-        "features": features,
-    }
-    path.write_text(
-        json.dumps(collection, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
-    )
-
-
-def _features(frame: gpd.GeoDataFrame, layer: str, id_column: str) -> list[dict[str, Any]]:
-    geoms = shapely.transform(frame.geometry.to_numpy(), lambda xy: np.round(xy, GEOJSON_DECIMALS))
-    return [
-        {
-            "type": "Feature",
-            "id": props[id_column],
-            "properties": {"layer": layer, **props},
-            "geometry": json.loads(shapely.to_geojson(geom)) if not geom.is_empty else None,
-        }
-        for props, geom in zip(
-            _records(frame.drop(columns=frame.geometry.name)), geoms, strict=True
-        )
-    ]
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain JSON-ready dicts (pandas NA → None, numpy scalars → Python)."""
-    plain = frame.astype(object).where(frame.notna(), None)
-    return [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-        for row in plain.to_dict("records")
-    ]
+    path.write_bytes(plan_to_geojson_bytes(plan))
 
 
 def _write_parquet(plan: GridPlan, path: Path) -> None:
@@ -129,7 +84,7 @@ def _write_parquet(plan: GridPlan, path: Path) -> None:
     gpd.GeoDataFrame(table, geometry="geometry", crs=PLAN_CRS).to_parquet(path, index=False)
     # GeoParquet's own `geo` metadata comes from geopandas; add ours beside it
     arrow = pq.read_table(path)
-    meta = {**_meta(plan), "staff": _records(plan.staff)}
+    meta = {**plan_meta(plan), "staff": _records(plan.staff)}
     schema_meta = {
         **(arrow.schema.metadata or {}),
         _META_KEY.encode(): json.dumps(meta, ensure_ascii=False).encode(),
@@ -151,5 +106,5 @@ def _write_shapefile(plan: GridPlan, path: Path) -> None:
         )
     plan.staff.to_csv(path.with_name(f"{path.stem}_staff.csv"), index=False)
     path.with_suffix(".geogrid.json").write_text(
-        json.dumps(_meta(plan), ensure_ascii=False), encoding="utf-8"
+        json.dumps(plan_meta(plan), ensure_ascii=False), encoding="utf-8"
     )
