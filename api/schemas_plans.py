@@ -26,6 +26,25 @@ __all__ = [
 _WHEN = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 
 
+class ProblemOut(BaseModel):
+    """One finding of the plan validation (``geogrid validate``)."""
+
+    kind: str = Field(
+        default="",
+        examples=["households_mismatch"],
+        description="empty for a warning kept before store migration 0004 (only its line)",
+    )
+    label: str = Field(default="", examples=["households mismatch (户数不符)"])
+    severity: str = Field(examples=["warning"], description="error / warning")
+    codes: list[str] = Field(default_factory=list, examples=[["110108001001"]])
+    parent: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    area_m2: float | None = None
+    detail: str = ""
+    line: str = Field(examples=["households mismatch (户数不符) of 110108001001: 812 ≠ 790"])
+
+
 class VersionOut(BaseModel):
     """One stored version of a plan; who moved it to each state, and when (UTC)."""
 
@@ -43,6 +62,10 @@ class VersionOut(BaseModel):
     activated_at: dt.datetime | None = None
     deactivated_at: dt.datetime | None = None
     staff_revision: int = Field(default=0, description="staff changes made in place so far")
+    warnings: list[ProblemOut] = Field(
+        default_factory=list,
+        description="what validation warned of when the version was saved (kept with it)",
+    )
     etag: str = Field(description="send as If-Match to approve or activate this state")
 
     @classmethod
@@ -56,25 +79,8 @@ class VersionOut(BaseModel):
         return cls(**values, status=info.status.value, etag=info.etag)
 
 
-class ProblemOut(BaseModel):
-    """One finding of the plan validation (``geogrid validate``)."""
-
-    kind: str = Field(examples=["households_mismatch"])
-    label: str = Field(examples=["households mismatch (户数不符)"])
-    severity: str = Field(examples=["warning"], description="error / warning")
-    codes: list[str] = Field(examples=[["110108001001"]])
-    parent: str | None = None
-    lon: float | None = None
-    lat: float | None = None
-    area_m2: float | None = None
-    detail: str = ""
-    line: str = Field(examples=["households mismatch (户数不符) of 110108001001: 812 ≠ 790"])
-
-
 class UploadOut(VersionOut):
     """The new draft version, with the warnings validation found (errors are a 422)."""
-
-    warnings: list[ProblemOut] = Field(default_factory=list)
 
 
 class PlanSummaryOut(BaseModel):

@@ -6,8 +6,8 @@
   (:mod:`geogrid.metrics`);
 - plan GeoJSON: an exported plan uploaded again is the plan (units included), outer rings
   counter-clockwise (:func:`geogrid.io.plan_to_geojson`);
-- save policy: CLI and API save a plan with warnings (kept with the version) and refuse one
-  with errors (:func:`geogrid.store.publish.may_save`);
+- save policy: CLI and API save a plan with warnings (kept with the version, in
+  ``VersionInfo.warnings``) and refuse one with errors (:func:`geogrid.store.publish.require_valid`);
 - grid facts and staff order: one :meth:`geogrid.plan.GridPlan.grid_facts`.
 """
 
@@ -193,7 +193,8 @@ def test_cli_and_api_share_the_save_policy(tmp_path, monkeypatch, only_warnings)
         assert "warning" in result.output
         for versions in (api_versions, cli_versions):
             assert len(versions) == 1
-            assert "warnings at save:" in versions[0].note
+            assert versions[0].note == ""  # as the planner wrote it
+            assert {w["kind"] for w in versions[0].warnings} == {"households_mismatch"}
     else:
         assert response.status_code == 422
         assert result.exit_code == 2

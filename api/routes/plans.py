@@ -169,15 +169,14 @@ async def upload_plan(
     filename, data = _upload(await request.body(), request.headers.get("content-type", ""))
     plan = await run_in_threadpool(_read_upload, data, filename, name, crs, force_crs)
     try:
-        info, problems = await run_in_threadpool(
+        info, _ = await run_in_threadpool(
             save_checked, store, plan, by=caller.name, note=note, caller=caller
         )
     except InvalidPlanError as exc:  # the problems as lines of text, as the 422 body shows them
         raise InvalidPlanError(str(exc), [p.line() for p in exc.problems]) from exc
     response.headers["Location"] = _location(info)
     response.headers["ETag"] = f'"{info.etag}"'
-    warnings = [p.to_dict() for p in problems]
-    return UploadOut.model_validate(VersionOut.of(info).model_dump() | {"warnings": warnings})
+    return UploadOut.model_validate(VersionOut.of(info).model_dump())
 
 
 @router.get("/plans", response_model=list[PlanSummaryOut])

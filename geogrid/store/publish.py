@@ -27,16 +27,14 @@ from geogrid.store.repository import PlanStore
 from geogrid.store.versions import VersionInfo, VersionStatus
 from geogrid.validate import Problem, Severity, validate_plan
 
-__all__ = ["publish_if_new", "require_valid", "save_checked", "warnings_note"]
-
-_WARNINGS_MARK = "warnings at save:"
+__all__ = ["publish_if_new", "require_valid", "save_checked"]
 
 
 def require_valid(plan: GridPlan) -> list[Problem]:
     """The save policy, for every path that stores a plan (CLI, ``serve``, API upload).
 
     **Errors block; warnings never block**: they are returned to be shown, and
-    :func:`save_checked` keeps them with the version (in its note).
+    :func:`save_checked` keeps them with the version (:attr:`VersionInfo.warnings`).
 
     Returns
     -------
@@ -60,20 +58,6 @@ def require_valid(plan: GridPlan) -> list[Problem]:
     return problems
 
 
-def warnings_note(note: str, warnings: list[Problem]) -> str:
-    """``note`` with the save-time warnings appended, as the version keeps them.
-
-    Examples
-    --------
-    >>> warnings_note("from the field", [])
-    'from the field'
-    """
-    if not warnings:
-        return note
-    lines = "; ".join(p.line() for p in warnings)
-    return f"{note}\n{_WARNINGS_MARK} {lines}" if note else f"{_WARNINGS_MARK} {lines}"
-
-
 def save_checked(
     store: PlanStore,
     plan: GridPlan,
@@ -87,12 +71,14 @@ def save_checked(
     Returns
     -------
     info : VersionInfo
-        The new draft version; its note holds the warnings.
+        The new draft version: ``note`` as given, ``warnings`` the warnings'
+        :meth:`~geogrid.validate.Problem.to_dict`.
     warnings : list of Problem
         The warnings, to show.
     """
     warnings = require_valid(plan)
-    info = store.save(plan, by=by, note=warnings_note(note, warnings), caller=caller)
+    kept = [p.to_dict() for p in warnings]
+    info = store.save(plan, by=by, note=note, warnings=kept, caller=caller)
     return info, warnings
 
 

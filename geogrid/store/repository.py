@@ -167,7 +167,13 @@ class PlanStore:
     # -- writing -------------------------------------------------------------------------
 
     def save(
-        self, plan: GridPlan, *, by: str, note: str = "", caller: Caller | None = None
+        self,
+        plan: GridPlan,
+        *,
+        by: str,
+        note: str = "",
+        warnings: Sequence[Mapping[str, Any]] = (),
+        caller: Caller | None = None,
     ) -> VersionInfo:
         """Store ``plan`` as a new draft version of ``plan.name``; all or nothing.
 
@@ -179,6 +185,10 @@ class PlanStore:
             Who saves it (user name), recorded as ``created_by``.
         note
             Free text kept with the version, e.g. why it was redrawn.
+        warnings
+            The plan's validation warnings, kept with the version as
+            :meth:`geogrid.validate.Problem.to_dict` gives them (JSON-ready mappings);
+            :func:`geogrid.store.publish.save_checked` passes them.
         caller
             When given, an audit row ``plan.save`` is written in the same transaction.
 
@@ -191,7 +201,7 @@ class PlanStore:
         by = _check_by(by)
         now = _now()
         with self._writing(f"save plan {plan.name!r}") as connection:
-            version_id, number = _insert_version(connection, plan, by, note, now)
+            version_id, number = _insert_version(connection, plan, by, note, warnings, now)
             _insert_tables(connection, plan, version_id, now)
             _register_codes(connection, plan, number, now)
             if self.backend == "geopackage":
@@ -334,7 +344,12 @@ def _now() -> dt.datetime:
 
 
 def _insert_version(
-    connection: sa.Connection, plan: GridPlan, by: str, note: str, now: dt.datetime
+    connection: sa.Connection,
+    plan: GridPlan,
+    by: str,
+    note: str,
+    warnings: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
 ) -> tuple[int, int]:
     table = schema.plan_versions
     latest = connection.scalar(
@@ -347,6 +362,7 @@ def _insert_version(
         "levels": list(plan.levels),
         "attribution": plan.attribution or "",
         "note": note or "",
+        "warnings": [{k: _finite(v) for k, v in w.items()} for w in warnings],
         "status": VersionStatus.DRAFT.value,
         "created_by": by,
         "created_at": now,
@@ -355,6 +371,11 @@ def _insert_version(
         table.insert().values(values).returning(table.c.id)
     ).scalar_one()
     return int(version_id), number
+
+
+def _finite(value: object) -> object:
+    """``value``, a non-finite float as ``None`` (PostgreSQL's JSON has no NaN)."""
+    return None if isinstance(value, float) and not np.isfinite(value) else value
 
 
 def _insert_tables(

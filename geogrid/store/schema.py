@@ -239,6 +239,8 @@ plan_versions = sa.Table(
     sa.Column("activated_at", UtcDateTime),
     sa.Column("deactivated_at", UtcDateTime),
     sa.Column("staff_revision", sa.Integer, nullable=False, server_default="0"),
+    # the plan's validation warnings when saved: Problem.to_dict() objects (migration 0004)
+    sa.Column("warnings", JsonType, nullable=False, server_default="[]"),
     sa.UniqueConstraint("plan_name", "version"),
     sa.CheckConstraint(f"status IN {STATUSES!r}", name="status"),
     sa.Index(

@@ -54,6 +54,11 @@ class VersionInfo:
         When another version replaced it as the active one; ``None`` while active.
     staff_revision
         How many times staff of this version were changed in place (0 when saved).
+    warnings
+        The plan's validation warnings when it was saved, as
+        :meth:`geogrid.validate.Problem.to_dict` gives them (``kind``, ``severity``,
+        ``codes``, ``line`` …); versions saved before migration 0004 have only ``severity``
+        and ``line``. Empty for a clean plan.
     """
 
     plan: str
@@ -70,6 +75,7 @@ class VersionInfo:
     activated_at: dt.datetime | None = None
     deactivated_at: dt.datetime | None = None
     staff_revision: int = 0
+    warnings: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def etag(self) -> str:
@@ -112,6 +118,7 @@ class VersionInfo:
             activated_at=values["activated_at"],
             deactivated_at=values["deactivated_at"],
             staff_revision=int(values.get("staff_revision") or 0),
+            warnings=list(values.get("warnings") or []),
         )
 
 
