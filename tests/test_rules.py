@@ -195,6 +195,8 @@ def test_cli_and_api_share_the_save_policy(tmp_path, monkeypatch, only_warnings)
             assert len(versions) == 1
             assert versions[0].note == ""  # as the planner wrote it
             assert {w["kind"] for w in versions[0].warnings} == {"households_mismatch"}
+        listed = CliRunner().invoke(app, ["store", "list"])
+        assert "warning(s) at save" in listed.output and "households" in listed.output
     else:
         assert response.status_code == 422
         assert result.exit_code == 2

@@ -48,7 +48,12 @@ def store_list() -> None:
             line += f"; active from {when(v.activated_at)} by {v.activated_by}"
         if v.deactivated_at:
             line += f" to {when(v.deactivated_at)}"
+        if v.warnings:
+            line += f"; {len(v.warnings)} warning(s) at save"
         out.print(line, highlight=False, soft_wrap=True)
+        for warning in v.warnings:
+            text = warning.get("line") if isinstance(warning, dict) else str(warning)
+            out.print(f"    warning: {text}", highlight=False, soft_wrap=True, markup=False)
 
 
 @user_errors
