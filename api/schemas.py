@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import JsonDict
 
 __all__ = [
     "LAT_RANGE",
@@ -39,10 +40,10 @@ __all__ = [
 ]
 
 
-LON_RANGE = {"minimum": -180, "maximum": 180}
+LON_RANGE: JsonDict = {"minimum": -180, "maximum": 180}
 """A longitude's range in the schema; the check itself, whose message tells swapped
 coordinates apart from wrong ones, is :func:`geogrid.crs.check_lonlat` (422)."""
-LAT_RANGE = {"minimum": -90, "maximum": 90}
+LAT_RANGE: JsonDict = {"minimum": -90, "maximum": 90}
 """A latitude's range in the schema (see :data:`LON_RANGE`)."""
 
 

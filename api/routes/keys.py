@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from api.auth import CurrentCaller, store_of
 from api.schemas import MAX_ID, Instant
@@ -24,6 +24,9 @@ router = APIRouter(tags=["keys"])
 Role = Annotated[str, Field(pattern="^(reporter|worker|supervisor|planner|admin)$")]
 
 
+_GRID_ROLES: list[JsonValue] = [r.value for r in sorted(GRID_REQUIRED)]
+
+
 class KeyIn(BaseModel):
     """A new API key: its role, a label, and the grid subtree it is bound to."""
 
@@ -33,7 +36,7 @@ class KeyIn(BaseModel):
             "examples": [{"role": "worker", "name": "王芳", "grid_code": "110108001001001"}],
             # a worker's key is bound to a grid (GRID_REQUIRED): said in the schema too
             "if": {
-                "properties": {"role": {"enum": sorted(r.value for r in GRID_REQUIRED)}},
+                "properties": {"role": {"enum": _GRID_ROLES}},
                 "required": ["role"],
             },
             "then": {"required": ["grid_code"], "properties": {"grid_code": {"type": "string"}}},
