@@ -40,6 +40,7 @@ __all__ = [
     "InvalidIncidentError",
     "InvalidInputError",
     "InvalidPlanError",
+    "JurisdictionConflictError",
     "NoActivePlanError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -137,6 +138,10 @@ class TransitionError(ConflictError):
 
 class VersionStateError(ConflictError):
     """A version cannot move to the asked state (e.g. activating a draft never approved)."""
+
+
+class JurisdictionConflictError(ConflictError):
+    """A plan would overlap, or share grid codes with, another jurisdiction's plan in force."""
 
 
 # -- the store and the installation (5xx) -------------------------------------------------------

@@ -20,11 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geogrid.access import Caller
+from geogrid.county import union_plan
 from geogrid.errors import (
+    AccessDeniedError,
     InvalidInputError,
     InvalidPlanError,
     NotFoundError,
     PreconditionFailedError,
+    VersionStateError,
 )
 from geogrid.incidents import DEFAULT_POLICY, DEFAULT_TAXONOMY, DeadlinePolicy, Taxonomy
 from geogrid.plan import GRID_COLUMNS, PLAN_CRS, STAFF_COLUMNS, UNIT_COLUMNS, GridPlan
@@ -32,13 +35,22 @@ from geogrid.store import schema
 from geogrid.store.access import AccessStore, insert_audit
 from geogrid.store.database import create_engine, describe, translate_errors, upgrade, writing
 from geogrid.store.incidents import IncidentStore
+from geogrid.store.jurisdictions import (
+    Jurisdiction,
+    ancestors,
+    check_neighbours,
+    ensure_registered,
+    jurisdiction_of,
+    listing,
+    register,
+)
 from geogrid.store.staff import StaffStore
 from geogrid.store.versions import VersionInfo, VersionStatus, check_transition
 
 if TYPE_CHECKING:
     from geogrid.settings import Settings
 
-__all__ = ["PlanStore", "open_store", "sort_plan"]
+__all__ = ["PlanStore", "open_store", "sort_plan", "union_plan"]
 
 _GRID_ORDER = ["level", "code"]
 _STAFF_ORDER = ["grid_code", "role", "name"]
@@ -174,6 +186,7 @@ class PlanStore:
         note: str = "",
         warnings: Sequence[Mapping[str, Any]] = (),
         caller: Caller | None = None,
+        jurisdiction: str | None = None,
     ) -> VersionInfo:
         """Store ``plan`` as a new draft version of ``plan.name``; all or nothing.
 
@@ -190,7 +203,12 @@ class PlanStore:
             :meth:`geogrid.validate.Problem.to_dict` gives them (JSON-ready mappings);
             :func:`geogrid.store.publish.save_checked` passes them.
         caller
-            When given, an audit row ``plan.save`` is written in the same transaction.
+            When given, an audit row ``plan.save`` is written in the same transaction; a
+            caller bound to a code must cover the jurisdiction.
+        jurisdiction
+            The code of the area the plan governs; default: its one top-level grid's code,
+            else its name (:func:`~geogrid.store.jurisdictions.jurisdiction_of`). A code not
+            yet registered is registered, named after the plan's top grid.
 
         Returns
         -------
@@ -200,8 +218,12 @@ class PlanStore:
         _check_plan(plan)
         by = _check_by(by)
         now = _now()
+        area = jurisdiction.strip() if jurisdiction else jurisdiction_of(plan)
         with self._writing(f"save plan {plan.name!r}") as connection:
-            version_id, number = _insert_version(connection, plan, by, note, warnings, now)
+            _check_series(connection, plan.name, area)
+            ensure_registered(connection, plan, area, now)
+            _require_covers(connection, caller, area)
+            version_id, number = _insert_version(connection, plan, by, note, warnings, now, area)
             _insert_tables(connection, plan, version_id, now)
             _register_codes(connection, plan, number, now)
             if self.backend == "geopackage":
@@ -243,21 +265,43 @@ class PlanStore:
         by: str,
         expect: Collection[str] | None = None,
         caller: Caller | None = None,
+        valid_from: dt.datetime | None = None,
     ) -> VersionInfo:
-        """Make approved ``version`` of plan ``name`` the active plan of the store (启用).
+        """Make approved ``version`` of plan ``name`` its jurisdiction's plan (启用).
 
-        The version active before (of any plan) is retired with ``deactivated_at`` set to the
-        same instant, in the same transaction. Raises :class:`VersionStateError` unless the
-        version is approved. ``expect`` and ``caller`` as in :meth:`approve`.
+        The version active before in the same jurisdiction is retired, its period in force
+        ending when this one's begins, in the same transaction; other jurisdictions keep
+        theirs. Raises :class:`VersionStateError` unless the version is approved, and
+        :class:`~geogrid.errors.JurisdictionConflictError` when its top-level grids overlap
+        another jurisdiction's plan in force or share a grid code with it.
+
+        Parameters
+        ----------
+        valid_from
+            When the version comes into force: now by default; a past date (the redraw took
+            effect before it was entered) or a future one (announced ahead). It may not lie
+            before the start of the version it replaces.
+        expect, caller
+            As in :meth:`approve`.
         """
         by = _check_by(by)
         with self._writing(f"activate plan {name!r}") as connection:
             _serialise_activations(connection)
             row = _locked_version(connection, name, version, expect)
-            check_transition(VersionInfo.from_row(row), VersionStatus.ACTIVE)
+            info = VersionInfo.from_row(row)
+            check_transition(info, VersionStatus.ACTIVE)
             now = _now()
-            _retire_active(connection, now)
-            values = {"status": "active", "activated_by": by, "activated_at": now}
+            start = now if valid_from is None else _instant(valid_from)
+            plan = _load_plan(connection, row)
+            check_neighbours(connection, plan, info.jurisdiction, start)
+            _retire_active(connection, info, start, now)
+            values = {
+                "status": "active",
+                "activated_by": by,
+                "activated_at": now,
+                "valid_from": start,
+                "valid_to": None,
+            }
             _update(connection, row.id, values)
             info = VersionInfo.from_row(connection.execute(_by_id(row.id)).one())
             _audit(connection, caller, "plan.activate", info)
@@ -265,15 +309,17 @@ class PlanStore:
 
     # -- reading -------------------------------------------------------------------------
 
-    def get(self, name: str, version: int | None = None) -> GridPlan:
+    def get(
+        self, name: str, version: int | None = None, *, at: dt.datetime | None = None
+    ) -> GridPlan:
         """Version ``version`` of plan ``name`` (``None``: the latest), in store row order.
 
-        Staff are the current ones (no ``valid_to``). Raises :class:`NotFoundError` when the
-        plan or version does not exist.
+        Staff are those in force now, or at instant ``at``. Raises :class:`NotFoundError`
+        when the plan or version does not exist.
         """
         with self._reading("read plan " + repr(name)) as connection:
             row = _find_version(connection, name, version)
-            return _load_plan(connection, row)
+            return _load_plan(connection, row, at)
 
     def versions(self, name: str | None = None) -> list[VersionInfo]:
         """Every version of plan ``name`` (``None``: of all plans), by plan name and version."""
@@ -284,17 +330,78 @@ class PlanStore:
         with self._reading("list versions") as connection:
             return [VersionInfo.from_row(row) for row in connection.execute(query)]
 
+    def in_force(
+        self, at: dt.datetime | None = None, *, jurisdiction: str | None = None
+    ) -> list[VersionInfo]:
+        """The versions in force now (or at instant ``at``), one per jurisdiction, by code.
+
+        ``jurisdiction``: only that jurisdiction's (a list of at most one).
+        """
+        with self._reading("list the plans in force") as connection:
+            rows = _in_force_rows(connection, at, jurisdiction)
+            return [VersionInfo.from_row(row) for row in rows]
+
     def active(self, at: dt.datetime | None = None) -> GridPlan | None:
-        """The plan active now, or at instant ``at``; ``None`` when no plan was active then."""
+        """The plan in force now, or at ``at``; ``None`` when none was.
+
+        With several jurisdictions in force, their union (:func:`union_plan`): every grid of
+        every plan, named after the jurisdictions, with the deepest plan's level names.
+        """
         with self._reading("read the active plan") as connection:
-            row = _active_row(connection, at)
-            return None if row is None else _load_plan(connection, row)
+            rows = _in_force_rows(connection, at, None)
+            plans = [_load_plan(connection, row, at) for row in rows]
+        if not plans:
+            return None
+        return plans[0] if len(plans) == 1 else union_plan(plans)
 
     def active_info(self, at: dt.datetime | None = None) -> VersionInfo | None:
-        """The :class:`VersionInfo` of the version active now, or at instant ``at``."""
-        with self._reading("read the active plan") as connection:
-            row = _active_row(connection, at)
-            return None if row is None else VersionInfo.from_row(row)
+        """The :class:`VersionInfo` in force now (or at ``at``); with several, the latest started.
+
+        Prefer :meth:`in_force`, which lists every jurisdiction's.
+        """
+        infos = self.in_force(at)
+        if not infos:
+            return None
+        return max(infos, key=lambda info: (info.valid_from or info.created_at, info.plan))
+
+    def staff_at(self, name: str, version: int, at: dt.datetime | None = None) -> pd.DataFrame:
+        """The staff table of a version as it was at ``at`` (default: now), in store order."""
+        with self._reading(f"read the staff of plan {name!r}") as connection:
+            row = _find_version(connection, name, version)
+            staff = _read_table(
+                connection, schema.staff, row.id, list(STAFF_COLUMNS), where=_staff_in_force(at)
+            )
+            return _sorted(staff, _STAFF_ORDER)
+
+    def register_jurisdiction(
+        self,
+        code: str,
+        name: str,
+        *,
+        parent: str | None = None,
+        level_name: str = "",
+        caller: Caller | None = None,
+    ) -> Jurisdiction:
+        """Register ``code`` (a county, township, street …) with its name and parent code.
+
+        Jurisdictions of saved plans are registered by :meth:`save`; register the codes above
+        them (the county over its townships) so that a key bound to the county covers them.
+        """
+        with self._writing(f"register jurisdiction {code!r}") as connection:
+            entry = register(
+                connection, code, name, parent=parent, level_name=level_name, now=_now()
+            )
+            if caller is not None:
+                details = {"name": entry.name, "parent": entry.parent_code}
+                insert_audit(
+                    connection, caller, "jurisdiction.register", "jurisdiction", code, details
+                )
+            return entry
+
+    def jurisdictions(self) -> list[Jurisdiction]:
+        """The registered jurisdictions, by code."""
+        with self._reading("list jurisdictions") as connection:
+            return listing(connection)
 
     def plans(self) -> list[str]:
         """Names of the stored plans, sorted."""
@@ -350,6 +457,7 @@ def _insert_version(
     note: str,
     warnings: Sequence[Mapping[str, Any]],
     now: dt.datetime,
+    jurisdiction: str,
 ) -> tuple[int, int]:
     table = schema.plan_versions
     latest = connection.scalar(
@@ -364,6 +472,7 @@ def _insert_version(
         "note": note or "",
         "warnings": [{k: _finite(v) for k, v in w.items()} for w in warnings],
         "status": VersionStatus.DRAFT.value,
+        "jurisdiction": jurisdiction,
         "created_by": by,
         "created_at": now,
     }
@@ -383,8 +492,8 @@ def _insert_tables(
 ) -> None:
     grids = _records(plan.grids, list(GRID_COLUMNS), geometry=True)
     staff = _records(plan.staff, list(STAFF_COLUMNS))
-    for row in staff:
-        row.update(valid_from=now, valid_to=None)
+    for row in staff:  # in force for the version's whole period, until changed in place
+        row.update(valid_from=None, valid_to=None)
     units = _records(plan.units, list(UNIT_COLUMNS), geometry=True)
     for table, rows in ((schema.grids, grids), (schema.staff, staff), (schema.units, units)):
         if rows:
@@ -504,13 +613,62 @@ def _serialise_activations(connection: sa.Connection) -> None:
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('geogrid.activate'))")
 
 
-def _retire_active(connection: sa.Connection, now: dt.datetime) -> None:
+def _retire_active(
+    connection: sa.Connection, info: VersionInfo, start: dt.datetime, now: dt.datetime
+) -> None:
+    """Retire the jurisdiction's active version; its period in force ends at ``start``."""
     table = schema.plan_versions
+    same = sa.and_(
+        table.c.status == VersionStatus.ACTIVE.value,
+        table.c.jurisdiction == info.jurisdiction,
+    )
+    current = connection.execute(sa.select(table).where(same)).one_or_none()
+    if current is None:
+        return
+    before = VersionInfo.from_row(current)
+    if before.valid_from is not None and start <= before.valid_from:
+        raise VersionStateError(
+            f"version {before.version} of plan {before.plan!r} is in force in jurisdiction "
+            f"{info.jurisdiction!r} from {before.valid_from:%Y-%m-%d %H:%M} UTC: a version "
+            f"replacing it must start later than that, not {start:%Y-%m-%d %H:%M} UTC"
+        )
     connection.execute(
         table.update()
-        .where(table.c.status == VersionStatus.ACTIVE.value)
-        .values(status=VersionStatus.RETIRED.value, deactivated_at=now)
+        .where(table.c.id == current.id)
+        .values(status=VersionStatus.RETIRED.value, deactivated_at=now, valid_to=start)
     )
+
+
+def _check_series(connection: sa.Connection, name: str, jurisdiction: str) -> None:
+    """A plan's versions stay in one jurisdiction: a plan name is one area's series."""
+    table = schema.plan_versions
+    earlier = connection.scalar(
+        sa.select(table.c.jurisdiction).where(table.c.plan_name == name).limit(1)
+    )
+    if earlier is not None and earlier != jurisdiction:
+        raise InvalidPlanError(
+            f"plan {name!r} governs jurisdiction {earlier!r}, but this version's would be "
+            f"{jurisdiction!r}: save it under another name, or keep its top-level grid "
+            f"{earlier!r}"
+        )
+
+
+def _require_covers(connection: sa.Connection, caller: Caller | None, jurisdiction: str) -> None:
+    """Refuse a caller bound to a code whose subtree does not hold ``jurisdiction``."""
+    if caller is None or caller.grid_code is None:
+        return
+    chain = (*ancestors(connection, jurisdiction), jurisdiction)
+    if caller.grid_code not in chain:
+        raise AccessDeniedError(
+            f"{caller.name} is bound to {caller.grid_code!r}, which does not hold "
+            f"jurisdiction {jurisdiction!r}"
+        )
+
+
+def _instant(value: dt.datetime) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        raise InvalidInputError(f"valid_from must be a date and time, not {value!r}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 # -- read helpers --------------------------------------------------------------------------
@@ -544,23 +702,36 @@ def _not_found(connection: sa.Connection, name: str, version: int | None) -> Not
     return NotFoundError(f"no plan named {name!r} in the store; stored plans: {known}")
 
 
-def _active_row(connection: sa.Connection, at: dt.datetime | None) -> sa.Row[Any] | None:
+def _in_force_rows(
+    connection: sa.Connection, at: dt.datetime | None, jurisdiction: str | None
+) -> list[sa.Row[Any]]:
     table = schema.plan_versions
-    query = sa.select(table)
-    if at is None:
-        query = query.where(table.c.status == VersionStatus.ACTIVE.value)
-    else:
-        query = query.where(
-            table.c.activated_at <= at,
-            sa.or_(table.c.deactivated_at.is_(None), table.c.deactivated_at > at),
-        )
-    query = query.order_by(table.c.activated_at.desc()).limit(1)
-    return connection.execute(query).one_or_none()
+    at = _now() if at is None else _instant(at)
+    query = sa.select(table).where(
+        table.c.status.in_((VersionStatus.ACTIVE.value, VersionStatus.RETIRED.value)),
+        table.c.valid_from <= at,
+        sa.or_(table.c.valid_to.is_(None), table.c.valid_to > at),
+    )
+    if jurisdiction is not None:
+        query = query.where(table.c.jurisdiction == jurisdiction)
+    return list(connection.execute(query.order_by(table.c.jurisdiction)).all())
 
 
-def _load_plan(connection: sa.Connection, row: sa.Row[Any]) -> GridPlan:
+def _staff_in_force(at: dt.datetime | None) -> sa.ColumnElement[bool]:
+    """Staff rows in force at ``at`` (now by default): started, and not yet ended."""
+    staff = schema.staff
+    at = _now() if at is None else _instant(at)
+    return sa.and_(
+        sa.or_(staff.c.valid_from.is_(None), staff.c.valid_from <= at),
+        sa.or_(staff.c.valid_to.is_(None), staff.c.valid_to > at),
+    )
+
+
+def _load_plan(
+    connection: sa.Connection, row: sa.Row[Any], at: dt.datetime | None = None
+) -> GridPlan:
     grids = _read_table(connection, schema.grids, row.id, list(GRID_COLUMNS), geometry=True)
-    staff_query = schema.staff.c.valid_to.is_(None)
+    staff_query = _staff_in_force(at)
     staff = _read_table(connection, schema.staff, row.id, list(STAFF_COLUMNS), where=staff_query)
     units = _read_table(connection, schema.units, row.id, list(UNIT_COLUMNS), geometry=True)
     plan = GridPlan(

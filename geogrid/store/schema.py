@@ -48,7 +48,9 @@ __all__ = [
     "idempotency_keys",
     "incident_events",
     "incidents",
+    "jurisdictions",
     "metadata",
+    "people",
     "plan_versions",
     "staff",
     "staff_changes",
@@ -241,11 +243,15 @@ plan_versions = sa.Table(
     sa.Column("staff_revision", sa.Integer, nullable=False, server_default="0"),
     # the plan's validation warnings when saved: Problem.to_dict() objects (migration 0004)
     sa.Column("warnings", JsonType, nullable=False, server_default="[]"),
+    # the area the plan governs, and the period the version is in force (migration 0005)
+    sa.Column("jurisdiction", sa.Text, nullable=False, index=True),
+    sa.Column("valid_from", UtcDateTime),
+    sa.Column("valid_to", UtcDateTime),
     sa.UniqueConstraint("plan_name", "version"),
     sa.CheckConstraint(f"status IN {STATUSES!r}", name="status"),
     sa.Index(
         "uq_plan_versions_one_active",
-        "status",
+        "jurisdiction",
         unique=True,
         postgresql_where=sa.text("status = 'active'"),
         sqlite_where=sa.text("status = 'active'"),
@@ -300,6 +306,9 @@ staff = sa.Table(
     sa.Column("phone", sa.Text),
     sa.Column("valid_from", UtcDateTime),
     sa.Column("valid_to", UtcDateTime),
+    # the person holding this assignment (migration 0005)
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), index=True),
+    sa.Index("ix_staff_grid_code", "grid_code"),
     sqlite_autoincrement=True,
 )
 
@@ -344,6 +353,37 @@ staff_changes = sa.Table(
     sa.Column("changed_by", sa.Text, nullable=False),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("changed_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+jurisdictions = sa.Table(
+    "jurisdictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("parent_code", sa.Text, index=True),
+    sa.Column("level_name", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text),
+    sa.Column("id_number", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_people_name_phone", "name", "phone"),
+    sa.Index(
+        "uq_people_id_number",
+        "id_number",
+        unique=True,
+        postgresql_where=sa.text("id_number IS NOT NULL"),
+        sqlite_where=sa.text("id_number IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,
 )
 

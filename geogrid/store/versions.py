@@ -1,10 +1,13 @@
 """Plan versions and their life cycle: draft → approved → active → retired.
 
-Every :meth:`~geogrid.store.PlanStore.save` makes a new *draft* version of a plan; a reviewer
-*approves* it; activating an approved version makes it the one plan the incident service
-uses and *retires* the version that was active before, in the same transaction. A retired
-version stays readable for history but is never activated again: to go back to it, save it
-again (a new version), approve and activate that.
+Every :meth:`~geogrid.store.PlanStore.save` makes a new *draft* version of a plan, in the
+plan's jurisdiction (:mod:`geogrid.store.jurisdictions`); a reviewer *approves* it;
+activating an approved version makes it its jurisdiction's plan from an instant
+(``valid_from``, now or a date in the past or future) and *retires* the version that was
+active before in that jurisdiction, whose period in force ends at that instant
+(``valid_to``), in the same transaction. Other jurisdictions are untouched. A retired version
+stays readable for history (and answers ``at=`` queries inside its period) but is never
+activated again: to go back to it, save it again (a new version), approve and activate that.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class VersionStatus(StrEnum):
 
     DRAFT = "draft"  # 草稿: saved, not reviewed
     APPROVED = "approved"  # 已审核: may be activated
-    ACTIVE = "active"  # 启用: the plan in force (one per store)
+    ACTIVE = "active"  # 启用: its jurisdiction's latest activated version (one per jurisdiction)
     RETIRED = "retired"  # 停用: was active, replaced by another version
 
 
@@ -54,6 +57,12 @@ class VersionInfo:
         When another version replaced it as the active one; ``None`` while active.
     staff_revision
         How many times staff of this version were changed in place (0 when saved).
+    jurisdiction
+        The code of the area the plan governs (:func:`geogrid.store.jurisdictions.jurisdiction_of`).
+    valid_from, valid_to
+        The period the version is in force: from its activation's date (which may lie in the
+        past or the future) until the next activation in its jurisdiction; ``None`` before it
+        is activated, and ``valid_to`` while nothing replaces it.
     warnings
         The plan's validation warnings when it was saved, as
         :meth:`geogrid.validate.Problem.to_dict` gives them (``kind``, ``severity``,
@@ -76,6 +85,18 @@ class VersionInfo:
     deactivated_at: dt.datetime | None = None
     staff_revision: int = 0
     warnings: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    jurisdiction: str = ""
+    valid_from: dt.datetime | None = None
+    valid_to: dt.datetime | None = None
+
+    def in_force(self, at: dt.datetime) -> bool:
+        """Whether the version is in force at instant ``at``."""
+        return (
+            self.status in (VersionStatus.ACTIVE, VersionStatus.RETIRED)
+            and self.valid_from is not None
+            and self.valid_from <= at
+            and (self.valid_to is None or at < self.valid_to)
+        )
 
     @property
     def etag(self) -> str:
@@ -96,6 +117,8 @@ class VersionInfo:
             self.activated_at,
             self.deactivated_at,
             self.staff_revision,
+            self.valid_from,
+            self.valid_to,
         )
         return hashlib.sha256(repr(state).encode()).hexdigest()[:32]
 
@@ -119,6 +142,9 @@ class VersionInfo:
             deactivated_at=values["deactivated_at"],
             staff_revision=int(values.get("staff_revision") or 0),
             warnings=list(values.get("warnings") or []),
+            jurisdiction=values.get("jurisdiction") or values["plan_name"],
+            valid_from=values.get("valid_from"),
+            valid_to=values.get("valid_to"),
         )
 
 
