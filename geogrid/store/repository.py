@@ -44,6 +44,7 @@ from geogrid.store.jurisdictions import (
     listing,
     register,
 )
+from geogrid.store.people import link_people
 from geogrid.store.staff import StaffStore
 from geogrid.store.versions import VersionInfo, VersionStatus, check_transition
 
@@ -494,6 +495,7 @@ def _insert_tables(
     staff = _records(plan.staff, list(STAFF_COLUMNS))
     for row in staff:  # in force for the version's whole period, until changed in place
         row.update(valid_from=None, valid_to=None)
+    link_people(connection, staff, now)  # staff.person_id: the same person across versions
     units = _records(plan.units, list(UNIT_COLUMNS), geometry=True)
     for table, rows in ((schema.grids, grids), (schema.staff, staff), (schema.units, units)):
         if rows:
