@@ -25,7 +25,8 @@ A *failed attempt* is a case sent back to ``dispatched`` from ``handled`` or ``f
 The rules are split by concern, and everything public is re-exported here:
 :mod:`geogrid.incidents.lifecycle` (reports, placements, incidents, their events and moves),
 :mod:`geogrid.incidents.urgency` (urgency and deadlines), :mod:`geogrid.incidents.taxonomy`
-(categories) and :mod:`geogrid.incidents.stats` (figures per grid).
+(categories), :mod:`geogrid.incidents.referral` (overdue cases referred up the chain grid →
+community → street → department) and :mod:`geogrid.incidents.stats` (figures per grid).
 
 Examples
 --------
@@ -65,15 +66,24 @@ from geogrid.incidents.lifecycle import (
 )
 from geogrid.incidents.lifecycle import MAX_DESCRIPTION as MAX_DESCRIPTION
 from geogrid.incidents.lifecycle import MAX_PHOTOS as MAX_PHOTOS
+from geogrid.incidents.referral import (
+    DEFAULT_CHAIN,
+    REFERRAL_NOTE,
+    ReferralChain,
+    refer_overdue,
+    referral_tier,
+)
 from geogrid.incidents.stats import GridStats, grid_stats
 from geogrid.incidents.taxonomy import DEFAULT_TAXONOMY, Category, Taxonomy
 from geogrid.incidents.urgency import DEFAULT_POLICY, DeadlinePolicy, Urgency
 
 __all__ = [
+    "DEFAULT_CHAIN",
     "DEFAULT_POLICY",
     "DEFAULT_TAXONOMY",
     "FAILED_ATTEMPTS",
     "OPEN_STATUSES",
+    "REFERRAL_NOTE",
     "TRANSITIONS",
     "CaseFacts",
     "Category",
@@ -84,6 +94,7 @@ __all__ = [
     "Incident",
     "IncidentReport",
     "Placement",
+    "ReferralChain",
     "StaffMember",
     "Status",
     "Taxonomy",
@@ -94,7 +105,9 @@ __all__ = [
     "incident_etag",
     "is_overdue",
     "open_incident",
+    "refer_overdue",
     "reference_number",
+    "referral_tier",
     "request_hash",
     "should_escalate",
 ]

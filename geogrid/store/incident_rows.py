@@ -18,6 +18,7 @@ from geogrid.incidents import (
     Event,
     EventAction,
     Incident,
+    ReferralChain,
     StaffMember,
     Status,
     Urgency,
@@ -28,11 +29,16 @@ from geogrid.store.incident_filters import LEVELS, row_lineage, scopes_for
 
 __all__ = [
     "IncidentRef",
+    "create_details",
+    "event_rows",
     "incident_from_row",
+    "incident_values",
     "insert_events",
     "insert_incident",
     "load_events",
     "load_incident",
+    "referral_details",
+    "transition_details",
     "update_incident",
 ]
 
@@ -87,9 +93,14 @@ def update_incident(connection: sa.Connection, incident: Incident) -> None:
 
 def insert_events(connection: sa.Connection, incident: Incident, events: list[Event]) -> None:
     """Append ``events`` to the history of ``incident``."""
-    rows = [
+    connection.execute(schema.incident_events.insert(), event_rows(incident.id, events))
+
+
+def event_rows(incident_id: int | None, events: list[Event]) -> list[dict[str, Any]]:
+    """The ``incident_events`` rows of ``events`` of incident ``incident_id``."""
+    return [
         {
-            "incident_id": incident.id,
+            "incident_id": incident_id,
             "action": e.action.value,
             "from_status": None if e.from_status is None else e.from_status.value,
             "to_status": e.to_status.value,
@@ -101,7 +112,26 @@ def insert_events(connection: sa.Connection, incident: Incident, events: list[Ev
         }
         for e in events
     ]
-    connection.execute(schema.incident_events.insert(), rows)
+
+
+def create_details(incident: Incident) -> dict[str, Any]:
+    """Details of the ``incident.create`` audit row of a new ``incident``."""
+    return {"reference": incident.reference, "grid_code": incident.grid_code}
+
+
+def transition_details(before: Status, moved: Incident, events: list[Event]) -> dict[str, Any]:
+    """Details of the ``incident.transition`` audit row of a move from ``before``."""
+    return {"from": before, "to": moved.status, "escalated": len(events) > 1}
+
+
+def referral_details(chain: ReferralChain, tier: int, moved: Incident) -> dict[str, Any]:
+    """Details of the ``incident.refer`` audit row of a referral from ``tier`` one tier up."""
+    return {"from": chain.tiers[tier], "to": chain.tiers[tier + 1], "assignee": moved.assignee}
+
+
+def incident_values(incident: Incident) -> dict[str, Any]:
+    """The ``incidents`` row of ``incident`` (without ``id`` and ``reference``)."""
+    return _values(incident)
 
 
 def _values(incident: Incident) -> dict[str, Any]:

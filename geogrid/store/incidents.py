@@ -61,7 +61,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -78,6 +78,7 @@ from geogrid.errors import (
     StoreError,
 )
 from geogrid.incidents import (
+    DEFAULT_CHAIN,
     DEFAULT_POLICY,
     DEFAULT_TAXONOMY,
     DeadlinePolicy,
@@ -86,11 +87,14 @@ from geogrid.incidents import (
     Incident,
     IncidentReport,
     Placement,
+    ReferralChain,
     Status,
     Taxonomy,
     apply_transition,
     incident_etag,
     open_incident,
+    refer_overdue,
+    referral_tier,
     request_hash,
 )
 from geogrid.store import schema
@@ -103,6 +107,7 @@ from geogrid.store.idempotency import (
     claim_key,
     disconnected,
 )
+from geogrid.store.incident_bulk import History, write_histories
 from geogrid.store.incident_filters import (
     LEVELS,
     filter_conditions,
@@ -113,11 +118,14 @@ from geogrid.store.incident_filters import (
 )
 from geogrid.store.incident_rows import (
     IncidentRef,
+    create_details,
     incident_from_row,
     insert_events,
     insert_incident,
     load_events,
     load_incident,
+    referral_details,
+    transition_details,
     update_incident,
 )
 from geogrid.store.incident_stats import group_stats
@@ -257,7 +265,7 @@ class IncidentStore:
             incident = insert_incident(connection, draft, caller.role.value)
             if key is not None:
                 bind_claim(connection, caller.identity, key, incident.id)
-            details = {"reference": incident.reference, "grid_code": incident.grid_code}
+            details = create_details(incident)
             insert_audit(connection, caller, "incident.create", "incident", incident.id, details)
         return Created(mask_incident(incident, caller), False)
 
@@ -312,15 +320,73 @@ class IncidentStore:
                 )
                 update_incident(connection, moved)
                 insert_events(connection, moved, events)
-                details = {
-                    "from": current.status,
-                    "to": moved.status,
-                    "escalated": len(events) > 1,
-                }
+                details = transition_details(current.status, moved, events)
                 insert_audit(
                     connection, caller, "incident.transition", "incident", moved.id, details
                 )
         return mask_incident(moved, caller)
+
+    def refer_overdue(
+        self,
+        ref: IncidentRef,
+        *,
+        caller: Caller,
+        at: dt.datetime | None = None,
+        chain: ReferralChain = DEFAULT_CHAIN,
+    ) -> Incident:
+        """Refer overdue incident ``ref`` one tier up (网格 → 社区 → 街道 → 部门).
+
+        The tier reached is counted from the history (:func:`~geogrid.incidents.referral_tier`);
+        the rule is :func:`~geogrid.incidents.refer_overdue`. The change, its ``escalate``
+        event and an ``incident.refer`` audit row are written in one transaction, with the
+        incident row locked. Raises :class:`~geogrid.errors.TransitionError` when the case is
+        not yet due, closed or rejected, or at the top tier.
+        """
+        given = to_ms(at) if at else None
+        with self._denials(caller, "incident.refer", ref):
+            require(caller, Permission.CHANGE_INCIDENTS)
+            with write_transaction(self._engine, "refer an incident") as connection:
+                current = load_incident(connection, ref, caller, lock=True)
+                tier = referral_tier(load_events(connection, current.id))
+                when = given or max(now_ms(), current.updated_at)
+                moved, events = refer_overdue(
+                    current,
+                    tier=tier,
+                    at=when,
+                    by=caller.name,
+                    role=caller.role.value,
+                    chain=chain,
+                    policy=self.policy,
+                )
+                update_incident(connection, moved)
+                insert_events(connection, moved, events)
+                details = referral_details(chain, tier, moved)
+                insert_audit(connection, caller, "incident.refer", "incident", moved.id, details)
+        return mask_incident(moved, caller)
+
+    def import_histories(
+        self,
+        histories: Sequence[History],
+        *,
+        caller: Caller,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """Store many incidents with their whole history in one transaction; their ids.
+
+        For imports and simulations (:mod:`geogrid.store.incident_bulk`): the rows are those
+        :meth:`create_incident`, :meth:`transition` and :meth:`refer_overdue` write for the
+        same changes, made in time order. ``caller`` (who imports) needs to report and change
+        incidents everywhere (an admin bound to no grid).
+        """
+        with self._denials(caller, "incident.import", None):
+            require(caller, Permission.REPORT)
+            require(caller, Permission.CHANGE_INCIDENTS)
+            if caller.grid_code is not None:
+                raise AccessDeniedError(
+                    f"{caller.name} covers grid {caller.grid_code} only: an import needs a "
+                    "caller bound to no grid"
+                )
+        return write_histories(self._engine, histories, progress=progress)
 
     # -- reading -----------------------------------------------------------------------------
 
