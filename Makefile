@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev system-deps lint bench-deps schemathesis
+.PHONY: demo test install install-dev system-deps lint bench-deps schemathesis examples-full
 
 demo: install  ## the main job on the sample data, embedded store (no database server)
 	$(BIN)/geogrid demo
@@ -23,7 +23,7 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,examples]"
 
 system-deps:
 	bash scripts/system-deps.sh
@@ -33,3 +33,10 @@ bench-deps: install-dev  ## wrk and py-spy for bench/bench_api.py
 
 schemathesis: install-dev  ## every Schemathesis check, both stores, admin key and none, 500 examples/op
 	$(BIN)/python -m tests.contract --examples 500 --out bench/results/schemathesis.json
+
+EXAMPLES := ruyang qinghu zhihe jinyuan zhuzhou wangcheng
+
+examples-full: install-dev  ## the six real systems rebuilt at their published scale (docs/CASES.md)
+	for name in $(EXAMPLES); do \
+		$(BIN)/geogrid example $$name --scale full -o out/examples/$$name-full || exit 1; \
+	done

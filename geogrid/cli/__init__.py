@@ -15,6 +15,7 @@ One module per command group; this package only names the commands and builds th
 ``serve``       ``serve``
 ``store``       ``store save / list / approve / activate / export``
 ``keys``        ``keys create / list / revoke``
+``example``     ``example`` (the real systems rebuilt)
 ==============  =================================================================
 """
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import typer
 
-from geogrid.cli import demo, keys, locate, maps, partition, plans, redraw, serve, store
+from geogrid.cli import demo, example, keys, locate, maps, partition, plans, redraw, serve, store
 
 __all__ = ["app"]
 
@@ -50,6 +51,7 @@ app.command("cards")(maps.cards_cmd)
 app.command("redraw")(redraw.redraw_cmd)
 app.command("locate")(locate.locate_cmd)
 app.command("serve")(serve.serve_cmd)
+app.command("example")(example.example_cmd)
 
 store_app.command("save")(store.store_save)
 store_app.command("list")(store.store_list)
