@@ -95,3 +95,36 @@ def test_qinghu_small_through_the_command(tmp_path):
     assert figures["public signs (公示牌)"]["rebuilt"] == planned["grids"]
     assert figures["grid heads (网格长)"]["rebuilt"] == planned["grids"]
     assert "清湖街道" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_zhihe_full_settings_give_the_published_grid_counts():
+    from geogrid.examples import zhihe
+
+    assert zhihe.planned_grids("full") == {
+        "villages": 22,
+        "grids": 167,
+        "groups": 254,
+        "courtyard grids": 959,
+    }
+
+
+def test_zhihe_small(tmp_path):
+    from geogrid.examples import zhihe
+
+    report = run_example("zhihe", tmp_path, scale="small")
+    _check_common(report, tmp_path, jurisdictions=1)
+    planned = zhihe.planned_grids("small")
+    (street,) = report["jurisdictions"]
+    assert street["levels"] == {
+        "街道": 1,
+        "村/社区": planned["villages"],
+        "网格": planned["grids"],
+        "村民小组": planned["groups"],
+        "院落网格": planned["courtyard grids"],
+    }
+    figures = _figures(report)
+    assert figures["grid workers (网格员)"]["rebuilt"] == (
+        planned["villages"] + planned["grids"] + planned["courtyard grids"]
+    )
+    cards = figures["households with a contact card (直通卡)"]
+    assert cards["matches"] and cards["rebuilt"] == street["households"]

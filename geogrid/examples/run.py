@@ -173,6 +173,8 @@ def _partition(setup: Setup, seed: int, progress: bool) -> list[GridPlan]:
                 name=f"{setup.county[1]}{j.name}网格划分",
                 attribution=ATTRIBUTION,
             )
+            if setup.post is not None:
+                plan = setup.post(plan, j.areas, setup.crs, seed)
             homes = pd.concat([a.homes for a in j.areas], ignore_index=True)
             plans.append(fill_residents(plan, gpd.GeoDataFrame(homes, crs=setup.crs)))
     return plans
@@ -230,7 +232,12 @@ def _maps(
         pages = 0
         for plan in chosen:
             code = str(plan.level(1)["code"].iloc[0])
-            signs = render_signs(plan, folder / f"{code}-signs.pdf", progress=progress)
+            signs = render_signs(
+                plan,
+                folder / f"{code}-signs.pdf",
+                codes=_sign_codes(plan, setup.signs_under),
+                progress=progress,
+            )
             pages += signs.pages
             run["files"].append(str(signs.path))
         run["sign_pages"] = pages
@@ -247,8 +254,19 @@ def _maps(
                 progress=progress,
             )
             cards += len(card_set.cards)
+            run["card_households"] = run.get("card_households", 0) + len(spec.homes)
             run["files"].append(str(card_set.path))
         run["cards"] = cards
+
+
+def _sign_codes(plan: GridPlan, under: str | None) -> list[str] | None:
+    """The deepest grids below grid ``under`` (``None``: every one, the default)."""
+    if under is None:
+        return None
+    deepest = plan.level(plan.depth)
+    codes = deepest["code"].astype(str).to_numpy()
+    above = plan.ancestor_codes(codes, int(plan.grid(under)["level"]))
+    return [str(c) for c, a in zip(codes, above, strict=True) if a == under]
 
 
 def _incidents(setup: Setup, out: Path, stages: Stages, run: dict[str, Any], seed: int) -> None:

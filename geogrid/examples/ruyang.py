@@ -217,6 +217,7 @@ def setup(region: Any, crs: CRS, *, scale: str, seed: int) -> Setup:
         cards=cards,
         notes=notes,
         maps_for=[f"{CODE}{BAISHU_TOWN + 1:03d}"] if scale == "small" else None,
+        signs_under=f"{CODE}{BAISHU_TOWN + 1:03d}001" if scale == "small" else None,
         incidents={"incidents": 1389, "closed_share": 0.983, "rejected_share": 0.0},
     )
 

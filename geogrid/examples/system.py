@@ -69,6 +69,10 @@ class Setup:
     """``simulate_year`` settings (``incidents``, ``closed_share``) for the year of incidents."""
     maps_for: Sequence[str] | None = None
     """Jurisdiction codes that get a wall map and signs (default all)."""
+    post: Callable[[GridPlan, list[Any], CRS, int], GridPlan] | None = None
+    """Levels added below a jurisdiction's partitioned plan (plan, its areas, CRS, seed)."""
+    signs_under: str | None = None
+    """Only the deepest grids under this grid code get signs (default every deepest grid)."""
 
 
 def incident_figures(
