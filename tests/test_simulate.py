@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -149,21 +150,24 @@ def test_same_seed_same_year_other_seed_other_year(active) -> None:
     assert [replay(p, end=end)[0] for p in one] == [replay(p, end=end)[0] for p in two]
 
 
-def test_bulk_rows_are_those_of_the_one_by_one_calls(active, tmp_path) -> None:
-    options = {"incidents": 150, "closed_share": 0.8, "start": START, "seed": 2}
-    bulk = simulate_year(active, **options, hotline_share=0.3)
-    with open_store(f"sqlite:///{tmp_path}/one-by-one.gpkg") as other:
-        info = other.save(street_plan(), by="规划员")
-        other.approve(info.plan, info.version, by="审核员")
-        other.activate(info.plan, info.version, by="审核员")
-        slow = simulate_year(other, **options, hotline_share=0.3, bulk=False)
-        assert slow.referrals == bulk.referrals and bulk.referrals["社区"] > 0
-        assert dataclasses.replace(slow, seconds=0, stages={}, bulk=True, backend="") == (
-            dataclasses.replace(bulk, seconds=0, stages={}, backend="")
-        )
-        assert rows(other, schema.incidents) == rows(active, schema.incidents)
-        assert rows(other, schema.incident_events) == rows(active, schema.incident_events)
-        assert _audit(other) == _audit(active)
+@pytest.mark.parametrize("kind", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def test_bulk_rows_are_those_of_the_one_by_one_calls(kind, tmp_path) -> None:
+    options: dict[str, Any] = {"incidents": 150, "closed_share": 0.8, "start": START, "seed": 2}
+    runs = []
+    for bulk in (True, False):
+        with service_settings(kind, tmp_path / str(bulk)) as settings:
+            activate(settings, street_plan())
+            with open_store(settings.store_url) as store:
+                summary = simulate_year(store, **options, hotline_share=0.3, bulk=bulk)
+                tables = [rows(store, t) for t in (schema.incidents, schema.incident_events)]
+                runs.append((summary, tables, _audit(store)))
+    (fast, fast_rows, fast_audit), (slow, slow_rows, slow_audit) = runs
+    assert fast.referrals["社区"] > 0 and fast.escalations > 0
+    assert dataclasses.replace(slow, seconds=0, stages={}, bulk=True) == (
+        dataclasses.replace(fast, seconds=0, stages={})
+    )
+    assert slow_rows == fast_rows
+    assert slow_audit == fast_audit
 
 
 @pytest.mark.parametrize("kind", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
@@ -290,3 +294,19 @@ def test_bad_arguments_say_what_to_give(active) -> None:
             active, incidents=10, closed_share=0.9, start=START, seed=1, urgency_mix={"pink": 1}
         )
     assert Role.ADMIN is IMPORTER.role
+
+
+def test_cli_simulates_a_year_into_the_store(active) -> None:
+    from typer.testing import CliRunner
+
+    from geogrid.cli import app
+
+    args = ["incidents", "simulate", "--store", active.url, "--count", "300"]
+    result = CliRunner().invoke(app, [*args, "--closed", "0.9", "--seed", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["incidents"] == 300 and summary["backend"] == active.backend
+    assert abs(summary["closure_rate"] - 0.9) < 0.005
+    assert len(rows(active, schema.incidents)) == 300
+    bad = CliRunner().invoke(app, [*args, "--closed", "90", "--seed", "3"])
+    assert bad.exit_code == 2 and "share from 0 to 1" in bad.output

@@ -16,6 +16,7 @@ One module per command group; this package only names the commands and builds th
 ``store``       ``store save / list / approve / activate / export``
 ``keys``        ``keys create / list / revoke``
 ``example``     ``example`` (the real systems rebuilt)
+``incidents``   ``incidents simulate`` (a year of located incidents)
 ==============  =================================================================
 """
 
@@ -23,7 +24,19 @@ from __future__ import annotations
 
 import typer
 
-from geogrid.cli import demo, example, keys, locate, maps, partition, plans, redraw, serve, store
+from geogrid.cli import (
+    demo,
+    example,
+    incidents,
+    keys,
+    locate,
+    maps,
+    partition,
+    plans,
+    redraw,
+    serve,
+    store,
+)
 
 __all__ = ["app"]
 
@@ -37,6 +50,9 @@ store_app = typer.Typer(
 )
 keys_app = typer.Typer(
     help="API keys of the service: create (shown once), list, revoke.", no_args_is_help=True
+)
+incidents_app = typer.Typer(
+    help="Incidents in the store: simulate a year of them.", no_args_is_help=True
 )
 
 app.command("validate")(plans.validate)
@@ -64,3 +80,6 @@ keys_app.command("create")(keys.keys_create)
 keys_app.command("list")(keys.keys_list)
 keys_app.command("revoke")(keys.keys_revoke)
 app.add_typer(keys_app, name="keys")
+
+incidents_app.command("simulate")(incidents.incidents_simulate)
+app.add_typer(incidents_app, name="incidents")

@@ -216,10 +216,13 @@ def replay(
     writes = [Write(case.created_at, reporter, CREATE, (report,))]
     calls: list[Call] = []
     state = _State(case, 0, chain, policy, writes, calls)
+    holders: dict[tuple[int, str], Caller] = {}
     for move in planned.moves:
         state.sweep(move.at)
-        caller = _holder(state.case, state.tier, chain, move.who)
-        worker = _holder(state.case, state.tier, chain, "worker")
+        for who in {move.who, "worker"}:
+            if (state.tier, who) not in holders:
+                holders[state.tier, who] = _holder(state.case, state.tier, chain, who)
+        caller, worker = holders[state.tier, move.who], holders[state.tier, "worker"]
         assignee = worker.name if move.dispatch else None
         moved, events = apply_transition(
             state.case,

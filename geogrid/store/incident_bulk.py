@@ -36,7 +36,7 @@ __all__ = ["CREATE", "History", "Write", "write_histories"]
 CREATE = "incident.create"
 """Audit action of an incident's creation (its first :class:`Write`)."""
 
-_CHUNK = 5_000
+_CHUNK = 20_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,8 +151,35 @@ def _insert(
     rows: list[dict[str, Any]],
     progress: Callable[[int], None] | None,
 ) -> None:
+    """Insert ``rows`` with the values SQLAlchemy would bind, by the driver's fastest path.
+
+    Each value goes through its column type's own bind processor (UTC milliseconds, JSON), as
+    in ``connection.execute(table.insert(), rows)``; PostgreSQL then takes them by ``COPY``,
+    SQLite by the driver's ``executemany``, in the same transaction.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    columns = list(rows[0])
+    processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    driver = connection.connection.driver_connection
+    assert driver is not None
     for start in range(0, len(rows), _CHUNK):
-        part = rows[start : start + _CHUNK]
-        connection.execute(table.insert(), part)
+        part = [
+            tuple(v if p is None else p(v) for p, v in zip(processors, row.values(), strict=True))
+            for row in rows[start : start + _CHUNK]
+        ]
+        if dialect.name == "postgresql":
+            statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for values in part:
+                    copy.write_row(values)
+        else:
+            marks = ", ".join("?" * len(columns))
+            cursor = driver.cursor()
+            cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", part)
+            cursor.close()
         if progress is not None:
             progress(len(part))
