@@ -1,12 +1,16 @@
-"""The plan a request is answered from, with its locate index, cached per worker process.
+"""The plans a request is answered from, with their locate index, cached per worker process.
 
-Grids change rarely and an index takes a second or two to build, so each worker keeps the
-index of the active version and asks the store which version is active at most every
-``plan_check_seconds`` (one small query). When another process activates a new version,
-every worker picks it up within that delay; requests keep being answered from the old
-version while one thread builds the new index. A staff change in place (``PUT
-/grids/{code}/staff``) raises the version's staff revision: the worker then reloads the staff
-only, keeping the index.
+A county's store holds one plan in force per jurisdiction (street, township …). Each worker
+keeps a :class:`LoadedCounty`: every jurisdiction's :class:`LoadedPlan` (its index, grids and
+staff) and a :class:`~geogrid.locate.CountyIndex` routing points between them. It asks the
+store which versions are in force at most every ``plan_check_seconds`` (one small query).
+When a jurisdiction's version changes, only that jurisdiction is re-indexed, in the one thread
+that made the check, while every other request keeps being answered from the county in hand;
+the new county then replaces it in one assignment. A staff change in place raises a version's
+staff revision: the worker then reloads that version's staff only, keeping its index.
+
+``at=`` requests answer from the versions in force at that instant, with the staff in force
+then; their indexes come from a small cache of past versions.
 """
 
 from __future__ import annotations
@@ -14,21 +18,26 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import math
 import threading
 import time
-from collections import OrderedDict
+from collections import ChainMap, OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from geogrid.county import union_plan
 from geogrid.errors import NoActivePlanError
-from geogrid.locate import GridIndex
+from geogrid.locate import CountyIndex, GridIndex
 from geogrid.plan import GridPlan, normalise_staff
 from geogrid.store import PlanStore, VersionInfo
 
-__all__ = ["LoadedPlan", "PlanSource"]
+__all__ = ["LoadedCounty", "LoadedPlan", "PlanSource"]
+
+_Key = tuple[str, int | None, int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +52,10 @@ class LoadedPlan:
     grids: dict[str, dict[str, Any]]
     staff: dict[str, list[dict[str, Any]]]
     revision: int = 0
+    jurisdiction: str = ""
 
     @property
-    def key(self) -> tuple[str, int | None, int]:
+    def key(self) -> _Key:
         """Plan name, version and staff revision: what a worker compares with the store."""
         return self.name, self.version, self.revision
 
@@ -56,7 +66,7 @@ class LoadedPlan:
         return dataclasses.replace(self, plan=plan, staff=plan.staff_by_grid(), revision=revision)
 
     @classmethod
-    def build(cls, plan: GridPlan, revision: int = 0) -> LoadedPlan:
+    def build(cls, plan: GridPlan, revision: int = 0, jurisdiction: str = "") -> LoadedPlan:
         """Index ``plan`` and tabulate its grids and staff."""
         return cls(
             plan.name,
@@ -67,22 +77,84 @@ class LoadedPlan:
             plan.facts_by_grid(staff=False),
             plan.staff_by_grid(),
             revision,
+            jurisdiction or str(plan.name),
         )
 
 
+class LoadedCounty:
+    """Every jurisdiction's :class:`LoadedPlan` in force, answering as one.
+
+    It has what a request reads of a single plan — ``index``, ``grids``, ``staff``,
+    ``levels``, ``plan`` — over all jurisdictions, and :meth:`part_of` tells which plan
+    answered a located point (its name, version and level names).
+
+    Parameters
+    ----------
+    parts
+        Jurisdiction code → its loaded plan.
+    """
+
+    def __init__(self, parts: Mapping[str, LoadedPlan]) -> None:
+        self.parts: dict[str, LoadedPlan] = dict(sorted(parts.items()))
+        self.index = CountyIndex({j: p.index for j, p in self.parts.items()})
+        self.plans: tuple[LoadedPlan, ...] = tuple(self.parts[j] for j in self.index.jurisdictions)
+        self.grids: Mapping[str, dict[str, Any]] = ChainMap(*(p.grids for p in self.plans))
+        self.staff: Mapping[str, list[dict[str, Any]]] = ChainMap(*(p.staff for p in self.plans))
+
+    @classmethod
+    def of(cls, plan: LoadedPlan) -> LoadedCounty:
+        """A county of one plan (a fixed plan, or a store with one jurisdiction)."""
+        return cls({plan.jurisdiction or plan.name: plan})
+
+    @property
+    def single(self) -> LoadedPlan | None:
+        """The one plan when there is one jurisdiction, else ``None``."""
+        return self.plans[0] if len(self.plans) == 1 else None
+
+    @property
+    def name(self) -> str:
+        """The plan's name, or the jurisdictions' plans' names joined with ``+``."""
+        return "+".join(p.name for p in self.plans)
+
+    @property
+    def version(self) -> int | None:
+        """The plan's version with one jurisdiction; ``None`` over several."""
+        single = self.single
+        return None if single is None else single.version
+
+    @property
+    def levels(self) -> list[str]:
+        """Level names of the deepest plan (each plan's own: :meth:`part_of`)."""
+        return max((p.levels for p in self.plans), key=len)
+
+    @functools.cached_property
+    def plan(self) -> GridPlan:
+        """Every plan's grids, staff and units as one plan (:func:`geogrid.county.union_plan`)."""
+        return union_plan([p.plan for p in self.plans])
+
+    @property
+    def key(self) -> tuple[_Key, ...]:
+        """The parts' keys: what changes when any jurisdiction's version or staff changes."""
+        return tuple(p.key for p in self.plans)
+
+    def part_of(self, number: int) -> LoadedPlan:
+        """The plan of part ``number`` of a :class:`~geogrid.locate.LocateResult`."""
+        return self.plans[number]
+
+
 class PlanSource:
-    """Where requests get their :class:`LoadedPlan`: a store, or one fixed plan.
+    """Where requests get their :class:`LoadedCounty`: a store, or one fixed plan.
 
     Parameters
     ----------
     store
-        The plan store; its active version (or the one active at ``at``) answers.
+        The plan store; the versions in force now (or at ``at``) answer.
     plan
         A fixed plan instead of a store (embedding, tests).
     check_seconds
-        Minimum delay between two "which version is active?" queries.
+        Minimum delay between two "which versions are in force?" queries.
     cache_size
-        Past versions kept for ``at=`` queries.
+        Past versions kept for ``at=`` queries (besides those in force).
     """
 
     def __init__(
@@ -96,17 +168,17 @@ class PlanSource:
         if (store is None) == (plan is None):
             raise ValueError("give a store or a plan, not both or neither")
         self.store = store
-        self._fixed = LoadedPlan.build(plan) if plan is not None else None
+        self._fixed = LoadedCounty.of(LoadedPlan.build(plan)) if plan is not None else None
         self._check_seconds = check_seconds
         self._cache_size = cache_size
-        self._current: LoadedPlan | None = None
+        self._current: LoadedCounty | None = None
         self._checked_at = -float("inf")
         self._lock = threading.Lock()
-        self._checking = threading.Lock()  # one "which version is active?" query at a time
-        self._past: OrderedDict[tuple[str, int | None, int], LoadedPlan] = OrderedDict()
+        self._checking = threading.Lock()  # one "which versions are in force?" query at a time
+        self._past: OrderedDict[tuple[str, int | None], LoadedPlan] = OrderedDict()
 
-    def cached(self, at: dt.datetime | None = None) -> LoadedPlan | None:
-        """The current plan without touching the store, or ``None`` when a check is due.
+    def cached(self, at: dt.datetime | None = None) -> LoadedCounty | None:
+        """The current county without touching the store, or ``None`` when a check is due.
 
         Lets an async handler answer at once and go to a thread only for store work.
         """
@@ -120,8 +192,8 @@ class PlanSource:
         """Ask the store on the next request (after this worker activated or changed staff)."""
         self._checked_at = -float("inf")
 
-    def get(self, at: dt.datetime | None = None) -> LoadedPlan:
-        """The plan active now (or at ``at``); raises :class:`NoActivePlanError` if none."""
+    def get(self, at: dt.datetime | None = None) -> LoadedCounty:
+        """The plans in force now (or at ``at``); raises :class:`NoActivePlanError` if none."""
         if at is not None and self._fixed is None:
             return self._at(at)
         loaded = self.cached()
@@ -129,62 +201,76 @@ class PlanSource:
             return loaded
         current = self._current
         if current is not None and self._checked_at > -math.inf:
-            # a periodic check is due: one thread asks the store (and builds a new index if
-            # the active version changed) while the others answer from the plan in hand,
-            # instead of piling up queries and index builds under load
+            # a periodic check is due: one thread asks the store (and re-indexes what changed)
+            # while the others answer from the county in hand, instead of piling up queries
+            # and index builds under load
             if not self._checking.acquire(blocking=False):
                 return current
-        else:  # no plan yet, or expired by a change here: wait for the store's answer
+        else:  # nothing yet, or expired by a change here: wait for the store's answer
             self._checking.acquire()
         try:
             return self.cached() or self._refresh()
         finally:
             self._checking.release()
 
-    def _refresh(self) -> LoadedPlan:
+    def _refresh(self) -> LoadedCounty:
         assert self.store is not None
-        info = self.store.active_info()
+        infos = self.store.in_force()
         self._checked_at = time.monotonic()
-        if info is None:
+        if not infos:
             self._current = None
             raise NoActivePlanError(
                 "no plan is active: save, approve and activate one "
                 "(`geogrid store activate NAME VERSION`)"
             )
         current = self._current
-        if current is not None and current.key == _key(info):
+        if current is not None and current.key == tuple(_key(i) for i in infos):
             return current
-        if current is not None and current.key[:2] == _key(info)[:2]:
-            staff = self.store.staff().table(info.plan, info.version)
-            loaded = current.with_staff(staff, info.staff_revision)
-        else:
-            loaded = self._load(info)
+        held = {} if current is None else {p.name: p for p in current.plans}
+        parts = {info.jurisdiction: self._live(info, held.get(info.plan)) for info in infos}
+        loaded = LoadedCounty(parts)
         self._current = loaded
         return loaded
 
-    def _at(self, at: dt.datetime) -> LoadedPlan:
+    def _live(self, info: VersionInfo, held: LoadedPlan | None) -> LoadedPlan:
+        """``info``'s loaded plan: the one in hand, its staff refreshed, or a new one."""
+        assert self.store is not None
+        if held is not None and held.key == _key(info):
+            return held
+        if held is not None and held.key[:2] == _key(info)[:2]:
+            staff = self.store.staff().table(info.plan, info.version)
+            return held.with_staff(staff, info.staff_revision)
+        return self._load(info)
+
+    def _at(self, at: dt.datetime) -> LoadedCounty:
         assert self.store is not None
         if at.tzinfo is None:
             at = at.replace(tzinfo=dt.UTC)
-        info = self.store.active_info(at)
-        if info is None:
+        infos = self.store.in_force(at)
+        if not infos:
             raise NoActivePlanError(
-                f"no plan version was active at {at.isoformat()}; leave out `at` for the "
-                "active plan"
+                f"no plan version was in force at {at.isoformat()}; leave out `at` for the "
+                "plans in force now"
             )
-        return self._load(info)
+        parts = {}
+        for info in infos:
+            staff = self.store.staff_at(info.plan, info.version, at)
+            parts[info.jurisdiction] = self._load(info).with_staff(staff, -1)
+        return LoadedCounty(parts)
 
     def _load(self, info: VersionInfo) -> LoadedPlan:
-        key = _key(info)
+        key = (info.plan, info.version)
         with self._lock:
             if key in self._past:
                 self._past.move_to_end(key)
                 return self._past[key]
             current = self._current
-            if current is not None and current.key == key:
-                return current
+            held = {} if current is None else {p.key[:2]: p for p in current.plans}
+            if key in held:
+                return held[key]
         assert self.store is not None
-        loaded = LoadedPlan.build(self.store.get(info.plan, info.version), info.staff_revision)
+        plan = self.store.get(info.plan, info.version)
+        loaded = LoadedPlan.build(plan, info.staff_revision, info.jurisdiction)
         # the index holds ~1M objects (e.g. 650k edge segments for 2,500 grids): out of the
         # cyclic collector's way, else each full collection stalls the worker ~150 ms
         gc.freeze()
@@ -195,5 +281,5 @@ class PlanSource:
         return loaded
 
 
-def _key(info: VersionInfo) -> tuple[str, int | None, int]:
+def _key(info: VersionInfo) -> _Key:
     return info.plan, info.version, info.staff_revision

@@ -10,10 +10,13 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import JsonDict
 
+from geogrid.roles import DEFAULT_ROLES
+
 __all__ = [
     "LAT_RANGE",
     "LON_RANGE",
     "MAX_ID",
+    "ROLE_DOC",
     "BatchLocateIn",
     "BatchLocateOut",
     "BatchPoint",
@@ -56,12 +59,18 @@ class Crs(StrEnum):
     BD09 = "bd09"  # Baidu 百度
 
 
+ROLE_DOC = (
+    "staff role, one of the service's (GEOGRID_ROLES_FILE; by default "
+    + ", ".join(f"{r.key} {r.name}" for r in DEFAULT_ROLES)
+    + "), listed in that order"
+)
+"""What a ``role`` field of a staff member is (the schema lists the service's own roles)."""
+
+
 class StaffOut(BaseModel):
     """A person on a grid's staff."""
 
-    role: str = Field(
-        examples=["head"], description="head 网格长 / full_time 专职 / part_time 兼职"
-    )
+    role: str = Field(examples=["head"], description=f"{ROLE_DOC}; its key")
     name: str = Field(examples=["王芳"])
     phone: str | None = Field(default=None, examples=["13800000000"])
 
@@ -96,6 +105,15 @@ class PlanRef(BaseModel):
 
     name: str
     version: int | None
+    jurisdiction: str | None = Field(
+        default=None, description="code of the area the plan governs (街道/乡镇/社区 …)"
+    )
+
+
+class JurisdictionPlanOut(PlanRef):
+    """One jurisdiction's plan in force, with its own level names."""
+
+    levels: list[str]
 
 
 class LocateOut(BaseModel):
@@ -145,13 +163,22 @@ class BatchResult(BaseModel):
     grid_code: str | None
     nearest_code: str | None = None
     distance_m: float | None = None
+    jurisdiction: str | None = Field(
+        default=None, description="the jurisdiction whose plan answered (a key of `plans`)"
+    )
 
 
 class BatchLocateOut(BaseModel):
     """Per-point codes plus one table of the grids (and their staff) they mention."""
 
-    plan: PlanRef
-    levels: list[str]
+    plan: PlanRef = Field(
+        description="the plan that answered; over several jurisdictions their names joined "
+        "with '+' and no version (each is in `plans`)"
+    )
+    levels: list[str] = Field(description="level names of the deepest plan")
+    plans: dict[str, JurisdictionPlanOut] = Field(
+        default_factory=dict, description="the plan in force per jurisdiction that answered"
+    )
     results: list[BatchResult]
     grids: dict[str, GridOut]
 
@@ -208,7 +235,7 @@ class StaffRef(BaseModel):
     """A member of the grid's staff at the time of the report."""
 
     grid_code: str
-    role: str
+    role: str = Field(description=f"{ROLE_DOC}; its key")
     name: str
     phone: str | None = None
 

@@ -3,9 +3,9 @@
 Every request comes from a :class:`Caller`: a role and, optionally, the code its API key is
 bound to. A key bound to a grid covers that grid's **subtree**, followed through the plans'
 parent links — never by comparing code strings, since two sibling codes may be prefixes of each
-other (``110108001001`` and ``1101080010011``). A key may also be bound to a code *above* the
-plans' top level, e.g. a street (街道) or county code that no plan holds as a grid: it covers
-every grid whose top-level ancestor's code starts with it (:class:`Subtree`).
+other (``110108001001`` and ``1101080010011``). A key may also be bound to a registered
+jurisdiction above the plans' top level, e.g. a county (县) over its townships' plans: it
+covers every plan registered beneath it by the registry's parent links (:class:`Subtree`).
 
 ================ ==================================================================
 role             may
@@ -27,7 +27,7 @@ Examples
 >>> worker = Caller("王芳", Role.WORKER, grid_code="110108001001")
 >>> worker.covers(("110108001001", "110108001001003")), worker.covers(("1101080010011",))
 (True, False)
->>> street = Caller("街道", Role.SUPERVISOR, grid_code="110108001", above_plans=True)
+>>> street = Caller("街道", Role.SUPERVISOR, grid_code="110108", tops=frozenset({"110108001"}))
 >>> street.covers(("110108001001", "110108001001003")), street.covers(None)
 (True, False)
 >>> require(Caller("app", Role.REPORTER), Permission.READ_INCIDENTS)
@@ -146,31 +146,35 @@ class Subtree:
     Attributes
     ----------
     code
-        A grid code, or a code above every plan's top level (a street, a county).
-    above_plans
-        ``True`` when ``code`` is no grid of any plan: it then covers every grid whose
-        top-level ancestor's code starts with it. ``False``: it covers the grid ``code`` and
-        its descendants by parent links, whatever their codes look like.
+        A grid code, or a registered jurisdiction's code (a county, township, street …;
+        :mod:`geogrid.store.jurisdictions`).
+    tops
+        The codes reached from ``code`` down the jurisdiction registry's parent links: the
+        jurisdictions beneath it and the top-level grids of their plans. Empty for a code with
+        nothing registered beneath it.
+
+    A grid is in the subtree when ``code`` is in its lineage (its ancestors by the plans'
+    parent links), or when its lineage starts at one of ``tops``. Codes are never compared as
+    strings: ``110108001001`` does not hold ``1101080010011``.
 
     Examples
     --------
     >>> community = Subtree("110108001001")
     >>> community.contains(("110108001001", "110108001001004")), community.contains(("1101080010011",))
     (True, False)
-    >>> Subtree("110108", above_plans=True).contains(("110108001001", "110108001001004"))
-    True
+    >>> county = Subtree("410326", tops=frozenset({"410326100", "410326101"}))
+    >>> county.contains(("410326100", "410326100001")), county.contains(("4103261000",))
+    (True, False)
     """
 
     code: str
-    above_plans: bool = False
+    tops: frozenset[str] = frozenset()
 
     def contains(self, lineage: Lineage | None) -> bool:
         """Whether the grid with this ``lineage`` (top level first) is in the subtree."""
         if not lineage:
             return False
-        if self.above_plans:
-            return lineage[0].startswith(self.code)
-        return self.code in lineage
+        return self.code in lineage or lineage[0] in self.tops
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,16 +191,16 @@ class Caller:
         The code whose subtree the caller covers (:class:`Subtree`); ``None``: everything.
     key_id
         Id of the API key used, ``None`` for local callers (CLI, scripts).
-    above_plans
-        Whether ``grid_code`` is a code above every plan's top level (a street, a county)
-        rather than a grid; the store sets it when it authenticates a key.
+    tops
+        What ``grid_code`` reaches down the jurisdiction registry (:attr:`Subtree.tops`);
+        the store sets it when it authenticates a key.
     """
 
     name: str
     role: Role
     grid_code: str | None = None
     key_id: int | None = None
-    above_plans: bool = False
+    tops: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -225,7 +229,7 @@ class Caller:
     @property
     def subtree(self) -> Subtree | None:
         """The caller's :class:`Subtree`; ``None`` for a caller bound to no grid (everything)."""
-        return None if self.grid_code is None else Subtree(self.grid_code, self.above_plans)
+        return None if self.grid_code is None else Subtree(self.grid_code, self.tops)
 
     def covers(self, lineage: Lineage | None) -> bool:
         """Whether the grid with ``lineage`` (its codes from the top level down) is the caller's.
@@ -281,9 +285,9 @@ class ApiKey:
         """Whether the key still authenticates."""
         return self.revoked_at is None
 
-    def caller(self, *, above_plans: bool = False) -> Caller:
-        """The :class:`Caller` a request made with this key acts as."""
-        return Caller(self.name, self.role, self.grid_code, self.id, above_plans)
+    def caller(self, *, tops: frozenset[str] = frozenset()) -> Caller:
+        """The :class:`Caller` a request made with this key acts as (``tops``: its reach)."""
+        return Caller(self.name, self.role, self.grid_code, self.id, tops)
 
 
 @dataclasses.dataclass(frozen=True)

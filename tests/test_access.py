@@ -76,9 +76,10 @@ def test_a_grid_key_covers_its_subtree_only() -> None:
     assert worker.covers((COMMUNITY, GRID_A)) and worker.covers((COMMUNITY, GRID_A, "x007"))
     assert not worker.covers((COMMUNITY, GRID_B)) and not worker.covers((COMMUNITY,))
     assert not worker.covers(None) and not worker.covers(())
-    street = Caller("街道", Role.SUPERVISOR, grid_code="110108", above_plans=True)
+    street = Caller("街道", Role.SUPERVISOR, grid_code="110108", tops=frozenset({COMMUNITY}))
     assert street.covers((COMMUNITY,)) and street.covers((COMMUNITY, GRID_B))
     assert not street.covers(("110109001",))
+    assert not street.covers(("1101080010011",))  # a code that merely starts like one
     everyone = Caller("区", Role.SUPERVISOR)
     assert everyone.covers(None) and everyone.covers(("anything",))
     assert Caller("x", "worker", grid_code="  ").grid_code is None
@@ -206,16 +207,20 @@ def test_raw_keys_are_never_stored(store: PlanStore, keys: AccessStore) -> None:
         assert not any(raw[12:].encode() in content for raw in raws)
 
 
-def test_key_rules(keys: AccessStore) -> None:
+def test_key_rules(keys: AccessStore, store: PlanStore) -> None:
     with pytest.raises(InvalidInputError, match="worker key must be bound to a grid"):
         keys.create_key(Role.WORKER, name="王芳", caller=ADMIN)
-    with pytest.raises(NotFoundError, match="no grid code in the store is or starts with '999'"):
+    with pytest.raises(NotFoundError, match="'999' is neither a grid .* nor a registered"):
         keys.create_key(Role.SUPERVISOR, name="x", grid_code="999", caller=ADMIN)
     with pytest.raises(InvalidInputError, match="unknown role 'boss'"):
         keys.create_key("boss", name="x", caller=ADMIN)
+    with pytest.raises(NotFoundError, match="register it"):  # a street not registered yet
+        keys.create_key(Role.SUPERVISOR, name="街道", grid_code="110108", caller=ADMIN)
+    store.register_jurisdiction("110108", "海淀区某街道", level_name="街道")
+    store.register_jurisdiction(COMMUNITY, "示例社区", parent="110108")
     raw, street = keys.create_key(Role.SUPERVISOR, name="街道", grid_code="110108", caller=ADMIN)
     assert keys.authenticate(raw).covers((COMMUNITY, GRID_B))
-    assert keys.authenticate(raw).above_plans
+    assert COMMUNITY in keys.authenticate(raw).tops
     for role in (Role.REPORTER, Role.WORKER, Role.SUPERVISOR, Role.PLANNER):
         with pytest.raises(AccessDeniedError, match="may not manage API keys"):
             keys.create_key(Role.ADMIN, name="x", caller=Caller("x", role, grid_code=GRID_A))
@@ -296,7 +301,7 @@ def test_prefix_siblings_stay_apart(store: PlanStore) -> None:
     other = incidents.create_incident(report, theirs, caller=app).incident
     raw, _ = keys.create_key(Role.WORKER, name="王芳", grid_code=COMMUNITY, caller=ADMIN)
     worker = keys.authenticate(raw)
-    assert not worker.above_plans
+    assert not worker.tops
     assert incidents.get_incident(mine.id, caller=worker).id == mine.id
     with pytest.raises(NotFoundError):
         incidents.get_incident(other.id, caller=worker)
@@ -308,10 +313,14 @@ def test_prefix_siblings_stay_apart(store: PlanStore) -> None:
     assert {s.grid_code for s in stats} == {COMMUNITY, GRID_A}
     admin_listed = incidents.list_incidents(caller=ADMIN, grid_code=COMMUNITY).items
     assert [i.id for i in admin_listed] == [mine.id]
-    # a street code above both communities covers both, by the top level's code
+    # a street registered above the plans' jurisdiction covers both communities, by the
+    # registry's parent links
+    store.register_jurisdiction("110108", "某街道", level_name="街道")
+    for info in store.in_force() or store.versions():
+        store.register_jurisdiction(info.jurisdiction, info.plan, parent="110108")
     street_raw, _ = keys.create_key(Role.SUPERVISOR, name="街道", grid_code="110108", caller=ADMIN)
     street = keys.authenticate(street_raw)
-    assert street.above_plans
+    assert {COMMUNITY, SIBLING} <= street.tops
     assert {i.id for i in incidents.list_incidents(caller=street).items} == {mine.id, other.id}
 
 

@@ -44,7 +44,7 @@ def test_inside_point_gets_every_level_with_staff(client) -> None:
     assert [s["role"] for s in fine["staff"]] == ["head", "full_time"]
     assert fine["staff"][0]["phone"] == "13800000000"
     assert answer["nearest"] is None
-    assert answer["plan"] == {"name": "示例街道", "version": 1}
+    assert answer["plan"] == {"name": "示例街道", "version": 1, "jurisdiction": "示例街道"}
 
 
 @pytest.mark.parametrize(
@@ -189,7 +189,7 @@ def test_new_active_version_is_picked_up_and_at_answers_from_the_past(settings) 
             "/locate", params={"lon": lon, "lat": lat, "at": "2000-01-01T00:00:00Z"}
         )
         assert before.status_code == 404
-        assert "no plan version was active" in before.json()["detail"]
+        assert "no plan version was in force" in before.json()["detail"]
 
 
 def test_no_active_plan_is_a_clear_404(settings) -> None:

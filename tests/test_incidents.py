@@ -605,7 +605,13 @@ def descriptions(page: object) -> list[str]:
     return [i.description for i in page.items]
 
 
-def test_filters(incidents: IncidentStore, crafted: dict[str, Incident]) -> None:
+def test_filters(
+    incidents: IncidentStore, crafted: dict[str, Incident], store: PlanStore
+) -> None:
+    store.register_jurisdiction("110108", "某街道", level_name="街道")
+    for community in (COMMUNITY, OTHER):
+        store.register_jurisdiction(community, community, parent="110108")
+
     def listed(**filters: object) -> list[str]:
         return descriptions(incidents.list_incidents(caller=ADMIN, **filters))
 
@@ -613,7 +619,9 @@ def test_filters(incidents: IncidentStore, crafted: dict[str, Incident]) -> None
     assert listed(grid_code=COMMUNITY) == ["b2", "b1", "a3", "a2", "a1"]
     assert listed(grid_code=GRID_A) == ["a3", "a2", "a1"]
     assert listed(grid_code=MICRO_A) == ["a1"]
-    assert listed(grid_code="110108") == ["o1", "b2", "b1", "a3", "a2", "a1"]  # a street prefix
+    # a street registered above both communities, by the registry's links
+    assert listed(grid_code="110108") == ["o1", "b2", "b1", "a3", "a2", "a1"]
+    assert listed(grid_code="1101") == []  # a code prefix alone holds nothing
     assert listed(status="closed") == ["b1", "a2", "a1"]
     assert listed(status=["rejected", Status.REPORTED]) == ["o1", "b2"]
     assert listed(category="environment", grid_code=GRID_A) == ["a2", "a1"]

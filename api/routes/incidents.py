@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from api.auth import CurrentCaller, store_of
-from api.plans import LoadedPlan
+from api.plans import LoadedCounty
 from api.schemas import (
     MAX_ID,
     CategoryOut,
@@ -229,13 +229,15 @@ def _incidents(request: Request) -> IncidentStore:
 def _place(request: Request, report: IncidentReport) -> Placement:
     """The report's point in CGCS2000 and its grids in the active plan (none if no plan)."""
     try:
-        loaded: LoadedPlan = request.app.state.plans.get()
+        loaded: LoadedCounty = request.app.state.plans.get()
     except NoActivePlanError:  # keep the report: it is placed once a plan is active
         x, y = to_plan_lonlat([report.lon], [report.lat], report.crs)
         return Placement(float(x[0]), float(y[0]))
     result = locate_points(loaded.index, [report.lon], [report.lat], report.crs)
     codes = [result.level_codes(level)[0] for level in result.levels]
-    return Placement.from_plan(loaded.plan, result.lon[0], result.lat[0], codes)
+    part = -1 if result.part is None else int(result.part[0])
+    answering = loaded.part_of(max(part, 0))  # the jurisdiction's plan it is reported to
+    return Placement.from_plan(answering.plan, result.lon[0], result.lat[0], codes)
 
 
 def _grid_names(request: Request) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.auth import locate_caller
-from api.plans import LoadedPlan, PlanSource
+from api.plans import LoadedCounty, LoadedPlan, PlanSource
 from api.schemas import (
     LAT_RANGE,
     LON_RANGE,
@@ -33,7 +33,7 @@ from api.schemas import (
 )
 from geogrid.crs import check_lonlat
 from geogrid.errors import PayloadTooLargeError
-from geogrid.locate import locate_points
+from geogrid.locate import LocateResult, locate_points
 
 __all__ = ["router"]
 
@@ -44,7 +44,7 @@ _AT = Query(
 )
 
 
-async def _loaded(request: Request, at: dt.datetime | None) -> LoadedPlan:
+async def _loaded(request: Request, at: dt.datetime | None) -> LoadedCounty:
     """The answering plan: from memory, or from the store in a worker thread."""
     source: PlanSource = request.app.state.plans
     loaded = source.cached(at)
@@ -74,16 +74,17 @@ async def locate_one(
     check_lonlat(lon, lat)
     loaded = await _loaded(request, at)
     result = locate_points(loaded.index, [lon], [lat], crs.value)
+    part = loaded.part_of(_part(result, 0))  # the jurisdiction's plan answering the point
     # the answer as plain dicts with cached grids (the shape of LocateOut): models cost more
     # than the lookup itself on this hot path
     grids = _grid_dicts(loaded)
     levels = []
-    for level in result.levels:
+    for level in result.levels[: len(part.levels)]:
         code = result.level_codes(level)[0]
         levels.append(
             {
                 "level": int(level),
-                "level_name": _level_name(loaded, level),
+                "level_name": _level_name(part.levels, level),
                 "grid": None if code is None else grids(str(code)),
             }
         )
@@ -98,7 +99,7 @@ async def locate_one(
     grid_code = result.grid_codes()[0]
     answer = {
         "status": status,
-        "plan": {"name": loaded.name, "version": loaded.version},
+        "plan": _plan_ref(part),
         "lon": float(result.lon[0]),
         "lat": float(result.lat[0]),
         "grid_code": None if grid_code is None else str(grid_code),
@@ -130,6 +131,9 @@ def locate_batch(
     # plain dicts (the shape of BatchLocateOut): building 10,000 models would triple the time
     per_level = [result.level_codes(level).tolist() for level in result.levels]
     codes = [list(row) for row in zip(*per_level, strict=True)]
+    grid_codes = result.grid_codes().tolist()
+    numbers = np.zeros(len(result), dtype=np.int64) if result.part is None else result.part
+    answering = [loaded.part_of(n).jurisdiction for n in np.maximum(numbers, 0).tolist()]
     outside = (result.status_code == 1).tolist()
     status = result.status.tolist()
     nearest = result.nearest_codes().tolist()
@@ -139,36 +143,53 @@ def locate_batch(
             "id": point.id,
             "status": state,
             "codes": row,
-            "grid_code": row[-1],
+            "grid_code": finest,
             "nearest_code": near,
             "distance_m": far if out else None,
+            "jurisdiction": where,
         }
-        for point, state, row, out, near, far in zip(
-            body.points, status, codes, outside, nearest, distance, strict=True
+        for point, state, row, finest, out, near, far, where in zip(
+            body.points, status, codes, grid_codes, outside, nearest, distance, answering,
+            strict=True,
         )
     ]
     mentioned = {c for row in codes for c in row if c is not None}
     mentioned |= {c for c in nearest if c is not None}
     grids = _grid_dicts(loaded)
+    used = sorted(set(answering))
     return _json(
         {
-            "plan": {"name": loaded.name, "version": loaded.version},
+            "plan": _plan_ref(loaded.single) if loaded.single else _county_ref(loaded),
             "levels": loaded.levels,
+            "plans": {j: _plan_ref(loaded.parts[j]) | {"levels": loaded.parts[j].levels} for j in used},
             "results": results,
             "grids": {code: grids(code) for code in sorted(mentioned)},
         }
     )
 
 
-def _level_name(loaded: LoadedPlan, level: int) -> str:
-    return loaded.levels[level - 1] if 1 <= level <= len(loaded.levels) else str(level)
+def _level_name(levels: list[str], level: int) -> str:
+    return levels[level - 1] if 1 <= level <= len(levels) else str(level)
+
+
+def _part(result: LocateResult, point: int) -> int:
+    """The part of the county answering ``point`` (0 for an invalid point: never answered)."""
+    return 0 if result.part is None else max(int(result.part[point]), 0)
+
+
+def _plan_ref(plan: LoadedPlan) -> dict[str, Any]:
+    return {"name": plan.name, "version": plan.version, "jurisdiction": plan.jurisdiction}
+
+
+def _county_ref(county: LoadedCounty) -> dict[str, Any]:
+    return {"name": county.name, "version": None, "jurisdiction": None}
 
 
 _GridDicts = Callable[[str], dict[str, Any]]
-_grid_cache: dict[int, tuple[weakref.ref[LoadedPlan], _GridDicts]] = {}
+_grid_cache: dict[int, tuple[weakref.ref[LoadedCounty], _GridDicts]] = {}
 
 
-def _grid_dicts(loaded: LoadedPlan) -> _GridDicts:
+def _grid_dicts(loaded: LoadedCounty) -> _GridDicts:
     """``code -> GridOut.model_dump()`` of ``loaded``'s grids, each made once per plan.
 
     A staff change or a new version comes as another :class:`LoadedPlan`, so never stale.
@@ -192,7 +213,7 @@ def _grid_dicts(loaded: LoadedPlan) -> _GridDicts:
 
 
 def _grid_out(
-    grids: dict[str, dict[str, Any]], staff: dict[str, list[dict[str, Any]]], code: str
+    grids: Mapping[str, dict[str, Any]], staff: Mapping[str, list[dict[str, Any]]], code: str
 ) -> GridOut:
     facts = grids[code]
     return GridOut(

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import locate_caller
-from api.plans import LoadedPlan, PlanSource
+from api.plans import LoadedCounty, PlanSource
 from api.schemas import Instant
 from geogrid.errors import NotFoundError
 from geogrid.render import render_signs, render_wall_map, render_web_map
@@ -60,7 +60,7 @@ def _pdf_doc(what: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {_PDF: {}}, "description": what}}
 
 
-def _loaded(request: Request, at: dt.datetime | None) -> LoadedPlan:
+def _loaded(request: Request, at: dt.datetime | None) -> LoadedCounty:
     source: PlanSource = request.app.state.plans
     return source.get(at)  # sync handlers run in a worker thread: store work is fine here
 
@@ -168,7 +168,7 @@ def sign(
     return _pdf(content, f"sign-{_ascii(code)}.pdf")
 
 
-def _check_level(loaded: LoadedPlan, level: int | None) -> None:
+def _check_level(loaded: LoadedCounty, level: int | None) -> None:
     """422 for a level the plan has no grids at."""
     present = sorted({int(f["level"]) for f in loaded.grids.values()})
     if level is not None and level not in present:

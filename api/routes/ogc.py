@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import locate_caller
 from api.errors import OgcParameterError
-from api.plans import LoadedPlan, PlanSource
+from api.plans import LoadedCounty, PlanSource
 from geogrid.errors import NotFoundError
 
 __all__ = ["CRS84", "EPSG4490", "router"]
@@ -73,7 +73,7 @@ class GeoJSONResponse(JSONResponse):
     media_type = _GEOJSON
 
 
-def _loaded(request: Request) -> LoadedPlan:
+def _loaded(request: Request) -> LoadedCounty:
     source: PlanSource = request.app.state.plans
     return source.get()
 
@@ -217,7 +217,7 @@ def item(
     return JSONResponse(feature, media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
 
 
-def _collection(loaded: LoadedPlan, level: int, base: str) -> dict[str, Any]:
+def _collection(loaded: LoadedCounty, level: int, base: str) -> dict[str, Any]:
     grids = loaded.plan.level(level)
     minx, miny, maxx, maxy = (float(v) for v in grids.total_bounds)
     cid = f"level{level}"
@@ -237,7 +237,7 @@ def _collection(loaded: LoadedPlan, level: int, base: str) -> dict[str, Any]:
     }
 
 
-def _level_of(loaded: LoadedPlan, collection_id: str) -> int:
+def _level_of(loaded: LoadedCounty, collection_id: str) -> int:
     known = [f"level{n}" for n in range(1, len(loaded.levels) + 1)]
     if collection_id not in known:
         raise NotFoundError(

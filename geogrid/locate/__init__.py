@@ -39,6 +39,7 @@ Examples
 
 from __future__ import annotations
 
+from geogrid.locate.county import CountyIndex
 from geogrid.locate.households import (
     HOUSEHOLD_SNAP_M,
     household_grids,
@@ -46,7 +47,13 @@ from geogrid.locate.households import (
     households_per_unit,
     locate_households,
 )
-from geogrid.locate.index import GridIndex, locate_frame, locate_points, point_coordinates
+from geogrid.locate.index import (
+    GridIndex,
+    Locator,
+    locate_frame,
+    locate_points,
+    point_coordinates,
+)
 from geogrid.locate.result import OUTSIDE, LocateResult
 from geogrid.locate.sql import (
     NEAREST_TIE_M,
@@ -62,8 +69,10 @@ __all__ = [
     "OUTSIDE",
     "POSTGIS_LOCATE_SQL",
     "POSTGIS_NEAREST_SQL",
+    "CountyIndex",
     "GridIndex",
     "LocateResult",
+    "Locator",
     "household_grids",
     "household_weights",
     "households_per_unit",

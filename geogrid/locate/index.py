@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +25,20 @@ from geogrid.locate.level import _LevelIndex
 from geogrid.locate.result import _INSIDE, _INVALID, _OUTSIDE, OUTSIDE, LocateResult
 from geogrid.plan import GridPlan
 
-__all__ = ["GridIndex", "locate_frame", "locate_points", "point_coordinates"]
+__all__ = ["GridIndex", "Locator", "locate_frame", "locate_points", "point_coordinates"]
+
+
+class Locator(Protocol):
+    """What locates points: a :class:`GridIndex`, or a county's index over several plans."""
+
+    levels: tuple[int, ...]
+    codes: np.ndarray
+
+    def locate(
+        self, lon: npt.ArrayLike, lat: npt.ArrayLike, *, nearest: bool = True
+    ) -> LocateResult:
+        """Locate points in plan lon/lat."""
+        ...
 
 
 class GridIndex:
@@ -163,7 +176,7 @@ class GridIndex:
 
 
 def locate_points(
-    index: GridIndex,
+    index: Locator,
     x: npt.ArrayLike,
     y: npt.ArrayLike,
     crs: CRSLike = "wgs84",
@@ -211,7 +224,7 @@ def locate_points(
 
 
 def locate_frame(
-    index: GridIndex,
+    index: Locator,
     points: pd.DataFrame,
     crs: CRSLike | None = None,
     *,
@@ -319,7 +332,14 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + size, n)
 
 
-def _concat(index: GridIndex, parts: list[LocateResult]) -> LocateResult:
+def _concat(index: Locator, parts: list[LocateResult]) -> LocateResult:
+    if len(parts) == 1:
+        return parts[0]
+
+    def joined(name: str) -> np.ndarray | None:
+        arrays = [getattr(p, name) for p in parts]
+        return None if arrays[0] is None else np.concatenate(arrays)
+
     return LocateResult(
         index.levels,
         index.codes,
@@ -329,6 +349,8 @@ def _concat(index: GridIndex, parts: list[LocateResult]) -> LocateResult:
         np.concatenate([p.distance_m for p in parts]),
         np.concatenate([p.lon for p in parts]),
         np.concatenate([p.lat for p in parts]),
+        finest=joined("finest"),
+        part=joined("part"),
     )
 
 

@@ -38,6 +38,13 @@ class LocateResult:
         Distance in metres to ``nearest`` for outside points; 0 inside; NaN when invalid.
     lon, lat
         The points in plan coordinates (CGCS2000), as located.
+    finest
+        Over several jurisdictions (:class:`~geogrid.locate.county.CountyIndex`), whose
+        plans may differ in depth: per point the grid of the finest level *of its plan*
+        (index into ``codes``, or :data:`OUTSIDE`); ``None`` when ``grid[-1]`` is that.
+    part
+        Over several jurisdictions: the jurisdiction answering each point (an index into
+        the county index's ``jurisdictions``; -1 for an invalid point); else ``None``.
     """
 
     levels: tuple[int, ...]
@@ -48,6 +55,8 @@ class LocateResult:
     distance_m: np.ndarray
     lon: np.ndarray
     lat: np.ndarray
+    finest: np.ndarray | None = None
+    part: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.status_code.shape[0])
@@ -68,7 +77,7 @@ class LocateResult:
 
     def grid_codes(self) -> np.ndarray:
         """Codes of the finest level per point (``None`` outside)."""
-        return self._as_codes(self.grid[-1])
+        return self._as_codes(self.grid[-1] if self.finest is None else self.finest)
 
     def nearest_codes(self) -> np.ndarray:
         """Nearest finest-level grid code of outside points (``None`` elsewhere)."""

@@ -53,7 +53,8 @@ from geogrid.errors import (
 )
 from geogrid.store import schema
 from geogrid.store._session import now_ms, reading, to_ms, write_transaction
-from geogrid.store.scope import caller_subtree, lineage, lineages, subtree
+from geogrid.store.jurisdictions import registered
+from geogrid.store.scope import caller_subtree, is_grid_code, lineage, lineages, reach
 
 __all__ = ["MAX_PAGE", "AccessStore", "insert_audit", "json_safe"]
 
@@ -147,14 +148,14 @@ class AccessStore:
                     "one (`geogrid keys create --role ROLE`)"
                 )
             key = _key_from_row(row)
-            above = key.grid_code is not None and subtree(connection, key.grid_code).above_plans
+            tops = frozenset() if key.grid_code is None else reach(connection, key.grid_code)
         if not key.active:
             assert key.revoked_at is not None
             raise AuthenticationError(
                 f"API key {key.prefix}… was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC: "
                 "ask an administrator for a new one"
             )
-        return key.caller(above_plans=above)
+        return key.caller(tops=tops)
 
     def revoke_key(self, key_id: int, *, caller: Caller, at: dt.datetime | None = None) -> ApiKey:
         """Revoke key ``key_id``: it authenticates nobody from now on (revoking twice is a no-op).
@@ -323,14 +324,13 @@ def _limit(limit: int) -> int:
 
 
 def _check_grid(connection: sa.Connection, grid_code: str) -> None:
-    table = schema.grid_codes
-    prefix = sa.func.substr(table.c.code, 1, len(grid_code))
-    found = connection.execute(sa.select(table.c.code).where(prefix == grid_code).limit(1)).first()
-    if found is None:
-        raise NotFoundError(
-            f"no grid code in the store is or starts with {grid_code!r}: check the code "
-            "(store.used_codes() lists them) or save the plan first"
-        )
+    if is_grid_code(connection, grid_code) or registered(connection, grid_code) is not None:
+        return
+    raise NotFoundError(
+        f"{grid_code!r} is neither a grid of a stored plan nor a registered jurisdiction: "
+        "check the code (store.used_codes() lists grids), save the plan first, or register "
+        f"it (`geogrid store jurisdiction add {grid_code} NAME [--parent CODE]`)"
+    )
 
 
 def _key(connection: sa.Connection, key_id: int) -> ApiKey:

@@ -2,8 +2,9 @@
 
 The rule itself (:class:`geogrid.access.Subtree`) lives in :mod:`geogrid.access`; this module
 only fetches what it needs from the database — whether a code is a grid of any stored plan,
-and a grid's ancestors — and turns a subtree into a condition on the incidents' level codes,
-which record each incident's lineage as located.
+a grid's ancestors, what a registered jurisdiction reaches down the registry — and turns a
+subtree into a condition on the incidents' level codes, which record each incident's lineage
+as located.
 """
 
 from __future__ import annotations
@@ -14,8 +15,17 @@ import sqlalchemy as sa
 
 from geogrid.access import Caller, Subtree
 from geogrid.store import schema
+from geogrid.store.jurisdictions import descendants, registered, top_codes
 
-__all__ = ["caller_subtree", "is_grid_code", "lineage", "lineages", "subtree", "subtree_condition"]
+__all__ = [
+    "caller_subtree",
+    "is_grid_code",
+    "lineage",
+    "lineages",
+    "reach",
+    "subtree",
+    "subtree_condition",
+]
 
 _MAX_DEPTH = 6  # levels a plan may have
 
@@ -28,8 +38,20 @@ def is_grid_code(connection: sa.Connection, code: str) -> bool:
 
 
 def subtree(connection: sa.Connection, code: str) -> Subtree:
-    """The :class:`~geogrid.access.Subtree` of ``code``: a grid's, or a code above the plans."""
-    return Subtree(code, above_plans=not is_grid_code(connection, code))
+    """The :class:`~geogrid.access.Subtree` of ``code``: a grid's and/or a jurisdiction's.
+
+    Its ``tops`` are the registered jurisdictions beneath ``code`` (by parent links) and the
+    top-level grid codes of their plans.
+    """
+    return Subtree(code, tops=reach(connection, code))
+
+
+def reach(connection: sa.Connection, code: str) -> frozenset[str]:
+    """The jurisdictions registered beneath ``code`` and their plans' top-level grid codes."""
+    if registered(connection, code) is None:
+        return frozenset()
+    below = descendants(connection, code)
+    return below | top_codes(connection, below)
 
 
 def caller_subtree(connection: sa.Connection, caller: Caller) -> Subtree | None:
@@ -81,7 +103,7 @@ def subtree_condition(
     columns: Sequence[sa.ColumnElement[str]], within: Subtree
 ) -> sa.ColumnElement[bool]:
     """SQL for "the lineage in ``columns`` (top level first) lies in ``within``"."""
-    if within.above_plans:
-        top = columns[0]
-        return sa.func.substr(top, 1, len(within.code)) == within.code
-    return sa.or_(*(column == within.code for column in columns))
+    within_code = sa.or_(*(column == within.code for column in columns))
+    if not within.tops:
+        return within_code
+    return sa.or_(within_code, columns[0].in_(sorted(within.tops)))
