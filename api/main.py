@@ -17,7 +17,7 @@ from api.errors import error_responses, install_error_handlers
 from api.guard import RequestGuard
 from api.openapi import install_openapi
 from api.plans import PlanSource
-from api.routes import incidents, keys, locate, maps, ogc, plans
+from api.routes import incidents, keys, locate, maps, ogc, people, plans
 from api.settings import ApiSettings
 from geogrid.errors import GeogridError
 from geogrid.plan import GridPlan
@@ -91,5 +91,6 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.include_router(maps.router, responses=open_errors, dependencies=closed)
     app.include_router(incidents.router, responses=keyed_errors)
     app.include_router(plans.router, responses=keyed_errors)
+    app.include_router(people.router, responses=keyed_errors)
     app.include_router(keys.router, responses=keyed_errors)
     return app

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import StaffOut
+from api.schemas import Instant, StaffOut
 from geogrid.plan import StaffRole
 from geogrid.store import VersionInfo
 from geogrid.store.staff import MAX_STAFF, GridStaff, StaffChange, StaffMember
@@ -123,6 +123,13 @@ class StaffIn(BaseModel):
     )
 
     staff: list[StaffMemberIn] = Field(max_length=MAX_STAFF)
+    effective: Instant | None = Field(
+        default=None,
+        examples=["2026-03-01T00:00:00Z"],
+        description="when the change takes effect (UTC; default now): a past instant inside "
+        "the period of the version in force now and not before the grid's latest change, or "
+        "a future one (scheduled); the If-Match ETag is that of the staff in force then",
+    )
 
 
 class GridStaffOut(BaseModel):
@@ -133,6 +140,12 @@ class GridStaffOut(BaseModel):
     grid_code: str = Field(examples=["110108001001004"])
     staff: list[StaffOut]
     revision: int = Field(description="the version's staff revision after the last change")
+    valid_from: dt.datetime | None = Field(
+        default=None, description="since when this list is in force (UTC)"
+    )
+    valid_to: dt.datetime | None = Field(
+        default=None, description="until when: the next change or the version's end; null: open"
+    )
     etag: str = Field(description="send as If-Match with a PUT")
 
     @classmethod
@@ -144,6 +157,8 @@ class GridStaffOut(BaseModel):
             grid_code=current.grid_code,
             staff=_people(current.staff),
             revision=current.revision,
+            valid_from=current.valid_from,
+            valid_to=current.valid_to,
             etag=current.etag,
         )
 
@@ -160,6 +175,9 @@ class StaffChangeOut(BaseModel):
     changed_by: str = Field(examples=["规划员张三"])
     role: str = Field(examples=["planner"], description="role of the key that changed it")
     changed_at: dt.datetime = Field(examples=[_WHEN])
+    effective: dt.datetime | None = Field(
+        default=None, examples=[_WHEN], description="when the change took effect"
+    )
 
     @classmethod
     def of(cls, change: StaffChange) -> StaffChangeOut:
@@ -174,6 +192,7 @@ class StaffChangeOut(BaseModel):
             changed_by=change.changed_by,
             role=change.role,
             changed_at=change.changed_at,
+            effective=change.effective,
         )
 
 

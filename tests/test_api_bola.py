@@ -38,11 +38,16 @@ def world(request, tmp_path):
             ).json()  # fmt: skip
             b_worker = {"X-API-Key": b_key["key"]}
             client.get(f"/incidents/{incident['id']}", headers=b_worker)  # an audit row of B's
+            b_staff = {"staff": [{"role": "head", "name": "B 专属网格长", "phone": "13700000000"}]}
+            client.put(
+                f"/grids/{B_GRID}/staff", json=b_staff, headers=root | {"If-Match": "*"}
+            ).raise_for_status()
+            (person,) = client.get("/people", params={"q": "B 专属"}, headers=root).json()
             keys = {
                 role: issue_key(settings, role, A_GRID if role == "worker" else TOP, name=f"A {role}")
                 for role in ROLES
             }  # fmt: skip
-            yield client, root, keys, {"incident": incident, "key": b_key}
+            yield client, root, keys, {"incident": incident, "key": b_key, "person": person}
 
 
 def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
@@ -69,6 +74,8 @@ def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
             "PUT", f"/grids/{B_GRID}/staff", {"json": staff, "headers": {"If-Match": '"*"'}},
         ),
         "GET /grids/{code}/staff/history": ("GET", f"/grids/{B_GRID}/staff/history", {}),
+        "GET /people": ("GET", "/people", {}),
+        "GET /people/{person_id}": ("GET", f"/people/{b['person']['id']}", {}),
         "POST /plans": ("POST", "/plans", {"content": b"{}"}),
         "GET /plans": ("GET", "/plans", {}),
         "GET /plans/{name}/versions": ("GET", "/plans/示例街道/versions", {}),
@@ -101,7 +108,7 @@ OPEN = {
     "POST /incidents",
 }  # fmt: skip
 
-LISTINGS = {"GET /incidents", "GET /stats", "GET /keys", "GET /audit"}
+LISTINGS = {"GET /incidents", "GET /stats", "GET /keys", "GET /audit", "GET /people"}
 
 
 def _leaks(operation: str, answer: object, b: dict) -> bool:
@@ -112,6 +119,11 @@ def _leaks(operation: str, answer: object, b: dict) -> bool:
         return any(g["code"].startswith(EAST) for g in answer["grids"])  # type: ignore[index]
     if operation == "GET /keys":
         return any(k["id"] == b["key"]["id"] or k["grid_code"] is None for k in answer)  # type: ignore[union-attr]
+    if operation == "GET /people":  # B's own person, or any assignment in B
+        grids = [a["grid_code"] for p in answer for a in p["assignments"]]  # type: ignore[union-attr]
+        return b["person"]["id"] in [p["id"] for p in answer] or any(  # type: ignore[union-attr]
+            code.startswith(EAST) for code in grids
+        )
     if operation == "GET /audit":
         return any(row["key_id"] == b["key"]["id"] for row in answer)  # type: ignore[union-attr]
     raise AssertionError(operation)

@@ -23,6 +23,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import CurrentCaller, store_of
+from api.schemas import Instant
 from api.schemas_plans import (
     GridStaffOut,
     PlanSummaryOut,
@@ -292,10 +293,21 @@ def export_active(
 
 @router.get("/grids/{code}/staff", response_model=GridStaffOut, tags=["staff"])
 def get_staff(
-    code: GridCode, response: Response, caller: StaffPlanner, store: Store
+    code: GridCode,
+    response: Response,
+    caller: StaffPlanner,
+    store: Store,
+    at: Annotated[
+        Instant | None,
+        Query(description="the staff in force at this instant (UTC; default now)"),
+    ] = None,
 ) -> GridStaffOut:
-    """The staff of grid `code` in the active version, with the `ETag` a change must send."""
-    current = store.staff().current(code, caller=caller)
+    """The staff of grid `code` in force now (or `at`), with the period they hold and the `ETag`.
+
+    They are those of the plan version in force then holding the grid (any jurisdiction);
+    send the `ETag` as `If-Match` to change them.
+    """
+    current = store.staff().current(code, at=at, caller=caller)
     response.headers["ETag"] = f'"{current.etag}"'
     return GridStaffOut.of(current)
 
@@ -315,10 +327,13 @@ def put_staff(
     store: Store,
     if_match: Annotated[str | None, Header(alias="If-Match", include_in_schema=False)] = None,
 ) -> GridStaffOut:
-    """Replace the staff of grid `code` in the active version, without a new plan version.
+    """Replace the staff of grid `code` from `effective` on (default now), without a new version.
 
-    `If-Match` is required (428 without it): the `ETag` of `GET /grids/{code}/staff`; when
-    the staff changed since, 412 and nothing changes. `/locate` shows the new staff at once.
+    `effective` may lie in the past (inside the period of the version in force now, not
+    before the grid's latest change; else 409 saying which dates work) or the future
+    (scheduled). `If-Match` is required (428 without it): the `ETag` of
+    `GET /grids/{code}/staff?at=EFFECTIVE`; when the staff changed since, 412 and nothing
+    changes. `/locate` shows a change in force now at once.
     """
     if if_match is None:
         raise PreconditionRequiredError(
@@ -326,7 +341,9 @@ def put_staff(
             "made by someone else since is not overwritten"
         )
     staff = [member.model_dump() for member in body.staff]
-    current = store.staff().replace(code, staff, caller=caller, expect=_tags(if_match))
+    current = store.staff().replace(
+        code, staff, caller=caller, expect=_tags(if_match), effective=body.effective
+    )
     request.app.state.plans.expire()
     response.headers["ETag"] = f'"{current.etag}"'
     return GridStaffOut.of(current)
@@ -334,7 +351,10 @@ def put_staff(
 
 @router.get("/grids/{code}/staff/history", response_model=list[StaffChangeOut], tags=["staff"])
 def staff_history(code: GridCode, caller: StaffPlanner, store: Store) -> list[StaffChangeOut]:
-    """Every change of grid `code`'s staff (any version), newest first: before, after, who, when."""
+    """Every change of grid `code`'s staff (any version), newest first.
+
+    Each with the lists before and after, who made it, when, and when it took effect.
+    """
     return [StaffChangeOut.of(change) for change in store.staff().history(code, caller=caller)]
 
 

@@ -264,22 +264,36 @@ def _create_missing(
     keys: list[tuple[str, str | None]],
     now: dt.datetime,
 ) -> None:
-    """Insert one person per unmatched ID number or (name, phone), then link the rows."""
-    wanted: dict[tuple[str, str | None] | str, dict[str, Any]] = {}
-    for row, id_number, key in zip(staff_rows, ids, keys, strict=True):
-        if row.get("person_id") is None:
-            identity = id_number or key
-            values = {"name": key[0], "phone": key[1], "id_number": id_number, "created_at": now}
-            wanted.setdefault(identity, values)
-    if not wanted:
-        return
+    """Insert one person per unmatched ID number, then per unmatched (name, phone); link rows.
+
+    People created for ID numbers come first, so a row without one finds the person of its
+    name and phone created for another row of the same batch.
+    """
+    made: dict[tuple[str, str | None] | str, int] = {}
+    for with_id in (True, False):
+        wanted: dict[tuple[str, str | None] | str, dict[str, Any]] = {}
+        for row, id_number, key in zip(staff_rows, ids, keys, strict=True):
+            if row.get("person_id") is None and bool(id_number) == with_id:
+                if not with_id and key in made:
+                    row["person_id"] = made[key]
+                    continue
+                values = {"name": key[0], "phone": key[1], "id_number": id_number}
+                wanted.setdefault(id_number or key, values | {"created_at": now})
+        created = _insert_people(connection, list(wanted.values()))
+        for identity, values, pid in zip(wanted, wanted.values(), created, strict=True):
+            made[identity] = pid
+            made.setdefault((values["name"], values["phone"]), pid)
+        for row, id_number, key in zip(staff_rows, ids, keys, strict=True):
+            if row.get("person_id") is None and bool(id_number) == with_id:
+                row["person_id"] = made[id_number or key]
+
+
+def _insert_people(connection: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
     table = schema.people
     insert = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-    created = connection.execute(insert, list(wanted.values())).scalars().all()
-    new = dict(zip(wanted, (int(pid) for pid in created), strict=True))
-    for row, id_number, key in zip(staff_rows, ids, keys, strict=True):
-        if row.get("person_id") is None:
-            row["person_id"] = new[id_number or key]
+    return [int(pid) for pid in connection.execute(insert, rows).scalars()]
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -1,14 +1,29 @@
-"""Staff of a grid changed in place, without a new plan version, with history.
+"""Staff of a grid changed in place, without a new plan version, with history in time.
 
 Grid heads and workers change more often than boundaries. :meth:`StaffStore.replace` swaps the
-staff list of one grid of the **active** version in one transaction: the old rows get a
-``valid_to``, the new rows are inserted, a ``staff_changes`` row keeps who changed what
-(before and after) and when, the version's ``staff_revision`` goes up by one (so every service
-worker notices the change with the one query it already makes) and an audit row is written.
+staff list of one grid in one transaction, **with effect from** an instant (now by default, or
+a date in the past or the future): the rows in force then get ``valid_to`` = that instant,
+the new rows start there (``valid_from``) and point at their people
+(:func:`geogrid.store.people.link_people`), a ``staff_changes`` row keeps who changed what
+(before and after) and when, the version's ``staff_revision`` goes up by one (so every
+service worker notices the change with the one query it already makes) and an audit row is
+written (its details hold the effective instant).
+
+The version changed is the one **in force at the effective instant** holding the grid, in
+any jurisdiction: the version in force now for a change made now or back-dated inside its
+period, or a version announced to come into force later for a change scheduled after its
+start. Two things are refused, with a message that says what to do instead: a change in a
+version whose period has already ended (history is not rewritten), and a change taking
+effect before the latest change of the same grid (the staff after it would be undefined).
+
+Every read can ask ``at=``: :meth:`StaffStore.current` gives the staff in force at an
+instant, :meth:`StaffStore.timeline` every period of a grid's staff across versions and
+redraws, and :meth:`StaffStore.history` the changes, newest first.
 
 Concurrent edits are refused rather than lost: a change names the ETag of the staff list it
-was based on (:attr:`GridStaff.etag`), which is checked under a lock on the version row
-(``SELECT … FOR UPDATE`` on PostgreSQL; a SQLite write transaction is exclusive anyway).
+was based on (:attr:`GridStaff.etag`: the list in force at the effective instant), which is
+checked under a lock on the version row (``SELECT … FOR UPDATE`` on PostgreSQL; a SQLite
+write transaction is exclusive anyway).
 
 Examples
 --------
@@ -47,14 +62,17 @@ from sqlalchemy.engine import Engine
 from geogrid.access import Caller, Permission, require
 from geogrid.errors import (
     AccessDeniedError,
+    InvalidInputError,
     InvalidPlanError,
     NotFoundError,
     PreconditionFailedError,
+    VersionStateError,
 )
 from geogrid.plan import STAFF_COLUMNS, StaffRole
 from geogrid.store import schema
-from geogrid.store._session import now_ms, reading, write_transaction
+from geogrid.store._session import now_ms, reading, to_ms, write_transaction
 from geogrid.store.access import insert_audit
+from geogrid.store.people import PeopleStore, link_people, staff_in_force
 from geogrid.store.scope import caller_subtree, lineage
 
 __all__ = [
@@ -99,18 +117,22 @@ class StaffMember:
 
 @dataclasses.dataclass(frozen=True)
 class GridStaff:
-    """The current staff of one grid of the active version.
+    """The staff of one grid in force at an instant, and the period they are in force.
 
     Attributes
     ----------
     plan, version
-        The active version the grid belongs to.
+        The version in force holding the grid.
     grid_code
         The grid.
     staff
         Its staff, in the order they were given.
     revision
         The version's staff revision (staff changes so far, any grid).
+    valid_from, valid_to
+        The period this list is in force (UTC): from the version's start or the last change,
+        until the next change or the version's end (``None``: nothing ends it yet). Not part
+        of equality.
     """
 
     plan: str
@@ -118,6 +140,8 @@ class GridStaff:
     grid_code: str
     staff: list[StaffMember]
     revision: int
+    valid_from: dt.datetime | None = dataclasses.field(default=None, compare=False)
+    valid_to: dt.datetime | None = dataclasses.field(default=None, compare=False)
 
     @property
     def etag(self) -> str:
@@ -127,7 +151,11 @@ class GridStaff:
 
 @dataclasses.dataclass(frozen=True)
 class StaffChange:
-    """One change of a grid's staff: before, after, who and when."""
+    """One change of a grid's staff: before, after, who, when it was made and took effect.
+
+    ``effective`` is the instant the change took effect (``changed_at`` for changes made
+    before effective dates existed).
+    """
 
     plan: str
     version: int
@@ -138,6 +166,7 @@ class StaffChange:
     changed_by: str
     role: str
     changed_at: dt.datetime
+    effective: dt.datetime | None = None
 
 
 def staff_etag(plan: str, version: int, grid_code: str, staff: Iterable[StaffMember]) -> str:
@@ -155,7 +184,7 @@ def staff_etag(plan: str, version: int, grid_code: str, staff: Iterable[StaffMem
 
 
 class StaffStore:
-    """Staff of the active version's grids; get one with ``store.staff()``.
+    """Staff of the grids of the versions in force, in time; get one with ``store.staff()``.
 
     Parameters
     ----------
@@ -166,17 +195,24 @@ class StaffStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def current(self, grid_code: str, *, caller: Caller | None = None) -> GridStaff:
-        """The staff of grid ``grid_code`` in the active version (:class:`NotFoundError` if none).
+    def people(self) -> PeopleStore:
+        """The people behind the staff rows (:class:`geogrid.store.people.PeopleStore`)."""
+        return PeopleStore(self._engine)
 
-        With a ``caller``, it must cover the grid (:func:`check_covers`).
+    def current(
+        self, grid_code: str, *, at: dt.datetime | None = None, caller: Caller | None = None
+    ) -> GridStaff:
+        """The staff of grid ``grid_code`` in force now, or at instant ``at``.
+
+        They are those of the version in force then holding the grid, in any jurisdiction
+        (:class:`NotFoundError` if none). With a ``caller``, it must cover the grid
+        (:func:`check_covers`).
         """
+        when = now_ms() if at is None else _instant(at, "at")
         with reading(self._engine, "read a grid's staff") as connection:
-            row = _active(connection, lock=False)
-            _check_grid(connection, row, grid_code)
+            row = _holding(connection, grid_code, when, lock=False)
             check_covers(connection, caller, grid_code)
-            members = _members(connection, row.id, grid_code)
-        return GridStaff(row.plan_name, row.version, grid_code, members, row.staff_revision)
+            return _grid_staff(connection, row, grid_code, when)
 
     def replace(
         self,
@@ -185,13 +221,14 @@ class StaffStore:
         *,
         caller: Caller,
         expect: Collection[str] | None = None,
+        effective: dt.datetime | None = None,
     ) -> GridStaff:
-        """Replace the staff of grid ``grid_code`` in the active version; all or nothing.
+        """Replace the staff of grid ``grid_code`` from instant ``effective`` on; all or nothing.
 
         Parameters
         ----------
         grid_code
-            A grid of the active version.
+            A grid of the version in force at ``effective``.
         staff
             The new list (may be empty): :class:`StaffMember` or mappings with ``role``,
             ``name`` and optional ``phone``.
@@ -199,34 +236,43 @@ class StaffStore:
             Who changes it: needs :attr:`~geogrid.access.Permission.MANAGE_PLANS` and must
             cover the grid; recorded in the history and the audit log.
         expect
-            ETags (:attr:`GridStaff.etag`) the current list must have; otherwise
-            :class:`PreconditionFailedError` and nothing changes. ``None``: no check.
+            ETags (:attr:`GridStaff.etag`) the list in force at ``effective`` must have;
+            otherwise :class:`PreconditionFailedError` and nothing changes. ``None``: no check.
+        effective
+            When the change takes effect: now by default; a past instant (the new head
+            started last week) inside the period of the version in force now, and not before
+            the grid's latest change; or a future one (scheduled). A naive datetime is UTC.
 
         Returns
         -------
         GridStaff
-            The new staff list, with its new ETag.
+            The new staff list (in force from ``effective``), with its new ETag.
         """
         require(caller, Permission.MANAGE_PLANS)
         members = [StaffMember.parse(member) for member in staff]
         if len(members) > MAX_STAFF:
             raise InvalidPlanError(f"a grid has at most {MAX_STAFF} staff, got {len(members)}")
         with write_transaction(self._engine, "change a grid's staff") as connection:
-            row = _active(connection, lock=True)
-            _check_grid(connection, row, grid_code)
+            now = now_ms()
+            when = now if effective is None else _instant(effective, "effective")
+            row = _holding(connection, grid_code, when, lock=True)
             check_covers(connection, caller, grid_code)
-            before = _members(connection, row.id, grid_code)
+            _check_effective(connection, row, grid_code, when, now)
+            before = _members(connection, row.id, grid_code, when)
             _check_expected(GridStaff(row.plan_name, row.version, grid_code, before, 0), expect)
             revision = row.staff_revision + 1
-            _write(connection, row.id, grid_code, (before, members), revision, caller)
+            _write(connection, row.id, grid_code, (before, members), (revision, when), caller)
             change = {"before": _json(before), "after": _json(members), "revision": revision}
-            details = {"plan": row.plan_name, "version": row.version, **change}
+            details = {"plan": row.plan_name, "version": row.version, **change, "effective": when}
             insert_audit(connection, caller, "staff.replace", "grid", grid_code, details)
-        return GridStaff(row.plan_name, row.version, grid_code, members, revision)
+            return dataclasses.replace(
+                _grid_staff(connection, row, grid_code, when), revision=revision
+            )
 
     def history(self, grid_code: str, *, caller: Caller | None = None) -> list[StaffChange]:
         """Every change of grid ``grid_code``'s staff, in any version, newest first.
 
+        Each says when it was made (``changed_at``) and when it took effect (``effective``).
         With a ``caller``, it must cover the grid (:func:`check_covers`).
         """
         changes, versions = schema.staff_changes, schema.plan_versions
@@ -238,21 +284,58 @@ class StaffStore:
         )
         with reading(self._engine, "read a grid's staff history") as connection:
             check_covers(connection, caller, grid_code)
-            return [_change(row) for row in connection.execute(query)]
+            effective = _effective_instants(connection, grid_code)
+            return [_change(row, effective) for row in connection.execute(query)]
 
-    def table(self, name: str, version: int) -> pd.DataFrame:
-        """The current staff rows of a version, as a plan's ``staff`` table."""
+    def timeline(self, grid_code: str, *, caller: Caller | None = None) -> list[GridStaff]:
+        """Every period of grid ``grid_code``'s staff, oldest first, across versions and redraws.
+
+        One :class:`GridStaff` per period of constant staff of each version that held the
+        grid while in force (or announced to be); ``valid_from``/``valid_to`` bound it.
+        With a ``caller``, it must cover the grid (:func:`check_covers`).
+        """
+        with reading(self._engine, "read a grid's staff timeline") as connection:
+            check_covers(connection, caller, grid_code)
+            periods: list[GridStaff] = []
+            for row in _versions_holding(connection, grid_code):
+                periods += _periods(connection, row, grid_code)
+            return periods
+
+    def table(self, name: str, version: int, at: dt.datetime | None = None) -> pd.DataFrame:
+        """The staff rows of a version in force now (or at ``at``), as a plan's ``staff`` table."""
         staff, versions = schema.staff, schema.plan_versions
+        when = now_ms() if at is None else _instant(at, "at")
         query = (
             sa.select(*(staff.c[column] for column in STAFF_COLUMNS))
             .join(versions, versions.c.id == staff.c.version_id)
             .where(versions.c.plan_name == name, versions.c.version == int(version))
-            .where(staff.c.valid_to.is_(None))
+            .where(staff_in_force(when))
             .order_by(staff.c.id)
         )
         with reading(self._engine, "read staff") as connection:
             rows = connection.execute(query).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=list(STAFF_COLUMNS), dtype=object)
+
+    def next_change(self, after: dt.datetime | None = None) -> dt.datetime | None:
+        """The first instant after ``after`` (default now) when some grid's staff change.
+
+        Scheduled staff changes and versions coming into force or ending; ``None`` when none
+        is known. A service holding today's staff reloads them then.
+        """
+        when = now_ms() if after is None else _instant(after, "after")
+        staff, versions = schema.staff, schema.plan_versions
+        candidates = [
+            sa.select(sa.func.min(column)).where(column > when)
+            for column in (
+                staff.c.valid_from,
+                staff.c.valid_to,
+                versions.c.valid_from,
+                versions.c.valid_to,
+            )
+        ]
+        with reading(self._engine, "find the next staff change") as connection:
+            found = [connection.execute(query).scalar() for query in candidates]
+        return min((instant for instant in found if instant is not None), default=None)
 
 
 def check_covers(connection: sa.Connection, caller: Caller | None, grid_code: str) -> None:
@@ -266,25 +349,105 @@ def check_covers(connection: sa.Connection, caller: Caller | None, grid_code: st
         )
 
 
-def _active(connection: sa.Connection, *, lock: bool) -> sa.Row[Any]:
-    table = schema.plan_versions
-    query = sa.select(table).where(table.c.status == "active")
-    row = connection.execute(query.with_for_update() if lock else query).one_or_none()
+# -- versions in force -----------------------------------------------------------------------
+
+
+def _in_force(at: dt.datetime) -> sa.ColumnElement[bool]:
+    versions = schema.plan_versions
+    return sa.and_(
+        versions.c.valid_from.is_not(None),
+        versions.c.valid_from <= at,
+        sa.or_(versions.c.valid_to.is_(None), versions.c.valid_to > at),
+    )
+
+
+def _holding(
+    connection: sa.Connection, grid_code: str, at: dt.datetime, *, lock: bool
+) -> sa.Row[Any]:
+    """The version in force at ``at`` that holds grid ``grid_code`` (any jurisdiction)."""
+    versions, grids = schema.plan_versions, schema.grids
+    query = (
+        sa.select(versions)
+        .join(grids, grids.c.version_id == versions.c.id)
+        .where(grids.c.code == grid_code, _in_force(at))
+        .order_by(versions.c.valid_from.desc())
+        .limit(1)
+    )
+    row = connection.execute(query.with_for_update(of=versions) if lock else query).first()
     if row is None:
-        raise NotFoundError(
-            "no plan is active, so no grid has staff to show or change: activate a plan first"
-        )
+        raise _not_held(connection, grid_code, at)
     return row
 
 
-def _check_grid(connection: sa.Connection, version: sa.Row[Any], grid_code: str) -> None:
-    grids = schema.grids
-    query = sa.select(grids.c.id).where(grids.c.version_id == version.id, grids.c.code == grid_code)
-    if connection.execute(query).first() is None:
-        raise NotFoundError(
-            f"no grid {grid_code!r} in the active plan {version.plan_name!r} "
-            f"(version {version.version}): check the code (GET /locate or the OGC items list them)"
+def _not_held(connection: sa.Connection, grid_code: str, at: dt.datetime) -> NotFoundError:
+    versions = schema.plan_versions
+    in_force = connection.execute(sa.select(versions.c.plan_name).where(_in_force(at))).scalars()
+    plans = sorted(set(in_force))
+    if not plans:
+        return NotFoundError(
+            f"no plan is active at {_day(at)}, so no grid has staff to show or change then: "
+            "activate a plan first (or ask for an instant inside a version's period)"
         )
+    held = [
+        f"version {row.version} of plan {row.plan_name!r} holds it from {_day(row.valid_from)}"
+        + (f" to {_day(row.valid_to)}" if row.valid_to else "")
+        for row in _versions_holding(connection, grid_code)
+    ]
+    where = "; ".join(held[-2:]) if held else "no version in force ever held it"
+    return NotFoundError(
+        f"no grid {grid_code!r} in the plans in force at {_day(at)} ({', '.join(plans)}): "
+        f"{where}. Check the code (GET /locate or the OGC items list them) and the instant"
+    )
+
+
+def _versions_holding(connection: sa.Connection, grid_code: str) -> list[sa.Row[Any]]:
+    """Versions holding the grid that were, are or will be in force, oldest start first."""
+    versions, grids = schema.plan_versions, schema.grids
+    query = (
+        sa.select(versions)
+        .join(grids, grids.c.version_id == versions.c.id)
+        .where(grids.c.code == grid_code, versions.c.valid_from.is_not(None))
+        .order_by(versions.c.valid_from, versions.c.id)
+    )
+    return list(connection.execute(query))
+
+
+def _check_effective(
+    connection: sa.Connection,
+    version: sa.Row[Any],
+    grid_code: str,
+    when: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """Refuse a change in a version already ended, or before the grid's latest change."""
+    name = f"version {version.version} of plan {version.plan_name!r}"
+    if version.valid_to is not None and version.valid_to <= now:
+        raise VersionStateError(
+            f"{name} was in force from {_day(version.valid_from)} to {_day(version.valid_to)}: "
+            f"staff of a past version are history and stay as they were; give an effective "
+            f"date inside the period of the version in force now"
+        )
+    latest = _latest_change(connection, version.id, grid_code)
+    if latest is not None and when < latest:
+        raise VersionStateError(
+            f"the staff of grid {grid_code} in {name} change with effect from {_day(latest)}, "
+            f"after {_day(when)}: a change may not take effect before the latest one (what "
+            f"holds after it would be undefined); give {_day(latest)} or later"
+        )
+
+
+def _latest_change(
+    connection: sa.Connection, version_id: int, grid_code: str
+) -> dt.datetime | None:
+    staff = schema.staff
+    query = sa.select(sa.func.max(staff.c.valid_from), sa.func.max(staff.c.valid_to)).where(
+        staff.c.version_id == version_id, staff.c.grid_code == grid_code
+    )
+    found = [instant for instant in connection.execute(query).one() if instant is not None]
+    return max(found, default=None)
+
+
+# -- staff rows ------------------------------------------------------------------------------
 
 
 def _check_expected(current: GridStaff, expect: Collection[str] | None) -> None:
@@ -295,15 +458,77 @@ def _check_expected(current: GridStaff, expect: Collection[str] | None) -> None:
         )
 
 
-def _members(connection: sa.Connection, version_id: int, grid_code: str) -> list[StaffMember]:
+def _rows(connection: sa.Connection, version_id: int, grid_code: str) -> list[sa.Row[Any]]:
     staff = schema.staff
     query = (
-        sa.select(staff.c.role, staff.c.name, staff.c.phone)
+        sa.select(staff.c.role, staff.c.name, staff.c.phone, staff.c.valid_from, staff.c.valid_to)
         .where(staff.c.version_id == version_id, staff.c.grid_code == grid_code)
-        .where(staff.c.valid_to.is_(None))
         .order_by(staff.c.id)
     )
-    return [StaffMember(row.role, row.name, row.phone) for row in connection.execute(query)]
+    return list(connection.execute(query))
+
+
+def _held_at(rows: Iterable[sa.Row[Any]], at: dt.datetime) -> list[StaffMember]:
+    """The members of ``rows`` in force at ``at`` (the rule of :func:`staff_in_force`)."""
+    return [
+        StaffMember(row.role, row.name, row.phone)
+        for row in rows
+        if (row.valid_from is None or row.valid_from <= at)
+        and (row.valid_to is None or row.valid_to > at)
+    ]
+
+
+def _members(
+    connection: sa.Connection, version_id: int, grid_code: str, at: dt.datetime
+) -> list[StaffMember]:
+    return _held_at(_rows(connection, version_id, grid_code), at)
+
+
+def _grid_staff(
+    connection: sa.Connection, version: sa.Row[Any], grid_code: str, at: dt.datetime
+) -> GridStaff:
+    """The staff of the grid in ``version`` at ``at``, with the period they hold."""
+    rows = _rows(connection, version.id, grid_code)
+    edges = _edges(version, rows)
+    start = max((edge for edge in edges if edge <= at), default=version.valid_from)
+    end = min((edge for edge in edges if edge > at), default=None)
+    return _period(version, grid_code, rows, start, end)
+
+
+def _period(
+    version: sa.Row[Any],
+    grid_code: str,
+    rows: list[sa.Row[Any]],
+    start: dt.datetime,
+    end: dt.datetime | None,
+) -> GridStaff:
+    """The grid's staff in ``version`` from ``start`` to ``end`` (those in force at ``start``)."""
+    staff = _held_at(rows, start)
+    revision = version.staff_revision
+    return GridStaff(version.plan_name, version.version, grid_code, staff, revision, start, end)
+
+
+def _edges(version: sa.Row[Any], rows: Iterable[sa.Row[Any]]) -> list[dt.datetime]:
+    """The instants inside the version's period where the grid's staff change, and its ends."""
+    inside = {
+        instant
+        for row in rows
+        for instant in (row.valid_from, row.valid_to)
+        if instant is not None
+        and instant > version.valid_from
+        and (version.valid_to is None or instant < version.valid_to)
+    }
+    ends = {version.valid_from} | ({version.valid_to} if version.valid_to else set())
+    return sorted(inside | ends)
+
+
+def _periods(connection: sa.Connection, version: sa.Row[Any], grid_code: str) -> list[GridStaff]:
+    rows = _rows(connection, version.id, grid_code)
+    edges = _edges(version, rows)
+    bounds = list(zip(edges, [*edges[1:], None], strict=True))
+    if version.valid_to is not None:
+        bounds = bounds[:-1]  # the last edge is the version's end
+    return [_period(version, grid_code, rows, start, end) for start, end in bounds]
 
 
 def _write(
@@ -311,23 +536,22 @@ def _write(
     version_id: int,
     grid_code: str,
     change: tuple[list[StaffMember], list[StaffMember]],
-    revision: int,
+    stamp: tuple[int, dt.datetime],
     caller: Caller,
 ) -> None:
-    """Close the old rows, insert the new ones, bump the revision, keep the history row."""
+    """End the rows in force, insert the new ones, bump the revision, keep the history row."""
     staff, versions, changes = schema.staff, schema.plan_versions, schema.staff_changes
-    before, members = change
+    (before, members), (revision, when) = change, stamp
     now = now_ms()
     current = (staff.c.version_id == version_id) & (staff.c.grid_code == grid_code)
-    connection.execute(
-        staff.update().where(current, staff.c.valid_to.is_(None)).values(valid_to=now)
-    )
+    connection.execute(staff.update().where(current, staff_in_force(when)).values(valid_to=when))
     if members:
         rows = [
-            {"version_id": version_id, "grid_code": grid_code, "valid_from": now, "valid_to": None}
+            {"version_id": version_id, "grid_code": grid_code, "valid_from": when, "valid_to": None}
             | dataclasses.asdict(member)
             for member in members
         ]
+        link_people(connection, rows, now)
         connection.execute(staff.insert(), rows)
     connection.execute(
         versions.update().where(versions.c.id == version_id).values(staff_revision=revision)
@@ -346,11 +570,43 @@ def _write(
     )
 
 
+def _effective_instants(
+    connection: sa.Connection, grid_code: str
+) -> dict[tuple[str, int, int], dt.datetime]:
+    """(plan, version, revision) → effective instant of the grid's changes, from the audit log.
+
+    The ``staff.replace`` audit row is written in the change's transaction; changes made
+    before effective dates existed have none (their ``changed_at`` is when they took effect).
+    """
+    audit = schema.audit_log
+    query = sa.select(audit.c.details).where(
+        audit.c.action == "staff.replace",
+        audit.c.object_type == "grid",
+        audit.c.object_id == grid_code,
+    )
+    found = {}
+    for (details,) in connection.execute(query):
+        if isinstance(details, dict) and details.get("effective"):
+            key = (details.get("plan"), details.get("version"), details.get("revision"))
+            found[key] = dt.datetime.fromisoformat(str(details["effective"]))
+    return found  # type: ignore[return-value]
+
+
+def _instant(value: dt.datetime, what: str) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        raise InvalidInputError(f"{what} must be a date and time, not {value!r}")
+    return to_ms(value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC))
+
+
+def _day(instant: dt.datetime) -> str:
+    return f"{instant:%Y-%m-%d %H:%M} UTC"
+
+
 def _json(members: Iterable[StaffMember]) -> list[dict[str, Any]]:
     return [dataclasses.asdict(member) for member in members]
 
 
-def _change(row: Any) -> StaffChange:
+def _change(row: Any, effective: Mapping[tuple[str, int, int], dt.datetime]) -> StaffChange:
     return StaffChange(
         plan=row.plan_name,
         version=row.version,
@@ -361,4 +617,5 @@ def _change(row: Any) -> StaffChange:
         changed_by=row.changed_by,
         role=row.role,
         changed_at=row.changed_at,
+        effective=effective.get((row.plan_name, row.version, row.revision), row.changed_at),
     )
