@@ -128,3 +128,44 @@ def test_zhihe_small(tmp_path):
     )
     cards = figures["households with a contact card (直通卡)"]
     assert cards["matches"] and cards["rebuilt"] == street["households"]
+
+
+def test_zhuzhou_full_settings_give_the_published_grid_counts():
+    from geogrid.examples import zhuzhou
+
+    planned = zhuzhou.planned_grids("full")
+    assert planned["grids"] == 3261
+    assert planned["430223"] == 520  # You county, as published
+    assert len(zhuzhou.DIVISIONS) + 1 == zhuzhou.PUBLISHED["grid centres"]
+    you = next(d for d in zhuzhou.DIVISIONS if d.code == "430223")
+    assert (you.townships, you.communities + you.villages) == (17, 297)
+    assert round(100 * zhuzhou.CLOSED_SHARE, 1) == 99.3
+    assert round(zhuzhou.INCIDENTS, -2) == 103_600 and zhuzhou.INCIDENTS >= 103_500
+
+
+def test_zhuzhou_small(tmp_path):
+    from geogrid.examples import zhuzhou
+
+    report = run_example("zhuzhou", tmp_path, scale="small")
+    _check_common(report, tmp_path, jurisdictions=len(zhuzhou.SMALL_TOWNS))
+    figures = _figures(report)
+    assert figures["grids (网格)"]["rebuilt"] == zhuzhou.planned_grids("small")["grids"]
+    for what in ("新塘社区 residents", "新塘社区 grids", "李家冲社区 grid households",
+                 "李家冲社区 grid residents"):  # fmt: skip
+        assert figures[what]["matches"], figures[what]
+    assert report["area_maps"]["新塘社区"]["grids"] == 9  # the colour wall map of Xintang
+
+
+def test_wangcheng_small(tmp_path):
+    from geogrid.examples import wangcheng
+
+    report = run_example("wangcheng", tmp_path, scale="small")
+    _check_common(report, tmp_path, jurisdictions=1)
+    planned = wangcheng.planned_grids("small")
+    figures = _figures(report)
+    assert figures["grids (网格)"]["rebuilt"] == planned["grids"]
+    assert figures["urban grids (城市社区网格)"]["rebuilt"] == planned["urban"]
+    assert figures["urban grids with a full-time worker"]["matches"]
+    incidents = report["incidents"]
+    assert incidents["hotline_orders"] > 0 and incidents["escalations"] > 0
+    assert set(incidents["referrals"]) <= {"社区", "街道", "部门"}

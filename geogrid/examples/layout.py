@@ -50,6 +50,8 @@ def divide_jurisdiction(
     """
     if communities == 0:
         return Division(np.empty(0, dtype=object), divide(region, villages, rng))
+    if villages == 0:
+        return Division(divide(region, communities, rng), np.empty(0, dtype=object))
     centre = region.point_on_surface() if centre is None else centre
     radius = math.sqrt(communities * community_km2 * 1e6 / math.pi)
     core = region.intersection(centre.buffer(radius, quad_segs=32))

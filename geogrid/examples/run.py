@@ -107,7 +107,7 @@ def run_example(
         )
     run: dict[str, Any] = {"stored": stored, "files": []}
     if maps:
-        _maps(setup, plans, out, stages, run, progress)
+        _maps(setup, plans, out, stages, run, progress, "A0" if scale == "full" else "A3")
     _incidents(setup, out, stages, run, seed)
     figures = setup.figures(plans, run)
     report = {
@@ -213,6 +213,7 @@ def _maps(
     stages: Stages,
     run: dict[str, Any],
     progress: bool,
+    paper: str,
 ) -> None:
     from geogrid.render import render_cards, render_signs, render_wall_map
 
@@ -226,8 +227,17 @@ def _maps(
     with stages("wall maps", f"{len(chosen)} PDF(s), one per jurisdiction"):
         for plan in chosen:
             code = str(plan.level(1)["code"].iloc[0])
-            result = render_wall_map(plan, folder / f"{code}-wall-map.pdf", paper="A0")
+            result = render_wall_map(plan, folder / f"{code}-wall-map.pdf", paper=paper)
             run["files"].append(str(result.files[0]))
+        for area in setup.extra_maps:
+            sub = _subtree(plans, area)
+            code = str(sub.level(1)["code"].iloc[0])
+            result = render_wall_map(sub, folder / f"{code}-wall-map.pdf", paper="A2")
+            run["files"].append(str(result.files[0]))
+            run.setdefault("area_maps", {})[area] = {
+                "grids": len(sub.level(2)),
+                "colours": len(set(result.colours.values())),
+            }
     with stages("signs", "公示牌, one page per deepest grid"):
         pages = 0
         for plan in chosen:
@@ -257,6 +267,25 @@ def _maps(
             run["card_households"] = run.get("card_households", 0) + len(spec.homes)
             run["files"].append(str(card_set.path))
         run["cards"] = cards
+
+
+def _subtree(plans: list[GridPlan], name: str) -> GridPlan:
+    """The plan of one level-2 area (a community) and the grids below it, as its own plan."""
+    for plan in plans:
+        found = plan.level(2)[plan.level(2)["name"] == name]
+        if len(found):
+            code = str(found["code"].iloc[0])
+            grids = plan.grids[
+                plan.ancestor_codes(plan.grids["code"].astype(str).to_numpy(), 2) == code
+            ].copy()
+            grids = grids[grids["level"] >= 2]
+            grids["level"] = grids["level"] - 1
+            grids.loc[grids["level"] == 1, "parent_code"] = None
+            staff = plan.staff[plan.staff["grid_code"].isin(grids["code"])]
+            return GridPlan(
+                f"{name}网格", plan.levels[1:], grids, staff=staff, attribution=plan.attribution
+            )
+    raise InvalidInputError(f"no area named {name!r} in the plans")
 
 
 def _sign_codes(plan: GridPlan, under: str | None) -> list[str] | None:

@@ -71,6 +71,8 @@ class Setup:
     """Jurisdiction codes that get a wall map and signs (default all)."""
     post: Callable[[GridPlan, list[Any], CRS, int], GridPlan] | None = None
     """Levels added below a jurisdiction's partitioned plan (plan, its areas, CRS, seed)."""
+    extra_maps: Sequence[str] = ()
+    """Names of level-2 areas (communities) that get a wall map of their own."""
     signs_under: str | None = None
     """Only the deepest grids under this grid code get signs (default every deepest grid)."""
 
