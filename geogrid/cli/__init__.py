@@ -14,6 +14,7 @@ One module per command group; this package only names the commands and builds th
 ``locate``      ``locate``
 ``serve``       ``serve``
 ``store``       ``store save / list / approve / activate / export``
+``people``      ``store staff show / set / history``, ``store people [QUERY | show ID]``
 ``keys``        ``keys create / list / revoke``
 ``example``     ``example`` (the real systems rebuilt)
 ``incidents``   ``incidents simulate`` (a year of located incidents)
@@ -32,6 +33,7 @@ from geogrid.cli import (
     locate,
     maps,
     partition,
+    people,
     plans,
     redraw,
     serve,
@@ -50,6 +52,9 @@ store_app = typer.Typer(
 )
 keys_app = typer.Typer(
     help="API keys of the service: create (shown once), list, revoke.", no_args_is_help=True
+)
+staff_app = typer.Typer(
+    help="A grid's staff in time: show (--at), set (--from), history.", no_args_is_help=True
 )
 incidents_app = typer.Typer(
     help="Incidents in the store: simulate a year of them.", no_args_is_help=True
@@ -74,6 +79,11 @@ store_app.command("list")(store.store_list)
 store_app.command("approve")(store.store_approve)
 store_app.command("activate")(store.store_activate)
 store_app.command("export")(store.store_export)
+store_app.command("people")(people.people_cmd)
+staff_app.command("show")(people.staff_show)
+staff_app.command("set")(people.staff_set)
+staff_app.command("history")(people.staff_history)
+store_app.add_typer(staff_app, name="staff")
 app.add_typer(store_app, name="store")
 
 keys_app.command("create")(keys.keys_create)

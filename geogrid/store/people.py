@@ -280,9 +280,9 @@ def _create_missing(
                 values = {"name": key[0], "phone": key[1], "id_number": id_number}
                 wanted.setdefault(id_number or key, values | {"created_at": now})
         created = _insert_people(connection, list(wanted.values()))
-        for identity, values, pid in zip(wanted, wanted.values(), created, strict=True):
+        for identity, person, pid in zip(wanted, wanted.values(), created, strict=True):
             made[identity] = pid
-            made.setdefault((values["name"], values["phone"]), pid)
+            made.setdefault((person["name"], person["phone"]), pid)
         for row, id_number, key in zip(staff_rows, ids, keys, strict=True):
             if row.get("person_id") is None and bool(id_number) == with_id:
                 row["person_id"] = made[id_number or key]
