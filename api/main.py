@@ -17,10 +17,12 @@ from api.errors import error_responses, install_error_handlers
 from api.guard import RequestGuard
 from api.openapi import install_openapi
 from api.plans import PlanSource
-from api.routes import incidents, keys, locate, maps, ogc, people, plans
+from api.roles import RolesMiddleware
+from api.routes import incidents, jurisdictions, keys, locate, maps, ogc, people, plans
 from api.settings import ApiSettings
 from geogrid.errors import GeogridError
 from geogrid.plan import GridPlan
+from geogrid.roles import configured_roles
 
 __all__ = ["create_app"]
 
@@ -74,11 +76,13 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.state.key_cache = new_key_cache(settings.key_cache_seconds)
     app.state.taxonomy = settings.taxonomy()
     app.state.policy = settings.policy()
+    app.state.roles = configured_roles(settings)
     install_error_handlers(app)
-    install_openapi(app, app.state.taxonomy)
+    install_openapi(app, app.state.taxonomy, app.state.roles)
     app.add_middleware(
         RequestGuard, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
     )
+    app.add_middleware(RolesMiddleware, roles=app.state.roles)
     open_errors = error_responses(404, 413, 422, 500, 503)
     keyed_errors = error_responses(401, 403, 404, 409, 412, 413, 422, 428, 500, 503)
     closed = [] if settings.open_locate else [Depends(key_schemes)]
@@ -91,6 +95,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.include_router(maps.router, responses=open_errors, dependencies=closed)
     app.include_router(incidents.router, responses=keyed_errors)
     app.include_router(plans.router, responses=keyed_errors)
+    app.include_router(jurisdictions.router, responses=keyed_errors)
     app.include_router(people.router, responses=keyed_errors)
     app.include_router(keys.router, responses=keyed_errors)
     return app

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.schemas import Instant, StaffOut
-from geogrid.plan import StaffRole
+from api.schemas import ROLE_DOC, Instant, StaffOut
+from geogrid.roles import current_roles
 from geogrid.store import VersionInfo
 from geogrid.store.staff import MAX_STAFF, GridStaff, StaffChange, StaffMember
 
@@ -62,6 +62,16 @@ class VersionOut(BaseModel):
     activated_at: dt.datetime | None = None
     deactivated_at: dt.datetime | None = None
     staff_revision: int = Field(default=0, description="staff changes made in place so far")
+    jurisdiction: str = Field(
+        default="", examples=["410326100"], description="code of the area the plan governs"
+    )
+    valid_from: dt.datetime | None = Field(
+        default=None,
+        description="when the version came (or comes) into force; null until activated",
+    )
+    valid_to: dt.datetime | None = Field(
+        default=None, description="when the next version of its jurisdiction replaced it"
+    )
     warnings: list[ProblemOut] = Field(
         default_factory=list,
         description="what validation warned of when the version was saved (kept with it)",
@@ -87,9 +97,32 @@ class PlanSummaryOut(BaseModel):
     """A stored plan: its latest version and the active one, if any."""
 
     name: str = Field(examples=["示例街道"])
+    jurisdiction: str = Field(default="", examples=["410326100"])
     latest_version: int = Field(examples=[3])
     latest_status: str = Field(examples=["draft"])
     active_version: int | None = Field(default=None, examples=[2])
+
+
+class JurisdictionIn(BaseModel):
+    """A jurisdiction to register: a county, township, street … and the code it lies in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f\x7f]+$")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    parent_code: str | None = Field(default=None, max_length=60, pattern=r"^[^\x00-\x1f\x7f]+$")
+    level_name: str = Field(default="", max_length=60, pattern=r"^[^\x00-\x1f\x7f]*$")
+
+
+class JurisdictionOut(BaseModel):
+    """A registered jurisdiction, and the plan version in force in it now (if any)."""
+
+    code: str = Field(examples=["410326100"])
+    name: str = Field(examples=["城关镇"])
+    parent_code: str | None = Field(default=None, examples=["410326"])
+    level_name: str = Field(default="", examples=["乡镇"])
+    plan: str | None = Field(default=None, description="its plan in force now")
+    version: int | None = None
 
 
 class StaffMemberIn(BaseModel):
@@ -100,9 +133,21 @@ class StaffMemberIn(BaseModel):
         json_schema_extra={"examples": [{"role": "head", "name": "王芳", "phone": "13800000000"}]},
     )
 
-    role: StaffRole = Field(description="head 网格长 / full_time 专职 / part_time 兼职")
+    role: str = Field(
+        examples=["head", "网格长"],
+        description=f"{ROLE_DOC}; a key, its Chinese name or an alias, answered as the key",
+    )
     name: str = Field(min_length=1, max_length=100, pattern=r"\S")
     phone: str | None = Field(default=None, max_length=40)
+
+    @field_validator("role")
+    @classmethod
+    def _configured_role(cls, value: str) -> str:
+        """One of the service's staff roles (exactly as the schema's enum spells it)."""
+        roles = current_roles()
+        if value not in roles.spellings:
+            raise ValueError(f"unknown staff role {value[:40]!r}: {roles.describe()}")
+        return roles.parse(value)
 
 
 class StaffIn(BaseModel):

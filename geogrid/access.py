@@ -13,8 +13,10 @@ role             may
 ``reporter``     locate points and report incidents; never reads incidents
 ``worker``       the above, and read and change the incidents of its grid subtree
                  (a worker key must be bound to a grid), reporters' contacts in clear
-``supervisor``   locate; read incidents and statistics of its subtree (contacts masked)
-``planner``      locate; manage plans and staff; no incidents
+``supervisor``   locate; read incidents and statistics of its subtree (contacts masked);
+                 approve and activate the plan versions of the jurisdictions it covers
+``planner``      locate; save and read the plans (and change the staff) of the
+                 jurisdictions it covers; no approving, no incidents
 ``admin``        everything, including API keys and the audit log
 ================ ==================================================================
 
@@ -108,6 +110,7 @@ class Permission(StrEnum):
     READ_STATS = "read statistics"
     READ_PERSONAL = "read personal information in clear"
     MANAGE_PLANS = "manage plans and staff"
+    APPROVE_PLANS = "approve and activate plan versions"
     MANAGE_KEYS = "manage API keys"
     READ_AUDIT = "read the audit log"
 
@@ -124,7 +127,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.SUPERVISOR: frozenset(
-        {Permission.LOCATE, Permission.READ_INCIDENTS, Permission.READ_STATS}
+        {
+            Permission.LOCATE,
+            Permission.READ_INCIDENTS,
+            Permission.READ_STATS,
+            Permission.APPROVE_PLANS,
+        }
     ),
     Role.PLANNER: frozenset({Permission.LOCATE, Permission.MANAGE_PLANS}),
     Role.ADMIN: frozenset(Permission),

@@ -55,6 +55,12 @@ def planner(settings) -> dict[str, str]:
     return issue_key(settings, "planner", name="规划员张三")
 
 
+@pytest.fixture
+def reviewer(settings) -> dict[str, str]:
+    """A supervisor: approves and activates what planners save (planners may not)."""
+    return issue_key(settings, "supervisor", name="审核员李四")
+
+
 def plan_file(plan: GridPlan, folder: Path, suffix: str = ".gpkg") -> bytes:
     """``plan`` written by geogrid in the format of ``suffix``, as bytes."""
     return io.write_plan(plan, folder / f"upload{suffix}").read_bytes()
@@ -157,21 +163,26 @@ def test_form_without_file_field_is_422(client, planner) -> None:
 # --------------------------------------------------------------------------- versions
 
 
-def test_approve_and_activate_record_who_and_when(client, planner, tmp_path, settings) -> None:
+def test_approve_and_activate_record_who_and_when(
+    client, planner, reviewer, tmp_path, settings
+) -> None:
     upload(client, planner, plan_file(street_plan(), tmp_path))
     version = f"/plans/{NAME}/versions/1"
     etag = client.get(version, headers=planner).headers["etag"]
-    approved = client.post(f"{version}/approve", headers=planner | {"If-Match": etag})
+    refused = client.post(f"{version}/approve", headers=planner | {"If-Match": etag})
+    assert refused.status_code == 403  # four eyes: who saves a plan does not approve it
+    assert "needs the role admin or supervisor" in refused.json()["detail"]
+    approved = client.post(f"{version}/approve", headers=reviewer | {"If-Match": etag})
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
-    assert approved.json()["approved_by"] == "规划员张三"
+    assert approved.json()["approved_by"] == "审核员李四"
     assert approved.json()["approved_at"]
     point = dict(zip(("lon", "lat"), centre(1, 1), strict=True))
     assert client.get("/locate", params=point).status_code == 404
-    fresh = planner | {"If-Match": approved.headers["etag"]}
+    fresh = reviewer | {"If-Match": approved.headers["etag"]}
     active = client.post(f"{version}/activate", headers=fresh)
     assert active.status_code == 200, active.text
-    assert (active.json()["status"], active.json()["activated_by"]) == ("active", "规划员张三")
+    assert (active.json()["status"], active.json()["activated_by"]) == ("active", "审核员李四")
     assert active.json()["activated_at"] >= approved.json()["approved_at"]
     located = client.get("/locate", params=point)
     assert located.json()["plan"] | {"jurisdiction": None} == {
@@ -182,42 +193,50 @@ def test_approve_and_activate_record_who_and_when(client, planner, tmp_path, set
     assert audit_actions(settings) == ["plan.save", "plan.approve", "plan.activate"]
     listed = client.get("/plans", headers=planner).json()
     assert listed == [
-        {"name": NAME, "latest_version": 1, "latest_status": "active", "active_version": 1}
+        {
+            "name": NAME,
+            "jurisdiction": NAME,  # two communities at its top level: named by the plan
+            "latest_version": 1,
+            "latest_status": "active",
+            "active_version": 1,
+        }
     ]
     versions = client.get(f"/plans/{NAME}/versions", headers=planner).json()
     assert [v["status"] for v in versions] == ["active"]
 
 
-def test_activating_a_draft_is_409(client, planner, tmp_path) -> None:
+def test_activating_a_draft_is_409(client, planner, reviewer, tmp_path) -> None:
     upload(client, planner, plan_file(street_plan(), tmp_path))
-    response = client.post(f"/plans/{NAME}/versions/1/activate", headers=planner)
+    response = client.post(f"/plans/{NAME}/versions/1/activate", headers=reviewer)
     assert response.status_code == 409
     assert "approve it first" in response.json()["detail"]
-    again = client.post(f"/plans/{NAME}/versions/1/approve", headers=planner)
+    again = client.post(f"/plans/{NAME}/versions/1/approve", headers=reviewer)
     assert again.status_code == 200
-    twice = client.post(f"/plans/{NAME}/versions/1/approve", headers=planner)
+    twice = client.post(f"/plans/{NAME}/versions/1/approve", headers=reviewer)
     assert twice.status_code == 409
 
 
-def test_stale_if_match_is_412_and_changes_nothing(client, planner, tmp_path, settings) -> None:
+def test_stale_if_match_is_412_and_changes_nothing(
+    client, planner, reviewer, tmp_path, settings
+) -> None:
     upload(client, planner, plan_file(street_plan(), tmp_path))
     version = f"/plans/{NAME}/versions/1"
     stale = client.get(version, headers=planner).headers["etag"]
-    client.post(f"{version}/approve", headers=planner)
-    response = client.post(f"{version}/activate", headers=planner | {"If-Match": stale})
+    client.post(f"{version}/approve", headers=reviewer)
+    response = client.post(f"{version}/activate", headers=reviewer | {"If-Match": stale})
     assert response.status_code == 412
     assert response.json()["error"] == "PreconditionFailedError"
     assert client.get(version, headers=planner).json()["status"] == "approved"
     assert audit_actions(settings) == ["plan.save", "plan.approve"]
 
 
-def test_unknown_plan_or_version_is_404(client, planner, tmp_path) -> None:
+def test_unknown_plan_or_version_is_404(client, planner, reviewer, tmp_path) -> None:
     assert client.get("/plans/无此计划/versions", headers=planner).status_code == 404
     upload(client, planner, plan_file(street_plan(), tmp_path))
     missing = client.get(f"/plans/{NAME}/versions/7", headers=planner)
     assert missing.status_code == 404
     assert "has no version 7; it has 1" in missing.json()["detail"]
-    assert client.post(f"/plans/{NAME}/versions/7/approve", headers=planner).status_code == 404
+    assert client.post(f"/plans/{NAME}/versions/7/approve", headers=reviewer).status_code == 404
     assert client.get("/plans/active/export", headers=planner).status_code == 404
 
 
@@ -362,19 +381,30 @@ def test_staff_of_unknown_grid_is_404(client, planner, settings) -> None:
 # --------------------------------------------------------------------------- access
 
 
-ROUTES = [
+READING = [
     ("get", "/plans"),
-    ("post", "/plans"),
     ("get", f"/plans/{NAME}/versions"),
     ("get", f"/plans/{NAME}/versions/1"),
-    ("post", f"/plans/{NAME}/versions/1/approve"),
-    ("post", f"/plans/{NAME}/versions/1/activate"),
     ("get", f"/plans/{NAME}/versions/1/export"),
     ("get", "/plans/active/export"),
+]
+REVIEWING = [
+    ("post", f"/plans/{NAME}/versions/1/approve"),
+    ("post", f"/plans/{NAME}/versions/1/activate"),
+]
+SAVING = [
+    ("post", "/plans"),
     ("get", f"/grids/{CODE}/staff"),
     ("put", f"/grids/{CODE}/staff"),
     ("get", f"/grids/{CODE}/staff/history"),
 ]
+ROUTES = READING + REVIEWING + SAVING
+REFUSED = {  # who gets 403 where: planners save and read, supervisors review and read
+    "reporter": ROUTES,
+    "worker": ROUTES,
+    "supervisor": SAVING,
+    "planner": REVIEWING,
+}
 
 
 def test_other_roles_get_403_and_no_key_401(client, settings) -> None:
@@ -383,10 +413,13 @@ def test_other_roles_get_403_and_no_key_401(client, settings) -> None:
         "reporter": issue_key(settings, "reporter"),
         "worker": issue_key(settings, "worker", CODE),
         "supervisor": issue_key(settings, "supervisor"),
+        "planner": issue_key(settings, "planner"),
     }
     for method, url in ROUTES:
         kwargs = {"json": NEW_STAFF} if method == "put" else {}
         for role, headers in keys.items():
+            if (method, url) not in REFUSED[role]:
+                continue
             response = client.request(method, url, headers=headers | {"If-Match": "*"}, **kwargs)
             assert response.status_code == 403, (role, method, url, response.text)
         assert client.request(method, url, **kwargs).status_code == 401, (method, url)
@@ -396,7 +429,7 @@ def test_other_roles_get_403_and_no_key_401(client, settings) -> None:
 def test_planner_bound_to_a_grid_manages_its_staff_only(client, settings) -> None:
     activate(settings, street_plan())
     east = issue_key(settings, "planner", "110108001002")
-    assert client.get("/plans", headers=east).status_code == 403
+    assert client.get("/plans", headers=east).json() == []  # the street's plan is not its
     assert client.get(f"/grids/{CODE}/staff", headers=east).status_code == 403
     own = client.put(
         "/grids/110108001002001/staff", json=NEW_STAFF, headers=east | {"If-Match": "*"}

@@ -15,7 +15,7 @@ import re
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -34,12 +34,13 @@ from api.schemas_plans import (
 )
 from geogrid import io
 from geogrid.access import Caller, Permission, require
+from geogrid.county import union_plan
 from geogrid.errors import (
-    AccessDeniedError,
     CoordinateError,
     CRSError,
     InvalidPlanError,
     NoActivePlanError,
+    NotFoundError,
     PlanFileError,
     PreconditionRequiredError,
 )
@@ -100,13 +101,21 @@ class ExportFormat(StrEnum):
 
 
 def _planner(caller: CurrentCaller) -> Caller:
-    """A caller who may manage whole plans: planner or admin, not bound to a grid."""
+    """A caller who may save plans: planner or admin (the store checks the jurisdiction)."""
     require(caller, Permission.MANAGE_PLANS)
-    if caller.grid_code is not None:
-        raise AccessDeniedError(
-            f"{caller.name} is bound to grid {caller.grid_code}: plan versions cover every "
-            "grid, so they need a planner or admin key bound to no grid"
-        )
+    return caller
+
+
+def _reviewer(caller: CurrentCaller) -> Caller:
+    """A caller who may approve and activate: supervisor or admin (of the jurisdiction)."""
+    require(caller, Permission.APPROVE_PLANS)
+    return caller
+
+
+def _reader(caller: CurrentCaller) -> Caller:
+    """A caller who may read plan versions: whoever may save or approve them."""
+    if not caller.can(Permission.APPROVE_PLANS):
+        require(caller, Permission.MANAGE_PLANS)
     return caller
 
 
@@ -117,6 +126,8 @@ def _staff_planner(caller: CurrentCaller) -> Caller:
 
 
 Planner = Annotated[Caller, Depends(_planner)]
+Reviewer = Annotated[Caller, Depends(_reviewer)]
+Reader = Annotated[Caller, Depends(_reader)]
 StaffPlanner = Annotated[Caller, Depends(_staff_planner)]
 Store = Annotated[PlanStore, Depends(store_of)]
 
@@ -181,17 +192,18 @@ async def upload_plan(
 
 
 @router.get("/plans", response_model=list[PlanSummaryOut])
-def list_plans(caller: Planner, store: Store) -> list[PlanSummaryOut]:
-    """Every stored plan, with its latest version and the active one."""
+def list_plans(caller: Reader, store: Store) -> list[PlanSummaryOut]:
+    """Every stored plan of the jurisdictions the caller covers: its latest and active version."""
     latest: dict[str, VersionInfo] = {}
     active: dict[str, int] = {}
-    for info in store.versions():
+    for info in _covered(store, caller, store.versions()):
         latest[info.plan] = info
         if info.status.value == "active":
             active[info.plan] = info.version
     return [
         PlanSummaryOut(
             name=name,
+            jurisdiction=info.jurisdiction,
             latest_version=info.version,
             latest_status=info.status.value,
             active_version=active.get(name),
@@ -201,20 +213,20 @@ def list_plans(caller: Planner, store: Store) -> list[PlanSummaryOut]:
 
 
 @router.get("/plans/{name}/versions", response_model=list[VersionOut])
-def list_versions(name: PlanName, caller: Planner, store: Store) -> list[VersionOut]:
-    """Every version of plan `name`, oldest first (404 for an unknown plan)."""
-    versions = store.versions(name)
+def list_versions(name: PlanName, caller: Reader, store: Store) -> list[VersionOut]:
+    """Every version of plan `name`, oldest first (404 for an unknown plan, or another's)."""
+    versions = _covered(store, caller, store.versions(name))
     if not versions:
-        store.get(name)  # raises NotFoundError listing the stored plans
+        _missing(store, caller, name)
     return [VersionOut.of(info) for info in versions]
 
 
 @router.get("/plans/{name}/versions/{version}", response_model=VersionOut)
 def get_version(
-    name: PlanName, version: Version, response: Response, caller: Planner, store: Store
+    name: PlanName, version: Version, response: Response, caller: Reader, store: Store
 ) -> VersionOut:
     """One version, with its `ETag` (send it as `If-Match` to approve or activate it)."""
-    return _answer(response, _version(store, name, version))
+    return _answer(response, _version(store, name, version, caller))
 
 
 @router.post("/plans/{name}/versions/{version}/approve", response_model=VersionOut)
@@ -222,11 +234,15 @@ def approve_version(
     name: PlanName,
     version: Version,
     response: Response,
-    caller: Planner,
+    caller: Reviewer,
     store: Store,
     if_match: Annotated[str | None, _IF_MATCH] = None,
 ) -> VersionOut:
-    """Approve a draft (审核); 409 unless it is a draft, 412 if it changed since the ETag."""
+    """Approve a draft (审核): a supervisor or admin of its jurisdiction.
+
+    409 unless it is a draft, 412 if it changed since the ETag.
+    """
+    _version(store, name, version, caller)  # 404 for a jurisdiction the caller does not cover
     info = store.approve(name, version, by=caller.name, expect=_tags(if_match), caller=caller)
     return _answer(response, info)
 
@@ -237,16 +253,34 @@ def activate_version(
     version: Version,
     request: Request,
     response: Response,
-    caller: Planner,
+    caller: Reviewer,
     store: Store,
     if_match: Annotated[str | None, _IF_MATCH] = None,
+    valid_from: Annotated[
+        Instant | None,
+        Query(
+            description="when it comes into force (ISO 8601): default now; a past date for a "
+            "redraw already in effect, a future one to announce it"
+        ),
+    ] = None,
 ) -> VersionOut:
-    """Make an approved version the active plan (启用), retiring the one active before.
+    """Make an approved version its jurisdiction's plan (启用), retiring the one before.
 
-    409 unless it is approved, 412 if it changed since the ETag. `/locate` answers from it
-    at once in this worker, and within `GEOGRID_PLAN_CHECK_SECONDS` in every other.
+    Other jurisdictions keep theirs. 409 unless it is approved, when it overlaps another
+    jurisdiction's plan in force or reuses one of its grid codes, or when `valid_from` lies
+    before the start of the version it replaces; 412 if it changed since the ETag.
+    `/locate` answers from it at once in this worker, and within
+    `GEOGRID_PLAN_CHECK_SECONDS` in every other.
     """
-    info = store.activate(name, version, by=caller.name, expect=_tags(if_match), caller=caller)
+    _version(store, name, version, caller)
+    info = store.activate(
+        name,
+        version,
+        by=caller.name,
+        expect=_tags(if_match),
+        caller=caller,
+        valid_from=valid_from,
+    )
     request.app.state.plans.expire()
     return _answer(response, info)
 
@@ -259,16 +293,20 @@ def activate_version(
 def export_version(
     name: PlanName,
     version: Version,
-    caller: Planner,
+    caller: Reader,
     store: Store,
     format: Annotated[ExportFormat, Query(description="geojson or gpkg")] = ExportFormat.GEOJSON,
+    at: Annotated[
+        Instant | None, Query(description="with the staff in force at this instant")
+    ] = None,
 ) -> Response:
     """The version as a file: RFC 7946 GeoJSON or a GeoPackage, as `geogrid export` writes them.
 
     The GeoJSON holds grids (with their staff), units and the plan metadata; outer rings are
     counter-clockwise, holes clockwise. Uploaded again (`POST /plans`) it is the same plan.
     """
-    return _export(store.get(name, version), format)
+    _version(store, name, version, caller)
+    return _export(store.get(name, version, at=at), format)
 
 
 @router.get(
@@ -277,15 +315,23 @@ def export_version(
     responses=_EXPORTED,
 )
 def export_active(
-    caller: Planner,
+    caller: Reader,
     store: Store,
     format: Annotated[ExportFormat, Query(description="geojson or gpkg")] = ExportFormat.GEOJSON,
+    at: Annotated[
+        Instant | None,
+        Query(description="the plans (and staff) in force at this instant; default now"),
+    ] = None,
 ) -> Response:
-    """The active plan as a file (404 when no plan is active)."""
-    info = store.active_info()
-    if info is None:
+    """The plans in force (now or `at`) of the jurisdictions the caller covers, as one file.
+
+    404 when none is.
+    """
+    infos = _covered(store, caller, store.in_force(at))
+    if not infos:
         raise NoActivePlanError("no plan is active: activate one first (POST …/activate)")
-    return _export(store.get(info.plan, info.version), format)
+    plans = [store.get(info.plan, info.version, at=at) for info in infos]
+    return _export(union_plan(plans), format)
 
 
 # --------------------------------------------------------------------------- staff
@@ -361,11 +407,30 @@ def staff_history(code: GridCode, caller: StaffPlanner, store: Store) -> list[St
 # --------------------------------------------------------------------------- helpers
 
 
-def _version(store: PlanStore, name: str, version: int) -> VersionInfo:
-    for info in store.versions(name):
+def _version(store: PlanStore, name: str, version: int, caller: Caller) -> VersionInfo:
+    for info in _covered(store, caller, store.versions(name)):
         if info.version == version:
             return info
-    store.get(name, version)  # raises NotFoundError saying what exists
+    _missing(store, caller, name, version)
+
+
+def _covered(store: PlanStore, caller: Caller, infos: list[VersionInfo]) -> list[VersionInfo]:
+    """The versions of the jurisdictions ``caller`` covers."""
+    if caller.grid_code is None:
+        return infos
+    covered = {j: store.covers(caller, j) for j in {info.jurisdiction for info in infos}}
+    return [info for info in infos if covered[info.jurisdiction]]
+
+
+def _missing(store: PlanStore, caller: Caller, name: str, version: int | None = None) -> NoReturn:
+    """404 for a plan or version: unknown, or of a jurisdiction the caller does not cover."""
+    if caller.grid_code is not None:  # whether it exists elsewhere is none of its business
+        raise NotFoundError(
+            f"no plan {name!r} (version {version}) in the jurisdictions your key covers"
+            if version is not None
+            else f"no plan {name!r} in the jurisdictions your key covers"
+        )
+    store.get(name, version)  # raises NotFoundError listing the stored plans
     raise AssertionError("unreachable")
 
 

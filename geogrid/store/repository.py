@@ -251,6 +251,7 @@ class PlanStore:
         by = _check_by(by)
         with self._writing(f"approve plan {name!r}") as connection:
             row = _locked_version(connection, name, version, expect)
+            _require_covers(connection, caller, row.jurisdiction)
             check_transition(VersionInfo.from_row(row), VersionStatus.APPROVED)
             values = {"status": "approved", "approved_by": by, "approved_at": _now()}
             _update(connection, row.id, values)
@@ -290,6 +291,7 @@ class PlanStore:
             _serialise_activations(connection)
             row = _locked_version(connection, name, version, expect)
             info = VersionInfo.from_row(row)
+            _require_covers(connection, caller, info.jurisdiction)
             check_transition(info, VersionStatus.ACTIVE)
             now = _now()
             start = now if valid_from is None else _instant(valid_from)
@@ -399,10 +401,18 @@ class PlanStore:
                 )
             return entry
 
-    def jurisdictions(self) -> list[Jurisdiction]:
-        """The registered jurisdictions, by code."""
+    def jurisdictions(self, *, caller: Caller | None = None) -> list[Jurisdiction]:
+        """The registered jurisdictions, by code (those ``caller`` covers, when given)."""
         with self._reading("list jurisdictions") as connection:
-            return listing(connection)
+            found = listing(connection)
+            if caller is None or caller.grid_code is None:
+                return found
+            return [j for j in found if _covers(connection, caller, j.code)]
+
+    def covers(self, caller: Caller, jurisdiction: str) -> bool:
+        """Whether ``caller`` covers ``jurisdiction`` (bound to it, or to a code above it)."""
+        with self._reading("check a jurisdiction") as connection:
+            return _covers(connection, caller, jurisdiction)
 
     def plans(self) -> list[str]:
         """Names of the stored plans, sorted."""
@@ -655,12 +665,17 @@ def _check_series(connection: sa.Connection, name: str, jurisdiction: str) -> No
         )
 
 
+def _covers(connection: sa.Connection, caller: Caller, jurisdiction: str) -> bool:
+    if caller.grid_code is None:
+        return True
+    return caller.grid_code in (*ancestors(connection, jurisdiction), jurisdiction)
+
+
 def _require_covers(connection: sa.Connection, caller: Caller | None, jurisdiction: str) -> None:
     """Refuse a caller bound to a code whose subtree does not hold ``jurisdiction``."""
-    if caller is None or caller.grid_code is None:
+    if caller is None or _covers(connection, caller, jurisdiction):
         return
-    chain = (*ancestors(connection, jurisdiction), jurisdiction)
-    if caller.grid_code not in chain:
+    if caller.grid_code is not None:
         raise AccessDeniedError(
             f"{caller.name} is bound to {caller.grid_code!r}, which does not hold "
             f"jurisdiction {jurisdiction!r}"
