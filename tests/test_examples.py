@@ -169,3 +169,38 @@ def test_wangcheng_small(tmp_path):
     incidents = report["incidents"]
     assert incidents["hotline_orders"] > 0 and incidents["escalations"] > 0
     assert set(incidents["referrals"]) <= {"社区", "街道", "部门"}
+
+
+def test_jinyuan_full_settings_give_the_published_grid_counts():
+    from geogrid.examples import jinyuan
+
+    planned = jinyuan.planned_grids("full")
+    assert (planned["level 2"], planned["level 3"], planned["micro-grids"]) == (15, 116, 1606)
+    for kind in ("shop", "scenic", "institution", "enterprise", "residential", "rural"):
+        assert planned[kind] == jinyuan.PUBLISHED[kind], kind
+    assert planned["households"] == 54_707
+
+
+def test_jinyuan_small_six_levels(tmp_path):
+    from geogrid.examples import jinyuan
+
+    report = run_example("jinyuan", tmp_path, scale="small")
+    _check_common(report, tmp_path, jurisdictions=1)
+    planned = jinyuan.planned_grids("small")
+    (street,) = report["jurisdictions"]
+    levels = list(street["levels"].values())
+    assert len(levels) == 6
+    assert (levels[0], levels[1], levels[2], levels[5]) == (
+        1,
+        planned["level 2"],
+        planned["level 3"],
+        planned["micro-grids"],
+    )
+    assert levels[2] <= levels[3] <= levels[4] <= levels[5]  # 楼栋 and 单元 nest in between
+    figures = _figures(report)
+    for kind in ("shop", "scenic", "institution", "enterprise", "residential", "rural"):
+        assert figures[f"{kind} micro-grids"]["rebuilt"] == planned[kind], kind
+    heads = planned["residential"] + planned["rural"]
+    assert figures["micro-grid heads (微网格长)"]["rebuilt"] == heads
+    assert figures["public signs (公示牌)"]["rebuilt"] == heads
+    assert figures["households (户)"]["rebuilt"] == planned["households"]

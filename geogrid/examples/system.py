@@ -71,6 +71,11 @@ class Setup:
     """Jurisdiction codes that get a wall map and signs (default all)."""
     post: Callable[[GridPlan, list[Any], CRS, int], GridPlan] | None = None
     """Levels added below a jurisdiction's partitioned plan (plan, its areas, CRS, seed)."""
+    build: Callable[[Jurisdiction, CRS, int, str, str], GridPlan] | None = None
+    """A jurisdiction's whole plan built by the system (jurisdiction, CRS, seed, plan name,
+    attribution), instead of the partition of each area into grids."""
+    sign_codes: Callable[[GridPlan], list[str]] | None = None
+    """The grids that get a sign (default every deepest grid)."""
     extra_maps: Sequence[str] = ()
     """Names of level-2 areas (communities) that get a wall map of their own."""
     signs_under: str | None = None

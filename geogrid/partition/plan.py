@@ -29,6 +29,7 @@ __all__ = [
     "nested",
     "partition_areas",
     "share_grids",
+    "subset_units",
     "to_plan",
 ]
 
@@ -98,11 +99,17 @@ def nested(
     micro = {}
     for g in range(result.k):
         mask = result.assignment == g
-        micro[g] = partition(_subset(result.units, mask), band=band, seed=seed)
+        micro[g] = partition(subset_units(result.units, mask), band=band, seed=seed)
     return micro
 
 
-def _subset(units: Units, mask: np.ndarray) -> Units:
+def subset_units(units: Units, mask: np.ndarray) -> Units:
+    """The units where ``mask`` is true, with the edges between them: one grid's units.
+
+    Locked labels stay in the table (a locked unit stays its own grid when partitioned
+    again); the parent is the union of the kept units. :func:`nested` cuts every grid with
+    it; a caller may cut a grid again with its own settings (a number of micro-grids each).
+    """
     keep = np.flatnonzero(mask)
     position = np.full(len(mask), -1, dtype=np.int64)
     position[keep] = np.arange(len(keep))
