@@ -36,7 +36,13 @@ from geogrid.examples.layout import pick_central
 from geogrid.examples.pipeline import Area, Jurisdiction, assign_staff
 from geogrid.examples.system import Figure, Setup
 from geogrid.partition import partition
-from geogrid.partition.plan import geoms_to_plan_crs, micro_grid_rows, share_grids, subset_units
+from geogrid.partition.plan import (
+    geoms_to_plan_crs,
+    micro_grid_rows,
+    plan_units,
+    share_grids,
+    subset_units,
+)
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.units import build_units
 
@@ -323,18 +329,7 @@ def _estate(
             chain += _below(sub, row4, share4[g], fit, taken, seed, deepest, mask, area.kind)
         out += chain
     taken.update(str(r["code"]) for r in out)
-    table = units.table
-    unit_table = pd.DataFrame(
-        {
-            "unit_id": [f"{code}-{u}" for u in table["unit_id"]],
-            "name": table["name"].to_numpy(object),
-            "kind": table["kind"].to_numpy(object),
-            "households": table["households"].to_numpy(),
-            "grid_code": deepest,
-            "locked": pd.notna(table["locked"].to_numpy(object)),
-            "geometry": geoms_to_plan_crs(table.geometry.to_numpy(), crs, parent=fit),
-        }
-    )
+    unit_table = plan_units(units, code, deepest, parent=fit)
     return out, unit_table
 
 

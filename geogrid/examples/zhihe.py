@@ -29,7 +29,7 @@ from geogrid.examples.layout import pick_central
 from geogrid.examples.pipeline import Area, Jurisdiction, assign_staff
 from geogrid.examples.system import Cards, Figure, Setup
 from geogrid.partition import partition
-from geogrid.partition.plan import geoms_to_plan_crs, micro_grid_rows
+from geogrid.partition.plan import micro_grid_rows, plan_units
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.units import build_units
 
@@ -251,18 +251,8 @@ def _courtyard_grids(
     inside = courts[courts["courtyard"].str.startswith(str(source["name"]))]
     units = build_units(group_m, inside, crs=crs)
     result = partition(units, grids=min(k, int((units.table["households"] > 0).sum())), seed=seed)
-    table = units.table
-    geoms = geoms_to_plan_crs(table.geometry.to_numpy(), crs, parent=(group_m, group_ll))
-    unit_table = pd.DataFrame(
-        {
-            "unit_id": [f"{code}-{u}" for u in table["unit_id"]],
-            "name": table["name"].to_numpy(object),
-            "kind": table["kind"].to_numpy(object),
-            "households": table["households"].to_numpy(),
-            "locked": False,
-            "geometry": geoms,
-        }
-    )
+    unit_table = plan_units(units, code, np.full(len(units.table), None, dtype=object),
+                            parent=(group_m, group_ll))  # fmt: skip
     return result, unit_table
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "micro_grid_rows",
     "nested",
     "partition_areas",
+    "plan_units",
     "share_grids",
     "subset_units",
     "to_plan",
@@ -219,19 +220,41 @@ def _area_rows(
             )
             rows.extend(micro_rows)
             deepest[result.assignment == g] = micro_codes
-    table = result.units.table
-    units = pd.DataFrame(
+    return rows, plan_units(result.units, area.code, deepest, parent=fit)
+
+
+def plan_units(
+    units: Units,
+    prefix: str,
+    grid_codes: np.ndarray,
+    *,
+    parent: tuple[shapely.Geometry, shapely.Geometry] | None = None,
+) -> pd.DataFrame:
+    """The plan's ``units`` rows of ``units``: ids ``{prefix}-{unit_id}``, the grid of each.
+
+    Parameters
+    ----------
+    units
+        The units (metric CRS).
+    prefix
+        Prefix of the unit ids, e.g. the parent area's code.
+    grid_codes
+        The (deepest) grid code of every unit.
+    parent
+        As in :func:`geoms_to_plan_crs`: the top parent in metres and in EPSG:4490.
+    """
+    table = units.table
+    return pd.DataFrame(
         {
-            "unit_id": [f"{area.code}-{uid}" for uid in table["unit_id"]],
+            "unit_id": [f"{prefix}-{uid}" for uid in table["unit_id"]],
             "name": table["name"].to_numpy(object),
             "kind": table["kind"].to_numpy(object),
             "households": table["households"].to_numpy(),
-            "grid_code": deepest,
+            "grid_code": grid_codes,
             "locked": pd.notna(table["locked"].to_numpy(object)),
-            "geometry": geoms_to_plan_crs(table.geometry.to_numpy(), crs, parent=fit),
+            "geometry": geoms_to_plan_crs(table.geometry.to_numpy(), units.crs, parent=parent),
         }
     )
-    return rows, units
 
 
 def micro_grid_rows(
