@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _CHUNK = 1000  # bound parameters per IN (...) query
+_PAGE = 500  # people read at a time while searching
 MAX_QUERY = 100
 """Longest search text :meth:`PeopleStore.find` takes."""
 
@@ -150,9 +151,10 @@ class PeopleStore:
         _check_reader(caller)
         text = _check_query(query)
         found: list[PersonRecord] = []
+        chains: dict[str, tuple[str, ...]] = {}
         with reading(self._engine, "find people") as connection:
             for people in _matching(connection, text):
-                found += _visible(connection, people, caller)
+                found += _visible(connection, people, caller, chains)
                 if len(found) >= limit:
                     break
         return found[:limit]
@@ -398,7 +400,7 @@ def _matching(connection: sa.Connection, text: str) -> Iterator[list[Person]]:
         )
     last = 0
     while True:
-        page = connection.execute(query.where(table.c.id > last).limit(200)).all()
+        page = connection.execute(query.where(table.c.id > last).limit(_PAGE)).all()
         if not page:
             return
         last = page[-1].id
@@ -406,14 +408,22 @@ def _matching(connection: sa.Connection, text: str) -> Iterator[list[Person]]:
 
 
 def _visible(
-    connection: sa.Connection, people: Sequence[Person], caller: Caller | None
+    connection: sa.Connection,
+    people: Sequence[Person],
+    caller: Caller | None,
+    chains: dict[str, tuple[str, ...]] | None = None,
 ) -> list[PersonRecord]:
-    """Records of ``people`` as ``caller`` may see them (scope and masking)."""
+    """Records of ``people`` as ``caller`` may see them (scope and masking).
+
+    ``chains``: grid lineages known already (filled in), so that paging through many
+    people asks for each grid's lineage once.
+    """
     held = assignments_of(connection, (p.id for p in people))
     within = None if caller is None else caller_subtree(connection, caller)
     if within is not None:
-        codes = {a.grid_code for items in held.values() for a in items}
-        chains = lineages(connection, codes)
+        chains = {} if chains is None else chains
+        codes = {a.grid_code for items in held.values() for a in items} - chains.keys()
+        chains.update(lineages(connection, codes))
         held = {
             pid: [a for a in items if within.contains(chains.get(a.grid_code))]
             for pid, items in held.items()
