@@ -341,9 +341,12 @@ def _lattice_buildings(
 
 
 def _scaled(capacity: np.ndarray, total: int, most: int) -> np.ndarray:
-    """Integers proportional to ``capacity`` summing to ``total``, none above ``most``."""
-    if total > most * len(capacity):
-        raise RuntimeError(f"{total} households do not fit {len(capacity)} buildings of {most}")
+    """Integers proportional to ``capacity`` summing to ``total``, none above ``most``.
+
+    When the buildings are too few for ``total`` at ``most`` each, ``most`` is raised to fit
+    (taller buildings on a small estate).
+    """
+    most = max(most, int(np.ceil(1.25 * total / len(capacity))))
     quota = total * capacity / capacity.sum()
     for _ in range(50):
         over = quota > most

@@ -87,8 +87,8 @@ def _township_names(spec: DivisionSpec) -> list[str]:
         "建设 人民 新华 东风 金山 枫溪 白关 仙庾 明照 桂花 栗雨 嵩山 群丰 马家河 雷打石 三门 龙门"
     )
     words = stems.split()
-    return [
-        f"{words[i % len(words)]}{'街道' if i < max(3, spec.townships // 3) else '镇'}"
+    return [  # the division's name first: the same street name recurs in other divisions
+        f"{spec.name}{words[i % len(words)]}{'街道' if i < max(3, spec.townships // 3) else '镇'}"
         for i in range(spec.townships)
     ]
 
