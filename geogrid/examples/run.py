@@ -109,7 +109,7 @@ def run_example(
     run: dict[str, Any] = {"stored": stored, "files": []}
     if maps:
         _maps(setup, plans, out, stages, run, progress, "A0" if scale == "full" else "A3")
-    _incidents(setup, out, stages, run, seed)
+    _incidents(setup, out, stages, run, seed, progress)
     figures = setup.figures(plans, run)
     report = {
         "system": name,
@@ -312,7 +312,9 @@ def _sign_codes(plan: GridPlan, under: str | None) -> list[str] | None:
     return [str(c) for c, a in zip(codes, above, strict=True) if a == under]
 
 
-def _incidents(setup: Setup, out: Path, stages: Stages, run: dict[str, Any], seed: int) -> None:
+def _incidents(
+    setup: Setup, out: Path, stages: Stages, run: dict[str, Any], seed: int, progress: bool
+) -> None:
     """A year of incidents through ``geogrid.incidents.simulate`` when it exists."""
     if setup.incidents is None:
         return
