@@ -334,6 +334,11 @@ class StatsOut(BaseModel):
     """Figures per grid and level."""
 
     now: str
+    grouped: Literal["reported", "current"] = Field(
+        default="reported",
+        description="reported: by the grids as they were when each incident was reported; "
+        "current: by today's grids (incidents re-located against the plans in force now)",
+    )
     grids: list[GridStatsOut]
 
 

@@ -10,8 +10,9 @@ they wait for the database.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from api.auth import CurrentCaller, store_of
@@ -45,6 +46,8 @@ from geogrid.locate import locate_points
 from geogrid.store.incidents import IncidentStore
 
 __all__ = ["router"]
+
+Grouping = Literal["reported", "current"]
 
 router = APIRouter(tags=["incidents"])
 
@@ -202,9 +205,26 @@ def stats(
     grid_code: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[Instant | None, Query(description="reported at or after")] = None,
     until: Annotated[Instant | None, Query(description="reported before")] = None,
+    grouped: Annotated[
+        Grouping,
+        Query(
+            description="`reported`: by the grids each incident was reported to (as they were "
+            "then); `current`: re-located against the plans in force now"
+        ),
+    ] = "reported",
 ) -> dict[str, Any]:
-    """Per grid and level: counts, closure rate (办结率), median time to close, overdue."""
+    """Per grid and level: counts, closure rate (办结率), median time to close, overdue.
+
+    The answer's `grouped` says which grids the figures follow.
+    """
     now = dt.datetime.now(dt.UTC)
+    relocate = None
+    if grouped == "current":
+        index = request.app.state.plans.get().index
+
+        def relocate(lon: np.ndarray, lat: np.ndarray) -> list[tuple[str, ...]]:
+            return index.locate(lon, lat, nearest=False).lineages()
+
     figures = _incidents(request).stats(
         caller=caller,
         level=level,
@@ -212,9 +232,14 @@ def stats(
         since=since,
         until=until,
         now=now,
+        relocate=relocate,
     )
     names = _grid_names(request)
-    return {"now": now.isoformat(), "grids": [_stats_out(s, names) for s in figures]}
+    return {
+        "now": now.isoformat(),
+        "grouped": grouped,
+        "grids": [_stats_out(s, names) for s in figures],
+    }
 
 
 # -- helpers -------------------------------------------------------------------------------

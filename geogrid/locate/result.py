@@ -79,6 +79,12 @@ class LocateResult:
         """Codes of the finest level per point (``None`` outside)."""
         return self._as_codes(self.grid[-1] if self.finest is None else self.finest)
 
+    def lineages(self) -> list[tuple[str, ...]]:
+        """Per point its grid codes from the top level down (empty where outside them all)."""
+        rows = [self.level_codes(level).tolist() for level in self.levels]
+        points = zip(*rows, strict=True)
+        return [tuple(code for code in point if code is not None) for point in points]
+
     def nearest_codes(self) -> np.ndarray:
         """Nearest finest-level grid code of outside points (``None`` elsewhere)."""
         return self._as_codes(self.nearest)

@@ -62,10 +62,15 @@ def filter_conditions(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     overdue: bool | None = None,
+    scoped: bool = True,
 ) -> list[sa.ColumnElement[bool]]:
-    """The WHERE conditions of a list or count: scopes, then each filter given."""
+    """The WHERE conditions of a list or count: scopes, then each filter given.
+
+    ``scoped=False`` leaves the scopes out (for figures regrouped by today's grids, which
+    apply them after re-locating).
+    """
     conditions: list[sa.ColumnElement[bool]] = []
-    for within in scopes_for(connection, caller, grid_code):
+    for within in scopes_for(connection, caller, grid_code) if scoped else []:
         conditions.append(subtree_condition(LEVELS, within))
     if status:
         conditions.append(_T.c.status.in_(status))

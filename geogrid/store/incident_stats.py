@@ -23,13 +23,18 @@ def group_stats(
     level: int | None,
     now: dt.datetime,
     keep: Callable[[tuple[str, ...]], bool],
+    lineages: Sequence[tuple[str, ...]] | None = None,
 ) -> list[GridStats]:
-    """Figures per (level, grid) for the grids whose lineage ``keep`` accepts."""
+    """Figures per (level, grid) for the grids whose lineage ``keep`` accepts.
+
+    ``lineages``: each row's grids to count it in (re-located against the plans in force
+    now); default: the grids it was reported to (its level codes).
+    """
     levels = [level] if level is not None else list(range(1, len(LEVELS) + 1))
     groups: defaultdict[tuple[int, str], list[CaseFacts]] = defaultdict(list)
-    for row in rows:
+    for number, row in enumerate(rows):
         facts = CaseFacts(Status(row.status), row.created_at, row.closed_at, row.deadline)
-        lineage = row_lineage(row)
+        lineage = row_lineage(row) if lineages is None else lineages[number]
         for n in levels:
             if n <= len(lineage) and keep(lineage[:n]):
                 groups[(n, lineage[n - 1])].append(facts)

@@ -65,6 +65,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -130,7 +131,17 @@ from geogrid.store.incident_rows import (
 )
 from geogrid.store.incident_stats import group_stats
 
-__all__ = ["MAX_IDEMPOTENCY_KEY", "RECONNECT_RETRIES", "Created", "IncidentPage", "IncidentStore"]
+__all__ = [
+    "MAX_IDEMPOTENCY_KEY",
+    "RECONNECT_RETRIES",
+    "Created",
+    "IncidentPage",
+    "IncidentStore",
+    "Relocate",
+]
+
+Relocate = Callable[[np.ndarray, np.ndarray], Sequence[tuple[str, ...]]]
+"""Incident lon/lat arrays → each point's grid codes, top level first, in today's plans."""
 
 RECONNECT_RETRIES = 3
 """Retries of a keyed report whose database connection was lost (e.g. PostgreSQL restarted)."""
@@ -502,6 +513,7 @@ class IncidentStore:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         now: dt.datetime | None = None,
+        relocate: Relocate | None = None,
     ) -> list[GridStats]:
         """Counts, closure rate (办结率), median time to close and overdue cases per grid.
 
@@ -518,6 +530,11 @@ class IncidentStore:
             Incidents reported in ``[since, until)``.
         now
             The instant for ``overdue`` (default: now).
+        relocate
+            Group by the grids as they are now instead of as reported: a function giving,
+            for arrays of incident lon/lat (CGCS2000), each point's grid codes from the top
+            level down in today's plans (e.g. ``lambda x, y: index.locate(x, y,
+            nearest=False).lineages()``). Scopes then apply to today's grids.
 
         Returns
         -------
@@ -532,16 +549,34 @@ class IncidentStore:
         with self._denials(caller, "incident.stats", None):
             require(caller, Permission.READ_STATS)
             columns = [_T.c.status, _T.c.created_at, _T.c.closed_at, _T.c.deadline, *LEVELS]
+            columns += [_T.c.lon, _T.c.lat] if relocate is not None else []
             with write_transaction(self._engine, "count incidents") as connection:
                 scopes = scopes_for(connection, caller, grid_code)
                 conditions = filter_conditions(
-                    connection, caller, grid_code=grid_code, since=since, until=until, now=now
+                    connection,
+                    caller,
+                    grid_code=grid_code,
+                    since=since,
+                    until=until,
+                    now=now,
+                    scoped=relocate is None,
                 )
                 rows = connection.execute(sa.select(*columns).where(*conditions)).all()
-                details = {"level": level, "grid_code": grid_code, "since": since, "until": until}
+                details = {
+                    "level": level,
+                    "grid_code": grid_code,
+                    "since": since,
+                    "until": until,
+                    "grouped": "reported" if relocate is None else "current",
+                }
                 insert_audit(connection, caller, "incident.stats", "incident", None, details)
+        lineages = None
+        if relocate is not None:
+            lon = np.array([row.lon for row in rows], dtype=float)
+            lat = np.array([row.lat for row in rows], dtype=float)
+            lineages = relocate(lon, lat) if len(rows) else []
         return group_stats(
-            rows, level, now, lambda lineage: all(s.contains(lineage) for s in scopes)
+            rows, level, now, lambda lineage: all(s.contains(lineage) for s in scopes), lineages
         )
 
     # -- helpers -----------------------------------------------------------------------------
