@@ -30,10 +30,11 @@ from geogrid.incidents import (
     Status,
     Urgency,
 )
-from geogrid.incidents.simulate import IMPORTER, plan_year, simulate_year
+from geogrid.incidents.simulate import IMPORTER, plan_year, plans_in_force, simulate_year
 from geogrid.incidents.timeline import replay
 from geogrid.store import open_store, schema
 from tests.service import activate, service_settings, street_plan
+from tests.test_county import EAST, WEST, publish, township
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 TIMES = ("created_at", "updated_at", "closed_at", "deadline", "escalated_at")
@@ -170,31 +171,60 @@ def test_bulk_rows_are_those_of_the_one_by_one_calls(kind, tmp_path) -> None:
     assert slow_audit == fast_audit
 
 
-@pytest.mark.parametrize("kind", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
-def test_bulk_rows_are_those_the_http_app_writes(kind, tmp_path) -> None:
-    plan = street_plan()
+def _publish(settings, county: bool) -> None:
+    if not county:
+        activate(settings, street_plan())
+        return
+    with open_store(settings.store_url) as store:
+        publish(store, township(WEST, 0))
+        publish(store, township(EAST, 4, split=2))
+
+
+@pytest.mark.parametrize(
+    ("kind", "county"),
+    [
+        ("gpkg", False),
+        pytest.param("postgis", False, marks=pytest.mark.postgis),
+        ("gpkg", True),
+    ],
+)
+def test_bulk_rows_are_those_the_http_app_writes(kind, county, tmp_path) -> None:
     with service_settings(kind, tmp_path / "http") as settings:
-        activate(settings, plan)
+        _publish(settings, county)
         with open_store(settings.store_url) as http_store:
-            stored_plan = http_store.active()
-        planned, replayed = _without_referrals(stored_plan)
+            plans = plans_in_force(http_store)
+        planned, replayed = _without_referrals(plans)
         with TestClient(create_app(settings)) as client:
             _through_http(client, settings, planned, replayed)
         with open_store(settings.store_url) as http_store:
             through_http = _comparable(http_store)
     with service_settings(kind, tmp_path / "bulk") as settings:
-        activate(settings, plan)
+        _publish(settings, county)
         with open_store(settings.store_url) as store:
             store.incidents().import_histories([h for h, _ in replayed], caller=IMPORTER)
             in_bulk = _comparable(store)
     assert len(in_bulk[0]) == len(planned) > 20
     assert in_bulk == through_http
+    assert len({r["plan_name"] for r in in_bulk[0]}) == len(plans)
 
 
-def _without_referrals(plan) -> tuple[list, list]:
+def test_a_county_year_goes_to_every_jurisdiction(store) -> None:
+    publish(store, township(WEST, 0))
+    publish(store, township(EAST, 4, split=2))
+    summary = simulate_year(store, incidents=500, closed_share=0.97, start=START, seed=8)
+    assert summary.closure_rate is not None and abs(summary.closure_rate - 0.97) < 0.002
+    stored = rows(store, schema.incidents)
+    by_plan = {r["plan_name"] for r in stored}
+    assert by_plan == {f"{WEST}镇网格", f"{EAST}镇网格"}
+    for row in stored:
+        assert row["grid_code"].startswith(row["level1_code"])
+        assert row["plan_name"] == f"{row['level1_code']}镇网格"
+
+
+def _without_referrals(plans) -> tuple[list, list]:
     """A small year, less the cases referred up (the HTTP app refers none: no route yet)."""
     planned = plan_year(
-        plan, incidents=40, closed_share=0.9, start=START, seed=4, hotline_share=0.3
+        plans, incidents=40, closed_share=0.9, start=START, seed=4, hotline_share=0.3
     )
     end = START + dt.timedelta(days=365)
     replayed = [replay(p, end=end) for p in planned]

@@ -1,18 +1,20 @@
 """Where simulated incidents happen: points in the finest grids, weighted by households, located.
 
-:func:`draw_points` spreads points over a plan's finest grids in proportion to their
-households (by area when the plan gives none); :func:`locate_reports` sends them as reporters
-send them (phone apps and 12345 work orders in GCJ-02, grid workers' terminals in WGS84),
-locates them with the real machinery (:class:`~geogrid.locate.GridIndex`,
-:func:`~geogrid.locate.locate_points`) and places them exactly as ``POST /incidents`` does
-(:meth:`~geogrid.incidents.Placement.from_plan`). A point whose sent coordinates land outside
-every grid (a border point moved by the conversion) is drawn again.
+:func:`draw_points` spreads points over the finest grids of the plans in force (one per
+jurisdiction) in proportion to their households (by area when the plans give none);
+:func:`locate_reports` sends them as reporters send them (phone apps and 12345 work orders in
+GCJ-02, grid workers' terminals in WGS84), locates them with the machinery the service uses
+(a :class:`~geogrid.locate.CountyIndex` of each jurisdiction's
+:class:`~geogrid.locate.GridIndex`, :func:`~geogrid.locate.locate_points`) and places them
+exactly as ``POST /incidents`` does (:meth:`~geogrid.incidents.Placement.from_plan` on the
+answering jurisdiction's plan). A point whose sent coordinates land outside every grid (a
+border point moved by the conversion) is drawn again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,7 @@ from geogrid.crs import from_plan_lonlat
 from geogrid.errors import InvalidInputError
 from geogrid.incidents.lifecycle import IncidentReport, Placement, StaffMember
 from geogrid.incidents.urgency import Urgency
-from geogrid.locate import GridIndex, locate_points
+from geogrid.locate import CountyIndex, GridIndex, locate_points
 from geogrid.plan import GridPlan
 
 __all__ = ["HOTLINE", "RESIDENT_APP", "draw_points", "locate_reports"]
@@ -51,9 +53,11 @@ _TEXTS = {
 _GENERIC = ["群众反映问题", "网格巡查发现问题"]
 
 
-def draw_points(plan: GridPlan, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` points (plan lon/lat) in ``plan``'s finest grids, weighted by households."""
-    leaves = _leaves(plan)
+def draw_points(
+    plans: Mapping[str, GridPlan], n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points (plan lon/lat) in the finest grids of ``plans``, weighted by households."""
+    leaves = pd.concat([_leaves(plan) for _, plan in sorted(plans.items())], ignore_index=True)
     geoms = leaves.geometry.to_numpy()
     weights = pd.to_numeric(leaves["households"], errors="coerce").fillna(0).to_numpy(float)
     if weights.sum() <= 0:
@@ -70,7 +74,7 @@ def draw_points(plan: GridPlan, n: int, rng: np.random.Generator) -> tuple[np.nd
 
 
 def locate_reports(
-    plan: GridPlan,
+    plans: Mapping[str, GridPlan],
     rng: np.random.Generator,
     reported: Sequence[dt.datetime],
     categories: np.ndarray,
@@ -83,13 +87,15 @@ def locate_reports(
 ) -> list[tuple[IncidentReport, Placement, Caller]]:
     """Each case's report (as sent), its placement (as located) and its reporter."""
     n = len(reported)
-    index = GridIndex.from_plan(plan)
+    index = CountyIndex({j: GridIndex.from_plan(plan) for j, plan in plans.items()})
     sent_x, sent_y = np.empty(n), np.empty(n)
     codes: list[list[str | None]] = [[] for _ in range(n)]
+    part = np.zeros(n, dtype=np.int64)
+    inside = np.zeros(n, dtype=bool)
     plan_x, plan_y = np.empty(n), np.empty(n)
     todo = np.arange(n)
     for _ in range(_TRIES):
-        lon, lat = draw_points(plan, todo.size, rng)
+        lon, lat = draw_points(plans, todo.size, rng)
         for system in np.unique(crs[todo]):
             pick = crs[todo] == system
             _send(
@@ -98,13 +104,10 @@ def locate_reports(
                 lon[pick],
                 lat[pick],
                 str(system),
-                sent_x,
-                sent_y,
-                plan_x,
-                plan_y,
+                (sent_x, sent_y, plan_x, plan_y, part, inside),
                 codes,
             )
-        todo = np.array([i for i in todo if not codes[i] or codes[i][-1] is None], dtype=int)
+        todo = todo[~inside[todo]]
         if progress is not None:
             progress("points", n - todo.size, n)
         if not todo.size:
@@ -119,6 +122,7 @@ def locate_reports(
     for i in range(n):
         lineage = _trimmed(codes[i])
         finest = lineage[-1]
+        plan = plans[index.jurisdictions[part[i]]]  # the plan the service reports it to
         if finest not in staff_of:
             staff_of[finest] = Placement.from_plan(plan, 0.0, 0.0, lineage).staff
         placement = Placement(
@@ -148,18 +152,16 @@ def locate_reports(
 
 
 def _send(
-    index: GridIndex,
+    index: CountyIndex,
     rows: np.ndarray,
     lon: np.ndarray,
     lat: np.ndarray,
     system: str,
-    sent_x: np.ndarray,
-    sent_y: np.ndarray,
-    plan_x: np.ndarray,
-    plan_y: np.ndarray,
+    arrays: tuple[np.ndarray, ...],
     codes: list[list[str | None]],
 ) -> None:
     """Convert to what a reporter sends (7 decimals), locate as the service does."""
+    sent_x, sent_y, plan_x, plan_y, part, inside = arrays
     x, y = from_plan_lonlat(lon, lat, system)
     x, y = np.round(np.asarray(x, float), 7), np.round(np.asarray(y, float), 7)
     result = locate_points(index, x, y, system)
@@ -167,6 +169,8 @@ def _send(
     for j, row in enumerate(rows):
         sent_x[row], sent_y[row] = x[j], y[j]
         plan_x[row], plan_y[row] = result.lon[j], result.lat[j]
+        part[row] = max(int(result.part[j]), 0) if result.part is not None else 0
+        inside[row] = bool(result.inside[j])
         codes[row] = [level[j] for level in per_level]
 
 

@@ -68,6 +68,7 @@ __all__ = [
     "SimulationSummary",
     "UrgencyFigures",
     "plan_year",
+    "plans_in_force",
     "simulate_year",
 ]
 
@@ -243,15 +244,9 @@ def simulate_year(
     clock = time.perf_counter()
     taxonomy = taxonomy or DEFAULT_TAXONOMY
     policy = policy or DEFAULT_POLICY
-    plan = store.active()
-    if plan is None:
-        raise NoActivePlanError(
-            "no plan is active in the store: save, approve and activate one first "
-            "(`geogrid store activate NAME VERSION`)"
-        )
     stages: dict[str, float] = {}
     planned = plan_year(
-        plan,
+        plans_in_force(store),
         incidents=incidents,
         closed_share=closed_share,
         start=start,
@@ -298,8 +293,19 @@ def simulate_year(
     )
 
 
+def plans_in_force(store: Any) -> dict[str, GridPlan]:
+    """The plan in force in each jurisdiction of ``store``, by jurisdiction code."""
+    plans = {info.jurisdiction: store.get(info.plan, info.version) for info in store.in_force()}
+    if not plans:
+        raise NoActivePlanError(
+            "no plan is active in the store: save, approve and activate one first "
+            "(`geogrid store activate NAME VERSION`)"
+        )
+    return plans
+
+
 def plan_year(
-    plan: GridPlan,
+    plans: GridPlan | Mapping[str, GridPlan],
     *,
     incidents: int,
     closed_share: float,
@@ -314,9 +320,10 @@ def plan_year(
     policy: DeadlinePolicy = DEFAULT_POLICY,
     progress: Progress | None = None,
 ) -> list[PlannedIncident]:
-    """The located reports of a simulated year in ``plan`` and their planned moves, by time.
+    """The located reports of a simulated year in ``plans`` and their planned moves, by time.
 
-    The parameters are :func:`simulate_year`'s. Nothing is stored: replay each with
+    ``plans`` is the plan in force of each jurisdiction (:func:`plans_in_force`), or one plan.
+    The other parameters are :func:`simulate_year`'s. Nothing is stored: replay each with
     :func:`geogrid.incidents.timeline.replay`.
     """
     _check(incidents, closed_share, hotline_share, rejected_share, days)
@@ -332,7 +339,11 @@ def plan_year(
     hotline[rng.choice(incidents, size=round(hotline_share * incidents), replace=False)] = True
     found = ~hotline & (rng.random(incidents) < _WORKER_FOUND)
     crs = np.where(found, "wgs84", "gcj02")
-    reports = locate_reports(plan, rng, reported, codes, asked, hotline, found, crs, seed, progress)
+    if isinstance(plans, GridPlan):
+        plans = {plans.name: plans}
+    reports = locate_reports(
+        plans, rng, reported, codes, asked, hotline, found, crs, seed, progress
+    )
     fates = _fates(rng, times, span_ms, closed_share, rejected_share)
     planned = []
     for n, (report, placement, reporter) in enumerate(reports):
