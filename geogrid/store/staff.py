@@ -401,12 +401,16 @@ def _not_held(connection: sa.Connection, grid_code: str, at: dt.datetime) -> Not
 
 
 def _versions_holding(connection: sa.Connection, grid_code: str) -> list[sa.Row[Any]]:
-    """Versions holding the grid that were, are or will be in force, oldest start first."""
+    """Versions holding the grid that were, are or will be in force, oldest start first.
+
+    A version replaced before its start (an empty period) is left out.
+    """
     versions, grids = schema.plan_versions, schema.grids
     query = (
         sa.select(versions)
         .join(grids, grids.c.version_id == versions.c.id)
         .where(grids.c.code == grid_code, versions.c.valid_from.is_not(None))
+        .where(sa.or_(versions.c.valid_to.is_(None), versions.c.valid_to > versions.c.valid_from))
         .order_by(versions.c.valid_from, versions.c.id)
     )
     return list(connection.execute(query))
