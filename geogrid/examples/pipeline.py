@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from geogrid.errors import InvalidPlanError
 from geogrid.partition import AreaResult, nested, partition, to_plan
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.units import build_units
@@ -372,12 +373,17 @@ def store_plans(
     by = "geogrid example"
     with open_store(f"sqlite:///{path}") as store:
         store.register_jurisdiction(county[0], county[1], level_name="县/市")
+        refused: dict[str, str] = {}
         for plan in plans:
             top = plan.level(1).iloc[0]
             store.register_jurisdiction(
                 str(top["code"]), str(top["name"]), parent=county[0], level_name=level_name
             )
-            info, _ = save_checked(store, plan, by=by, note=f"geogrid example: {plan.name}")
+            try:
+                info, _ = save_checked(store, plan, by=by, note=f"geogrid example: {plan.name}")
+            except InvalidPlanError as exc:  # the save policy: errors block; say so, go on
+                refused[plan.name] = "; ".join(p.line() for p in exc.problems[:5])
+                continue
             store.approve(info.plan, info.version, by=by)
             store.activate(info.plan, info.version, by=by, valid_from=valid_from)
         in_force = store.in_force()
@@ -388,6 +394,7 @@ def store_plans(
             "versions": len(store.versions()),
             "in_force": len(in_force),
             "grids_in_force": 0 if union is None else len(union.grids),
+            "refused": refused,
         }
 
 

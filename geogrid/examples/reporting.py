@@ -60,6 +60,10 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"| {j['code']} | {j['name']} | {counts} | {kinds} | {j['households']:,} "
             f"| {j['residents']:,} | {j['staff']:,} | {j['errors']} | {j['warnings']} |"
         )
+    for j in report["jurisdictions"]:
+        if j.get("problems"):
+            lines += ["", f"Problems of {j['name']} (first 10):", ""]
+            lines += [f"* {p}" for p in j["problems"]]
     stored = report["stored"]
     lines += [
         "",
@@ -67,7 +71,12 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         f"**Store**: `{Path(stored['path']).name}` holds {stored['plans']} plan(s), "
         f"{stored['versions']} version(s); {stored['in_force']} jurisdiction(s) in force at once, "
-        f"{stored['grids_in_force']:,} grids in their union.",
+        f"{stored['grids_in_force']:,} grids in their union."
+        + (
+            f" Refused by the save policy: {', '.join(stored['refused'])}."
+            if stored.get("refused")
+            else ""
+        ),
         "",
     ]
     incidents = report.get("incidents")

