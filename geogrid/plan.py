@@ -6,7 +6,9 @@ A :class:`GridPlan` is three tables that travel together through every file form
     one row per grid (网格) at every level, a GeoDataFrame in EPSG:4490 (CGCS2000 lon/lat)
     with the columns of :data:`GRID_COLUMNS`; geometries are MultiPolygons.
 ``staff``
-    grid heads (网格长) and workers (专职 / 兼职网格员) by grid code, :data:`STAFF_COLUMNS`.
+    grid heads (网格长) and workers (专职 / 兼职网格员) by grid code, :data:`STAFF_COLUMNS`;
+    a role is a key of the configured :class:`~geogrid.roles.RoleSet` (:func:`current_roles`),
+    which also gives the order staff are listed in.
 ``units``
     the atomic units a grid is made of (buildings, courtyards 院落, estates 小区, cells) with
     their households, the grid code each belongs to and whether it is locked,
@@ -22,6 +24,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import warnings
 from collections.abc import Sequence
 from enum import StrEnum
 from numbers import Integral
@@ -35,19 +38,18 @@ from pyproj import CRS
 from geogrid.codes import code_problem
 from geogrid.errors import CoordinateError, CRSError, InvalidPlanError, PlanFileError
 from geogrid.polygons import nonfinite
+from geogrid.roles import DEFAULT_ROLES, current_roles
 
 __all__ = [
     "GRID_COLUMNS",
     "MAX_LEVELS",
     "PLAN_CRS",
     "STAFF_COLUMNS",
-    "STAFF_ORDER",
     "UNIT_COLUMNS",
     "GridKind",
     "GridPlan",
     "Priority",
     "SpecialType",
-    "StaffRole",
     "UnitKind",
     "normalise_grids",
     "normalise_staff",
@@ -87,29 +89,18 @@ class Priority(StrEnum):
     NORMAL = "normal"  # 一般
 
 
-class StaffRole(StrEnum):
-    """Role of a person on a grid's staff."""
-
-    HEAD = "head"  # 网格长
-    FULL_TIME = "full_time"  # 专职网格员
-    PART_TIME = "part_time"  # 兼职网格员
-
-    @property
-    def label(self) -> str:
-        """The role's name on signs, cards and maps (网格长, 专职网格员, 兼职网格员)."""
-        return _ROLE_LABELS[self]
-
-
-_ROLE_LABELS = {
-    StaffRole.HEAD: "网格长",
-    StaffRole.FULL_TIME: "专职网格员",
-    StaffRole.PART_TIME: "兼职网格员",
-}
-
-STAFF_ORDER: tuple[StaffRole, ...] = (StaffRole.HEAD, StaffRole.FULL_TIME, StaffRole.PART_TIME)
-"""The order a grid's staff are listed in everywhere (``/locate``, ``geogrid locate``, signs,
-cards, web map): the head first, then full-time, then part-time workers; within a role, the
-staff table's order."""
+def __getattr__(name: str) -> object:
+    """``StaffRole`` and ``STAFF_ORDER``, deprecated: staff roles are :mod:`geogrid.roles`."""
+    if name in ("StaffRole", "STAFF_ORDER"):
+        warnings.warn(
+            f"geogrid.plan.{name} is deprecated: use geogrid.roles.current_roles() "
+            "(keys, label(), sort_key(), parse())",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        role = StrEnum("StaffRole", {k.upper(): k for k in DEFAULT_ROLES.keys})  # type: ignore[misc]
+        return role if name == "StaffRole" else tuple(role)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UnitKind(StrEnum):
@@ -283,12 +274,15 @@ class GridPlan:
         return np.array(out, dtype=object)
 
     def staff_of(self, code: str) -> pd.DataFrame:
-        """Staff rows of grid ``code`` in :data:`STAFF_ORDER` (the head first)."""
+        """Staff rows of grid ``code`` in the role order (:func:`~geogrid.roles.current_roles`)."""
         rows = self.staff[self.staff["grid_code"] == code]
         return rows.iloc[_staff_order(rows["role"])]
 
     def staff_by_grid(self) -> dict[str, list[dict[str, str | None]]]:
-        """Every grid's staff as ``{"role", "name", "phone"}`` records in :data:`STAFF_ORDER`.
+        """Every grid's staff as ``{"role", "name", "phone"}`` records in the role order.
+
+        The order is :func:`~geogrid.roles.current_roles`' (the head first with the default
+        roles); within a role, the staff table's order.
 
         Every grid of the plan has an entry (an empty list without staff); ``phone`` is
         ``None`` when missing.
@@ -327,7 +321,7 @@ class GridPlan:
         -------
         dict
             ``code``, ``name``, ``level``, ``kind``, ``parent_code`` (``None`` at the top)
-            and ``staff``: ``{"role", "name", "phone"}`` records in :data:`STAFF_ORDER`.
+            and ``staff``: ``{"role", "name", "phone"}`` records in the role order.
             Raises ``KeyError`` when the plan has no grid ``code``.
 
         Examples
@@ -370,9 +364,10 @@ def _staff_records(staff: pd.DataFrame) -> list[dict[str, str | None]]:
 
 
 def _staff_order(roles: pd.Series) -> np.ndarray:
-    """Positions that sort ``roles`` into :data:`STAFF_ORDER` (stable; unknown roles last)."""
-    rank = {role.value: i for i, role in enumerate(STAFF_ORDER)}
-    keys = roles.astype(object).map(rank).fillna(len(STAFF_ORDER)).to_numpy(float)
+    """Positions that sort ``roles`` into the role order (stable; unknown roles last)."""
+    role_set = current_roles()
+    rank = {key: role_set.sort_key(key) for key in roles.dropna().unique()}
+    keys = roles.astype(object).map(rank).fillna(len(role_set)).to_numpy(float)
     return np.argsort(keys, kind="stable")
 
 
@@ -495,7 +490,19 @@ def normalise_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def normalise_staff(staff: pd.DataFrame | None) -> pd.DataFrame:
-    """Return the staff table with the model's columns and dtypes (empty when ``None``)."""
+    """Return the staff table with the model's columns and dtypes (empty when ``None``).
+
+    A role may be given by key, Chinese name or alias of the configured roles
+    (:func:`~geogrid.roles.current_roles`); the table keeps the key. An unknown role is an
+    :class:`InvalidPlanError` naming the row and listing the valid roles.
+
+    Examples
+    --------
+    >>> staff = pd.DataFrame({"grid_code": ["001", "001"], "role": ["网格长", "专职"],
+    ...                       "name": ["王", "李"]})
+    >>> normalise_staff(staff)["role"].tolist()
+    ['head', 'full_time']
+    """
     staff = pd.DataFrame(columns=list(STAFF_COLUMNS)) if staff is None else staff
     missing = [c for c in ("grid_code", "role", "name") if c not in staff.columns]
     if missing:
@@ -504,14 +511,27 @@ def normalise_staff(staff: pd.DataFrame | None) -> pd.DataFrame:
     for column, dtype in STAFF_COLUMNS.items():
         values = staff[column].to_numpy() if column in staff else None
         out[column] = _column(values, dtype, len(staff), None, column)
-    _check_enum(out["role"], StaffRole, "role")
     for column in ("grid_code", "role", "name"):
         if out[column].isna().any():
             row = int(out[column].isna().to_numpy().nonzero()[0][0])
             raise PlanFileError(
                 f"staff row {row + 1} has no {column}; every staff row needs grid_code, role and name"
             )
+    out["role"] = _role_keys(out["role"])
     return out
+
+
+def _role_keys(roles: pd.Series) -> pd.Series:
+    """Every role as its key in the configured role set; an unknown one names its row."""
+    role_set = current_roles()
+    keys: dict[str, str] = {}
+    for value in roles.unique():
+        try:
+            keys[value] = role_set.parse(value)
+        except InvalidPlanError as exc:
+            row = int(np.flatnonzero(roles.to_numpy() == value)[0])
+            raise InvalidPlanError(f"staff row {row + 1}: {exc}") from None
+    return roles.map(keys).astype(roles.dtype)
 
 
 def normalise_units(units: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:

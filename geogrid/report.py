@@ -53,7 +53,8 @@ from geogrid.locate import (
 from geogrid.metrics import count_bound, polsby_popper, unit_bound
 from geogrid.partition.band import Band
 from geogrid.partition.rebalance import lower_bound
-from geogrid.plan import GridPlan, StaffRole
+from geogrid.plan import GridPlan
+from geogrid.roles import current_roles
 
 __all__ = ["PlanReport", "grid_table", "level_summary", "plan_report", "terminal_tables"]
 
@@ -70,7 +71,7 @@ class PlanReport:
         ``households_plan``, the plan's own figure), ``target``, ``deviation``, ``area_m2``,
         ``polsby_popper``, ``parts``, ``on_barriers`` (``NaN`` without barriers),
         ``in_band`` (``None`` off the band level or without a band), ``largest_unit``,
-        ``head``, ``phone``.
+        ``head``, ``phone`` (the grid's head, :meth:`~geogrid.roles.RoleSet.heads`).
     levels
         One row per level: ``level``, ``name``, ``grids``, ``households``, ``min_households``,
         ``median_households``, ``max_households``, ``area_km2``, ``target``, ``in_band``
@@ -247,6 +248,17 @@ def _unit_counts(
     return frame[pd.notna(frame["grid_code"])].astype({"grid_code": str})
 
 
+def _heads(plan: GridPlan) -> pd.DataFrame:
+    """``name`` and ``phone`` of each grid's head (its first, in the role order), by grid code."""
+    roles = current_roles()
+    rows = [
+        (code, heads[0]["name"], heads[0]["phone"])
+        for code, people in plan.staff_by_grid().items()
+        if (heads := roles.heads(people))
+    ]
+    return pd.DataFrame(rows, columns=["grid_code", "name", "phone"]).set_index("grid_code")
+
+
 def _largest(plan: GridPlan, units: pd.DataFrame, level: int) -> pd.Series:
     """Largest unit's households per grid code of ``level``."""
     if units.empty:
@@ -306,8 +318,7 @@ def _level_grids(
     known = households[~np.isnan(households)]
     target = band.midpoint if band is not None else float(known.mean() if known.size else 0.0)
     inner, on = _inner_lengths(metric, zone, tolerance)
-    heads = plan.staff[plan.staff["role"] == StaffRole.HEAD.value].drop_duplicates("grid_code")
-    head = heads.set_index("grid_code")
+    head = _heads(plan)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(inner > 0, on / inner, np.nan)
     frame = pd.DataFrame(

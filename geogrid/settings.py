@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         ``postgresql+psycopg://geogrid@db:5432/geogrid``; unset: the embedded GeoPackage.
     data_dir
         ``GEOGRID_DATA_DIR``: folder of the embedded store (default ``~/.local/share/geogrid``).
+    roles_file
+        ``GEOGRID_ROLES_FILE``: a TOML or JSON file of staff roles (网格长, 专职网格员 … and
+        their order) replacing the default ones; see :func:`geogrid.roles.load_roles`.
 
     Examples
     --------
@@ -39,11 +42,17 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     data_dir: Path = Field(default_factory=_default_data_dir)
+    roles_file: Path | None = None
 
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("roles_file", mode="before")
+    @classmethod
+    def _blank_path_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("database_url", mode="after")
     @classmethod

@@ -3,7 +3,8 @@
 A plan as an RFC 7946 FeatureCollection, lon/lat with 7 decimals (about 1 cm):
 
 - one feature per grid (``"layer": "grids"``, ``id`` its code, its staff in the ``staff``
-  property in :data:`geogrid.plan.STAFF_ORDER`, for GIS viewers) and one per unit
+  property in the role order of :func:`geogrid.roles.current_roles`, for GIS viewers) and
+  one per unit
   (``"layer": "units"``, ``id`` its unit id);
 - polygons wound as RFC 7946 §3.1.6 asks: outer rings counter-clockwise, holes clockwise;
 - the foreign members ``geogrid`` (file format version, plan name, level names, attribution,

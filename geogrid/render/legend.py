@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geogrid.plan import GridPlan, StaffRole
+from geogrid.plan import GridPlan
 from geogrid.render._draw import TextMeter
 from geogrid.render.paper import (
     COLUMN_MM,
@@ -29,6 +29,7 @@ from geogrid.render.paper import (
     legend_size,
     page_figure,
 )
+from geogrid.roles import current_roles
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,7 +50,10 @@ LEGEND_HEADER = ("序号", "编码", "网格名称", "网格长", "网格员", "
 def legend_rows(plan: GridPlan, grids: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """The legend table: one row per grid with number, code, name, head, workers, phone, households.
 
-    ``phone`` is the first full-time worker's (the number residents call), else the head's.
+    The roles come from :func:`~geogrid.roles.current_roles`: ``head`` is the grid's first
+    head (网格长), ``workers`` the workers of the first worker role the grid has (full-time
+    before part-time, :meth:`~geogrid.roles.RoleSet.workers`), and ``phone`` the first
+    worker's (the number residents call), else the head's.
 
     Parameters
     ----------
@@ -76,28 +80,19 @@ def legend_rows(plan: GridPlan, grids: gpd.GeoDataFrame | None = None) -> pd.Dat
     ['001', '一网格', '王芳', '李强', '13800000002', '320']
     """
     grids = plan.grids if grids is None else grids
-    staff = plan.staff
-    heads = staff[staff["role"] == StaffRole.HEAD.value].groupby("grid_code")
-    workers = staff[staff["role"] == StaffRole.FULL_TIME.value].groupby("grid_code")
-    head_name = heads["name"].first()
-    head_phone = heads["phone"].first()
-    worker_names = (
-        staff[(staff["role"] == StaffRole.FULL_TIME.value) & staff["name"].notna()]
-        .astype({"name": str})
-        .groupby("grid_code")["name"]
-        .agg("、".join)
-    )
-    worker_phone = workers["phone"].first()
     codes = grids["code"].astype(str)
-    worker_has = codes.map(worker_phone).notna().to_numpy()
-    phone = np.where(worker_has, _or_dash(codes.map(worker_phone)), _or_dash(codes.map(head_phone)))
+    contacts = _contacts(plan)
+    head, workers, phone = (
+        np.array([contacts.get(c, ("—", "—", "—"))[i] for c in codes], dtype=object)
+        for i in range(3)
+    )
     return pd.DataFrame(
         {
             "number": np.arange(1, len(grids) + 1),
             "code": codes.to_numpy(),
             "name": grids["name"].astype(str).to_numpy(),
-            "head": _or_dash(codes.map(head_name)),
-            "workers": _or_dash(codes.map(worker_names)),
+            "head": head,
+            "workers": workers,
             "phone": phone,
             "households": grids["households"]
             .map(lambda v: "—" if pd.isna(v) else str(int(v)))
@@ -106,9 +101,19 @@ def legend_rows(plan: GridPlan, grids: gpd.GeoDataFrame | None = None) -> pd.Dat
     )
 
 
-def _or_dash(values: pd.Series) -> np.ndarray:
-    """Values as text, a dash for the missing ones."""
-    return np.array(["—" if pd.isna(v) or v == "" else str(v) for v in values], dtype=object)
+def _contacts(plan: GridPlan) -> dict[str, tuple[str, str, str]]:
+    """Grid code -> (head, workers joined with 、, phone), a dash where missing."""
+    roles = current_roles()
+    out = {}
+    for code, people in plan.staff_by_grid().items():
+        heads, workers = roles.heads(people), roles.workers(people)
+        phones = [p["phone"] for p in workers + heads if p["phone"]]
+        out[code] = (
+            heads[0]["name"] or "—" if heads else "—",
+            "、".join(str(p["name"]) for p in workers if p["name"]) or "—",
+            (phones[0] if phones else None) or "—",
+        )
+    return out
 
 
 def draw_legend(

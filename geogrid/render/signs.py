@@ -29,11 +29,12 @@ import shapely
 from geogrid.crs import metric_crs
 from geogrid.errors import InvalidInputError, NotFoundError
 from geogrid.locate import locate_households
-from geogrid.plan import GridPlan, StaffRole
+from geogrid.plan import GridPlan
 from geogrid.render._draw import ContextLayer, context_geoms
 from geogrid.render._pdf import PdfWriter, wrap
 from geogrid.render.colouring import adjacency_graph, colour_grids
 from geogrid.render.paper import PAPER_MM
+from geogrid.roles import current_roles
 
 __all__ = [
     "DEFAULT_DUTIES",
@@ -52,11 +53,10 @@ DEFAULT_DUTIES = (
 """Duties text of a sign; ``{name}``, ``{code}``, ``{worker}``, ``{phone}``, ``{head}``,
 ``{head_phone}``, ``{households}`` and ``{parent}`` are filled in per grid."""
 
-_ROLE = {role.value: role.label for role in StaffRole}
 _KIND = {"urban": "城市社区网格", "rural": "农村网格", "special": "专属网格"}
 _PRIORITY = {"key": "重点网格", "normal": "一般网格"}
 _RED = "#b3261e"
-_SIGN_WORDS = "".join([*_ROLE.values(), *_KIND.values(), *_PRIORITY.values()]) + (
+_SIGN_WORDS = "".join([*_KIND.values(), *_PRIORITY.values()]) + (
     "网格公示牌编码所属北千米户数人口商铺重点人员网格员—·（）无边界数据"
 )
 
@@ -151,6 +151,7 @@ def render_signs(
         _sign_facts(row, people, contacts, names, duties) for row in grids.itertuples(index=False)
     ]
     texts = [_as_text(f) for f in facts] + [_footer(plan, date), _SIGN_WORDS, *plan.levels]
+    texts += [role.name for role in current_roles()]
     texts += [str(n) for n in plan.grids["name"]]
     writer = PdfWriter(path, size, texts, f"{plan.name} 网格公示牌")
     roads = [context_geoms(layer, crs) for layer in (context or {}).values()]
@@ -186,9 +187,10 @@ def _paper(paper: str) -> tuple[float, float]:
 
 
 def _people(plan: GridPlan) -> dict[str, list[tuple[str, str, str]]]:
-    """Grid code -> staff as (role, name, phone) in :data:`~geogrid.plan.STAFF_ORDER`."""
+    """Grid code -> staff as (role's Chinese name, name, phone) in the role order."""
+    roles = current_roles()
     return {
-        code: [(_ROLE[p["role"] or ""], p["name"] or "", p["phone"] or "") for p in people]
+        code: [(roles.label(p["role"]), p["name"] or "", p["phone"] or "") for p in people]
         for code, people in plan.staff_by_grid().items()
     }
 
@@ -556,17 +558,15 @@ def _card_rows(
 def _contacts(plan: GridPlan) -> dict[str, tuple[str, str, str, str]]:
     """Grid code -> (worker, phone, head, head's phone) named on a card, ``—`` when missing.
 
-    The worker is the first full-time worker, else the first part-time one, in
-    :data:`~geogrid.plan.STAFF_ORDER`.
+    The worker is the first of :meth:`~geogrid.roles.RoleSet.workers` (full-time before
+    part-time with the default roles), the head the first of its heads.
     """
+    roles = current_roles()
     out = {}
     for code, people in plan.staff_by_grid().items():
         if not people:
             continue
-        heads = [p for p in people if p["role"] == StaffRole.HEAD.value]
-        workers = [p for p in people if p["role"] == StaffRole.FULL_TIME.value] or [
-            p for p in people if p["role"] == StaffRole.PART_TIME.value
-        ]
+        heads, workers = roles.heads(people), roles.workers(people)
         worker, head = (workers or [{}])[0], (heads or [{}])[0]
         out[code] = (
             worker.get("name") or "—",

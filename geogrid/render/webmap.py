@@ -40,9 +40,10 @@ import shapely
 
 from geogrid.crs import metric_crs, wgs84_to_gcj02
 from geogrid.errors import ConfigurationError, CRSError, InvalidInputError
-from geogrid.plan import PLAN_CRS, GridPlan, StaffRole
+from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.render.colouring import adjacency_graph, colour_grids
 from geogrid.render.legend import legend_rows
+from geogrid.roles import current_roles
 
 __all__ = ["ASSETS", "WebMap", "render_web_map", "simplify_coverage"]
 
@@ -229,11 +230,11 @@ def _level_frame(
 
 
 def _staff_texts(plan: GridPlan) -> dict[str, str]:
-    """Grid code -> "网格长：王芳 138…；专职网格员：李强 139…" in :data:`~geogrid.plan.STAFF_ORDER`."""
+    """Grid code -> "网格长：王芳 138…；专职网格员：李强 139…" in the role order."""
+    roles = current_roles()
     return {
         code: "；".join(
-            f"{StaffRole(str(p['role'])).label}：{p['name']} {p['phone'] or ''}".strip()
-            for p in people
+            f"{roles.label(p['role'])}：{p['name']} {p['phone'] or ''}".strip() for p in people
         )
         for code, people in plan.staff_by_grid().items()
         if people

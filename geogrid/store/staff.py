@@ -68,7 +68,8 @@ from geogrid.errors import (
     PreconditionFailedError,
     VersionStateError,
 )
-from geogrid.plan import STAFF_COLUMNS, StaffRole
+from geogrid.plan import STAFF_COLUMNS
+from geogrid.roles import current_roles
 from geogrid.store import schema
 from geogrid.store._session import now_ms, reading, to_ms, write_transaction
 from geogrid.store.access import insert_audit
@@ -91,7 +92,7 @@ MAX_STAFF = 100
 
 @dataclasses.dataclass(frozen=True)
 class StaffMember:
-    """One person on a grid's staff: role (:class:`~geogrid.plan.StaffRole`), name, phone."""
+    """One person on a grid's staff: role (a key of :func:`~geogrid.roles.current_roles`), name, phone."""
 
     role: str
     name: str
@@ -99,12 +100,19 @@ class StaffMember:
 
     @classmethod
     def parse(cls, value: StaffMember | Mapping[str, Any]) -> StaffMember:
-        """A checked member from a mapping (``role``, ``name``, optional ``phone``)."""
+        """A checked member from a mapping (``role``, ``name``, optional ``phone``).
+
+        The role may be a key, Chinese name or alias of the configured roles; the member
+        holds the key (:meth:`~geogrid.roles.RoleSet.parse`, whose error lists them).
+
+        Examples
+        --------
+        >>> StaffMember.parse({"role": "网格长", "name": "王五"})
+        StaffMember(role='head', name='王五', phone=None)
+        """
         data = dataclasses.asdict(value) if isinstance(value, StaffMember) else dict(value)
-        role, name = str(data.get("role") or ""), str(data.get("name") or "").strip()
-        roles = [r.value for r in StaffRole]
-        if role not in roles:
-            raise InvalidPlanError(f"unknown staff role {role!r}: use one of {', '.join(roles)}")
+        role = current_roles().parse(str(data.get("role") or ""))
+        name = str(data.get("name") or "").strip()
         if not name:
             raise InvalidPlanError("every staff member needs a name")
         phone = str(data.get("phone") or "").strip() or None
