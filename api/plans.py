@@ -176,6 +176,7 @@ class PlanSource:
         self._lock = threading.Lock()
         self._checking = threading.Lock()  # one "which versions are in force?" query at a time
         self._past: OrderedDict[tuple[str, int | None], LoadedPlan] = OrderedDict()
+        self._staff_due: dt.datetime | None = None  # when a dated staff change takes effect
 
     def cached(self, at: dt.datetime | None = None) -> LoadedCounty | None:
         """The current county without touching the store, or ``None`` when a check is due.
@@ -224,12 +225,16 @@ class PlanSource:
                 "(`geogrid store activate NAME VERSION`)"
             )
         current = self._current
-        if current is not None and current.key == tuple(_key(i) for i in infos):
+        due = self._staff_due is not None and dt.datetime.now(dt.UTC) >= self._staff_due
+        if current is not None and current.key == tuple(_key(i) for i in infos) and not due:
             return current
         held = {} if current is None else {p.name: p for p in current.plans}
+        if due:  # a dated staff change came into force: reload every part's staff
+            held = {name: dataclasses.replace(p, revision=-1) for name, p in held.items()}
         parts = {info.jurisdiction: self._live(info, held.get(info.plan)) for info in infos}
         loaded = LoadedCounty(parts)
         self._current = loaded
+        self._staff_due = self.store.staff().next_change()
         return loaded
 
     def _live(self, info: VersionInfo, held: LoadedPlan | None) -> LoadedPlan:

@@ -350,3 +350,49 @@ def test_county_index_agrees_with_one_plan_index() -> None:
     assert set(found.status[~np.isfinite(x)]) <= {"invalid"}
     outside = found.status == "outside"
     assert outside.any() and all(code is not None for code in found.nearest_codes()[outside])
+
+
+def test_cli_dates_activations_and_registers_jurisdictions(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from geogrid.cli import app
+    from geogrid.io import write_plan
+
+    monkeypatch.setenv("GEOGRID_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GEOGRID_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    for code, x0 in ((WEST, 0), (EAST, 4)):
+        write_plan(township(code, x0), tmp_path / f"{code}.gpkg")
+        run("store", "save", str(tmp_path / f"{code}.gpkg"), "--by", "张三")
+        run("store", "approve", f"{code}镇网格", "1", "--by", "李四")
+    dated = run("store", "activate", f"{WEST}镇网格", "1", "--by", "李四", "--from", "2025-06-01")
+    assert "in force from 2025-06-01 00:00" in " ".join(dated.split())
+    run("store", "activate", f"{EAST}镇网格", "1", "--by", "李四")
+    run("store", "jurisdiction", "add", COUNTY, "汝阳县", "--level", "县")
+    run("store", "jurisdiction", "add", WEST, "城关镇", "--parent", COUNTY)
+    listed = run("store", "jurisdiction", "list")
+    assert f"{WEST}  城关镇  乡镇  in {COUNTY}  — {WEST}镇网格 v1" in listed
+    assert f"{COUNTY}  汝阳县  县  — no plan in force" in listed
+    bad = runner.invoke(app, ["store", "activate", f"{WEST}镇网格", "1", "--from", "昨天"])
+    assert bad.exit_code != 0 and "not a date" in bad.output
+    with open_store() as store:  # the embedded store in GEOGRID_DATA_DIR
+        assert [i.jurisdiction for i in store.in_force()] == [WEST, EAST]
+
+
+def test_the_service_picks_up_a_scheduled_staff_change_when_it_comes_into_force(
+    store: PlanStore,
+) -> None:
+    publish(store, township(WEST, 0), at=T0)
+    source = PlanSource(store, check_seconds=0)
+    code = f"{WEST}001"
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
+    store.staff().replace(code, [{"role": "head", "name": "赵敏"}], caller=ADMIN, effective=soon)
+    assert [p["name"] for p in source.get().staff[code]] == ["王芳1"]
+    time.sleep(max(0.0, (soon - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    assert [p["name"] for p in source.get().staff[code]] == ["赵敏"]

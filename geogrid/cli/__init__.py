@@ -79,6 +79,13 @@ store_app.command("list")(store.store_list)
 store_app.command("approve")(store.store_approve)
 store_app.command("activate")(store.store_activate)
 store_app.command("export")(store.store_export)
+jurisdiction_app = typer.Typer(
+    help="The jurisdictions plans govern (街道/乡镇) and the codes above them (县)",
+    no_args_is_help=True,
+)
+jurisdiction_app.command("add")(store.jurisdiction_add)
+jurisdiction_app.command("list")(store.jurisdiction_list)
+store_app.add_typer(jurisdiction_app, name="jurisdiction")
 store_app.command("people")(people.people_cmd)
 staff_app.command("show")(people.staff_show)
 staff_app.command("set")(people.staff_set)
