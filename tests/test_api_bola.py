@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from geogrid.io import write_plan
 from tests.service import TOP, activate, centre, issue_key, service_settings, street_plan
 
 EAST = "110108001002"
@@ -47,7 +48,10 @@ def world(request, tmp_path):
                 role: issue_key(settings, role, A_GRID if role == "worker" else TOP, name=f"A {role}")
                 for role in ROLES
             }  # fmt: skip
-            yield client, root, keys, {"incident": incident, "key": b_key, "person": person}
+            path = tmp_path / "street.geojson"
+            write_plan(street_plan(), path)  # a new version of the street's plan, B inside
+            b = {"incident": incident, "key": b_key, "person": person, "plan": path.read_bytes()}
+            yield client, root, keys, b
 
 
 def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
@@ -76,7 +80,12 @@ def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
         "GET /grids/{code}/staff/history": ("GET", f"/grids/{B_GRID}/staff/history", {}),
         "GET /people": ("GET", "/people", {}),
         "GET /people/{person_id}": ("GET", f"/people/{b['person']['id']}", {}),
-        "POST /plans": ("POST", "/plans", {"content": b"{}"}),
+        "POST /plans": ("POST", "/plans", {"content": b["plan"]}),
+        "GET /jurisdictions": ("GET", "/jurisdictions", {}),
+        "POST /jurisdictions": (
+            "POST", "/jurisdictions",
+            {"json": {"code": f"{EAST}9", "name": "x", "parent_code": "示例街道"}},
+        ),
         "GET /plans": ("GET", "/plans", {}),
         "GET /plans/{name}/versions": ("GET", "/plans/示例街道/versions", {}),
         "GET /plans/{name}/versions/{version}": ("GET", "/plans/示例街道/versions/1", {}),
@@ -108,7 +117,10 @@ OPEN = {
     "POST /incidents",
 }  # fmt: skip
 
-LISTINGS = {"GET /incidents", "GET /stats", "GET /keys", "GET /audit", "GET /people"}
+LISTINGS = {
+    "GET /incidents", "GET /stats", "GET /keys", "GET /audit", "GET /people", "GET /plans",
+    "GET /jurisdictions",
+}  # fmt: skip
 
 
 def _leaks(operation: str, answer: object, b: dict) -> bool:
@@ -124,6 +136,10 @@ def _leaks(operation: str, answer: object, b: dict) -> bool:
         return b["person"]["id"] in [p["id"] for p in answer] or any(  # type: ignore[union-attr]
             code.startswith(EAST) for code in grids
         )
+    if operation == "GET /plans":  # the street's plan holds B
+        return bool(answer)
+    if operation == "GET /jurisdictions":  # the street (B's) is registered by its plan
+        return any(j["code"] != TOP for j in answer)  # type: ignore[union-attr]
     if operation == "GET /audit":
         return any(row["key_id"] == b["key"]["id"] for row in answer)  # type: ignore[union-attr]
     raise AssertionError(operation)
