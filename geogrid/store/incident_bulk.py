@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -93,39 +94,35 @@ def write_histories(
             )
             for h, i in zip(histories, ids, strict=True)
         ]
-        rows = [incident_values(s) | {"id": s.id, "reference": s.reference} for s in stored]
+        rows = (incident_values(s) | {"id": s.id, "reference": s.reference} for s in stored)
         _insert(connection, schema.incidents, rows, progress)
-        events, audits = _change_rows(histories, stored)
+        # the changes in the order they happened; rows made chunk by chunk, never all at once
+        order = sorted(
+            (w.at, n, k) for n, h in enumerate(histories) for k, w in enumerate(h.writes)
+        )
+        changes = [(histories[n].writes[k], stored[n]) for _, n, k in order]
+        del order
+        events = (row for write, i in changes for row in event_rows(i.id, list(write.events)))
         _insert(connection, schema.incident_events, events, progress)
+        stamp = now_ms()
+        audits = (_audit_row(write, i, stamp) for write, i in changes)
         _insert(connection, schema.audit_log, audits, progress)
     return ids
 
 
-def _change_rows(
-    histories: Sequence[History], stored: Sequence[Incident]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Event and audit rows of every change, in the order the changes happened."""
-    order = sorted((w.at, n, k) for n, h in enumerate(histories) for k, w in enumerate(h.writes))
-    stamp = now_ms()
-    events: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
-    for _, n, k in order:
-        write, incident = histories[n].writes[k], stored[n]
-        events += event_rows(incident.id, list(write.events))
-        details = create_details(incident) if write.details is None else write.details
-        audits.append(
-            {
-                "at": stamp,
-                "actor": write.caller.name,
-                "role": write.caller.role.value,
-                "key_id": write.caller.key_id,
-                "action": write.action,
-                "object_type": "incident",
-                "object_id": str(incident.id),
-                "details": json_safe(dict(details)),
-            }
-        )
-    return events, audits
+def _audit_row(write: Write, incident: Incident, stamp: dt.datetime) -> dict[str, Any]:
+    """The audit row of ``write`` on stored ``incident``, stamped ``stamp``."""
+    details = create_details(incident) if write.details is None else write.details
+    return {
+        "at": stamp,
+        "actor": write.caller.name,
+        "role": write.caller.role.value,
+        "key_id": write.caller.key_id,
+        "action": write.action,
+        "object_type": "incident",
+        "object_id": str(incident.id),
+        "details": json_safe(dict(details)),
+    }
 
 
 def _reserve_ids(connection: sa.Connection, count: int) -> list[int]:
@@ -148,38 +145,41 @@ def _reserve_ids(connection: sa.Connection, count: int) -> list[int]:
 def _insert(
     connection: sa.Connection,
     table: sa.Table,
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     progress: Callable[[int], None] | None,
 ) -> None:
     """Insert ``rows`` with the values SQLAlchemy would bind, by the driver's fastest path.
 
     Each value goes through its column type's own bind processor (UTC milliseconds, JSON), as
     in ``connection.execute(table.insert(), rows)``; PostgreSQL then takes them by ``COPY``,
-    SQLite by the driver's ``executemany``, in the same transaction.
+    SQLite by the driver's ``executemany``, in the same transaction, a chunk at a time.
     """
-    if not rows:
-        return
     dialect = connection.dialect
-    columns = list(rows[0])
-    processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
     quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
     driver = connection.connection.driver_connection
     assert driver is not None
-    for start in range(0, len(rows), _CHUNK):
-        part = [
+    rows = iter(rows)
+    while part := list(itertools.islice(rows, _CHUNK)):
+        columns = list(part[0])
+        names = ", ".join(quote(c) for c in columns)
+        processors = [
+            table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns
+        ]
+        values = [
             tuple(v if p is None else p(v) for p, v in zip(processors, row.values(), strict=True))
-            for row in rows[start : start + _CHUNK]
+            for row in part
         ]
         if dialect.name == "postgresql":
             statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
             with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                for values in part:
-                    copy.write_row(values)
+                for row_values in values:
+                    copy.write_row(row_values)
         else:
             marks = ", ".join("?" * len(columns))
             cursor = driver.cursor()
-            cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", part)
+            cursor.executemany(
+                f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", values
+            )
             cursor.close()
         if progress is not None:
             progress(len(part))
