@@ -396,3 +396,18 @@ def test_the_service_picks_up_a_scheduled_staff_change_when_it_comes_into_force(
     assert [p["name"] for p in source.get().staff[code]] == ["王芳1"]
     time.sleep(max(0.0, (soon - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
     assert [p["name"] for p in source.get().staff[code]] == ["赵敏"]
+
+
+def test_the_registry_refuses_unknown_parents_and_cycles(store: PlanStore) -> None:
+    from geogrid.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="parent '4103' .* is not registered"):
+        store.register_jurisdiction(COUNTY, "汝阳县", parent="4103")
+    store.register_jurisdiction(COUNTY, "汝阳县", level_name="县")
+    store.register_jurisdiction(WEST, "城关镇", parent=COUNTY)
+    with pytest.raises(JurisdictionConflictError, match="cannot also be its parent"):
+        store.register_jurisdiction(COUNTY, "汝阳县", parent=WEST)
+    assert [(j.code, j.parent_code) for j in store.jurisdictions()] == [
+        (COUNTY, None),
+        (WEST, COUNTY),
+    ]

@@ -97,19 +97,20 @@ def register(
 ) -> Jurisdiction:
     """Add ``code`` to the registry, or update its name and parent; returns the entry.
 
-    Raises :class:`InvalidInputError` when the parent is not registered or would make a cycle.
+    Raises :class:`NotFoundError` when the parent is not registered and
+    :class:`JurisdictionConflictError` when it lies within ``code`` (a cycle).
     """
     code, name = _checked(code, "code"), _checked(name, "name")
     table = schema.jurisdictions
     if parent is not None:
         parent = _checked(parent, "parent code")
         if registered(connection, parent) is None:
-            raise InvalidInputError(
+            raise NotFoundError(
                 f"the parent {parent!r} of jurisdiction {code!r} is not registered: register it "
                 f"first (`geogrid store jurisdiction add {parent} NAME`)"
             )
-        if code in ancestors(connection, parent):
-            raise InvalidInputError(
+        if code in ancestors(connection, parent) or code == parent:
+            raise JurisdictionConflictError(
                 f"{parent!r} lies within {code!r}: it cannot also be its parent"
             )
     found = registered(connection, code)
