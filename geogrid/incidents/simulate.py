@@ -25,13 +25,13 @@ The incident model has no channel field: a 12345 work order is told by its repor
 
 Examples
 --------
->>> import datetime as dt, tempfile
->>> from geogrid.samples import sample_plan  # doctest: +SKIP
+>>> import datetime as dt
+>>> from geogrid.store import open_store
 >>> with open_store("sqlite:///plans.gpkg") as store:  # doctest: +SKIP
 ...     summary = simulate_year(store, incidents=1389, closed_share=0.983, seed=1,
-...                             start=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
-...     summary.closed, round(summary.closure_rate, 3)
-(1365, 0.983)
+...                             rejected_share=0.0, start=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+...     summary.closed, round(summary.closure_rate, 4)
+(1365, 0.9827)
 """
 
 from __future__ import annotations
