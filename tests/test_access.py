@@ -41,12 +41,12 @@ GRID_A, GRID_B = QUADRANTS[0], QUADRANTS[1]
 # -- roles and scopes (pure) -------------------------------------------------------------------
 
 EXPECTED = {
-    # role: locate, report, read, change, stats, personal, plans, keys, audit
-    Role.REPORTER: "110000000",
-    Role.WORKER: "111101000",
-    Role.SUPERVISOR: "101010000",
-    Role.PLANNER: "100000100",
-    Role.ADMIN: "111111111",
+    # role: locate, report, read, change, stats, personal, plans, approve, keys, audit
+    Role.REPORTER: "1100000000",
+    Role.WORKER: "1111010000",
+    Role.SUPERVISOR: "1010100100",  # approves plans; never saves them
+    Role.PLANNER: "1000001000",  # saves plans; never approves them
+    Role.ADMIN: "1111111111",
 }
 ORDER = [
     Permission.LOCATE,
@@ -56,6 +56,7 @@ ORDER = [
     Permission.READ_STATS,
     Permission.READ_PERSONAL,
     Permission.MANAGE_PLANS,
+    Permission.APPROVE_PLANS,
     Permission.MANAGE_KEYS,
     Permission.READ_AUDIT,
 ]

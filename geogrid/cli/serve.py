@@ -40,18 +40,17 @@ def serve_cmd(
             info, stored_before = publish_if_new(store, load_plan(plan), by=_SERVER, source=plan)
             done = "stored already as" if stored_before else "stored as"
             out.print(f"{info.plan!r} {done} version {info.version} ({info.status})")
-        active = store.active_info()
+        in_force = store.in_force()
         where = store.url
-    if active is None:
+    if not in_force:
         out.print(
             "no active plan: /locate answers 404 until one is activated "
             "(geogrid store activate NAME VERSION, or geogrid serve --plan FILE)",
             soft_wrap=True,
         )
     else:
-        out.print(
-            f"answering from {active.plan!r} version {active.version} in {where}", soft_wrap=True
-        )
+        plans = ", ".join(f"{i.plan!r} version {i.version}" for i in in_force)
+        out.print(f"answering from {plans} in {where}", soft_wrap=True)
     out.print(f"serving on http://{host}:{port} (API docs at /docs)")
     # an import string: the geogrid package never imports the api package itself
     uvicorn.run(

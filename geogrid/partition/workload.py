@@ -111,7 +111,7 @@ def _reported_since(frame: pd.DataFrame, since: dt.date | dt.datetime) -> np.nda
 
 
 def stored_incident_points(store: Any, *, since: dt.datetime | None = None) -> gpd.GeoDataFrame:
-    """The incidents of the store's active plan (every version) as points in EPSG:4490.
+    """The incidents of the store's plans in force (every version) as points in EPSG:4490.
 
     Read through :meth:`geogrid.store.incidents.IncidentStore.list_incidents` (500 a page)
     as a local supervisor, so the reading is audited like any other; ``since`` keeps those
@@ -119,7 +119,7 @@ def stored_incident_points(store: Any, *, since: dt.datetime | None = None) -> g
     """
     from geogrid.access import Caller, Role
 
-    active = store.active_info()
+    plans = {info.plan for info in store.in_force()}
     caller = Caller("geogrid partition", Role.SUPERVISOR)
     incidents = store.incidents()
     lon: list[float] = []
@@ -128,7 +128,7 @@ def stored_incident_points(store: Any, *, since: dt.datetime | None = None) -> g
     while True:
         page = incidents.list_incidents(caller=caller, since=since, limit=500, before_id=before)
         for item in page.items:
-            if active is None or item.plan_name == active.name:
+            if not plans or item.plan_name in plans:
                 lon.append(item.lon)
                 lat.append(item.lat)
         if page.next_before_id is None:
