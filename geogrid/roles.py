@@ -58,7 +58,7 @@ __all__ = [
 
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _FIELDS = ("key", "name", "name_en", "head", "worker", "aliases")
-_P = TypeVar("_P", bound=Mapping[str, Any])
+_P = TypeVar("_P")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,7 +238,11 @@ class RoleSet:
         return self._rank[role.key] if role is not None else len(self._roles)
 
     def heads(self, people: Sequence[_P]) -> list[_P]:
-        """The people (mappings with ``role``) whose role is a head role, in role order."""
+        """The people whose role is a head role, in role order (then in their own order).
+
+        A person is a mapping with a ``role`` key or an object with a ``role`` attribute
+        (e.g. :class:`~geogrid.store.staff.StaffMember`); so for :meth:`workers`.
+        """
         return sorted((p for p in people if self._is(p, self.head_keys)), key=self._person)
 
     def workers(self, people: Sequence[_P]) -> list[_P]:
@@ -260,11 +264,11 @@ class RoleSet:
         return []
 
     @staticmethod
-    def _is(person: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
-        return person.get("role") in keys
+    def _is(person: object, keys: tuple[str, ...]) -> bool:
+        return _role_of(person) in keys
 
-    def _person(self, person: Mapping[str, Any]) -> int:
-        return self.sort_key(person.get("role"))
+    def _person(self, person: object) -> int:
+        return self.sort_key(_role_of(person))
 
     def to_records(self) -> list[dict[str, Any]]:
         """The roles as plain records, the format :meth:`from_records` and role files use."""
@@ -308,6 +312,10 @@ def _role(record: Mapping[str, Any], base: RoleSet, number: int) -> Role:
             f'staff role {number} ({key!r}) needs a Chinese name (name), e.g. "楼栋长"'
         )
     return Role(**values)
+
+
+def _role_of(person: object) -> object:
+    return person.get("role") if isinstance(person, Mapping) else getattr(person, "role", None)
 
 
 def _check_key(key: object) -> None:

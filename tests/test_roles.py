@@ -253,6 +253,18 @@ def test_use_roles_beats_set_roles_beats_the_setting(building_file, monkeypatch)
         set_roles(["head"])  # type: ignore[arg-type]
 
 
+def test_the_cli_prints_the_chinese_names(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from geogrid.cli import app
+    from geogrid.io import write_plan
+
+    path = write_plan(one_grid_plan(["兼职", "网格长"]), tmp_path / "plan.gpkg")
+    result = CliRunner().invoke(app, ["locate", str(path), "--lon", "116.305", "--lat", "40.005"])
+    assert result.exit_code == 0, result.output
+    assert result.output.index("网格长 乙") < result.output.index("兼职网格员 甲")
+
+
 def test_the_old_names_still_import_with_a_warning() -> None:
     with pytest.warns(DeprecationWarning, match="use geogrid.roles.current_roles"):
         from geogrid.plan import STAFF_ORDER

@@ -17,6 +17,7 @@ from geogrid import io
 from geogrid.cli._common import PlanArg, err, load_plan, out, user_errors
 from geogrid.errors import CoordinateError, InvalidInputError, PlanFileError
 from geogrid.plan import GridPlan
+from geogrid.roles import current_roles
 
 __all__ = ["locate_cmd"]
 
@@ -215,6 +216,9 @@ def _print_answer(answer: dict[str, Any]) -> None:
 
 
 def _staff(grid: dict[str, Any], sep: str = "\n") -> str:
+    """ "网格长 王芳 138…" per person: the role's Chinese name (the JSON output keeps the key)."""
+    roles = current_roles()
     return sep.join(
-        " ".join(str(v) for v in (p["role"], p["name"], p["phone"]) if v) for p in grid["staff"]
+        " ".join(str(v) for v in (roles.label(p["role"]), p["name"], p["phone"]) if v)
+        for p in grid["staff"]
     )

@@ -32,6 +32,7 @@ from geogrid.incidents.lifecycle import (
 from geogrid.incidents.referral import DEFAULT_CHAIN, ReferralChain, refer_overdue
 from geogrid.incidents.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from geogrid.incidents.urgency import DEFAULT_POLICY, DeadlinePolicy, Urgency
+from geogrid.roles import current_roles
 from geogrid.store.incident_bulk import CREATE, History, Write
 from geogrid.store.incident_rows import referral_details, transition_details
 
@@ -293,9 +294,8 @@ def _holder(case: Incident, tier: int, chain: ReferralChain, who: str) -> Caller
 
 
 def _staff_name(case: Incident, who: str) -> str:
-    roles = {"head": ("head",), "worker": ("full_time", "part_time", "head")}[who]
-    for role in roles:
-        for member in case.staff:
-            if member.role == role:
-                return member.name
-    return f"网格员{case.grid_code}"
+    """The grid's head, or its worker (:meth:`~geogrid.roles.RoleSet.workers`, else the head)."""
+    roles = current_roles()
+    heads = roles.heads(case.staff)
+    found = heads if who == "head" else roles.workers(case.staff) or heads
+    return found[0].name if found else f"网格员{case.grid_code}"
