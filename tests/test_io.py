@@ -217,7 +217,7 @@ def test_households_from_excel_points_and_buildings(tmp_path: Path) -> None:
 def test_households_bad_rows_are_named(tmp_path: Path) -> None:
     path = tmp_path / "hh.csv"
     pd.DataFrame({"lon": [116.31, 39.99], "lat": [40.0, 116.31]}).to_csv(path, index=False)
-    with pytest.raises(PlanFileError, match="row 2: .*swapped"):
+    with pytest.raises(PlanFileError, match="row 3: .*swapped"):  # line 1 is the header
         read_households(path)
     pd.DataFrame({"lon": [116.31], "lat": [40.0], "households": [2.5]}).to_csv(path, index=False)
     with pytest.raises(PlanFileError, match="row 1: household count"):
@@ -261,11 +261,14 @@ def test_write_points_csv_for_excel_and_geometry_only_from_vectors(tmp_path: Pat
     with pytest.raises(PlanFileError, match="no geometry to write"):
         write_points(table, tmp_path / "located.gpkg")
     with pytest.raises(PlanFileError, match="write points as .csv"):
-        write_points(table, tmp_path / "located.xlsx")
+        write_points(table, tmp_path / "located.xls")
+    assert read_points(write_points(table, tmp_path / "located.xlsx")).to_dict("records") == [
+        {"地址": "海淀区", "status": "inside"}
+    ]
     points = gpd.GeoDataFrame(table, geometry=[Point(116.3, 40.0)], crs=4490)
     written = write_points(points, tmp_path / "located.gpkg")
     assert pyogrio.read_dataframe(written)["地址"].tolist() == ["海淀区"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["located.gpkg", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["located.gpkg", "located.xlsx", "out"]
 
 
 def test_phone_map_buildings_areas_and_roads_are_converted(tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ One module per command group; this package only names the commands and builds th
 ``serve``       ``serve``
 ``store``       ``store save / list / approve / activate / export``
 ``people``      ``store staff show / set / history``, ``store people [QUERY | show ID]``
+``rosters``     ``staff import / export`` (花名册: Excel rosters into plans and the store)
 ``keys``        ``keys create / list / revoke``
+``addresses``   ``addresses match`` (household registers → buildings)
 ``example``     ``example`` (the real systems rebuilt)
 ``incidents``   ``incidents simulate`` (a year of located incidents)
 ==============  =================================================================
@@ -26,6 +28,7 @@ from __future__ import annotations
 import typer
 
 from geogrid.cli import (
+    addresses,
     demo,
     example,
     incidents,
@@ -36,6 +39,7 @@ from geogrid.cli import (
     people,
     plans,
     redraw,
+    rosters,
     serve,
     store,
 )
@@ -56,6 +60,10 @@ keys_app = typer.Typer(
 staff_app = typer.Typer(
     help="A grid's staff in time: show (--at), set (--from), history.", no_args_is_help=True
 )
+roster_app = typer.Typer(
+    help="Staff rosters (花名册): import from Excel into a plan or the store, export.",
+    no_args_is_help=True,
+)
 incidents_app = typer.Typer(
     help="Incidents in the store: simulate a year of them.", no_args_is_help=True
 )
@@ -73,6 +81,13 @@ app.command("redraw")(redraw.redraw_cmd)
 app.command("locate")(locate.locate_cmd)
 app.command("serve")(serve.serve_cmd)
 app.command("example")(example.example_cmd)
+
+addresses_app = typer.Typer(
+    help="Household registers (户籍台账): addresses matched to buildings, offline.",
+    no_args_is_help=True,
+)
+addresses_app.command("match")(addresses.match_cmd)
+app.add_typer(addresses_app, name="addresses")
 
 store_app.command("save")(store.store_save)
 store_app.command("list")(store.store_list)
@@ -92,6 +107,10 @@ staff_app.command("set")(people.staff_set)
 staff_app.command("history")(people.staff_history)
 store_app.add_typer(staff_app, name="staff")
 app.add_typer(store_app, name="store")
+
+roster_app.command("import")(rosters.staff_import)
+roster_app.command("export")(rosters.staff_export)
+app.add_typer(roster_app, name="staff")
 
 keys_app.command("create")(keys.keys_create)
 keys_app.command("list")(keys.keys_list)

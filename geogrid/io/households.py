@@ -12,10 +12,13 @@ import pandas as pd
 
 from geogrid import crs as gcrs
 from geogrid.errors import PlanFileError
-from geogrid.io.layers import _first_line, read_layer
+from geogrid.io.layers import read_layer
+from geogrid.io.tables import TABLE_SUFFIXES, Table, read_table
 from geogrid.plan import PLAN_CRS
 
 __all__ = [
+    "COUNT_COLUMNS",
+    "HOUSEHOLD_ID_COLUMNS",
     "read_households",
 ]
 
@@ -47,7 +50,7 @@ def read_households(
         polygons alike, every vertex converted), and another CRS than the file declares is
         an error unless ``force_crs``.
     layer
-        Layer of a multi-layer vector file.
+        Layer of a multi-layer vector file; the sheet of a workbook.
     force_crs
         Let ``crs`` win over the file's declaration.
 
@@ -57,42 +60,83 @@ def read_households(
         The file's columns plus an integer ``households`` column.
     """
     path = Path(path)
-    if path.suffix.lower() in (".csv", ".xlsx", ".xls"):
-        frame = _households_table(path, crs)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        frame = _households_table(path, crs, layer, count_column)
     else:
         frame = read_layer(path, layer=layer, crs=crs, force_crs=force_crs).to_crs(PLAN_CRS)
     return _with_counts(frame, count_column, path)
 
 
-def _households_table(path: Path, crs: Any) -> gpd.GeoDataFrame:
-    try:
-        table = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_excel(path)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
-        raise PlanFileError(f"{path.name}: cannot read the table ({_first_line(exc)})") from exc
-    lon_col = _find_column(table, ("lon", "lng", "longitude", "经度", "x"), path, "longitude")
-    lat_col = _find_column(table, ("lat", "latitude", "纬度", "y"), path, "latitude")
-    lon = pd.to_numeric(table[lon_col], errors="coerce").to_numpy(float)
-    lat = pd.to_numeric(table[lat_col], errors="coerce").to_numpy(float)
-    _raise_first_problem(lon, lat, path)
+_LON = ("lon", "lng", "longitude", "经度", "x")
+_LAT = ("lat", "latitude", "纬度", "y")
+#: Headers of a household count column in a table (besides ``--count-column``).
+COUNT_COLUMNS = ("households", "户数", "住户数", "户数(户)")
+#: Headers of a household number: a register with one row per resident (实有人口台账) has
+#: several rows per household, counted once.
+HOUSEHOLD_ID_COLUMNS = (
+    "household_id",
+    "户号",
+    "户编号",
+    "户籍号",
+    "户籍编号",
+    "家庭编号",
+    "门牌户号",
+)
+
+
+def _households_table(
+    path: Path, crs: Any, sheet: str | None, count_column: str | None
+) -> gpd.GeoDataFrame:
+    table = read_table(path, sheet=sheet, expect=(*_LON, *_LAT, *COUNT_COLUMNS))
+    frame = table.frame
+    lon_col = _find_column(table, _LON, "longitude")
+    lat_col = _find_column(table, _LAT, "latitude")
+    lon = pd.to_numeric(frame[lon_col], errors="coerce").to_numpy(float)
+    lat = pd.to_numeric(frame[lat_col], errors="coerce").to_numpy(float)
+    _raise_first_problem(lon, lat, table)
     x, y = gcrs.to_plan_lonlat(lon, lat, crs or "wgs84")
-    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS)
+    points = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS)
+    return points if count_column else _one_row_per_household(points, table)
 
 
-def _raise_first_problem(lon: np.ndarray, lat: np.ndarray, path: Path) -> None:
+def _one_row_per_household(frame: gpd.GeoDataFrame, table: Table) -> gpd.GeoDataFrame:
+    """A count column is called ``households``; a register of residents becomes households.
+
+    With a household number column (户号 …) and no count column, the rows of one household
+    (its residents) are one household at the first row's place, with a ``residents`` count.
+    """
+    count = table.column(COUNT_COLUMNS)
+    if count is not None:
+        return frame.rename(columns={count: "households"}) if count != "households" else frame
+    key = table.column(HOUSEHOLD_ID_COLUMNS)
+    if key is None:
+        return frame
+    ids = frame[key].where(frame[key] != "", pd.Series([f"#row{r}" for r in table.rows]))
+    residents = ids.map(ids.value_counts())
+    first = ~ids.duplicated()
+    return (
+        frame[first.to_numpy()].assign(residents=residents[first].to_numpy()).reset_index(drop=True)
+    )
+
+
+def _raise_first_problem(lon: np.ndarray, lat: np.ndarray, table: Table) -> None:
     problems = gcrs.coordinate_problems(lon, lat)
     bad = np.flatnonzero(pd.notna(problems))
     if len(bad):
         raise PlanFileError(
-            f"{path.name}: row {bad[0] + 1}: {problems[bad[0]]} ({len(bad)} bad rows in all)"
+            f"{table.name}: {table.where(int(bad[0]))}: {problems[bad[0]]} ({len(bad)} bad rows "
+            "in all)"
         )
 
 
-def _find_column(table: pd.DataFrame, names: tuple[str, ...], path: Path, what: str) -> str:
-    lookup = {str(c).strip().lower(): c for c in table.columns}
-    for name in names:
-        if name in lookup:
-            return str(lookup[name])
-    raise PlanFileError(f"{path.name}: no {what} column; name it one of {', '.join(names)}")
+def _find_column(table: Table, names: tuple[str, ...], what: str) -> str:
+    found = table.column(names)
+    if found is None:
+        raise PlanFileError(
+            f"{table.name}: no {what} column; name it one of {', '.join(names)} (the header, "
+            f"row {table.header_row}, has {', '.join(map(str, table.frame.columns))})"
+        )
+    return found
 
 
 def _with_counts(frame: gpd.GeoDataFrame, count_column: str | None, path: Path) -> gpd.GeoDataFrame:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from geogrid.errors import PlanFileError
 from geogrid.io.layers import _GEOJSON, _LONLAT, _check_crs, _read_vector
+from geogrid.io.tables import TABLE_SUFFIXES, read_table, split_sheet, write_table
 from geogrid.io.writing import _staging
 from geogrid.reproject import resolve_crs
 
@@ -21,42 +22,52 @@ __all__ = [
     "write_points",
 ]
 
-#: Suffixes :func:`read_points` reads: a CSV table, or a vector file.
-POINT_FORMATS = (".csv", ".gpkg", ".geojson", ".json", ".parquet", ".shp")
+#: Suffixes :func:`read_points` reads: a table (CSV, Excel), or a vector file.
+POINT_FORMATS = (*TABLE_SUFFIXES, ".gpkg", ".geojson", ".json", ".parquet", ".shp")
 #: Suffix -> format :func:`write_points` writes (``csv``, ``parquet`` or a GDAL driver).
 POINT_OUTPUT_FORMATS = {
     ".csv": "csv",
+    ".xlsx": "xlsx",
     ".gpkg": "GPKG",
     ".geojson": "GeoJSON",
     ".parquet": "parquet",
 }
-_CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # Excel in China saves GBK
+_COORDINATE_HEADERS = ("lon", "lat", "lng", "longitude", "latitude", "经度", "纬度", "x", "y")
 
 
 def read_points(
-    path: str | os.PathLike[str], *, layer: str | None = None, crs: Any = None
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
 ) -> pd.DataFrame:
-    r"""Read points to locate: a CSV as text columns (kept as written), or a vector file.
+    r"""Read points to locate: a table as text columns (kept as written), or a vector file.
 
     Parameters
     ----------
     path
-        A ``.csv`` table (UTF-8, or GB18030 as Excel in China saves it) or a vector file
+        A table — ``.xlsx`` / ``.xls`` (``FILE:SHEET`` chooses a sheet; the header may sit
+        below a title row) or ``.csv`` (UTF-8, GB18030 as Excel in China saves it, or Big5;
+        detected) — read by :func:`geogrid.io.tables.read_table`, or a vector file
         (``.gpkg``, ``.geojson``/``.json``, ``.parquet``, ``.shp``); see :data:`POINT_FORMATS`.
     layer
-        Layer of a multi-layer vector file.
+        Layer of a multi-layer vector file; the sheet of a workbook.
     crs
         The system of the coordinates (``"wgs84"``, ``"gcj02"``, ``"bd09"``, ``"EPSG:…"``).
         A vector file without a CRS is labelled with it (``"EPSG:4326"`` for ``"gcj02"`` and
         ``"bd09"``, whose lon/lat are shifted when located); another CRS than the file
         declares is an error (:func:`geogrid.reproject.resolve_crs`); it is not used for a
-        CSV.
+        table.
+    encoding
+        A CSV's encoding; default: detected (:func:`geogrid.io.tables.detect_encoding`).
 
     Returns
     -------
     pandas.DataFrame
-        For a CSV, every column as text with empty cells as ``""``, so nothing is lost before
-        the coordinates are checked; for a vector file, a GeoDataFrame in the file's own CRS.
+        For a table, every column as text with empty cells as ``""``, so nothing is lost
+        before the coordinates are checked (``attrs["rows"]``: each row's number in the
+        sheet); for a vector file, a GeoDataFrame in the file's own CRS.
 
     Raises
     ------
@@ -73,28 +84,25 @@ def read_points(
     [{'地址': '海淀', 'lon': '116.3', 'lat': '39.99'}]
     >>> folder.cleanup()
     """
-    path = Path(path)
+    path, sheet = split_sheet(path)
     if not path.exists():
         raise PlanFileError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    sheet = sheet or (layer if suffix in TABLE_SUFFIXES else None)
     if suffix not in POINT_FORMATS:
         raise PlanFileError(
             f"{path.name}: give points as {', '.join(POINT_FORMATS)} (format from the suffix)"
         )
-    if suffix != ".csv":
+    if suffix not in TABLE_SUFFIXES:
         # crs names the system of the coordinates; for a file without one, it also labels it
         frame = _read_vector(path, layer)
         resolved = resolve_crs(frame.crs, crs, implicit=suffix in _GEOJSON, where=path.name)
         # points from a phone map are labelled lon/lat here and shifted when located
         return _check_crs(frame, path, _LONLAT if isinstance(resolved, str) else resolved)
-    for encoding in _CSV_ENCODINGS:
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise PlanFileError(f"{path.name}: cannot read the CSV: {exc}") from exc
-    raise PlanFileError(f"{path.name}: not UTF-8 or GB18030 text; save the CSV as UTF-8")
+    table = read_table(path, sheet=sheet, encoding=encoding, expect=_COORDINATE_HEADERS)
+    frame = table.frame.reset_index(drop=True)
+    frame.attrs["rows"] = table.rows  # the row numbers a planner sees, for messages
+    return frame
 
 
 def write_points(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -104,10 +112,12 @@ def write_points(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     ----------
     frame
         The points, e.g. what :func:`geogrid.locate.locate_frame` returns. A plain DataFrame
-        (points read from a CSV) can only be written as CSV.
+        (points read from a table) can only be written as CSV or Excel.
     path
-        A ``.csv`` (UTF-8 with a byte-order mark, which Excel reads), ``.gpkg``, ``.geojson``
-        or ``.parquet`` file; see :data:`POINT_OUTPUT_FORMATS`.
+        A ``.csv`` (UTF-8 with a byte-order mark, which Excel reads), ``.xlsx`` (codes as
+        text: :func:`geogrid.io.tables.write_table`; longitude and latitude columns added
+        for points with a geometry), ``.gpkg``, ``.geojson`` or ``.parquet`` file; see
+        :data:`POINT_OUTPUT_FORMATS`.
 
     Returns
     -------
@@ -121,9 +131,12 @@ def write_points(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             f"{path.name}: write points as {', '.join(POINT_OUTPUT_FORMATS)} "
             "(format from the suffix)"
         )
+    if kind == "xlsx":
+        return write_table(_with_lonlat(frame), path, sheet="located")
     if kind != "csv" and not isinstance(frame, gpd.GeoDataFrame):
         raise PlanFileError(
-            f"{path.name}: points from a CSV have no geometry to write; use -o located.csv"
+            f"{path.name}: points from a table have no geometry to write; use -o located.csv "
+            "or located.xlsx"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     with _staging(path) as staged:
@@ -134,3 +147,14 @@ def write_points(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         else:
             frame.to_file(staged, driver=kind, engine="pyogrio")
     return path
+
+
+def _with_lonlat(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table for Excel: a point geometry becomes ``lon`` / ``lat`` columns (if missing)."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+        return frame
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    points = frame.geometry
+    if (points.geom_type == "Point").all() and not {"lon", "lat"} & set(table.columns):
+        table = table.assign(lon=points.x.to_numpy(), lat=points.y.to_numpy())
+    return table

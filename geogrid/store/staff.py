@@ -257,25 +257,63 @@ class StaffStore:
             The new staff list (in force from ``effective``), with its new ETag.
         """
         require(caller, Permission.MANAGE_PLANS)
-        members = [StaffMember.parse(member) for member in staff]
-        if len(members) > MAX_STAFF:
-            raise InvalidPlanError(f"a grid has at most {MAX_STAFF} staff, got {len(members)}")
+        members = _checked(staff)
         with write_transaction(self._engine, "change a grid's staff") as connection:
             now = now_ms()
             when = now if effective is None else _instant(effective, "effective")
-            row = _holding(connection, grid_code, when, lock=True)
-            check_covers(connection, caller, grid_code)
-            _check_effective(connection, row, grid_code, when, now)
-            before = _members(connection, row.id, grid_code, when)
-            _check_expected(GridStaff(row.plan_name, row.version, grid_code, before, 0), expect)
-            revision = row.staff_revision + 1
-            _write(connection, row.id, grid_code, (before, members), (revision, when), caller)
-            change = {"before": _json(before), "after": _json(members), "revision": revision}
-            details = {"plan": row.plan_name, "version": row.version, **change, "effective": when}
-            insert_audit(connection, caller, "staff.replace", "grid", grid_code, details)
-            return dataclasses.replace(
-                _grid_staff(connection, row, grid_code, when), revision=revision
-            )
+            return _replace(connection, grid_code, members, caller, (when, now), expect)
+
+    def replace_many(
+        self,
+        staff: Mapping[str, Iterable[StaffMember | Mapping[str, Any]]],
+        *,
+        caller: Caller,
+        effective: dt.datetime | None = None,
+        source: str | None = None,
+    ) -> list[GridStaff]:
+        """Replace the staff of many grids from instant ``effective`` on, in ONE transaction.
+
+        Every grid as :meth:`replace` does it (the same checks, people linked, a history row
+        and a ``staff.replace`` audit row each), then one ``staff.import`` audit row listing
+        the grids; the first problem (a grid not in force, not covered by ``caller``, a
+        change before its latest one) changes nothing at all. A roster import
+        (:func:`geogrid.io.rosters.read_roster`) is one call.
+
+        Parameters
+        ----------
+        staff
+            Grid code → its new list: :class:`StaffMember` or mappings with ``role``,
+            ``name``, optional ``phone`` and optional ``id_number`` (身份证号, to link the
+            person: :func:`~geogrid.store.people.link_people`).
+        caller, effective
+            As in :meth:`replace`.
+        source
+            What the lists came from (a roster's file name), kept in the audit row.
+
+        Returns
+        -------
+        list of GridStaff
+            The new lists, in the order of ``staff``.
+        """
+        require(caller, Permission.MANAGE_PLANS)
+        lists = {str(code): _checked(members) for code, members in staff.items()}
+        with write_transaction(self._engine, "import staff") as connection:
+            now = now_ms()
+            when = now if effective is None else _instant(effective, "effective")
+            done = [
+                _replace(connection, code, members, caller, (when, now), None)
+                for code, members in lists.items()
+            ]
+            details = {
+                "grids": list(lists),
+                "staff": sum(len(members[0]) for members in lists.values()),
+                "effective": when,
+                "source": source,
+                "versions": sorted({f"{d.plan} v{d.version}" for d in done}),
+            }
+            plan = done[0].plan if done else None
+            insert_audit(connection, caller, "staff.import", "plan", plan, details)
+            return done
 
     def history(self, grid_code: str, *, caller: Caller | None = None) -> list[StaffChange]:
         """Every change of grid ``grid_code``'s staff, in any version, newest first.
@@ -355,6 +393,41 @@ def check_covers(connection: sa.Connection, caller: Caller | None, grid_code: st
             f"{caller.name} covers grid {caller.grid_code} only, not {grid_code}: ask a planner "
             "of that grid, or one bound higher up"
         )
+
+
+def _checked(
+    staff: Iterable[StaffMember | Mapping[str, Any]],
+) -> tuple[list[StaffMember], list[str | None]]:
+    """Members parsed and counted, and the ID number each mapping carried (or ``None``)."""
+    given = list(staff)
+    members = [StaffMember.parse(member) for member in given]
+    if len(members) > MAX_STAFF:
+        raise InvalidPlanError(f"a grid has at most {MAX_STAFF} staff, got {len(members)}")
+    ids = [m.get("id_number") if isinstance(m, Mapping) else None for m in given]
+    return members, [str(i).strip() or None if i else None for i in ids]
+
+
+def _replace(
+    connection: sa.Connection,
+    grid_code: str,
+    checked: tuple[list[StaffMember], list[str | None]],
+    caller: Caller,
+    instants: tuple[dt.datetime, dt.datetime],
+    expect: Collection[str] | None,
+) -> GridStaff:
+    """One grid's change inside the caller's transaction (:meth:`StaffStore.replace`)."""
+    (members, ids), (when, now) = checked, instants
+    row = _holding(connection, grid_code, when, lock=True)
+    check_covers(connection, caller, grid_code)
+    _check_effective(connection, row, grid_code, when, now)
+    before = _members(connection, row.id, grid_code, when)
+    _check_expected(GridStaff(row.plan_name, row.version, grid_code, before, 0), expect)
+    revision = row.staff_revision + 1
+    _write(connection, row.id, grid_code, (before, members, ids), (revision, when), caller)
+    change = {"before": _json(before), "after": _json(members), "revision": revision}
+    details = {"plan": row.plan_name, "version": row.version, **change, "effective": when}
+    insert_audit(connection, caller, "staff.replace", "grid", grid_code, details)
+    return dataclasses.replace(_grid_staff(connection, row, grid_code, when), revision=revision)
 
 
 # -- versions in force -----------------------------------------------------------------------
@@ -547,13 +620,13 @@ def _write(
     connection: sa.Connection,
     version_id: int,
     grid_code: str,
-    change: tuple[list[StaffMember], list[StaffMember]],
+    change: tuple[list[StaffMember], list[StaffMember], list[str | None]],
     stamp: tuple[int, dt.datetime],
     caller: Caller,
 ) -> None:
     """End the rows in force, insert the new ones, bump the revision, keep the history row."""
     staff, versions, changes = schema.staff, schema.plan_versions, schema.staff_changes
-    (before, members), (revision, when) = change, stamp
+    (before, members, ids), (revision, when) = change, stamp
     now = now_ms()
     current = (staff.c.version_id == version_id) & (staff.c.grid_code == grid_code)
     connection.execute(staff.update().where(current, staff_in_force(when)).values(valid_to=when))
@@ -561,7 +634,8 @@ def _write(
         rows = [
             {"version_id": version_id, "grid_code": grid_code, "valid_from": when, "valid_to": None}
             | dataclasses.asdict(member)
-            for member in members
+            | {"id_number": id_number}
+            for member, id_number in zip(members, ids, strict=True)
         ]
         link_people(connection, rows, now)
         connection.execute(staff.insert(), rows)
