@@ -4,28 +4,45 @@ A county's platform answers from many plans at once (one per street or township,
 :mod:`geogrid.store.jurisdictions`). One index over all their grids would have to be rebuilt
 whenever any street redraws, and its build time grows with the whole county; a
 :class:`CountyIndex` instead keeps one :class:`~geogrid.locate.GridIndex` per jurisdiction
-and a small **router** over the jurisdictions' top-level grids. Replacing one street's plan
-re-indexes that street and the router only; the other indexes are shared, unchanged, by the
-old and the new county index, so requests keep being answered while the new one is built.
+and a **router**: a coarse raster over the county whose cells list the jurisdictions whose
+top-level grids touch them (a cell's *footprint* list). Replacing one street's plan
+re-indexes that street only: the footprints of the others are kept with their indexes and
+the router is reassembled from them in milliseconds, so requests keep being answered from
+the old county index while the new one is built.
 
-A point goes to the jurisdiction whose top-level grid covers it, then that jurisdiction's
-index finds its grid at every level; a point outside every jurisdiction gets the nearest
-grid of the nearest jurisdiction.
+A point is tried in every jurisdiction its router cell lists (one, except in cells a
+boundary between jurisdictions crosses); the jurisdiction whose top-level grid covers it
+answers — by the boundary rule, the smallest top-level code when a point lies on a shared
+boundary — at every level of its plan. A point outside every jurisdiction gets the nearest
+finest grid of the nearest jurisdictions (the few whose top-level grids are nearest).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+import threading
+import weakref
 from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 
 from geogrid.locate.index import GridIndex
-from geogrid.locate.result import OUTSIDE, LocateResult
+from geogrid.locate.level import _touched
+from geogrid.locate.result import _INSIDE, _INVALID, _OUTSIDE, OUTSIDE, LocateResult
 
 __all__ = ["CountyIndex"]
+
+_CELLS_PER_PART = 1024  # router cells per jurisdiction's top-level box, about
+_MAX_ROUTER_CELLS = 1 << 22
+# footprints of each part's top level at a router cell size, kept with the part's index
+_FOOTPRINTS: weakref.WeakKeyDictionary[GridIndex, dict[float, np.ndarray]] = (
+    weakref.WeakKeyDictionary()
+)
+_FOOTPRINT_LOCK = threading.Lock()
 
 
 class CountyIndex:
@@ -36,6 +53,10 @@ class CountyIndex:
     parts
         Jurisdiction code → the :class:`~geogrid.locate.GridIndex` of its plan in force. Grid
         codes must be unique across the parts (the store checks it when activating).
+    cell
+        Router cell size in degrees; by default a power of two giving about a thousand
+        cells per jurisdiction (a power of two, so that replacing one jurisdiction keeps the
+        size and the others' footprints).
 
     Attributes
     ----------
@@ -50,12 +71,12 @@ class CountyIndex:
     >>> west = GridIndex(["W", "W1"], [1, 2], [box(0, 0, 1, 1), box(0, 0, 1, 1)])
     >>> east = GridIndex(["E"], [1], [box(1, 0, 2, 1)])
     >>> county = CountyIndex({"W": west, "E": east})
-    >>> result = county.locate([0.5, 1.5], [0.5, 0.5])
+    >>> result = county.locate([0.5, 1.5, 1.0], [0.5, 0.5, 0.5])
     >>> result.grid_codes().tolist(), [county.jurisdictions[p] for p in result.part]
-    (['W1', 'E'], ['W', 'E'])
+    (['W1', 'E', 'E'], ['W', 'E', 'E'])
     """
 
-    def __init__(self, parts: Mapping[str, GridIndex]) -> None:
+    def __init__(self, parts: Mapping[str, GridIndex], *, cell: float | None = None) -> None:
         if not parts:
             raise ValueError("a county index needs at least one jurisdiction's index")
         self.jurisdictions: tuple[str, ...] = tuple(sorted(parts))
@@ -63,28 +84,16 @@ class CountyIndex:
         every = np.concatenate([part.codes for part in self.parts])
         order = np.argsort(every.astype(str), kind="stable")
         self.codes: np.ndarray = every[order]
-        if len(set(self.codes.tolist())) != self.codes.size:
+        if self.codes.size > 1 and (self.codes[1:] == self.codes[:-1]).any():
             raise ValueError("grid codes repeat across jurisdictions: they must be unique")
         rank = np.empty(every.size, dtype=np.int64)
         rank[order] = np.arange(every.size)
         starts = np.cumsum([0] + [part.codes.size for part in self.parts])
-        self._global = [rank[a:b] for a, b in itertools.pairwise(starts)]
+        # per part: local grid number → county grid number, with [-1] → OUTSIDE
+        self._global = [np.r_[rank[a:b], OUTSIDE] for a, b in itertools.pairwise(starts)]
         self.levels: tuple[int, ...] = tuple(sorted({lv for p in self.parts for lv in p.levels}))
-        self._router = self._make_router() if len(self.parts) > 1 else None
-
-    def _make_router(self) -> GridIndex:
-        codes, levels, geoms, owner = [], [], [], []
-        for number, part in enumerate(self.parts):
-            top = part.levels[0]
-            rows = np.flatnonzero(part.grid_levels == top)
-            codes.extend(part.codes[rows].tolist())
-            geoms.extend(part.geometries[rows].tolist())
-            levels.extend([1] * rows.size)
-            owner.extend([number] * rows.size)
-        router = GridIndex(codes, levels, geoms, metric=self.parts[0].metric_crs)
-        by_code = dict(zip(codes, owner, strict=True))
-        self._owner = np.array([by_code[code] for code in router.codes], dtype=np.int64)
-        return router
+        self._rows = [np.searchsorted(self.levels, part.levels) for part in self.parts]
+        self._router = _Router(self.parts, cell) if len(self.parts) > 1 else None
 
     def __repr__(self) -> str:
         return f"<CountyIndex {len(self.parts)} jurisdictions, {self.codes.size} grids>"
@@ -109,39 +118,231 @@ class CountyIndex:
             raise ValueError(f"lon and lat differ in length: {x.size} and {y.size}")
         if self._router is None:  # one jurisdiction: its own numbers are the county's
             found = self.parts[0].locate(x, y, nearest=nearest)
-            owner = np.where(found.status_code == 2, -1, 0)
+            owner = np.where(found.status_code == _INVALID, -1, 0)
             return dataclasses.replace(found, part=owner)
-        owner = self._route(x, y)
-        grid = np.full((len(self.levels), x.size), OUTSIDE, dtype=np.int64)
-        finest = np.full(x.size, OUTSIDE, dtype=np.int64)
-        status = np.full(x.size, 2, dtype=np.int64)
-        near = np.full(x.size, -1, dtype=np.int64)
-        distance = np.full(x.size, np.nan)
-        for number, part in enumerate(self.parts):
-            rows = np.flatnonzero(owner == number)
-            if not rows.size:
-                continue
-            found = part.locate(x[rows], y[rows], nearest=nearest)
-            to_global = self._global[number]
-            for row, level in enumerate(found.levels):
-                grid[self.levels.index(level), rows] = _mapped(found.grid[row], to_global)
-            finest[rows] = _mapped(found.grid[-1], to_global)
-            status[rows] = found.status_code
-            near[rows] = _mapped(found.nearest, to_global)
-            distance[rows] = found.distance_m
+        out = _Answer(len(self.levels), x.size)
+        finite = np.isfinite(x) & np.isfinite(y)
+        point, part = self._router.candidates(x, y, finite)
+        self._try(out, x, y, point, part)
+        if nearest:
+            self._nearest(out, x, y, finite)
+        out.status[~finite] = _INVALID
+        out.distance[~finite] = np.nan
         return LocateResult(
-            self.levels, self.codes, grid, status, near, distance, x, y, finest=finest, part=owner
+            self.levels,
+            self.codes,
+            out.grid,
+            out.status,
+            out.near,
+            out.distance,
+            x,
+            y,
+            finest=out.finest,
+            part=out.part,
         )
 
-    def _route(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The part number answering each point (-1 for a non-finite coordinate)."""
-        if self._router is None:
-            return np.where(np.isfinite(x) & np.isfinite(y), 0, -1)
-        routed = self._router.locate(x, y, nearest=True)
-        number = np.where(routed.grid[0] >= 0, routed.grid[0], routed.nearest)
-        return np.where(number >= 0, self._owner[np.maximum(number, 0)], -1)
+    def _try(
+        self, out: _Answer, x: np.ndarray, y: np.ndarray, point: np.ndarray, part: np.ndarray
+    ) -> None:
+        """Locate each (point, candidate part) pair; keep the part covering it at the top."""
+        top = np.full(point.size, self.codes.size, dtype=np.int64)  # county number of top
+        found: list[tuple[int, np.ndarray, LocateResult]] = []
+        for number, pairs in _groups(part, len(self.parts)):
+            rows = point[pairs]
+            result = self.parts[number].locate(x[rows], y[rows], nearest=False)
+            mapped = self._global[number][result.grid[0]]  # the part's top level
+            top[pairs] = np.where(mapped >= 0, mapped, self.codes.size)
+            found.append((number, pairs, result))
+        best = np.full(out.part.size, self.codes.size, dtype=np.int64)
+        np.minimum.at(best, point, top)
+        for number, pairs, result in found:
+            rows = point[pairs]
+            won = (top[pairs] == best[rows]) & (top[pairs] < self.codes.size)
+            if won.any():
+                self._fill(out, number, rows[won], result, won)
+
+    def _fill(
+        self, out: _Answer, number: int, rows: np.ndarray, result: LocateResult, keep: np.ndarray
+    ) -> None:
+        to_global = self._global[number]
+        grid = result.grid[:, keep]
+        out.grid[self._rows[number][:, None], rows[None, :]] = to_global[grid]
+        out.finest[rows] = to_global[grid[-1]]
+        out.status[rows] = result.status_code[keep]
+        out.part[rows] = number
+        out.distance[rows] = np.where(result.status_code[keep] == _INSIDE, 0.0, np.nan)
+
+    def _nearest(self, out: _Answer, x: np.ndarray, y: np.ndarray, finite: np.ndarray) -> None:
+        """Nearest finest grid for points outside their part's finest level or all parts."""
+        assert self._router is not None
+        loose = np.flatnonzero(finite & (out.status != _INSIDE))
+        if not loose.size:
+            return
+        owned = out.part[loose] >= 0
+        point, part = loose[owned], out.part[loose[owned]]  # inside a top grid, not below
+        far = loose[~owned]
+        if far.size:
+            near_point, near_part = self._router.nearest_parts(x[far], y[far])
+            point = np.r_[point, far[near_point]]
+            part = np.r_[part, near_part]
+        distance = np.full(point.size, np.inf)
+        near = np.full(point.size, self.codes.size, dtype=np.int64)
+        for number, pairs in _groups(part, len(self.parts)):
+            rows = point[pairs]
+            result = self.parts[number].locate(x[rows], y[rows], nearest=True)
+            distance[pairs] = result.distance_m
+            near[pairs] = self._global[number][result.nearest]
+        best = np.full(out.part.size, np.inf)
+        np.minimum.at(best, point, distance)
+        tie = distance <= best[point] + 1e-6
+        first = np.full(out.part.size, self.codes.size, dtype=np.int64)
+        np.minimum.at(first, point[tie], near[tie])
+        win = tie & (near == first[point])
+        rows = point[win]
+        out.near[rows] = near[win]
+        out.distance[rows] = distance[win]
+        out.status[rows] = _OUTSIDE
+        unowned = out.part[rows] < 0
+        out.part[rows[unowned]] = part[win][unowned]
 
 
-def _mapped(local: np.ndarray, to_global: np.ndarray) -> np.ndarray:
-    """Local grid numbers of a part as numbers into the county's codes (-1 stays -1)."""
-    return np.where(local >= 0, to_global[np.maximum(local, 0)], local)
+@dataclasses.dataclass
+class _Answer:
+    """The county's answer being filled in, point by point."""
+
+    grid: np.ndarray
+    finest: np.ndarray
+    status: np.ndarray
+    near: np.ndarray
+    distance: np.ndarray
+    part: np.ndarray
+
+    def __init__(self, levels: int, n: int) -> None:
+        self.grid = np.full((levels, n), OUTSIDE, dtype=np.int64)
+        self.finest = np.full(n, OUTSIDE, dtype=np.int64)
+        self.status = np.full(n, _OUTSIDE, dtype=np.int64)
+        self.near = np.full(n, -1, dtype=np.int64)
+        self.distance = np.full(n, np.nan)
+        self.part = np.full(n, -1, dtype=np.int64)
+
+
+class _Router:
+    """Router cells → candidate parts (CSR), and a tree of the parts' top-level grids."""
+
+    def __init__(self, parts: tuple[GridIndex, ...], cell: float | None) -> None:
+        top_geoms = [part.geometries[_top_members(part)] for part in parts]
+        boxes = np.array([shapely.total_bounds(g) for g in top_geoms])
+        self.cell = _cell_size(boxes) if cell is None else float(cell)
+        feet = [
+            _footprint(part, geoms, self.cell) for part, geoms in zip(parts, top_geoms, strict=True)
+        ]
+        ix = np.concatenate([f[0] for f in feet])
+        iy = np.concatenate([f[1] for f in feet])
+        owner = np.repeat(np.arange(len(parts)), [f[0].size for f in feet])
+        self.ix0, self.iy0 = int(ix.min()), int(iy.min())
+        self.nx, self.ny = int(ix.max()) - self.ix0 + 1, int(iy.max()) - self.iy0 + 1
+        if self.nx * self.ny > _MAX_ROUTER_CELLS:
+            raise ValueError(
+                f"the router would need {self.nx * self.ny:,} cells: the jurisdictions lie "
+                "too far apart for their size; pass a larger cell"
+            )
+        key = (iy - self.iy0) * self.nx + (ix - self.ix0)
+        order = np.lexsort((owner, key))
+        self.owner = owner[order].astype(np.int32)
+        counts = np.bincount(key, minlength=self.nx * self.ny)
+        self.ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        self.top_geoms = np.concatenate(top_geoms)
+        self.top_part = np.repeat(np.arange(len(parts)), [g.size for g in top_geoms])
+        self.tree = shapely.STRtree(self.top_geoms)
+        self.max_lat = float(np.abs(boxes[:, [1, 3]]).max())
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.ptr.nbytes + self.owner.nbytes)
+
+    def candidates(
+        self, x: np.ndarray, y: np.ndarray, finite: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(point, part) pairs: the parts listed in each point's router cell."""
+        cx = np.floor(np.where(finite, x, 0.0) / self.cell) - self.ix0
+        cy = np.floor(np.where(finite, y, 0.0) / self.cell) - self.iy0
+        inside = finite & (cx >= 0) & (cy >= 0) & (cx < self.nx) & (cy < self.ny)
+        rows = np.flatnonzero(inside)
+        key = cy[rows].astype(np.int64) * self.nx + cx[rows].astype(np.int64)
+        start, count = self.ptr[key], self.ptr[key + 1] - self.ptr[key]
+        if count.size and (count == 1).all():  # the common case: no boundary in the cell
+            return rows, self.owner[start].astype(np.int64)
+        point = np.repeat(rows, count)
+        first = np.repeat(start - np.r_[0, np.cumsum(count)[:-1]], count)
+        return point, self.owner[first + np.arange(point.size)].astype(np.int64)
+
+    def nearest_parts(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(point, part) pairs: every part that may hold the nearest grid of each point.
+
+        A part is a candidate when its top-level grids lie, in degrees, within the nearest
+        one's distance stretched by 1 / cos(latitude) (metres per degree differ by at most
+        that between the two axes), so the nearest in metres is among them.
+        """
+        points = shapely.points(x, y)
+        (which, _), dist = self.tree.query_nearest(points, return_distance=True, all_matches=False)
+        reach = np.full(x.size, np.nan)
+        reach[which] = dist / max(math.cos(math.radians(min(self.max_lat, 89.0))), 1e-3)
+        point, top = self.tree.query(points, predicate="dwithin", distance=reach * 1.001 + 1e-9)
+        pairs = np.unique(np.column_stack([point, self.top_part[top]]), axis=0)
+        return pairs[:, 0], pairs[:, 1]
+
+
+def _groups(part: np.ndarray, n_parts: int) -> list[tuple[int, np.ndarray]]:
+    """Positions of ``part`` grouped by value (a counting sort), as (value, positions)."""
+    if part.size == 0:
+        return []
+    small = part.astype(np.uint16) if n_parts < 1 << 16 else part
+    order = np.argsort(small, kind="stable")  # a radix sort on 16-bit keys
+    counts = np.bincount(part, minlength=n_parts)
+    bounds = np.r_[0, np.cumsum(counts)]
+    return [(int(p), order[bounds[p] : bounds[p + 1]]) for p in np.flatnonzero(counts)]
+
+
+def _top_members(part: GridIndex) -> np.ndarray:
+    return np.flatnonzero(part.grid_levels == part.levels[0])
+
+
+def _cell_size(boxes: np.ndarray) -> float:
+    """A power of two (degrees) giving about ``_CELLS_PER_PART`` cells per part's box."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    typical = math.sqrt(max(float(np.median(area)), 1e-18) / _CELLS_PER_PART)
+    whole = (boxes[:, 2].max() - boxes[:, 0].min()) * (boxes[:, 3].max() - boxes[:, 1].min())
+    typical = max(typical, math.sqrt(float(whole) / (_MAX_ROUTER_CELLS / 2)))
+    return float(2.0 ** math.floor(math.log2(typical)))
+
+
+def _footprint(part: GridIndex, geoms: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:
+    """Router cells (``ix``, ``iy`` of ``floor(lon / cell)``, …) the part's top grids touch.
+
+    A cell touches a polygon when its centre lies in it or an edge crosses it (conservative
+    by a millionth of a cell). Kept with the part's index, per cell size.
+    """
+    with _FOOTPRINT_LOCK:
+        kept = _FOOTPRINTS.get(part, {}).get(cell)
+    if kept is not None:
+        return kept[0], kept[1]
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    ix0, iy0 = math.floor(minx / cell) - 1, math.floor(miny / cell) - 1
+    nx, ny = math.floor(maxx / cell) - ix0 + 2, math.floor(maxy / cell) - iy0 + 2
+    rings = shapely.get_rings(shapely.get_parts(geoms))
+    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    same = coord_of[1:] == coord_of[:-1]
+    u, v = coords[:, 0] / cell - ix0, coords[:, 1] / cell - iy0
+    seg_u = np.column_stack([u[:-1][same], u[1:][same]])
+    seg_v = np.column_stack([v[:-1][same], v[1:][same]])
+    keys, _ = _touched(seg_u, seg_v, np.zeros(seg_u.shape[0], dtype=np.int64), 0, nx, 1e-6)
+    gy, gx = np.divmod(np.arange(nx * ny), nx)
+    centre = (
+        part.locate((ix0 + gx + 0.5) * cell, (iy0 + gy + 0.5) * cell, nearest=False).grid[0] >= 0
+    )
+    cells = np.union1d(keys[(keys >= 0) & (keys < nx * ny)], np.flatnonzero(centre))
+    cy, cx = np.divmod(cells, nx)
+    found = (cx + ix0).astype(np.int64), (cy + iy0).astype(np.int64)
+    with _FOOTPRINT_LOCK:
+        _FOOTPRINTS.setdefault(part, {})[cell] = np.stack(found)
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -51,6 +52,12 @@ class GridIndex:
     ----------
     codes, levels, geometries
         One entry per grid: code, level number and (Multi)Polygon in plan lon/lat.
+    parents
+        Parent code per grid (``None`` at the top), as ``parent_code`` of a plan. A level
+        whose every grid is exactly the union of its children (checked: the children form a
+        valid coverage and their union equals the parent) and whose codes order like its
+        children's is answered from the level below, with no raster of its own: a
+        nested plan is indexed and searched once, at its finest level.
     metric
         CRS in metres for the distance to the nearest grid; by default
         :func:`geogrid.crs.metric_crs` of the grids.
@@ -59,6 +66,10 @@ class GridIndex:
         edge (where points get an exact test), or ``max_cells`` is reached.
     max_cells
         Cap on raster cells per level (memory: 4 bytes each).
+    lazy_nearest
+        Build the finest level's tree of edges in metres (for outside points) when the first
+        outside point comes, not now: a county's jurisdictions rarely see one, and the tree
+        is the largest part of the index.
 
     Examples
     --------
@@ -74,9 +85,11 @@ class GridIndex:
         levels: npt.ArrayLike,
         geometries: npt.ArrayLike,
         *,
+        parents: npt.ArrayLike | None = None,
         metric: CRSLike | None = None,
         boundary_fraction: float = 0.005,
         max_cells: int = 6_000_000,
+        lazy_nearest: bool = False,
     ) -> None:
         codes_arr = np.asarray(codes, dtype=object).astype(str).astype(object)
         levels_arr = np.asarray(levels, dtype=np.int64)
@@ -92,22 +105,36 @@ class GridIndex:
             if metric is None
             else CRS.from_user_input(metric)
         )
-        self._levels = [
-            _LevelIndex(
-                np.flatnonzero(self.grid_levels == level),
+        parent_codes = None if parents is None else np.asarray(parents, dtype=object)[order]
+        # rows answered from the row below: child grid number → parent grid number (-1 → -1)
+        self._up: dict[int, np.ndarray] = {}
+        built: list[_LevelIndex] = []
+        for row in reversed(range(len(self.levels))):
+            members = np.flatnonzero(self.grid_levels == self.levels[row])
+            up = None if not built else _derived(self, members, built[-1], parent_codes)
+            if up is not None:
+                self._up[row] = up
+            level = _LevelIndex(
+                members,
                 self.geometries,
                 self.metric_crs,
                 boundary_fraction,
                 max_cells,
+                raster=up is None,
             )
-            for level in self.levels
-        ]
-        self._levels[-1].prepare_nearest()  # outside answers come from the finest level
+            level.derived = up is not None
+            built.append(level)
+        self._levels = built[::-1]
+        if not lazy_nearest:  # else built by the first outside point
+            self._levels[-1].prepare_nearest()  # outside answers come from the finest level
 
     @classmethod
     def from_plan(cls, plan: GridPlan, **options: Any) -> GridIndex:
         """Build the index of every level of ``plan`` (options as for the constructor)."""
         grids = plan.grids
+        if "parent_code" in grids.columns and "parents" not in options:
+            parent = grids["parent_code"].astype(object)
+            options["parents"] = parent.where(parent.notna(), None).to_numpy(dtype=object)
         return cls(
             grids["code"].to_numpy(dtype=object),
             grids["level"].to_numpy(dtype=np.int64),
@@ -123,8 +150,10 @@ class GridIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the rasters, in bytes."""
-        return sum(level.nbytes for level in self._levels)
+        """Memory held by the rasters and the parent links, in bytes."""
+        return sum(level.nbytes for level in self._levels) + sum(
+            up.nbytes for up in self._up.values()
+        )
 
     def locate(
         self, lon: npt.ArrayLike, lat: npt.ArrayLike, *, nearest: bool = True
@@ -151,8 +180,10 @@ class GridIndex:
             raise ValueError(f"lon and lat differ in length: {x.size} and {y.size}")
         grid = np.full((len(self.levels), x.size), OUTSIDE, dtype=np.int64)
         finite = np.isfinite(x) & np.isfinite(y)
-        for row, level in enumerate(self._levels):
-            grid[row] = level.locate(x, y, finite)
+        for row in reversed(range(len(self._levels))):
+            up = self._up.get(row)
+            # a derived level: the parent of the answer below (OUTSIDE maps to OUTSIDE)
+            grid[row] = self._levels[row].locate(x, y, finite) if up is None else up[grid[row + 1]]
         status = np.where(grid[-1] >= 0, _INSIDE, _OUTSIDE)
         status[~finite] = _INVALID
         near = np.full(x.size, -1, dtype=np.int64)
@@ -352,6 +383,45 @@ def _concat(index: Locator, parts: list[LocateResult]) -> LocateResult:
         finest=joined("finest"),
         part=joined("part"),
     )
+
+
+def _derived(
+    index: GridIndex,
+    members: np.ndarray,
+    below: _LevelIndex,
+    parent_codes: np.ndarray | None,
+) -> np.ndarray | None:
+    """Parent links of the level below when they give the boundary rule's answer, else None.
+
+    The rule at level ``L`` is the smallest code among the grids covering the point. When
+    every grid of ``L`` is exactly the union of its children and the level below is a valid
+    coverage, the grids of ``L`` covering a point are the parents of the children covering
+    it; when parents in code order follow their children in code order, the smallest of them
+    is the parent of the smallest child. Both are checked here.
+    """
+    if parent_codes is None or members.size == 0:
+        return None
+    children = below.members  # ascending grid number = code order
+    number = {code: int(n) for n, code in zip(members, index.codes[members], strict=True)}
+    parent = np.array([number.get(p, -1) for p in parent_codes[children]], dtype=np.int64)
+    if (parent < 0).any() or (np.diff(parent) < 0).any():
+        return None  # a child with no parent on this level, or codes out of order
+    if not np.array_equal(np.unique(parent), members):
+        return None  # a grid with no children
+    if not (below.derived or below.is_coverage()):  # unions of a coverage are one
+        return None  # overlapping children
+    starts = np.r_[0, np.flatnonzero(np.diff(parent)) + 1, parent.size]
+    unions = np.array(
+        [shapely.coverage_union_all(below.geoms[a:b]) for a, b in itertools.pairwise(starts)],
+        dtype=object,
+    )
+    outline = index.geometries[parent[starts[:-1]]]
+    same = shapely.equals_exact(shapely.normalize(unions), shapely.normalize(outline), 0.0)
+    if not same.all() and not shapely.equals(unions[~same], outline[~same]).all():
+        return None  # vertex for vertex, else as point sets
+    up = np.full(index.codes.size + 1, OUTSIDE, dtype=np.int64)  # up[-1] = OUTSIDE
+    up[children] = parent
+    return up
 
 
 def _check_inputs(codes: np.ndarray, levels: np.ndarray, geoms: np.ndarray) -> None:

@@ -7,6 +7,7 @@ tested exactly; outside points get the nearest grid from a tree of edges in metr
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import shapely
@@ -24,6 +25,7 @@ __all__: list[str] = []
 _GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid, for far-away outside points
 _BRANCHING = 2  # each refined cell splits into 2 × 2 children
 _MAX_TIERS = 12
+_TIER0_PER_GRID = 64  # tier-0 cells per grid (dense raster: cheap to label)
 
 
 class _LevelIndex:
@@ -36,24 +38,39 @@ class _LevelIndex:
         metric: CRS,
         boundary_fraction: float,
         max_cells: int,
+        *,
+        raster: bool = True,
     ) -> None:
         self.members = members  # global grid numbers, ascending = code order
         self.size = int(members.size)
         self.geoms = geometries[members]
-        shapely.prepare(self.geoms)
-        _warm(self.geoms)
         self.tree = shapely.STRtree(self.geoms)
         self._metric = metric
         self._metric_tree: shapely.STRtree | None = None
         self._to_metric: Transformer | None = None
         self._edge_poly = np.empty(0, dtype=np.int64)
-        self._build(boundary_fraction, max_cells)
+        self._nearest_lock = threading.Lock()
+        self._coverage: bool | None = None
+        self.derived = False  # answered from the level below (set by the GridIndex)
+        self.tiers: list[np.ndarray] = []
+        self.leaf_ptr = np.zeros(1, dtype=np.int64)
+        self.leaf_polys = np.empty(0, dtype=np.int64)
+        if raster:  # a level answered from the level below it needs no raster of its own
+            shapely.prepare(self.geoms)
+            _warm(self.geoms)
+            self._build(boundary_fraction, max_cells)
 
     @property
     def nbytes(self) -> int:
         return int(
             sum(t.nbytes for t in self.tiers) + self.leaf_ptr.nbytes + self.leaf_polys.nbytes
         )
+
+    def is_coverage(self) -> bool:
+        """Whether the level's grids form a valid coverage (edges match, no overlaps)."""
+        if self._coverage is None:
+            self._coverage = bool(shapely.coverage_is_valid(self.geoms))
+        return self._coverage
 
     # ----------------------------------------------------------------- lookup
 
@@ -137,10 +154,14 @@ class _LevelIndex:
         return answer
 
     def prepare_nearest(self) -> None:
-        """Build the tree of edges in metres used for outside points."""
-        self._to_metric = Transformer.from_crs(PLAN_CRS, self._metric, always_xy=True)
-        edges, self._edge_poly = _metric_edges(self.geoms, self._to_metric)
-        self._metric_tree = shapely.STRtree(edges)
+        """Build the tree of edges in metres used for outside points (once; thread-safe)."""
+        with self._nearest_lock:
+            if self._metric_tree is not None:
+                return
+            to_metric = Transformer.from_crs(PLAN_CRS, self._metric, always_xy=True)
+            edges, self._edge_poly = _metric_edges(self.geoms, to_metric)
+            self._to_metric = to_metric
+            self._metric_tree = shapely.STRtree(edges)
 
     def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest grid (global number, ties to the smallest code) and distance in metres."""
@@ -183,7 +204,7 @@ class _LevelIndex:
     def _build(self, boundary_fraction: float, max_cells: int) -> None:
         minx, miny, maxx, maxy = shapely.total_bounds(self.geoms)
         coslat = max(math.cos(math.radians((miny + maxy) / 2.0)), 0.05)
-        target0 = int(np.clip(64 * self.size, 4096, 1 << 18))
+        target0 = int(np.clip(_TIER0_PER_GRID * self.size, 4096, 1 << 18))
         side = math.sqrt(max((maxx - minx) * coslat * (maxy - miny), 1e-30) / target0)
         side = max(side, (maxx - minx) * coslat / 4096, (maxy - miny) / 4096, 1e-12)
         hx0, hy0 = side / coslat, side
@@ -197,9 +218,10 @@ class _LevelIndex:
         # slack around every edge, in fine cells: far above rounding, far below a cell
         ulp = 64 * np.spacing(max(abs(minx), abs(maxx), abs(miny), abs(maxy), 1.0))
         self.eps = max(1e-6, ulp * max(self.inv_h, self.inv_h_y))
-        self.overlapping = _overlapping(self.geoms, self.tree, self.eps / self.inv_h)
+        self.overlapping = not self.is_coverage() and _overlapping(
+            self.geoms, self.tree, self.eps / self.inv_h
+        )
         seg_u, seg_v, seg_poly = self._segments()
-        self.tiers: list[np.ndarray] = []
         self._build_tiers(seg_u, seg_v, seg_poly, boundary_fraction, max_cells)
 
     def _segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -379,11 +401,10 @@ def _contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _overlapping(geoms: np.ndarray, tree: shapely.STRtree, width: float) -> bool:
     """Whether two grids overlap by more than ``width`` degrees (not just rounding slivers).
 
-    With real overlaps a boundary cell can lie inside a grid none of whose edges touches
+    Called when the grids are not a valid coverage (the fast answer: no overlaps). With
+    real overlaps a boundary cell can lie inside a grid none of whose edges touches
     it, so the leaf candidates are not enough and points there are tested against all grids.
     """
-    if shapely.coverage_is_valid(geoms):  # edges match exactly: no overlaps (the fast path)
-        return False
     first, second = tree.query(geoms, predicate="intersects")
     pair = first < second
     common = shapely.intersection(geoms[first[pair]], geoms[second[pair]])
