@@ -9,6 +9,7 @@ import typer
 
 from geogrid import io
 from geogrid.cli._common import PlanArg, layer_spec, load_plan, out, user_errors
+from geogrid.cli.addresses import EstatesOpt, OverridesOpt, RegisterOpt, register_households
 from geogrid.errors import InvalidInputError
 
 __all__ = ["cards_cmd", "map_cmd", "signs_cmd"]
@@ -144,7 +145,12 @@ def signs_cmd(
 @user_errors
 def cards_cmd(
     plan: PlanArg,
-    households: Annotated[str, typer.Option(help="Households or buildings, FILE[:LAYER]")],
+    households: Annotated[
+        str,
+        typer.Option(
+            help="Households or buildings, FILE[:LAYER] (the buildings of --households-register)"
+        ),
+    ],
     pdf: Annotated[Path, typer.Option(help="PDF to write, eight 直通卡 to a sheet")],
     group_by: Annotated[
         str | None, typer.Option(help="Courtyard/building column: one card per group")
@@ -153,13 +159,23 @@ def cards_cmd(
         str | None, typer.Option(help="Column naming each household on its card")
     ] = None,
     level: Annotated[int | None, typer.Option(help="Level whose workers the cards name")] = None,
+    households_register: RegisterOpt = None,
+    estates: EstatesOpt = None,
+    overrides: OverridesOpt = None,
 ) -> None:
-    """Household contact cards (网格员直通卡): grid, worker and phone per household or courtyard."""
+    """Household contact cards (网格员直通卡): grid, worker and phone per household or courtyard.
+
+    With ``--households-register`` every matched household of the register gets a card
+    headed with its address (``--group-by building_id`` gives one card a building).
+    """
     from geogrid.render import render_cards
 
-    cards = render_cards(
-        load_plan(plan), _map_layer(households), pdf, group_by=group_by, label=label, level=level
+    homes = (
+        register_households(households_register, households, estates, overrides, per_household=True)
+        if households_register is not None
+        else _map_layer(households)
     )
+    cards = render_cards(load_plan(plan), homes, pdf, group_by=group_by, label=label, level=level)
     lost = int(cards.cards["grid_code"].isna().sum())
     out.print(
         f"wrote {pdf}: {len(cards.cards)} cards on {cards.pages} sheets"

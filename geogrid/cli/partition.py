@@ -21,6 +21,7 @@ from geogrid.cli._common import (
     user_errors,
     warn_if_offset,
 )
+from geogrid.cli.addresses import EstatesOpt, OverridesOpt, RegisterOpt, register_households
 from geogrid.errors import InvalidInputError
 
 __all__ = ["partition_cmd"]
@@ -93,6 +94,9 @@ def partition_cmd(
     count_column: Annotated[str | None, typer.Option(help="Household count column")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan)")] = 0,
     name: Annotated[str | None, typer.Option(help="Plan name")] = None,
+    households_register: RegisterOpt = None,
+    estates: EstatesOpt = None,
+    overrides: OverridesOpt = None,
     crs: CrsOpts = None,
     force_crs: ForceCrsOpt = False,
 ) -> None:
@@ -123,7 +127,10 @@ def partition_cmd(
     # a broken boundary stops here, first
     areas = read_spec(area, reader=io.read_areas, crs=systems["area"], force_crs=force_crs)
     homes = None
-    if households is not None:
+    if households_register is not None:
+        homes = register_households(households_register, households, estates, overrides)
+        warn_if_offset(homes, areas, households or households_register, area)
+    elif households is not None:
         homes = read_households_spec(households, count_column, systems["households"], force_crs)
         warn_if_offset(homes, areas, households, area)
     plan, report = partition_areas(

@@ -20,6 +20,7 @@ from geogrid.cli._common import (
     user_errors,
     warn_if_offset,
 )
+from geogrid.cli.addresses import EstatesOpt, OverridesOpt, RegisterOpt, register_households
 
 __all__ = ["redraw_cmd"]
 
@@ -56,6 +57,9 @@ def redraw_cmd(
     ] = None,
     count_column: Annotated[str | None, typer.Option(help="Household count column")] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    households_register: RegisterOpt = None,
+    estates: EstatesOpt = None,
+    overrides: OverridesOpt = None,
     crs: CrsOpts = None,
     force_crs: ForceCrsOpt = False,
 ) -> None:
@@ -76,7 +80,10 @@ def redraw_cmd(
 
     systems = crs_of_inputs(crs, ("plan", "households"))
     loaded = load_plan(plan, crs=systems["plan"], force_crs=force_crs)
-    homes = read_households_spec(households, count_column, systems["households"], force_crs)
+    if households_register is not None:
+        homes = register_households(households_register, households, estates, overrides)
+    else:
+        homes = read_households_spec(households, count_column, systems["households"], force_crs)
     warn_if_offset(homes, loaded.grids, households, plan)
     result = redraw(
         loaded,
