@@ -28,6 +28,7 @@ from geogrid.cli._common import (
     warn,
     warn_if_offset,
 )
+from geogrid.cli.addresses import EstatesOpt, OverridesOpt, RegisterOpt, register_households
 from geogrid.errors import CoordinateError, CRSError
 from geogrid.validate import (
     Change,
@@ -192,6 +193,9 @@ def report(
     ] = None,
     csv: Annotated[Path | None, typer.Option(help="Write the per-grid table as CSV")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+    households_register: RegisterOpt = None,
+    estates: EstatesOpt = None,
+    overrides: OverridesOpt = None,
     crs: CrsOpts = None,
     force_crs: ForceCrsOpt = False,
 ) -> None:
@@ -206,7 +210,9 @@ def report(
     systems = crs_of_inputs(crs, ("plan", "households", "barriers"))
     loaded = load_plan(plan, crs=systems["plan"], force_crs=force_crs)
     homes = None
-    if households is not None:
+    if households_register is not None:
+        homes = register_households(households_register, households, estates, overrides)
+    elif households is not None:
         homes = read_households_spec(households, crs=systems["households"], force_crs=force_crs)
         warn_if_offset(homes, loaded.grids, households, plan)
     result = plan_report(
