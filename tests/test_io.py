@@ -184,8 +184,10 @@ def test_failed_write_leaves_nothing(plan: GridPlan, tmp_path: Path) -> None:
         write_plan(plan, target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.gpkg"]
     with pytest.raises(PlanFileError, match="unknown plan format"):
+        write_plan(plan, tmp_path / "plan.txt")
+    with pytest.raises(PlanFileError, match="reads .kml files as plans but does not write them"):
         write_plan(plan, tmp_path / "plan.kml")
-    assert not (tmp_path / "plan.kml").exists()
+    assert not (tmp_path / "plan.kml").exists() and not (tmp_path / "plan.txt").exists()
 
 
 def test_households_from_gcj02_csv(tmp_path: Path) -> None:

@@ -53,7 +53,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["plans"])
 
-_MAGIC = {b"SQLite format 3\x00": ".gpkg", b"PAR1": ".parquet", b"{": ".geojson"}
 _UPLOAD_TYPES = {
     "multipart/form-data": {
         "schema": {
@@ -174,12 +173,17 @@ async def upload_plan(
 
     The body is the file itself (any content type) or a `multipart/form-data` form with a
     `file` field (`curl -F file=@plan.gpkg`): a GeoPackage, GeoJSON or GeoParquet plan as
-    geogrid writes them (`geogrid export`), or a foreign grids layer in one of those formats.
+    geogrid writes them (`geogrid export`), a foreign grids layer in one of those formats or
+    as a zipped Shapefile (`.shp`, `.shx`, `.dbf`, `.prj` in one zip, a folder inside is
+    fine), or a drawing: KML/KMZ from a phone map (`crs=gcj02` or `bd09`) or DXF from CAD
+    (`crs=EPSG:…` required). The format is told from the content; a zip's unpacked size
+    counts against `GEOGRID_MAX_UPLOAD_BYTES`.
     Validation errors answer 422 with `problems` and store nothing; warnings come back with
     the draft.
     """
     filename, data = _upload(await request.body(), request.headers.get("content-type", ""))
-    plan = await run_in_threadpool(_read_upload, data, filename, name, crs, force_crs)
+    cap = request.app.state.settings.max_upload_bytes
+    plan = await run_in_threadpool(_read_upload, data, filename, name, crs, force_crs, cap)
     try:
         info, _ = await run_in_threadpool(
             save_checked, store, plan, by=caller.name, note=note, caller=caller
@@ -467,13 +471,24 @@ def _upload(body: bytes, content_type: str) -> tuple[str | None, bytes]:
 
 
 def _read_upload(
-    data: bytes, filename: str | None, name: str | None, crs: str | None, force_crs: bool
+    data: bytes,
+    filename: str | None,
+    name: str | None,
+    crs: str | None,
+    force_crs: bool,
+    max_bytes: int,
 ) -> GridPlan:
-    """Read uploaded bytes as a plan; CRS and coordinate errors become problems (422)."""
-    suffix = next((s for magic, s in _MAGIC.items() if data.lstrip().startswith(magic)), None)
+    """Read uploaded bytes as a plan; CRS and coordinate errors become problems (422).
+
+    The format is told from the bytes (:func:`geogrid.io.sniff_suffix`), never from the
+    name; a zip (a zipped Shapefile, a KMZ) is unpacked with its uncompressed size capped by
+    ``max_bytes`` (``GEOGRID_MAX_UPLOAD_BYTES``) and unsafe member names refused.
+    """
+    suffix = io.sniff_suffix(data)
     if suffix is None:
         raise PlanFileError(
-            "not a plan file: upload a GeoPackage (.gpkg), GeoJSON or GeoParquet file "
+            "not a plan file: upload a GeoPackage (.gpkg), GeoJSON, GeoParquet, a zipped "
+            "Shapefile (.zip with .shp, .shx, .dbf, .prj), a KML/KMZ or a DXF drawing "
             "(`geogrid export PLAN plan.gpkg` writes one)"
         )
     stem = re.sub(r"[^\w.-]", "_", Path(filename).stem)[:100] if filename else ""
@@ -481,7 +496,7 @@ def _read_upload(
         path = Path(folder) / f"{stem or 'plan'}{suffix}"
         path.write_bytes(data)
         try:
-            return io.read_plan(path, name=name, crs=crs, force_crs=force_crs)
+            return io.read_plan(path, name=name, crs=crs, force_crs=force_crs, max_bytes=max_bytes)
         except (CRSError, CoordinateError) as exc:
             problem = Problem.from_error(exc)
             raise InvalidPlanError(f"the plan cannot be used: {exc}", [problem.line()]) from exc

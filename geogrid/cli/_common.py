@@ -24,6 +24,7 @@ __all__ = [
     "CrsOpt",
     "CrsOpts",
     "ForceCrsOpt",
+    "LayerLevelOpt",
     "PlanArg",
     "crs_of_inputs",
     "default_layer",
@@ -32,6 +33,7 @@ __all__ = [
     "load_plan",
     "out",
     "parse_columns",
+    "parse_layer_levels",
     "print_line",
     "read_households_spec",
     "read_spec",
@@ -49,7 +51,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 PlanArg = Annotated[
     str,
-    typer.Argument(help="Plan file (.gpkg/.geojson/.parquet/.shp) or a sample name, e.g. haidian"),
+    typer.Argument(
+        help="Plan file (.gpkg/.geojson/.parquet/.shp, a zipped Shapefile, a .dxf/.kml/.kmz "
+        "drawing) or a sample name, e.g. haidian"
+    ),
+]
+LayerLevelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--layer-level",
+        help="For a drawing: a DXF layer or KML folder and its level, 网格界线=2 or "
+        "网格界线=网格 (repeatable); only these layers are read; default: levels from nesting",
+    ),
 ]
 ColumnOpt = Annotated[
     list[str] | None,
@@ -125,14 +138,47 @@ def parse_columns(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
+def parse_layer_levels(pairs: list[str] | None, levels: list[str] | None = None) -> dict[str, int]:
+    """``--layer-level LAYER=LEVEL`` options as a mapping; LEVEL a number or a level name.
+
+    Examples
+    --------
+    >>> parse_layer_levels(["社区界线=1", "网格界线=网格"], ["社区", "网格"])
+    {'社区界线': 1, '网格界线': 2}
+    """
+    mapping = {}
+    for pair in pairs or []:
+        layer, sep, level = (part.strip() for part in pair.rpartition("="))
+        if sep and layer and level.isdigit() and int(level) >= 1:
+            mapping[layer] = int(level)
+        elif sep and layer and levels and level in levels:
+            mapping[layer] = levels.index(level) + 1
+        else:
+            raise typer.BadParameter(
+                f"{pair!r}: write LAYER=LEVEL with LEVEL a number from 1 (the top) or one of "
+                f"the --levels names ({', '.join(levels or []) or 'none given'}), e.g. 网格界线=2"
+            )
+    return mapping
+
+
 def load_plan(
-    plan: str, columns: list[str] | None = None, crs: str | None = None, force_crs: bool = False
+    plan: str,
+    columns: list[str] | None = None,
+    crs: str | None = None,
+    force_crs: bool = False,
+    layer_levels: list[str] | None = None,
 ) -> GridPlan:
     """Read a plan file, or the sample of that name when no such file exists."""
     path = Path(plan)
     if not path.exists() and plan in samples.sample_names():
         path = samples.sample_path(plan)
-    return io.read_plan(path, columns=parse_columns(columns), crs=crs, force_crs=force_crs)
+    return io.read_plan(
+        path,
+        columns=parse_columns(columns),
+        crs=crs,
+        force_crs=force_crs,
+        layer_levels=parse_layer_levels(layer_levels) or None,
+    )
 
 
 def crs_of_inputs(given: list[str] | None, inputs: tuple[str, ...]) -> dict[str, str | None]:

@@ -15,11 +15,13 @@ from geogrid.cli._common import (
     CrsOpt,
     CrsOpts,
     ForceCrsOpt,
+    LayerLevelOpt,
     PlanArg,
     crs_of_inputs,
     load_plan,
     out,
     parse_columns,
+    parse_layer_levels,
     print_line,
     read_households_spec,
     read_spec,
@@ -56,10 +58,11 @@ def validate(
     column: ColumnOpt = None,
     crs: CrsOpt = None,
     force_crs: ForceCrsOpt = False,
+    layer_level: LayerLevelOpt = None,
 ) -> None:
     """Check a plan: valid geometry, no gaps or overlaps, children inside parents, codes, households."""
     try:
-        loaded = load_plan(plan, column, crs, force_crs)
+        loaded = load_plan(plan, column, crs, force_crs, layer_level)
     except (CRSError, CoordinateError) as exc:
         print_problems([Problem.from_error(exc)], as_json)
         raise typer.Exit(1) from exc
@@ -124,20 +127,25 @@ def import_(
     name: Annotated[str | None, typer.Option(help="Plan name (default: the file name)")] = None,
     crs: CrsOpt = None,
     force_crs: ForceCrsOpt = False,
+    layer_level: LayerLevelOpt = None,
 ) -> None:
-    """Import or convert a plan (GeoPackage, GeoJSON, GeoParquet, Shapefile).
+    """Import or convert a plan (GeoPackage, GeoJSON, GeoParquet, Shapefile or its zip, DXF, KML/KMZ).
 
-    Grids with an empty or invalid geometry (e.g. a self-intersecting "bow-tie") are written
-    as they are, with a warning each: ``geogrid validate`` counts them as errors.
+    A DXF drawing needs ``--crs`` (the surveyor's system, e.g. EPSG:4546); a KML/KMZ traced
+    on a phone map needs ``--crs gcj02`` (AMap, Tencent) or ``bd09`` (Baidu). Grids with an
+    empty or invalid geometry (e.g. a self-intersecting "bow-tie") are written as they are,
+    with a warning each: ``geogrid validate`` counts them as errors.
     """
+    names = levels.split(",") if levels else None
     plan = io.read_plan(
         source,
         columns=parse_columns(column),
         layer=layer,
-        levels=levels.split(",") if levels else None,
+        levels=names,
         name=name,
         crs=crs,
         force_crs=force_crs,
+        layer_levels=parse_layer_levels(layer_level, names) or None,
     )
     io.write_plan(plan, output)
     out.print(

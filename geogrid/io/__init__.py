@@ -16,6 +16,10 @@ Shapefile          ``NAME.shp`` (grids, short column names), ``NAME_units.shp``,
                    ``NAME_staff.csv`` and ``NAME.geogrid.json`` (metadata) side by side
 =================  ==========================================================================
 
+Read, never written: drawings — DXF from CAD, KML/KMZ from phone maps and Google Earth
+(:func:`read_drawing`) — and a ``.zip`` holding one plan file, e.g. a zipped Shapefile
+(:func:`unpack_zip`, safe against zip bombs and path traversal).
+
 A file without geogrid's metadata (e.g. a layer someone drew in QGIS) is read as a grids
 layer, with ``columns`` mapping the model's names to the file's own. Writes go to a temporary
 file first and replace the target only when complete, so a failed write leaves nothing behind.
@@ -24,6 +28,9 @@ The package keeps one concept per module, data flowing one way:
 
 ================  ==========================================================================
 ``formats``       suffix → plan format, level names, names shared by readers and writers
+``archives``      zips opened safely: size cap, no path traversal (:func:`unpack_zip`)
+``dxf``, ``kml``  the raw outlines and labels of a CAD or phone-map drawing
+``drawings``      a drawing as a grids layer: codes, levels, parents (:func:`read_drawing`)
 ``layers``        one vector layer with the shared checks (:func:`read_layer`,
                   :func:`read_areas`)
 ``plans``         reading plans (:func:`read_plan`)
@@ -36,7 +43,15 @@ The package keeps one concept per module, data flowing one way:
 
 from __future__ import annotations
 
-from geogrid.io.formats import DEFAULT_LEVEL_NAMES, FORMATS, plan_format
+from geogrid.io.archives import unpack_zip
+from geogrid.io.drawings import DRAWING_FORMATS, read_drawing
+from geogrid.io.formats import (
+    DEFAULT_LEVEL_NAMES,
+    FORMATS,
+    READ_ONLY_FORMATS,
+    plan_format,
+    sniff_suffix,
+)
 from geogrid.io.geojson import GEOJSON_MEDIA_TYPE, plan_to_geojson, plan_to_geojson_bytes
 from geogrid.io.households import read_households
 from geogrid.io.layers import read_areas, read_layer
@@ -46,18 +61,23 @@ from geogrid.io.writing import write_plan
 
 __all__ = [
     "DEFAULT_LEVEL_NAMES",
+    "DRAWING_FORMATS",
     "FORMATS",
     "GEOJSON_MEDIA_TYPE",
     "POINT_FORMATS",
     "POINT_OUTPUT_FORMATS",
+    "READ_ONLY_FORMATS",
     "plan_format",
     "plan_to_geojson",
     "plan_to_geojson_bytes",
     "read_areas",
+    "read_drawing",
     "read_households",
     "read_layer",
     "read_plan",
     "read_points",
+    "sniff_suffix",
+    "unpack_zip",
     "write_plan",
     "write_points",
 ]

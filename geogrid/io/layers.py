@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ __all__ = [
     "read_layer",
 ]
 
-_GEOJSON = (".geojson", ".json")  # RFC 7946: lon/lat WGS84 by definition, whatever was drawn
+# lon/lat WGS84 by definition (GeoJSON: RFC 7946; KML: OGC 07-147), whatever was drawn
+_IMPLICIT_LONLAT = (".geojson", ".json", ".kml", ".kmz")
 _LONLAT = "EPSG:4326"
 
 
@@ -179,7 +180,11 @@ def _check_crs(
 ) -> gpd.GeoDataFrame:
     """``frame`` in the CRS of its coordinates, checked; GCJ-02 / BD-09 converted to EPSG:4490."""
     resolved = resolve_crs(
-        frame.crs, crs, implicit=path.suffix.lower() in _GEOJSON, force=force, where=path.name
+        frame.crs,
+        crs,
+        implicit=path.suffix.lower() in _IMPLICIT_LONLAT,
+        force=force,
+        where=path.name,
     )
     if isinstance(resolved, str):  # gcj02 / bd09: checked as lon/lat degrees, then converted
         labelled = frame.set_crs(_LONLAT, allow_override=True)
@@ -189,6 +194,27 @@ def _check_crs(
         frame = frame.set_crs(resolved, allow_override=True)
     _raise_crs_problem(frame, path)
     return frame
+
+
+def _map_columns(
+    frame: gpd.GeoDataFrame, columns: Mapping[str, str], path: Path
+) -> gpd.GeoDataFrame:
+    """``frame`` with the file's columns renamed to the model's (``{"code": "WGBM"}``).
+
+    A column already named as the model's is replaced by the one mapped to it (unless it is
+    itself mapped elsewhere); a mapped column the file lacks is an error listing its columns.
+    """
+    missing = [theirs for theirs in columns.values() if theirs not in frame.columns]
+    if missing:
+        raise PlanFileError(
+            f"{path.name}: no column(s) {', '.join(missing)} to map; "
+            f"the file has {', '.join(map(str, frame.columns.drop(frame.geometry.name)))}"
+        )
+    replaced = [ours for ours, theirs in columns.items() if ours != theirs]
+    frame = frame.drop(
+        columns=[c for c in replaced if c in frame.columns and c not in columns.values()]
+    )
+    return frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
 
 
 def _raise_crs_problem(frame: gpd.GeoDataFrame, path: Path) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from pyogrio.errors import DataLayerError, DataSourceError
 
 from geogrid import crs as gcrs
 from geogrid.errors import CRSError, InvalidInputError, PlanFileError
+from geogrid.io.archives import DEFAULT_MAX_UNPACKED, unpack_zip
+from geogrid.io.drawings import read_drawing
 from geogrid.io.formats import (
     _FORMAT_VERSION,
     _META_FIELDS,
@@ -34,6 +37,7 @@ from geogrid.io.layers import (
     _check_crs,
     _feature,
     _first_line,
+    _map_columns,
     _quiet_reading,
     _unknown_crs,
     _unreadable_geometry,
@@ -56,16 +60,22 @@ def read_plan(
     name: str | None = None,
     crs: Any = None,
     force_crs: bool = False,
+    layer_levels: Mapping[str, int] | None = None,
+    max_bytes: int = DEFAULT_MAX_UNPACKED,
 ) -> GridPlan:
-    """Read a plan file written by geogrid, or import someone else's grids layer.
+    """Read a plan file written by geogrid, or import someone else's grids layer or drawing.
 
     Parameters
     ----------
     path
-        A ``.gpkg``, ``.geojson``/``.json``, ``.parquet`` or ``.shp`` file.
+        A ``.gpkg``, ``.geojson``/``.json``, ``.parquet`` or ``.shp`` file; a drawing, ``.dxf``
+        (CAD) or ``.kml``/``.kmz`` (phone maps, Google Earth), read by
+        :func:`geogrid.io.drawings.read_drawing`; or a ``.zip`` holding one of these (a zipped
+        Shapefile), unpacked safely by :func:`geogrid.io.archives.unpack_zip`.
     columns
         For foreign files: the model's column names mapped to the file's, e.g.
-        ``{"code": "WGBM", "name": "WGMC", "parent_code": "SQBM", "households": "HS"}``.
+        ``{"code": "WGBM", "name": "WGMC", "parent_code": "SQBM", "households": "HS"}``; a
+        column of the model's name already in the file is replaced.
     layer
         Layer to read from a multi-layer foreign file (default: ``grids`` or the only layer).
     levels
@@ -81,6 +91,10 @@ def read_plan(
         error naming both (:func:`geogrid.reproject.resolve_crs`).
     force_crs
         Let ``crs`` win over the file's declaration (for a file whose CRS is wrong).
+    layer_levels
+        For a drawing: DXF layer or KML folder → level (1 = top); default from nesting.
+    max_bytes
+        Cap of the unpacked size of a ``.zip`` or ``.kmz``.
 
     Returns
     -------
@@ -100,15 +114,39 @@ def read_plan(
         ``crs`` or does not fit the coordinates, or a coordinate is not a finite number.
     """
     path = Path(path)
-    kind = plan_format(path)
+    kind = plan_format(path, reading=True)
     if not path.exists():
         raise PlanFileError(f"{path}: no such file")
-    reader = {
-        "gpkg": _read_gpkg,
-        "geojson": _read_geojson,
-        "parquet": _read_parquet,
-        "shapefile": _read_shapefile,
-    }[kind]
+    if kind == "zip":
+        with tempfile.TemporaryDirectory() as folder:
+            inner = unpack_zip(path, folder, max_bytes=max_bytes)
+            return read_plan(
+                inner,
+                columns=columns,
+                layer=layer,
+                levels=levels,
+                name=name or path.stem,
+                crs=crs,
+                force_crs=force_crs,
+                layer_levels=layer_levels,
+                max_bytes=max_bytes,
+            )
+    if kind in ("dxf", "kml"):
+        mapping, columns = columns, None  # mapped by the drawing reader, before levels and parents
+
+        def reader(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[str, Any]]:
+            found = read_drawing(
+                path, columns=mapping, layer_levels=layer_levels, crs=crs, max_bytes=max_bytes
+            )
+            return found, None, None, {}
+
+    else:
+        reader = {
+            "gpkg": _read_gpkg,
+            "geojson": _read_geojson,
+            "parquet": _read_parquet,
+            "shapefile": _read_shapefile,
+        }[kind]
     try:
         with _quiet_reading():
             grids, staff, units, meta = reader(path, layer)
@@ -366,13 +404,7 @@ def _prepare_layer(
 ) -> gpd.GeoDataFrame:
     frame = _check_crs(_with_geometry(frame, path), path, crs, force=force_crs)
     if columns:
-        missing = [theirs for theirs in columns.values() if theirs not in frame.columns]
-        if missing:
-            raise PlanFileError(
-                f"{path.name}: no column(s) {', '.join(missing)} to map; "
-                f"the file has {', '.join(map(str, frame.columns.drop(frame.geometry.name)))}"
-            )
-        frame = frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
+        frame = _map_columns(frame, columns, path)
     if "name" not in frame.columns and "code" in frame.columns:
         frame = frame.assign(name=frame["code"])  # `geogrid import` says so
     if "level" not in frame.columns and "code" in frame.columns:

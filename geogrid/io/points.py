@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geogrid.errors import PlanFileError
-from geogrid.io.layers import _GEOJSON, _LONLAT, _check_crs, _read_vector
+from geogrid.io.layers import _IMPLICIT_LONLAT, _LONLAT, _check_crs, _read_vector
 from geogrid.io.tables import TABLE_SUFFIXES, read_table, split_sheet, write_table
 from geogrid.io.writing import _staging
 from geogrid.reproject import resolve_crs
@@ -96,7 +96,9 @@ def read_points(
     if suffix not in TABLE_SUFFIXES:
         # crs names the system of the coordinates; for a file without one, it also labels it
         frame = _read_vector(path, layer)
-        resolved = resolve_crs(frame.crs, crs, implicit=suffix in _GEOJSON, where=path.name)
+        resolved = resolve_crs(
+            frame.crs, crs, implicit=suffix in _IMPLICIT_LONLAT, where=path.name
+        )
         # points from a phone map are labelled lon/lat here and shifted when located
         return _check_crs(frame, path, _LONLAT if isinstance(resolved, str) else resolved)
     table = read_table(path, sheet=sheet, encoding=encoding, expect=_COORDINATE_HEADERS)
