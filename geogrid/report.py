@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -44,6 +46,7 @@ import shapely
 from pyproj import CRS
 
 from geogrid.crs import metric_crs
+from geogrid.io.tables import write_table, write_workbook
 from geogrid.locate import (
     household_grids,
     household_weights,
@@ -56,7 +59,58 @@ from geogrid.partition.rebalance import lower_bound
 from geogrid.plan import GridPlan
 from geogrid.roles import current_roles
 
-__all__ = ["PlanReport", "grid_table", "level_summary", "plan_report", "terminal_tables"]
+__all__ = [
+    "GRID_HEADERS",
+    "LEVEL_HEADERS",
+    "PlanReport",
+    "grid_table",
+    "level_summary",
+    "plan_report",
+    "terminal_tables",
+    "write_report",
+]
+
+#: Column → header of the per-grid sheet of a written report (网格台账).
+GRID_HEADERS = {
+    "code": "网格编码",
+    "name": "网格名称",
+    "level": "层级",
+    "parent_code": "上级编码",
+    "kind": "类型",
+    "households": "户数",
+    "households_plan": "方案户数",
+    "target": "目标户数",
+    "deviation": "偏差",
+    "area_m2": "面积(平方米)",
+    "polsby_popper": "紧凑度",
+    "parts": "块数",
+    "on_barriers": "沿道路边界比例",
+    "in_band": "在区间内",
+    "largest_unit": "最大单元户数",
+    "head": "网格长",
+    "phone": "联系电话",
+}
+#: Column → header of the per-level sheet of a written report.
+LEVEL_HEADERS = {
+    "level": "层级",
+    "name": "层级名称",
+    "grids": "网格数",
+    "households": "户数",
+    "min_households": "最少户数",
+    "median_households": "中位户数",
+    "max_households": "最多户数",
+    "area_km2": "面积(平方公里)",
+    "target": "目标户数",
+    "in_band": "在区间内网格数",
+    "worst_deviation": "最大偏差",
+    "imbalance_bound": "偏差下界",
+    "moves_bound": "最少调整户数",
+    "split_grids": "不连通网格数",
+    "pp_mean": "平均紧凑度",
+    "pp_min": "最小紧凑度",
+    "on_barriers": "沿道路边界比例",
+}
+_EXCEPTION_HEADERS = {"kind": "类别", "level": "层级", "code": "网格编码", "message": "说明"}
 
 
 @dataclasses.dataclass
@@ -511,3 +565,21 @@ def _percent(value: Any, sign: bool = True) -> str:
 
 def _number(value: Any) -> str:
     return "" if value is None or pd.isna(value) else f"{float(value):,.0f}"
+
+
+def write_report(report: PlanReport, path: str | os.PathLike[str]) -> Path:
+    """Write the report as a workbook (网格台账) or, for ``.csv``, the per-grid table.
+
+    ``.xlsx``: sheets 网格 (one row per grid, :data:`GRID_HEADERS`), 层级 (one per level,
+    :data:`LEVEL_HEADERS`) and 例外 (exceptions); codes and phones as text. ``.csv``: the
+    per-grid table with the model's column names, as before.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return write_table(report.grids, path)
+    sheets = {
+        "网格": report.grids.rename(columns=GRID_HEADERS),
+        "层级": report.levels.rename(columns=LEVEL_HEADERS),
+        "例外": report.exceptions.rename(columns=_EXCEPTION_HEADERS),
+    }
+    return write_workbook(path, sheets)  # 编码 and 电话 columns are written as text

@@ -16,12 +16,15 @@ from rich.table import Table
 from geogrid import io
 from geogrid.cli._common import PlanArg, err, load_plan, out, user_errors
 from geogrid.errors import CoordinateError, InvalidInputError, PlanFileError
+from geogrid.io.tables import find_column
 from geogrid.plan import GridPlan
 from geogrid.roles import current_roles
 
 __all__ = ["locate_cmd"]
 
 _SHOWN_BAD_ROWS = 5
+_LON = ("lon", "lng", "longitude", "经度", "x")
+_LAT = ("lat", "latitude", "纬度", "y")
 
 
 @user_errors
@@ -29,11 +32,16 @@ def locate_cmd(
     plan: PlanArg,
     points: Annotated[
         Path | None,
-        typer.Argument(help="Points: CSV with lon/lat columns, or GeoPackage/GeoJSON/…"),
+        typer.Argument(
+            help="Points: a table (.xlsx/.xls/.csv, FILE:SHEET) with lon/lat columns, or "
+            "GeoPackage/GeoJSON/…"
+        ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Located points (.csv, .gpkg, .geojson, .parquet)"),
+        typer.Option(
+            "--output", "-o", help="Located points (.xlsx, .csv, .gpkg, .geojson, .parquet)"
+        ),
     ] = None,
     crs: Annotated[
         str | None,
@@ -42,8 +50,14 @@ def locate_cmd(
     lon: Annotated[float | None, typer.Option(help="One point: its longitude")] = None,
     lat: Annotated[float | None, typer.Option(help="One point: its latitude")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One point: answer as JSON")] = False,
-    lon_column: Annotated[str, typer.Option(help="CSV column of longitudes")] = "lon",
-    lat_column: Annotated[str, typer.Option(help="CSV column of latitudes")] = "lat",
+    lon_column: Annotated[
+        str | None,
+        typer.Option(help="Table column of longitudes (default: lon, lng, 经度 … when present)"),
+    ] = None,
+    lat_column: Annotated[
+        str | None,
+        typer.Option(help="Table column of latitudes (default: lat, 纬度 … when present)"),
+    ] = None,
     layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer points file")] = None,
     keep_invalid: Annotated[
         bool,
@@ -64,10 +78,14 @@ def locate_cmd(
     assert points is not None
     if output is None or output.suffix.lower() not in io.POINT_OUTPUT_FORMATS:
         raise InvalidInputError(
-            "say where to write the located points: -o located.csv (or .gpkg, .geojson, .parquet)"
+            "say where to write the located points: -o located.csv (or .xlsx, .gpkg, .geojson, "
+            ".parquet)"
         )
     frame = io.read_points(points, layer=layer, crs=crs)
-    columns = (lon_column, lat_column)
+    columns = (
+        lon_column or find_column(frame.columns, _LON) or "lon",
+        lat_column or find_column(frame.columns, _LAT) or "lat",
+    )
     missing = [c for c in columns if c not in frame.columns]
     if missing and not isinstance(frame, gpd.GeoDataFrame):
         raise PlanFileError(
@@ -104,18 +122,22 @@ def _bad_rows(
     frame: pd.DataFrame, problems: np.ndarray, bad: np.ndarray, columns: tuple[str, str], path: Path
 ) -> str:
     """The error for rows that cannot be located: how many, the first few, what to do."""
-    is_csv = path.suffix.lower() == ".csv"
+    rows = frame.attrs.get("rows")  # a table's rows as the sheet numbers them
     lines = [f"{bad.size} of {len(frame)} points cannot be located; nothing written:"]
     for i in bad[:_SHOWN_BAD_ROWS]:
-        if is_csv:  # line 1 is the header
+        if rows is not None:
             got = ", ".join(f"{c}={frame[c].iloc[i]!r}" for c in columns)
-            lines.append(f"  line {i + 2}: {problems[i]}: {got}")
+            lines.append(f"  {_row_word(path)} {rows[i]}: {problems[i]}: {got}")
         else:
             lines.append(f"  feature {i + 1}: {problems[i]}: {frame.geometry.iloc[i]}")
     if bad.size > _SHOWN_BAD_ROWS:
         lines.append(f"  … and {bad.size - _SHOWN_BAD_ROWS} more")
     lines.append("fix them, or pass --keep-invalid to write them with status invalid and a reason")
     return "\n".join(lines)
+
+
+def _row_word(path: Path) -> str:
+    return "line" if path.suffix.lower() == ".csv" else "row"
 
 
 def _locate_rows(
@@ -216,7 +238,7 @@ def _print_answer(answer: dict[str, Any]) -> None:
 
 
 def _staff(grid: dict[str, Any], sep: str = "\n") -> str:
-    """ "网格长 王芳 138…" per person: the role's Chinese name (the JSON output keeps the key)."""
+    """Each person as `网格长 王芳 138…`: the role's Chinese name (the JSON output keeps the key)."""
     roles = current_roles()
     return sep.join(
         " ".join(str(v) for v in (roles.label(p["role"]), p["name"], p["phone"]) if v)

@@ -21,6 +21,7 @@ from geogrid.cli._common import (
     warn_if_offset,
 )
 from geogrid.cli.addresses import EstatesOpt, OverridesOpt, RegisterOpt, register_households
+from geogrid.io.tables import write_table
 
 __all__ = ["redraw_cmd"]
 
@@ -46,7 +47,10 @@ def redraw_cmd(
     ] = None,
     changes: Annotated[
         Path | None,
-        typer.Option(help="Change list CSV for public notice (default: beside the output)"),
+        typer.Option(
+            help="Change list for public notice, .xlsx or .csv (default: a CSV beside the "
+            "output); the lineage and cut-buildings lists take its format"
+        ),
     ] = None,
     id_column: Annotated[
         str | None,
@@ -110,10 +114,11 @@ def redraw_cmd(
     io.write_plan(result.plan, output)
     changes = changes or output.with_name(f"{output.stem}_changes.csv")
     write_notice(result.changes, changes)
-    result.lineage.to_csv(changes.with_name(f"{output.stem}_lineage.csv"), index=False)
+    table = ".xlsx" if changes.suffix.lower() == ".xlsx" else ".csv"
+    write_table(result.lineage, changes.with_name(f"{output.stem}_lineage{table}"))
     written = f"wrote {output}, the change list {changes} and the code lineage"
     if len(result.cut):
-        cut = changes.with_name(f"{output.stem}_cut_buildings.csv")
-        result.cut.to_csv(cut, index=False, encoding="utf-8-sig")
+        cut = changes.with_name(f"{output.stem}_cut_buildings{table}")
+        write_table(result.cut, cut)
         written += f"; {len(result.cut)} buildings the old grid lines cut: {cut}"
     out.print(written)

@@ -268,10 +268,34 @@ def detect_encoding(data: bytes) -> tuple[str, bool]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data, cp_isolation=list(_CANDIDATES)).best()
-    if best is None:
+    found = list(from_bytes(data, cp_isolation=list(_CANDIDATES)))
+    if not found:
         return _CANDIDATES[0], True
-    return ("big5" if best.encoding.startswith("big5") else "gb18030"), True
+    least = min(match.chaos for match in found)
+    tied = {_family(m.encoding): str(m) for m in found if m.chaos <= least + 0.01}
+    if len(tied) == 1:
+        return next(iter(tied)), True
+    # a tie (short texts): the decoding with more everyday mainland characters (GB2312) wins
+    return max(_CANDIDATES, key=lambda e: (_gb2312_share(tied[e]), e == "gb18030")), True
+
+
+def _family(encoding: str) -> str:
+    return "big5" if encoding.startswith("big5") else "gb18030"
+
+
+def _gb2312_share(text: str) -> float:
+    """Share of the CJK characters of ``text`` in GB2312 (6,763 everyday simplified ones)."""
+    cjk = [ch for ch in text if ord(ch) > 0x2E80]
+    if not cjk:
+        return 0.0
+    inside = 0
+    for ch in cjk:
+        try:
+            ch.encode("gb2312")
+            inside += 1
+        except UnicodeEncodeError:
+            pass
+    return inside / len(cjk)
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geogrid.errors import InvalidInputError
+from geogrid.io.tables import write_table
 
 __all__ = [
     "ADDRESS_COLUMNS",
@@ -143,5 +144,8 @@ def notice(changes: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_notice(changes: pd.DataFrame, path: Path) -> None:
-    """Write the posted change list as CSV in ``utf-8-sig`` (opens in Excel as Chinese text)."""
-    notice(changes).to_csv(path, index=False, encoding="utf-8-sig")
+    """Write the posted change list: ``.xlsx`` (codes as text, frozen header) or ``.csv``.
+
+    CSV is written in ``utf-8-sig``, which Excel opens as Chinese text.
+    """
+    write_table(notice(changes), path, sheet="调整公示")
