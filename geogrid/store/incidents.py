@@ -562,18 +562,22 @@ class IncidentStore:
             columns += [_T.c.lon, _T.c.lat] if relocate is not None else []
             with write_transaction(self._engine, "count incidents") as connection:
                 scopes = scopes_for(connection, caller, grid_code)
-                conditions = filter_conditions(
-                    connection,
-                    caller,
-                    grid_code=grid_code,
-                    since=since,
-                    until=until,
-                    now=now,
-                    scoped=relocate is None,
-                )
-                if grouped_in_sql:
+                figures = None
+                if grouped_in_sql:  # None: a code under two lineages, grouped in Python
+                    conditions = filter_conditions(
+                        connection, caller, since=since, until=until, now=now, scoped=False
+                    )
                     figures = sql_stats(connection, conditions, level, now, scopes)
-                else:
+                if figures is None:
+                    conditions = filter_conditions(
+                        connection,
+                        caller,
+                        grid_code=grid_code,
+                        since=since,
+                        until=until,
+                        now=now,
+                        scoped=relocate is None,
+                    )
                     rows = connection.execute(sa.select(*columns).where(*conditions)).all()
                 details = {
                     "level": level,
@@ -583,7 +587,7 @@ class IncidentStore:
                     "grouped": "reported" if relocate is None else "current",
                 }
                 insert_audit(connection, caller, "incident.stats", "incident", None, details)
-        if grouped_in_sql:
+        if figures is not None:
             return figures
         lineages = None
         if relocate is not None:

@@ -32,6 +32,7 @@ from geogrid.store.gpkg import gpkg_to_shape, shape_to_gpkg
 __all__ = [
     "INCIDENT_STATUSES",
     "LEVEL_COLUMNS",
+    "LINEAGE_INCLUDE",
     "ROLES",
     "SPATIAL_INDEXES",
     "SRID",
@@ -86,6 +87,9 @@ ROLES = ("reporter", "worker", "supervisor", "planner", "admin")
 
 LEVEL_COLUMNS = tuple(f"level{n}_code" for n in range(1, 7))
 """The incident columns holding the grid code at each level, from the top."""
+
+LINEAGE_INCLUDE = ("status", "created_at", "closed_at", "deadline")
+"""What ``ix_incidents_lineage`` carries besides the level codes: all the statistics read."""
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -433,6 +437,8 @@ incidents = sa.Table(
     sa.Column("deadline", UtcDateTime, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("escalated_at", UtcDateTime),
+    # statistics read this index alone, in its order (migration 0006)
+    sa.Index("ix_incidents_lineage", *LEVEL_COLUMNS, postgresql_include=list(LINEAGE_INCLUDE)),
     sa.CheckConstraint(f"status IN {INCIDENT_STATUSES!r}", name="status"),
     sa.CheckConstraint(f"urgency IN {URGENCIES!r}", name="urgency"),
     sqlite_autoincrement=True,
