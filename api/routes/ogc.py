@@ -3,23 +3,38 @@
 One collection per level (``level1``, ``level2``, …), so QGIS and GDAL's OAPIF driver list
 each level as a layer. Coordinates are CRS84 (lon/lat) by default; ``crs=`` the EPSG:4490
 URI answers in EPSG:4490's own axis order, latitude first, with a ``Content-Crs`` header.
+``datetime=`` (an instant) answers from the plans in force then.
+
+Paging a county (100,000 grids) page by page must not sort, filter and round the whole level
+on every request: each level's grids are made ready once per set of plan versions
+(:class:`_Level`: sorted by code, coordinates rounded, properties as JSON values, an STRtree
+for ``bbox``), so a page costs only its own features.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import math
+import threading
+import urllib.parse
+import weakref
+from collections import OrderedDict
 from typing import Annotated, Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
 
 from api.auth import locate_caller
 from api.errors import OgcParameterError
 from api.plans import LoadedCounty, PlanSource
+from api.schemas import Instant
 from geogrid.errors import NotFoundError
 
 __all__ = ["CRS84", "EPSG4490", "router"]
@@ -50,6 +65,12 @@ _CONFORMANCE = [
 _JSON = "application/json"
 _GEOJSON = "application/geo+json"
 _MAX_LIMIT = 10_000
+_DATETIME = Query(
+    description="an instant (RFC 3339, e.g. 2025-06-01T00:00:00Z): the grids of the plans in "
+    "force then; intervals are not supported",
+)
+_INSTANT: TypeAdapter[dt.datetime] = TypeAdapter(Instant)
+_CACHED_SETS = 8  # sets of plan versions whose levels are kept ready
 _PROPERTIES = [
     "code",
     "name",
@@ -73,9 +94,107 @@ class GeoJSONResponse(JSONResponse):
     media_type = _GEOJSON
 
 
-def _loaded(request: Request) -> LoadedCounty:
+def _loaded(request: Request, at: dt.datetime | None = None) -> LoadedCounty:
     source: PlanSource = request.app.state.plans
-    return source.get()
+    return source.get(at)
+
+
+def _instant(value: str | None) -> dt.datetime | None:
+    """The ``datetime`` parameter as an instant in UTC; an interval or a bad value is 400."""
+    if value is None:
+        return None
+    if "/" in value:
+        raise OgcParameterError(
+            f"datetime={value!r} is an interval, which is not supported: give one instant "
+            "(e.g. 2025-06-01T00:00:00Z) to get the grids in force then"
+        )
+    try:
+        return _INSTANT.validate_python(value.strip())
+    except ValidationError:
+        raise OgcParameterError(
+            f"datetime={value!r} is not an instant: give an RFC 3339 date-time such as "
+            "2025-06-01T00:00:00Z (or 2025-06-01T08:00:00+08:00)"
+        ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Level:
+    """One level's grids ready to page: by code, rounded, properties as JSON values."""
+
+    codes: np.ndarray
+    geometries: np.ndarray
+    properties: list[dict[str, Any]]
+    position: dict[str, int]
+
+    @classmethod
+    def of(cls, grids: pd.DataFrame) -> _Level:
+        grids = grids.sort_values("code", kind="stable")
+        codes = grids["code"].astype(str).to_numpy()
+        geometries = shapely.transform(
+            np.asarray(grids.geometry.array, dtype=object), lambda c: np.round(c, 7)
+        )
+        columns = [grids[key].to_numpy(dtype=object) for key in _PROPERTIES]
+        properties = [
+            {key: _native(value) for key, value in zip(_PROPERTIES, values, strict=True)}
+            for values in zip(*columns, strict=True)
+        ]
+        position = {code: n for n, code in enumerate(codes)}
+        return cls(codes, geometries, properties, position)
+
+    @functools.cached_property
+    def tree(self) -> shapely.STRtree:
+        """Spatial index of the level, for ``bbox`` (built on the first such request)."""
+        return shapely.STRtree(self.geometries)
+
+    def feature(self, n: int, crs: str) -> dict[str, Any]:
+        geom = self.geometries[n]
+        if crs == EPSG4490:
+            geom = shapely.transform(geom, lambda c: c[:, ::-1])
+        return {
+            "type": "Feature",
+            "id": str(self.codes[n]),
+            "geometry": shapely.geometry.mapping(geom),
+            "properties": self.properties[n],
+        }
+
+
+class _Levels:
+    """Each level of a county's grids, made ready on first use; one per set of versions."""
+
+    def __init__(self, county: LoadedCounty) -> None:
+        self._county = county
+        self._levels: dict[int, _Level] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, level: int) -> _Level:
+        with self._lock:
+            if level not in self._levels:
+                self._levels[level] = _Level.of(self._county.plan.level(level))
+            return self._levels[level]
+
+
+_ready: OrderedDict[tuple[int, ...], tuple[tuple[weakref.ref[Any], ...], _Levels]] = OrderedDict()
+_ready_lock = threading.Lock()
+
+
+def _levels(county: LoadedCounty) -> _Levels:
+    """The ready levels of ``county``'s grids, shared by every county with the same grids.
+
+    Keyed by the grids tables themselves (held weakly): a county made for ``datetime=`` with
+    the versions of the one in force shares its levels, and a new version gets new ones.
+    """
+    frames = tuple(p.plan.grids for p in county.plans)
+    key = tuple(id(f) for f in frames)
+    with _ready_lock:
+        held = _ready.get(key)
+        if held is not None and all(r() is f for r, f in zip(held[0], frames, strict=True)):
+            _ready.move_to_end(key)
+            return held[1]
+        levels = _Levels(county)
+        _ready[key] = (tuple(weakref.ref(f) for f in frames), levels)
+        while len(_ready) > _CACHED_SETS:
+            _ready.popitem(last=False)
+        return levels
 
 
 def _base(request: Request) -> str:
@@ -162,31 +281,35 @@ def items(
         str | None,
         Query(description=f"{CRS84} (default) or {EPSG4490}", json_schema_extra=_OFFERED),
     ] = None,
-) -> JSONResponse:
+    datetime: Annotated[str | None, _DATETIME] = None,
+) -> Response:
     """Grids of one level as a GeoJSON FeatureCollection, paged by ``limit``/``offset``."""
-    loaded = _loaded(request)
+    loaded = _loaded(request, _instant(datetime))
     level = _level_of(loaded, collection_id)
     out_crs = _crs(crs, "crs")
-    grids = loaded.plan.level(level).sort_values("code", kind="stable")
+    grids = _levels(loaded)[level]
     if bbox is not None:
-        grids = grids[grids.intersects(_bbox(bbox, _crs(bbox_crs, "bbox-crs")))]
-    page = grids.iloc[offset : offset + limit]
+        box = _bbox(bbox, _crs(bbox_crs, "bbox-crs"))
+        matched = np.sort(grids.tree.query(box, predicate="intersects"))
+    else:
+        matched = np.arange(len(grids.codes))
+    page = matched[offset : offset + limit]
     base = f"{_base(request)}/collections/{collection_id}/items"
     links = [_link(str(request.url), "self", _GEOJSON)]
-    if offset + limit < len(grids):
+    if offset + limit < len(matched):
         query = dict(request.query_params) | {"offset": str(offset + limit), "limit": str(limit)}
-        links.append(
-            _link(f"{base}?{'&'.join(f'{k}={v}' for k, v in query.items())}", "next", _GEOJSON)
-        )
+        links.append(_link(f"{base}?{_query(query)}", "next", _GEOJSON))
     body = {
         "type": "FeatureCollection",
-        "features": [_feature(row, out_crs) for _, row in page.iterrows()],
-        "numberMatched": len(grids),
+        "features": [grids.feature(int(n), out_crs) for n in page],
+        "numberMatched": len(matched),
         "numberReturned": len(page),
         "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": links,
     }
-    return JSONResponse(body, media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+    return Response(
+        orjson.dumps(body), media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"}
+    )
 
 
 @router.get(
@@ -199,16 +322,19 @@ def item(
     collection_id: str,
     feature_id: str,
     crs: Annotated[str | None, Query(json_schema_extra=_OFFERED)] = None,
+    datetime: Annotated[str | None, _DATETIME] = None,
 ) -> JSONResponse:
     """One grid, by code."""
-    loaded = _loaded(request)
+    at = _instant(datetime)
+    loaded = _loaded(request, at)
     level = _level_of(loaded, collection_id)
     out_crs = _crs(crs, "crs")
-    rows = loaded.plan.level(level)
-    rows = rows[rows["code"] == feature_id]
-    if rows.empty:
-        raise NotFoundError(f"no grid {feature_id!r} in collection {collection_id!r}")
-    feature = _feature(rows.iloc[0], out_crs)
+    grids = _levels(loaded)[level]
+    n = grids.position.get(feature_id)
+    if n is None:
+        when = "" if at is None else f" in force at {at.isoformat()}"
+        raise NotFoundError(f"no grid {feature_id!r} in collection {collection_id!r}{when}")
+    feature = grids.feature(n, out_crs)
     base = f"{_base(request)}/collections/{collection_id}"
     feature["links"] = [
         _link(str(request.url), "self", _GEOJSON),
@@ -270,16 +396,9 @@ def _bbox(value: str, crs: str) -> shapely.Geometry:
     return shapely.box(a, b, c, d)
 
 
-def _feature(row: pd.Series, crs: str) -> dict[str, Any]:
-    geom = shapely.transform(row.geometry, lambda c: np.round(c, 7))
-    if crs == EPSG4490:
-        geom = shapely.transform(geom, lambda c: c[:, ::-1])
-    return {
-        "type": "Feature",
-        "id": str(row["code"]),
-        "geometry": shapely.geometry.mapping(geom),
-        "properties": {key: _native(row[key]) for key in _PROPERTIES},
-    }
+def _query(params: dict[str, str]) -> str:
+    """A query string, its values encoded (a ``+08:00`` offset stays an offset)."""
+    return urllib.parse.urlencode(params, safe=",:")
 
 
 def _native(value: object) -> object:
