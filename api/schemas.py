@@ -39,6 +39,7 @@ __all__ = [
     "StaffRef",
     "StatsOut",
     "TransitionIn",
+    "VersionRef",
     "as_utc",
 ]
 
@@ -100,11 +101,16 @@ class NearestOut(BaseModel):
     distance_m: float = Field(examples=[152.3])
 
 
-class PlanRef(BaseModel):
-    """The plan version that answered."""
+class VersionRef(BaseModel):
+    """A plan version, by name and number."""
 
     name: str
     version: int | None
+
+
+class PlanRef(VersionRef):
+    """The plan version that answered."""
+
     jurisdiction: str | None = Field(
         default=None, description="code of the area the plan governs (街道/乡镇/社区 …)"
     )
@@ -264,7 +270,7 @@ class IncidentOut(BaseModel):
     located: Literal["inside", "outside"] = Field(description="outside: in no grid of the plan")
     level_codes: list[str] = Field(description="grid code per level, top level first")
     grid_code: str | None
-    plan: PlanRef | None
+    plan: VersionRef | None
     staff: list[StaffRef]
     assignee: str | None
     reporter_name: str | None = Field(examples=["张*"])
