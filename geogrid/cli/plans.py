@@ -128,8 +128,19 @@ def import_(
     crs: CrsOpt = None,
     force_crs: ForceCrsOpt = False,
     layer_level: LayerLevelOpt = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="Text encoding of a Shapefile's attributes (gbk, big5, utf-8); default: its "
+            ".cpg, else detected — a sample of the names read is shown"
+        ),
+    ] = None,
 ) -> None:
     """Import or convert a plan (GeoPackage, GeoJSON, GeoParquet, Shapefile or its zip, DXF, KML/KMZ).
+
+    Staff in the layer's attributes come along: map a column of names to a role and one of
+    phones to ``ROLE_phone`` (``-c head=WGZ -c head_phone=DH -c full_time=ZZWGY``); columns
+    already named as a role (网格长, 专职网格员 …, phones 网格长电话) are taken as they are.
 
     A DXF drawing needs ``--crs`` (the surveyor's system, e.g. EPSG:4546); a KML/KMZ traced
     on a phone map needs ``--crs gcj02`` (AMap, Tencent) or ``bd09`` (Baidu). Grids with an
@@ -146,7 +157,9 @@ def import_(
         crs=crs,
         force_crs=force_crs,
         layer_levels=parse_layer_levels(layer_level, names) or None,
+        encoding=encoding,
     )
+    _show_encoding(source, encoding, plan)
     io.write_plan(plan, output)
     out.print(
         f"wrote {len(plan.grids)} grids, {len(plan.staff)} staff, {len(plan.units)} units to {output}"
@@ -160,6 +173,18 @@ def import_(
             f"{len(broken)} grid(s) with an empty or invalid geometry, errors for `geogrid "
             f"validate`; repair them: geogrid validate --fix {output} -o FIXED"
         )
+
+
+def _show_encoding(source: Path, encoding: str | None, plan: Any) -> None:
+    """Never a silent guess: how a Shapefile's text was read, and a sample of its names."""
+    from geogrid.io.dbf import dbf_encoding
+
+    found = dbf_encoding(source, encoding) if source.suffix.lower() == ".shp" else None
+    if found is None:
+        return
+    sample = "、".join(map(str, plan.grids["name"].head(5)))
+    (warn if found.guessed else out.print)(f"{found.describe()}")
+    print_line(f"  names read: {sample}")
 
 
 def _warn_defaults(plan: Any, columns: dict[str, str]) -> None:
@@ -182,7 +207,11 @@ def report(
     plan: PlanArg,
     households: Annotated[
         str | None,
-        typer.Option("--households", help="Recount households from these (FILE[:LAYER])"),
+        typer.Option(
+            "--households",
+            help="Recount households from these (FILE[:LAYER]; a register .xlsx[:SHEET] or "
+            ".csv: a 户数 column, else one household per 户号, else per row)",
+        ),
     ] = None,
     count_column: Annotated[
         str | None,
@@ -200,6 +229,15 @@ def report(
         int | None, typer.Option(help="Level the band applies to (default 2, the grids)")
     ] = None,
     csv: Annotated[Path | None, typer.Option(help="Write the per-grid table as CSV")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report: .xlsx (网格台账: grids, levels, exceptions; Chinese "
+            "headers) or .csv (the per-grid table)",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
     households_register: RegisterOpt = None,
     estates: EstatesOpt = None,
@@ -235,6 +273,10 @@ def report(
     )
     if csv is not None:
         result.grids.to_csv(csv, index=False)
+    if output is not None:
+        from geogrid.report import write_report
+
+        write_report(result, output)
     if as_json:
         doc = {"plan": loaded.name, **result.to_dict()}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")

@@ -13,7 +13,7 @@ import pandas as pd
 from geogrid import crs as gcrs
 from geogrid.errors import PlanFileError
 from geogrid.io.layers import read_layer
-from geogrid.io.tables import TABLE_SUFFIXES, Table, read_table
+from geogrid.io.tables import TABLE_SUFFIXES, Table, read_table, split_sheet
 from geogrid.plan import PLAN_CRS
 
 __all__ = [
@@ -59,7 +59,8 @@ def read_households(
     geopandas.GeoDataFrame
         The file's columns plus an integer ``households`` column.
     """
-    path = Path(path)
+    path, sheet = split_sheet(path)
+    layer = layer or sheet
     if path.suffix.lower() in TABLE_SUFFIXES:
         frame = _households_table(path, crs, layer, count_column)
     else:

@@ -19,6 +19,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 
 from geogrid import crs as gcrs
 from geogrid.errors import CRSError, PlanFileError
+from geogrid.io.dbf import dbf_encoding
 from geogrid.polygons import REPAIR_HINT, polygon_problem
 from geogrid.reproject import frame_to_plan, resolve_crs
 
@@ -79,7 +80,7 @@ def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         raise PlanFileError(f"{path}: no such file")
     try:
         with _quiet_reading():
-            frame = pyogrio.read_dataframe(path, layer=layer)
+            frame = pyogrio.read_dataframe(path, layer=layer, encoding=_dbf_text(path))
     except GdalCRSError as exc:
         raise CRSError(_unknown_crs(path, exc)) from exc
     except (DataSourceError, DataLayerError) as exc:
@@ -87,6 +88,12 @@ def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     except shapely.errors.GEOSException as exc:
         raise PlanFileError(_unreadable_geometry(path, layer, exc)) from exc
     return _with_geometry(frame, path)
+
+
+def _dbf_text(path: Path) -> str | None:
+    """The encoding of a Shapefile without ``.cpg`` (GBK …, detected); else GDAL's choice."""
+    found = dbf_encoding(path) if path.suffix.lower() == ".shp" else None
+    return found.encoding if found else None
 
 
 def read_areas(

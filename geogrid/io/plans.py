@@ -24,6 +24,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from geogrid import crs as gcrs
 from geogrid.errors import CRSError, InvalidInputError, PlanFileError
 from geogrid.io.archives import DEFAULT_MAX_UNPACKED, unpack_zip
+from geogrid.io.dbf import dbf_encoding
 from geogrid.io.drawings import read_drawing
 from geogrid.io.formats import (
     _FORMAT_VERSION,
@@ -43,6 +44,7 @@ from geogrid.io.layers import (
     _unreadable_geometry,
     _with_geometry,
 )
+from geogrid.io.rosters import staff_from_attributes
 from geogrid.plan import STAFF_COLUMNS, GridPlan
 from geogrid.polygons import REPAIR_HINT
 
@@ -62,6 +64,7 @@ def read_plan(
     force_crs: bool = False,
     layer_levels: Mapping[str, int] | None = None,
     max_bytes: int = DEFAULT_MAX_UNPACKED,
+    encoding: str | None = None,
 ) -> GridPlan:
     """Read a plan file written by geogrid, or import someone else's grids layer or drawing.
 
@@ -95,6 +98,9 @@ def read_plan(
         For a drawing: DXF layer or KML folder → level (1 = top); default from nesting.
     max_bytes
         Cap of the unpacked size of a ``.zip`` or ``.kmz``.
+    encoding
+        The text encoding of a foreign Shapefile's attributes (``gbk``, ``big5``, ``utf-8``);
+        default: its ``.cpg``, else detected (:func:`geogrid.io.dbf.dbf_encoding`).
 
     Returns
     -------
@@ -130,6 +136,7 @@ def read_plan(
                 force_crs=force_crs,
                 layer_levels=layer_levels,
                 max_bytes=max_bytes,
+                encoding=encoding,
             )
     if kind in ("dxf", "kml"):
         mapping, columns = columns, None  # mapped by the drawing reader, before levels and parents
@@ -145,7 +152,7 @@ def read_plan(
             "gpkg": _read_gpkg,
             "geojson": _read_geojson,
             "parquet": _read_parquet,
-            "shapefile": _read_shapefile,
+            "shapefile": lambda path, layer: _read_shapefile(path, layer, encoding),
         }[kind]
     try:
         with _quiet_reading():
@@ -169,6 +176,8 @@ def read_plan(
             f"{path.name}: no grids (网格) in the file; a plan needs at least one grid polygon"
         )
     grids = _prepare_layer(grids, path, crs, columns, force_crs)
+    if staff is None:  # a foreign layer: staff in its attribute columns (网格长 WGZ …)
+        grids, staff = staff_from_attributes(grids, path.name)
     units = (
         _prepare_layer(units, path, crs, None, force_crs)
         if units is not None and len(units)
@@ -245,9 +254,14 @@ def _read_parquet(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[st
     return grids, staff, units, meta
 
 
-def _read_shapefile(path: Path, layer: str | None) -> tuple[Any, Any, Any, dict[str, Any]]:
+def _read_shapefile(
+    path: Path, layer: str | None, encoding: str | None = None
+) -> tuple[Any, Any, Any, dict[str, Any]]:
     sidecar = path.with_suffix(".geogrid.json")
-    grids = pyogrio.read_dataframe(path, encoding="UTF-8" if sidecar.exists() else None)
+    text = None if sidecar.exists() else dbf_encoding(path, encoding)
+    grids = pyogrio.read_dataframe(
+        path, encoding="UTF-8" if sidecar.exists() else (text.encoding if text else None)
+    )
     if not sidecar.exists():
         return grids, None, None, {}
     back = {short: long for long, short in _SHP_NAMES.items()}

@@ -96,9 +96,7 @@ def read_points(
     if suffix not in TABLE_SUFFIXES:
         # crs names the system of the coordinates; for a file without one, it also labels it
         frame = _read_vector(path, layer)
-        resolved = resolve_crs(
-            frame.crs, crs, implicit=suffix in _IMPLICIT_LONLAT, where=path.name
-        )
+        resolved = resolve_crs(frame.crs, crs, implicit=suffix in _IMPLICIT_LONLAT, where=path.name)
         # points from a phone map are labelled lon/lat here and shifted when located
         return _check_crs(frame, path, _LONLAT if isinstance(resolved, str) else resolved)
     table = read_table(path, sheet=sheet, encoding=encoding, expect=_COORDINATE_HEADERS)
