@@ -93,6 +93,15 @@ class BuildingIndex:
     lookup: dict[tuple[str, str | None], list[int]]
     estates: dict[str, list[int]]
 
+    @functools.cached_property
+    def numbers(self) -> dict[str, set[str]]:
+        """Estate key → the building numbers in it (for the reasons of unmatched rows)."""
+        found: dict[str, set[str]] = {}
+        for key, number in self.lookup:
+            if number:
+                found.setdefault(key, set()).add(number)
+        return found
+
     @classmethod
     def from_layers(
         cls,
@@ -363,13 +372,12 @@ def match_parts(
     resolved = resolve_estates(
         list(distinct), list(index.estates), min_score=min_score, margin=margin
     )
-    buildings = parts["building"].astype(object).where(parts["building"].notna(), None)
-    pairs = pd.DataFrame({"estate": codes, "building": buildings.to_numpy()})
-    pair_codes, pair_values = pd.factorize(
-        pd.MultiIndex.from_frame(pairs.fillna({"building": "\0"}))
-    )
+    numbers, written = pd.factorize(parts["building"].astype(object))  # -1: no number
+    width = len(written) + 1
+    pair_codes, pairs = pd.factorize(codes.astype(np.int64) * width + numbers + 1)
     answers = [
-        _building(resolved[e], None if b == "\0" else b, index) for e, b in pair_values.tolist()
+        _building(resolved[p // width], written[p % width - 1] if p % width else None, index)
+        for p in pairs.tolist()
     ]
     table = pd.DataFrame(answers, columns=list(MATCH_COLUMNS))
     out = table.iloc[pair_codes].set_index(parts.index)
@@ -424,7 +432,7 @@ def _building(estate: EstateMatch, number: str | None, index: BuildingIndex) -> 
 
 
 def _numbers(index: BuildingIndex, key: str) -> str:
-    numbers = sorted({n for (k, n) in index.lookup if k == key and n}, key=_natural)
+    numbers = sorted(index.numbers.get(key, ()), key=_natural)
     if not numbers:
         return "its buildings have no numbers: add a number column or name them N号楼"
     head = "、".join(numbers[:12])

@@ -15,7 +15,6 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -75,7 +74,6 @@ REVIEW_ID = "楼栋编号(building_id)"
 """The review sheet's column the planner fills in with the right building's id."""
 _REVIEW_SHEET, _BUILDINGS_SHEET = "待核对 review", "楼栋 buildings"
 _ROW = "行号"
-_HEADER_SCAN = 20
 
 
 @dataclasses.dataclass
@@ -122,84 +120,33 @@ class RegisterMatch:
         )
 
 
-def read_register(path: str | os.PathLike[str], *, sheet: str | int | None = None) -> pd.DataFrame:
+def read_register(path: str | os.PathLike[str], *, sheet: str | None = None) -> pd.DataFrame:
     """Read a register sheet as text, its header row found below any title rows.
 
     Parameters
     ----------
     path
-        ``.xlsx``/``.xls`` (``sheet`` a name or 0-based position, default the first) or
-        ``.csv`` (UTF-8 or GB18030).
+        ``.xlsx``/``.xls`` (``FILE:SHEET`` or ``sheet`` chooses the sheet, default the first)
+        or ``.csv`` (UTF-8, GBK/GB18030 or Big5); read by :func:`geogrid.io.tables.read_table`.
 
     Returns
     -------
     pandas.DataFrame
-        Every column as text (empty cells ``""``), with the sheet's row numbers as the index
-        (the header row is the one holding an address column or parts such as 小区 and 楼栋).
+        Every column as text (empty cells ``""``), indexed by the rows' numbers in the sheet
+        (the header is the row holding an address column or parts such as 小区 and 楼栋).
     """
-    path = Path(path)
-    if not path.exists():
-        raise PlanFileError(f"{path}: no such file")
-    raw = _raw_table(path, sheet)
-    header = _header_row(raw, path)
-    names = [_header_name(v, i) for i, v in enumerate(raw.iloc[header].tolist())]
-    body = raw.iloc[header + 1 :].copy()
-    body.columns = pd.Index(names)
-    body = body.loc[:, [not n.startswith("_col") for n in names]]
-    body = body.fillna("").astype(str).apply(lambda c: c.str.strip())
-    body = body[(body != "").any(axis=1)]
-    body.index = pd.Index(body.index.to_numpy() + 1, name="row")  # the sheet's own numbering
-    return body
+    from geogrid.io.tables import read_table
 
-
-def _raw_table(path: Path, sheet: str | int | None) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            for encoding in ("utf-8-sig", "gb18030"):
-                try:
-                    return pd.read_csv(
-                        path, header=None, dtype=str, keep_default_na=False, encoding=encoding
-                    )
-                except UnicodeDecodeError:
-                    continue
-            raise PlanFileError(f"{path.name}: not UTF-8 or GB18030 text; save it as UTF-8")
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(
-                path,
-                sheet_name=0 if sheet is None else sheet,
-                header=None,
-                dtype=str,
-                engine=_excel_engine(suffix),
-            )
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise PlanFileError(f"{path.name}: cannot read the register ({exc})") from exc
-    raise PlanFileError(f"{path.name}: give the register as .xlsx, .xls or .csv")
-
-
-def _excel_engine(suffix: str) -> str | None:
-    try:
-        import python_calamine  # noqa: F401  (reads 50,000 rows in a fraction of a second)
-    except ImportError:
-        return None
-    return "calamine"
-
-
-def _header_row(raw: pd.DataFrame, path: Path) -> int:
-    known = set(ADDRESS_COLUMNS) | {n for names in _PART_COLUMNS.values() for n in names}
-    for i in range(min(_HEADER_SCAN, len(raw))):
-        cells = {str(v).strip() for v in raw.iloc[i].tolist() if pd.notna(v)}
-        if cells & set(ADDRESS_COLUMNS) or len(cells & known) >= 2:
-            return i
-    raise PlanFileError(
-        f"{path.name}: no address column in the first {_HEADER_SCAN} rows; name it one of "
-        f"{', '.join(ADDRESS_COLUMNS)} (or give 小区, 楼栋, 单元, 房号 columns)"
-    )
-
-
-def _header_name(value: Any, position: int) -> str:
-    text = "" if pd.isna(value) else str(value).strip()
-    return text or f"_col{position}"
+    known = (*ADDRESS_COLUMNS, *(n for names in _PART_COLUMNS.values() for n in names))
+    table = read_table(path, sheet=sheet, expect=known)
+    frame = table.frame.copy()
+    frame.index = pd.Index(table.rows, name="row")
+    if not set(frame.columns) & set(known):
+        raise PlanFileError(
+            f"{table.name}: no address column (header row {table.header_row}); name it one "
+            f"of {', '.join(ADDRESS_COLUMNS)} (or give 小区, 楼栋, 单元, 房号 columns)"
+        )
+    return frame
 
 
 def register_addresses(register: pd.DataFrame, address_column: str | None = None) -> pd.Series:
@@ -384,55 +331,16 @@ def write_review(match: RegisterMatch, path: str | os.PathLike[str]) -> Path:
     The planner writes the right building's id into :data:`REVIEW_ID` (ids are text cells,
     so ``way/123`` or ``0012`` stay as written) and passes the sheet back as overrides.
     """
+    from geogrid.io.tables import write_workbook
+
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise PlanFileError(f"{path.name}: write the review sheet as .xlsx")
     buildings = pd.DataFrame(
         {"楼栋编号 building_id": match.buildings.ids, "楼栋": match.buildings.labels}
     )
-    _write_sheets(path, {_REVIEW_SHEET: match.review, _BUILDINGS_SHEET: buildings})
-    return path
-
-
-def _write_sheets(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
-    """Sheets with a bold, frozen header, widths fit to the text, every cell text but numbers."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook()
-    book.remove(book.active)
-    for title, frame in sheets.items():
-        sheet = book.create_sheet(title)
-        sheet.append([str(c) for c in frame.columns])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for values in frame.itertuples(index=False):
-            sheet.append([_cell(v) for v in values])
-        sheet.freeze_panes = "A2"
-        for i, column in enumerate(frame.columns, start=1):
-            width = max([_width(column), *(_width(v) for v in frame[column].head(500))])
-            sheet.column_dimensions[get_column_letter(i)].width = min(60, width + 2)
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
-                if isinstance(cell.value, str):
-                    cell.number_format = "@"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.part")
-    book.save(staged)
-    os.replace(staged, path)
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, np.integer | int) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return None if np.isnan(value) else float(value)
-    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
-def _width(value: Any) -> int:
-    text = str(value)
-    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+    sheets = {_REVIEW_SHEET: match.review, _BUILDINGS_SHEET: buildings}
+    return write_workbook(path, sheets, text_columns=(REVIEW_ID, "楼栋编号 building_id"))
 
 
 def read_review(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -440,13 +348,13 @@ def read_review(path: str | os.PathLike[str]) -> dict[str, str]:
 
     Rows whose :data:`REVIEW_ID` is empty are left out (still to review).
     """
+    from geogrid.io.tables import read_table
+
     path = Path(path)
-    if not path.exists():
-        raise PlanFileError(f"{path}: no such file")
     try:
-        frame = pd.read_excel(path, sheet_name=0, dtype=str, engine=_excel_engine(".xlsx"))
-    except (ValueError, OSError) as exc:
-        raise PlanFileError(f"{path.name}: cannot read the review sheet ({exc})") from exc
+        frame = read_table(path, sheet=_REVIEW_SHEET, expect=("地址", REVIEW_ID)).frame
+    except PlanFileError:  # saved with its sheets renamed: the first one
+        frame = read_table(path, expect=("地址", REVIEW_ID)).frame
     column = next((c for c in frame.columns if "building_id" in str(c)), None)
     if column is None or "地址" not in frame.columns:
         raise PlanFileError(
