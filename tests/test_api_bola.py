@@ -111,7 +111,7 @@ OPEN = {
     "GET /locate", "POST /locate", "GET /ogc", "GET /ogc/conformance", "GET /ogc/collections",
     "GET /ogc/collections/{collection_id}", "GET /ogc/collections/{collection_id}/items",
     "GET /ogc/collections/{collection_id}/items/{feature_id}", "GET /maps/wall.pdf",
-    "GET /maps/web.html", "GET /maps/grids/{code}/sign.pdf", "GET /categories",
+    "GET /maps/web.html", "GET /maps/grids/{code}/sign.pdf", "GET /categories", "GET /roles",
     # reporting is by location, not by scope: a reporter app bound anywhere reports anywhere,
     # and the answer shows only the new incident and its grid's public staff
     "POST /incidents",

@@ -387,3 +387,14 @@ def test_the_service_uses_its_roles_file(building_service) -> None:
         "part_time",
     ]
     assert "building_head 楼栋长" in schema["StaffOut"]["properties"]["role"]["description"]
+
+
+def test_the_service_lists_its_roles_in_order(building_service) -> None:
+    client, _ = building_service
+    roles = client.get("/roles").json()  # open, like the signs that print them
+    assert [(r["key"], r["name"]) for r in roles][:3] == [
+        ("head", "网格长"),
+        ("building_head", "楼栋长"),
+        ("full_time", "专职网格员"),
+    ]
+    assert "楼长" in roles[1]["aliases"] and roles[0]["head"] and not roles[2]["head"]

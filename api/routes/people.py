@@ -13,9 +13,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
 
 from api.auth import CurrentCaller, store_of
 from api.schemas_people import PersonOut
+from geogrid.roles import current_roles
 from geogrid.store import PlanStore
 from geogrid.store.people import MAX_QUERY
 
@@ -54,3 +56,34 @@ def get_person(
 ) -> PersonOut:
     """One person with every assignment: grid, role, plan versions, from, to (404 if unknown)."""
     return PersonOut.of(store.staff().people().get(person_id, caller=caller))
+
+
+class RoleOut(BaseModel):
+    """One configured staff role, in the order used everywhere (signs, maps, legends)."""
+
+    key: str = Field(examples=["head"], description="what plans, stores and the API carry")
+    name: str = Field(examples=["网格长"], description="what signs, cards and maps print")
+    name_en: str = Field(examples=["grid head"])
+    head: bool = Field(description="the grid's responsible head")
+    worker: bool = Field(description="a grid worker residents contact")
+    aliases: list[str] = Field(description="other spellings accepted on input")
+
+
+@router.get("/roles", response_model=list[RoleOut], tags=["staff"])
+def list_roles() -> list[RoleOut]:
+    """The staff roles this service is configured with (``GEOGRID_ROLES_FILE``), in order.
+
+    Public, like the signs that print them: an app shows 网格长 for `head` without a table
+    of its own.
+    """
+    return [
+        RoleOut(
+            key=role.key,
+            name=role.name,
+            name_en=role.name_en,
+            head=role.head,
+            worker=role.worker,
+            aliases=list(role.aliases),
+        )
+        for role in current_roles()
+    ]
