@@ -179,9 +179,14 @@ def _community(c: int, geom: Any, areas: range, spec: dict[str, Any], crs: CRS, 
         site_list = _sites(a, spec, label)
         households = int(spec["households"][a])
         if urban:
-            buildings, _, placed = synth.urban_community(
-                land[i], households, rng, sites=site_list, spacing=160, per_building=18, most=40
-            )
+            need = 2 * int(spec["homes_micro"][a])  # units enough for its micro-grids
+            for dx, dy, per in ((40.0, 26.0, 12.0), (30.0, 20.0, 8.0), (24.0, 16.0, 6.0)):
+                buildings, _, placed = synth.urban_community(
+                    land[i], households, rng, sites=site_list, spacing=160,
+                    per_building=per, most=40, lattice=(dx, dy),
+                )  # fmt: skip
+                if len(buildings) >= need:
+                    break
             rows = buildings.assign(area=label)
         else:
             m = int(spec["micro"]["rural"][a - ESTATES])
@@ -260,7 +265,9 @@ def build_plan(
     plans = []
     for area in j.areas:  # each level-3 area (given) in lon/lat; its community is their union
         assert area.hamlets is not None
-        lands = area.hamlets.geometry.to_numpy()
+        # edges cut short, as the runner does for every area: neighbours' vertices along a
+        # shared edge then meet within micrometres in lon/lat
+        lands = shapely.segmentize(area.hamlets.geometry.to_numpy(), 50.0)
         plans.append((area, lands, geoms_to_plan_crs(lands, crs)))
     community_ll = [shapely.union_all(ll) for _, _, ll in plans]
     rows.append(
@@ -349,7 +356,8 @@ def _below(
         row5.update({"kind": kind, "name": f"{row4['name']}{h + 1}单元"})
         inner = mid.assignment == h
         cell = subset_units(sub, inner)
-        low = partition(cell, grids=max(1, share5[h]), seed=seed)
+        units_here = int((cell.table["households"] > 0).sum())
+        low = partition(cell, grids=max(1, min(share5[h], units_here)), seed=seed)
         rows6, codes6 = micro_grid_rows(low, str(row5["code"]), str(row5["name"]), taken,
                                         level=6, parent=fit)  # fmt: skip
         for r in rows6:
@@ -367,16 +375,13 @@ def _capped(total: int, result: Any, units: Any) -> list[int]:
     room = [int(has[result.assignment == g].sum()) for g in free]
     loads = [float(result.loads[result.assignment == g].sum()) for g in free]
     share = share_grids(total, loads) if total >= len(free) else [1] * len(free)
-    for _ in range(len(free) * 4):
-        over = [i for i, s in enumerate(share) if s > room[i]]
-        if not over:
+    while True:  # move a grid from the most over its units to the one with most room
+        over = [i for i in range(len(free)) if share[i] > room[i]]
+        spare = [i for i in range(len(free)) if share[i] < room[i]]
+        if not over or not spare:
             break
-        i = over[0]
-        spare = [k for k in range(len(free)) if share[k] < room[k]]
-        if not spare:
-            break
-        share[i] -= 1
-        share[max(spare, key=lambda k: room[k] - share[k])] += 1
+        share[max(over, key=lambda i: share[i] - room[i])] -= 1
+        share[max(spare, key=lambda i: room[i] - share[i])] += 1
     out = [0] * result.k
     for i, g in enumerate(free):
         out[g] = share[i]

@@ -245,6 +245,7 @@ def urban_community(
     spacing: float = 180.0,
     per_building: float = 36.0,
     most: int = 180,
+    lattice: tuple[float, float] = (62.0, 34.0),
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Buildings with households, streets and special sites of one urban community.
 
@@ -264,6 +265,9 @@ def urban_community(
         Mean households per residential building (楼栋), which sets how many buildings.
     most
         Most households in one building (keep it below the band's maximum).
+    lattice
+        Spacing of the building lattice (along, across the street) in metres; footprints
+        are sized to it.
 
     Returns
     -------
@@ -274,7 +278,7 @@ def urban_community(
     streets, angle, _ = _street_grid(area, spacing, rng)
     site_geoms = _place_sites(area, list(sites), angle, rng, [])
     n = max(1, round(households / per_building))
-    footprints = _lattice_buildings(area, streets, site_geoms, angle, n, rng)
+    footprints = _lattice_buildings(area, streets, site_geoms, angle, n, rng, lattice)
     if not footprints:
         raise RuntimeError("no room for buildings in the community; make it larger")
     floors = rng.integers(4, 19, len(footprints))
@@ -307,12 +311,14 @@ def _lattice_buildings(
     angle: float,
     n: int,
     rng: np.random.Generator,
+    lattice: tuple[float, float] = (62.0, 34.0),
 ) -> list[BaseGeometry]:
     """Up to ``n`` slab footprints on a jittered lattice along the streets, off roads and sites."""
     x0, y0, x1, y1 = area.bounds
     half = max(x1 - x0, y1 - y0) / 2 + 60
     cx, cy = area.centroid.x, area.centroid.y
-    gx, gy = np.meshgrid(np.arange(-half, half, 62.0), np.arange(-half, half, 34.0))
+    dx, dy = lattice
+    gx, gy = np.meshgrid(np.arange(-half, half, dx), np.arange(-half, half, dy))
     local = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-4, 4, (gx.size, 2))
     theta = np.radians(angle)
     rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
@@ -321,7 +327,7 @@ def _lattice_buildings(
     shapely.prepare(inner)
     near = shapely.contains_xy(inner, xy[:, 0], xy[:, 1])
     xy = xy[near]
-    w, d = rng.uniform(26, 52, len(xy)), rng.uniform(11, 16, len(xy))
+    w, d = rng.uniform(0.42 * dx, 0.84 * dx, len(xy)), rng.uniform(0.32 * dy, 0.47 * dy, len(xy))
     rects = np.asarray(
         [_rect(x, y, wi, di, angle) for (x, y), wi, di in zip(xy, w, d, strict=True)], dtype=object
     )
@@ -419,7 +425,7 @@ def rural_village(
     fit = min(1.0, float(np.sqrt(0.3 * inner.area / need))) if need else 1.0
     for h in counts:
         shape = None
-        for attempt in range(400):
+        for attempt in range(800):
             ((x, y),) = sample_points(inner, 1, rng)
             candidate = _hamlet_shape(x, y, int(h), rng, fit * 0.8 ** (attempt // 50))
             candidate = candidate.intersection(inner)
@@ -427,7 +433,8 @@ def rural_village(
                 candidate = max(candidate.geoms, key=lambda g: g.area)
             if candidate.is_empty or candidate.geom_type != "Polygon":
                 continue
-            if any(candidate.buffer(15).intersects(t) for t in taken):
+            gap = 15.0 if attempt < 400 else 2.0  # crowded land: hamlets closer together
+            if any(candidate.buffer(gap).intersects(t) for t in taken):
                 continue
             shape = candidate
             break

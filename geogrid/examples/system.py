@@ -31,6 +31,9 @@ class Figure:
     rebuilt: float | str | None
     role: Literal["input", "output"]
     note: str = ""
+    rounded: float = 0.0
+    """A published figure rounded down by the source ("103,500余"): the rebuilt one matches
+    when it lies in ``[published, published + rounded)``."""
 
     @property
     def matches(self) -> bool | None:
@@ -39,6 +42,9 @@ class Figure:
             return None
         if isinstance(self.published, str) or isinstance(self.rebuilt, str):
             return str(self.published) == str(self.rebuilt)
+        if self.rounded:
+            low = float(self.published)
+            return low <= float(self.rebuilt) < low + self.rounded
         return abs(float(self.published) - float(self.rebuilt)) < 1e-9
 
 

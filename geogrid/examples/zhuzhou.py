@@ -193,7 +193,8 @@ def _figures(plans: list[GridPlan], run: dict[str, Any], scale: str) -> list[Fig
                 published("incidents"),
                 summary["incidents"],
                 "input",
-                "103,590 taken for the rounded 103,500余",
+                "the source's 103,500余 (rounded down): 103,590",
+                rounded=100,
             )
         )
     for name, key_r, key_g in ((XINTANG.name, "Xintang residents", "Xintang grids"),):
