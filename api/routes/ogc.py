@@ -70,7 +70,7 @@ _DATETIME = Query(
     "force then; intervals are not supported",
 )
 _INSTANT: TypeAdapter[dt.datetime] = TypeAdapter(Instant)
-_CACHED_SETS = 8  # sets of plan versions whose levels are kept ready
+_CACHED_SETS = 4  # sets of plan versions whose levels are kept ready
 _PROPERTIES = [
     "code",
     "name",
@@ -159,17 +159,17 @@ class _Level:
 
 
 class _Levels:
-    """Each level of a county's grids, made ready on first use; one per set of versions."""
+    """Each level of a set of plan versions' grids, made ready on first use."""
 
-    def __init__(self, county: LoadedCounty) -> None:
-        self._county = county
+    def __init__(self) -> None:
         self._levels: dict[int, _Level] = {}
         self._lock = threading.Lock()
 
-    def __getitem__(self, level: int) -> _Level:
+    def get(self, county: LoadedCounty, level: int) -> _Level:
+        """Level ``level`` of ``county`` (which holds these versions), made ready if new."""
         with self._lock:
             if level not in self._levels:
-                self._levels[level] = _Level.of(self._county.plan.level(level))
+                self._levels[level] = _Level.of(county.plan.level(level))
             return self._levels[level]
 
 
@@ -190,7 +190,7 @@ def _levels(county: LoadedCounty) -> _Levels:
         if held is not None and all(r() is f for r, f in zip(held[0], frames, strict=True)):
             _ready.move_to_end(key)
             return held[1]
-        levels = _Levels(county)
+        levels = _Levels()  # holds no county: an old one's plans and indexes may go
         _ready[key] = (tuple(weakref.ref(f) for f in frames), levels)
         while len(_ready) > _CACHED_SETS:
             _ready.popitem(last=False)
@@ -287,7 +287,7 @@ def items(
     loaded = _loaded(request, _instant(datetime))
     level = _level_of(loaded, collection_id)
     out_crs = _crs(crs, "crs")
-    grids = _levels(loaded)[level]
+    grids = _levels(loaded).get(loaded, level)
     if bbox is not None:
         box = _bbox(bbox, _crs(bbox_crs, "bbox-crs"))
         matched = np.sort(grids.tree.query(box, predicate="intersects"))
@@ -329,7 +329,7 @@ def item(
     loaded = _loaded(request, at)
     level = _level_of(loaded, collection_id)
     out_crs = _crs(crs, "crs")
-    grids = _levels(loaded)[level]
+    grids = _levels(loaded).get(loaded, level)
     n = grids.position.get(feature_id)
     if n is None:
         when = "" if at is None else f" in force at {at.isoformat()}"
