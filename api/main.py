@@ -18,7 +18,7 @@ from api.guard import RequestGuard
 from api.openapi import install_openapi
 from api.plans import PlanSource
 from api.roles import RolesMiddleware
-from api.routes import incidents, jurisdictions, keys, locate, maps, ogc, people, plans
+from api.routes import incidents, jurisdictions, keys, locate, maps, ogc, people, plans, rosters
 from api.settings import ApiSettings
 from geogrid.errors import GeogridError
 from geogrid.plan import GridPlan
@@ -97,5 +97,6 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.include_router(plans.router, responses=keyed_errors)
     app.include_router(jurisdictions.router, responses=keyed_errors)
     app.include_router(people.router, responses=keyed_errors)
+    app.include_router(rosters.router, responses=keyed_errors)
     app.include_router(keys.router, responses=keyed_errors)
     return app

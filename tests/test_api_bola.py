@@ -99,6 +99,12 @@ def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
             "GET", "/plans/示例街道/versions/1/export", {},
         ),
         "GET /plans/active/export": ("GET", "/plans/active/export", {}),
+        "POST /plans/{name}/staff/import": (
+            "POST", "/plans/示例街道/staff/import",
+            {"content": f"网格编码,姓名,职务\n{B_GRID},张三,网格长\n".encode(),
+             "headers": {"Content-Type": "text/csv"}},
+        ),
+        "GET /plans/{name}/staff/export": ("GET", "/plans/示例街道/staff/export", {}),
         "POST /incidents": (
             "POST", "/incidents",
             {"json": {"category": "environment", "description": "x", "lon": lon, "lat": lat}},

@@ -41,6 +41,7 @@ import math
 import os
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 #: Suffixes :func:`read_table` reads.
 TABLE_SUFFIXES = (".csv", *EXCEL_SUFFIXES)
 _HEADER_SCAN = 30  # rows searched for the header
+_MAX_UNPACKED = 200_000_000  # bytes of XML a workbook may unpack to
 _EXACT_DIGITS = 15  # Excel keeps 15 significant digits of a number
 _CANDIDATES = ("gb18030", "big5")  # what a Chinese CSV that is not UTF-8 is in
 _TEXT_HINTS = (
@@ -321,6 +323,7 @@ def _csv_cells(path: Path, encoding: str | None) -> tuple[list[list[Any]], str, 
 
 
 def _excel_cells(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
+    _check_unpacked(path)
     try:
         from python_calamine import CalamineWorkbook
     except ImportError:  # pragma: no cover - calamine is a dependency; openpyxl reads .xlsx
@@ -336,6 +339,19 @@ def _excel_cells(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
             f"{path.name}: not a readable Excel workbook ({exc}); open it in Excel and save it "
             "again as .xlsx"
         ) from exc
+
+
+def _check_unpacked(path: Path) -> None:
+    """Refuse a workbook whose XML would unpack to more than 200 MB (a zip bomb)."""
+    if not zipfile.is_zipfile(path):
+        return  # .xls, or not a workbook at all: the reader says so
+    with zipfile.ZipFile(path) as archive:
+        size = sum(info.file_size for info in archive.infolist())
+    if size > _MAX_UNPACKED:
+        raise PlanFileError(
+            f"{path.name}: the workbook unpacks to {size / 1e6:.0f} MB, more than "
+            f"{_MAX_UNPACKED / 1e6:.0f} MB; split it into smaller workbooks"
+        )
 
 
 def _openpyxl_cells(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:

@@ -105,7 +105,8 @@ def import_roster(
     tuple
         The roster read and the new staff of each grid it lists.
     """
-    grids = plans_in_force(store, plan=plan, at=effective, covered=caller).grids
+    # every grid listed is checked against the caller's area by replace_many (403)
+    grids = plans_in_force(store, plan=plan, at=effective).grids
     roster = read_roster(path, grids, sheet=sheet, encoding=encoding)
     changed = store.staff().replace_many(
         roster.by_grid(), caller=caller, effective=effective, source=source or roster.name
