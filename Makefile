@@ -3,13 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev system-deps lint bench-deps schemathesis examples-full
+.PHONY: demo test test-qgis install install-dev system-deps lint bench-deps schemathesis examples-full
 
 demo: install  ## the main job on the sample data, embedded store (no database server)
 	$(BIN)/geogrid demo
 
 test: system-deps install-dev lint  ## everything installed (PostGIS included), whole test suite
 	$(BIN)/pytest
+
+test-qgis: install-dev  ## `geogrid qgis` projects opened by the real QGIS (installs QGIS, ~4.5 min)
+	bash scripts/system-deps.sh python3-qgis fonts-noto-cjk  # QGIS for /usr/bin/python3 only
+	GEOGRID_TEST_QGIS=1 $(BIN)/pytest tests/test_qgis.py
 
 lint:
 	$(BIN)/ruff check .

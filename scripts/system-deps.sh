@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages geogrid's tests need, and a running PostgreSQL with PostGIS available.
 # Idempotent: installs only what is missing. Run as root (or with sudo available).
+# Packages given as arguments are installed too (`make test-qgis`: python3-qgis fonts-noto-cjk).
 set -euo pipefail
 
 pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
 pg_version=${pg_version:-15}
 # PostGIS for the store tests, poppler for checking printed PDFs, Chromium for the web-map tests
-packages=("postgresql-${pg_version}-postgis-3" poppler-utils chromium)
+packages=("postgresql-${pg_version}-postgis-3" poppler-utils chromium "$@")
 
 missing=()
 for package in "${packages[@]}"; do

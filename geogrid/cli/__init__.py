@@ -10,7 +10,7 @@ One module per command group; this package only names the commands and builds th
 ``demo``        ``demo``, ``samples``
 ``partition``   ``partition``
 ``redraw``      ``redraw``
-``maps``        ``map``, ``signs``, ``cards``
+``maps``        ``map``, ``signs``, ``cards``, ``qgis`` (a QGIS project)
 ``locate``      ``locate``
 ``serve``       ``serve``
 ``store``       ``store save / list / approve / activate / export``
@@ -77,6 +77,7 @@ app.command("partition")(partition.partition_cmd)
 app.command("map")(maps.map_cmd)
 app.command("signs")(maps.signs_cmd)
 app.command("cards")(maps.cards_cmd)
+app.command("qgis")(maps.qgis_cmd)
 app.command("redraw")(redraw.redraw_cmd)
 app.command("locate")(locate.locate_cmd)
 app.command("serve")(serve.serve_cmd)

@@ -1,4 +1,4 @@
-"""Printed and web maps: ``geogrid map``, ``geogrid signs`` and ``geogrid cards``."""
+"""Printed, web and GIS maps: ``geogrid map``, ``signs``, ``cards`` and ``qgis``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from geogrid.cli._common import PlanArg, layer_spec, load_plan, out, user_errors
 from geogrid.cli.addresses import EstatesOpt, OverridesOpt, RegisterOpt, register_households
 from geogrid.errors import InvalidInputError
 
-__all__ = ["cards_cmd", "map_cmd", "signs_cmd"]
+__all__ = ["cards_cmd", "map_cmd", "qgis_cmd", "signs_cmd"]
 
 ContextOpt = Annotated[
     list[str] | None,
@@ -180,5 +180,43 @@ def cards_cmd(
     out.print(
         f"wrote {pdf}: {len(cards.cards)} cards on {cards.pages} sheets"
         + (f"; {lost} outside every grid (their cards say so)" if lost else ""),
+        soft_wrap=True,
+    )
+
+
+@user_errors
+def qgis_cmd(
+    plan: PlanArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="QGIS project to write (.qgz)")],
+    paper: Annotated[str, typer.Option(help="Print layout paper: A0, A1, A2, A3 or A4")] = "A1",
+    landscape: Annotated[bool, typer.Option(help="Landscape layout")] = False,
+    title: Annotated[str | None, typer.Option(help="Layout title")] = None,
+    level: Annotated[
+        int | None, typer.Option(help="Level shown filled and labelled (default: deepest)")
+    ] = None,
+    nested_colours: Annotated[
+        bool, typer.Option(help="Shade grids within their parent's hue")
+    ] = False,
+) -> None:
+    """Write a QGIS project (.qgz) of the plan, its GeoPackage beside it: the wall map in QGIS.
+
+    One layer per level with the wall map's colours and Chinese labels, the boundaries of
+    the levels above, and a print layout (网格示意图) on the wall map's paper. QGIS is not
+    needed to write it; open it in QGIS 3.22 or later.
+    """
+    from geogrid.render.qgis import write_qgis_project
+
+    written = write_qgis_project(
+        load_plan(plan),
+        output,
+        level=level,
+        paper=paper,
+        landscape=landscape,
+        title=title,
+        nested_colours=nested_colours,
+    )
+    out.print(
+        f"wrote {written.project} and {written.geopackage.name} beside it: layers "
+        f"{', '.join(written.layers)}; print layout 网格示意图 ({paper.upper()})",
         soft_wrap=True,
     )
