@@ -92,6 +92,18 @@ def report_markdown(report: dict[str, Any]) -> str:
         ]
     elif incidents:
         lines += [f"**Incidents**: {incidents}", ""]
+    stats = report.get("incident_stats")
+    if stats:
+        ranking = ", ".join(
+            f"{r['grid']} {r['closed']} closed" for r in stats["ranking_first_and_last"]
+        )
+        lines += [
+            f"**Per grid** (`/stats` at level {stats['level']}, {stats['seconds']:.2f} s): "
+            f"{stats['grids_with_incidents']:,} grids with incidents; closed per grid: median "
+            f"{stats['closed_per_grid_median']:,}, most {stats['closed_per_grid_most']:,}; "
+            f"ranking first and last: {ranking}.",
+            "",
+        ]
     lines += [
         "## Stages",
         "",

@@ -127,23 +127,24 @@ def _figures(plans: list[GridPlan], run: dict[str, Any], scale: str) -> list[Fig
     rows += incident_figures(run, None, None, False)
     if "hotline_orders" in summary:
         rows += [
-            Figure("12345 work orders (工单)", None, summary["hotline_orders"], "output",
-                   f"{HOTLINE:.0%} of the reports, each with a point, located to its grid"),
+            Figure("12345 work orders (工单)", None, summary["hotline_orders"], "input",
+                   f"{HOTLINE:.0%} of the reports (set), each with a point, located to its grid"),
             Figure("escalations (升级)", None, summary.get("escalations"), "output"),
             Figure("referrals up the chain (网格吹哨、部门报到)", None,
                    sum((summary.get("referrals") or {}).values()), "output",
                    ", ".join(f"{k} {v}" for k, v in (summary.get("referrals") or {}).items())),
             Figure("reopened after feedback (反馈不满意)", None, summary.get("reopened"), "output"),
         ]  # fmt: skip
-    households = int(grids["households"].max()) if len(grids) else 0
-    rows.append(
-        Figure(
-            "households in the largest grid (one worker's round)",
-            None,
-            households,
-            "output",
-            "not comparable: the source's one worker visited 2,668 households and closed 155 "
-            "cases in a year",
+    stats = run.get("incident_stats") or {}
+    if stats:
+        rows.append(
+            Figure(
+                "cases closed in the busiest grid (its workers)",
+                None,
+                stats["closed_per_grid_most"],
+                "output",
+                f"median grid {stats['closed_per_grid_median']}; the source's one worker "
+                "visited 2,668 households and closed 155 cases in a year",
+            )
         )
-    )
     return rows
