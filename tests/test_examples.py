@@ -9,7 +9,7 @@ itself at full scale runs from ``make examples-full``; figures in docs/CASES.md)
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import json
 import os
 from pathlib import Path
