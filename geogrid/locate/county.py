@@ -93,6 +93,10 @@ class CountyIndex:
         self._global = [np.r_[rank[a:b], OUTSIDE] for a, b in itertools.pairwise(starts)]
         self.levels: tuple[int, ...] = tuple(sorted({lv for p in self.parts for lv in p.levels}))
         self._rows = [np.searchsorted(self.levels, part.levels) for part in self.parts]
+        self._full = [rows.size == len(self.levels) for rows in self._rows]
+        self._first_row = np.array([rows[0] for rows in self._rows], dtype=np.int64)
+        self._last_row = np.array([rows[-1] for rows in self._rows], dtype=np.int64)
+        self._same_top = bool((self._first_row == self._first_row[0]).all())
         self._router = _Router(self.parts, cell) if len(self.parts) > 1 else None
 
     def __repr__(self) -> str:
@@ -122,8 +126,7 @@ class CountyIndex:
             return dataclasses.replace(found, part=owner)
         out = _Answer(len(self.levels), x.size)
         finite = np.isfinite(x) & np.isfinite(y)
-        point, part = self._router.candidates(x, y, finite)
-        self._try(out, x, y, point, part)
+        self._try(out, x, y, self._router.candidates(x, y, finite))
         if nearest:
             self._nearest(out, x, y, finite)
         out.status[~finite] = _INVALID
@@ -142,35 +145,86 @@ class CountyIndex:
         )
 
     def _try(
-        self, out: _Answer, x: np.ndarray, y: np.ndarray, point: np.ndarray, part: np.ndarray
+        self,
+        out: _Answer,
+        x: np.ndarray,
+        y: np.ndarray,
+        candidates: tuple[np.ndarray, np.ndarray, np.ndarray | None],
     ) -> None:
         """Locate each (point, candidate part) pair; keep the part covering it at the top."""
-        top = np.full(point.size, self.codes.size, dtype=np.int64)  # county number of top
-        found: list[tuple[int, np.ndarray, LocateResult]] = []
+        point, part, count = candidates
+        if self._same_top and all(self._full):  # the points with one candidate first
+            if count is None:
+                self._try_one(out, x, y, point, part)
+                return
+            one = count == 1
+            first = np.r_[0, np.cumsum(count)[:-1]][one]
+            self._try_one(out, x, y, point[first], part[first])
+            several = np.repeat(~one, count)
+            point, part, count = point[several], part[several], count[~one]
+        self._try_pairs(out, x, y, point, part, count)
+
+    def _try_pairs(
+        self,
+        out: _Answer,
+        x: np.ndarray,
+        y: np.ndarray,
+        point: np.ndarray,
+        part: np.ndarray,
+        count: np.ndarray | None,
+    ) -> None:
+        """:meth:`_try` for (point, part) pairs listed point by point, ``count`` per point."""
+        if point.size == 0:
+            return
+        none = self.codes.size  # "not covered": above every county grid number
+        pair_grid = np.full((len(self.levels), point.size), OUTSIDE, dtype=np.int64)
+        pair_status = np.empty(point.size, dtype=np.int64)
         for number, pairs in _groups(part, len(self.parts)):
             rows = point[pairs]
             result = self.parts[number].locate(x[rows], y[rows], nearest=False)
-            mapped = self._global[number][result.grid[0]]  # the part's top level
-            top[pairs] = np.where(mapped >= 0, mapped, self.codes.size)
-            found.append((number, pairs, result))
-        best = np.full(out.part.size, self.codes.size, dtype=np.int64)
-        np.minimum.at(best, point, top)
-        for number, pairs, result in found:
-            rows = point[pairs]
-            won = (top[pairs] == best[rows]) & (top[pairs] < self.codes.size)
-            if won.any():
-                self._fill(out, number, rows[won], result, won)
+            mapped = self._global[number][result.grid]
+            if self._full[number]:
+                pair_grid[:, pairs] = mapped
+            else:  # a plan with fewer levels than the county's deepest
+                pair_grid[self._rows[number][:, None], pairs[None, :]] = mapped
+            pair_status[pairs] = result.status_code
+        if self._same_top:  # every part's top level is the same county row
+            top = pair_grid[self._first_row[0]]
+        else:
+            top = pair_grid[self._first_row[part], np.arange(point.size)]
+        key = np.where(top >= 0, top, none)
+        if count is not None:  # some points have several candidates: the smallest top wins
+            starts = np.r_[0, np.cumsum(count)[:-1]]
+            key = np.where(key == np.repeat(np.minimum.reduceat(key, starts), count), key, none)
+        won = np.flatnonzero(key < none)
+        rows = point[won]
+        out.grid[:, rows] = pair_grid[:, won]
+        finest = pair_grid[self._last_row[part[won]], won]
+        out.finest[rows] = finest
+        out.status[rows] = pair_status[won]
+        out.part[rows] = part[won]
+        out.distance[rows] = np.where(pair_status[won] == _INSIDE, 0.0, np.nan)
 
-    def _fill(
-        self, out: _Answer, number: int, rows: np.ndarray, result: LocateResult, keep: np.ndarray
+    def _try_one(
+        self, out: _Answer, x: np.ndarray, y: np.ndarray, point: np.ndarray, part: np.ndarray
     ) -> None:
-        to_global = self._global[number]
-        grid = result.grid[:, keep]
-        out.grid[self._rows[number][:, None], rows[None, :]] = to_global[grid]
-        out.finest[rows] = to_global[grid[-1]]
-        out.status[rows] = result.status_code[keep]
-        out.part[rows] = number
-        out.distance[rows] = np.where(result.status_code[keep] == _INSIDE, 0.0, np.nan)
+        """:meth:`_try` when each point has one candidate and all parts have every level."""
+        top_row = self._first_row[0]
+        for number, pairs in _groups(part, len(self.parts)):
+            rows = point[pairs]
+            result = self.parts[number].locate(x[rows], y[rows], nearest=False)
+            mapped = self._global[number][result.grid]
+            covered = mapped[top_row] >= 0
+            if not covered.all():  # not in this part: outside every part
+                rows, mapped = rows[covered], mapped[:, covered]
+                status = result.status_code[covered]
+            else:
+                status = result.status_code
+            out.grid[:, rows] = mapped
+            out.finest[rows] = mapped[-1]
+            out.status[rows] = status
+            out.part[rows] = number
+            out.distance[rows] = np.where(status == _INSIDE, 0.0, np.nan)
 
     def _nearest(self, out: _Answer, x: np.ndarray, y: np.ndarray, finite: np.ndarray) -> None:
         """Nearest finest grid for points outside their part's finest level or all parts."""
@@ -262,19 +316,26 @@ class _Router:
 
     def candidates(
         self, x: np.ndarray, y: np.ndarray, finite: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(point, part) pairs: the parts listed in each point's router cell."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(point, part) pairs of the parts listed in each point's router cell, and counts.
+
+        Pairs come point by point; the counts are the pairs of each listed point (``None``
+        when every point has one).
+        """
         cx = np.floor(np.where(finite, x, 0.0) / self.cell) - self.ix0
         cy = np.floor(np.where(finite, y, 0.0) / self.cell) - self.iy0
         inside = finite & (cx >= 0) & (cy >= 0) & (cx < self.nx) & (cy < self.ny)
         rows = np.flatnonzero(inside)
         key = cy[rows].astype(np.int64) * self.nx + cx[rows].astype(np.int64)
         start, count = self.ptr[key], self.ptr[key + 1] - self.ptr[key]
-        if count.size and (count == 1).all():  # the common case: no boundary in the cell
-            return rows, self.owner[start].astype(np.int64)
+        listed = count > 0
+        if not listed.all():
+            rows, start, count = rows[listed], start[listed], count[listed]
+        if (count == 1).all():  # no boundary between jurisdictions in any point's cell
+            return rows, self.owner[start].astype(np.int64), None
         point = np.repeat(rows, count)
         first = np.repeat(start - np.r_[0, np.cumsum(count)[:-1]], count)
-        return point, self.owner[first + np.arange(point.size)].astype(np.int64)
+        return point, self.owner[first + np.arange(point.size)].astype(np.int64), count
 
     def nearest_parts(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(point, part) pairs: every part that may hold the nearest grid of each point.
