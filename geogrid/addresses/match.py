@@ -68,7 +68,6 @@ ID_COLUMNS = ("building_id", "unit_id", "id", "bid", "osm_id", "fid")
 NAME_COLUMNS = ("name", "名称", "楼栋名称", "建筑名称")
 NUMBER_COLUMNS = ("addr:housenumber", "housenumber", "building_no", "number", "楼号", "楼栋号")
 ESTATE_COLUMNS = ("estate", "小区", "小区名称", "所属小区", "addr:estate")
-_CANDIDATES_SHOWN = 5
 
 
 @dataclasses.dataclass
@@ -292,7 +291,7 @@ def _resolve(
         return EstateMatch((starts[0],), 90.0, FUZZY, f"estate {starts[0]} starts with {bare}")
     if len(starts) > 1:
         return EstateMatch(
-            tuple(starts[:_CANDIDATES_SHOWN]),
+            tuple(starts),  # all of them: the building number may tell them apart
             90.0,
             AMBIGUOUS,
             f"{bare} starts {len(starts)} estates",
@@ -319,9 +318,23 @@ def _fuzzy(bare: str, key: str, choices: list[str], min_score: float, margin: fl
     best, score = ranked[0]
     close = [c for c, s in ranked if s > score - margin]
     if len(close) > 1:
-        shown = "、".join(f"{c} {s:.0f}" for c, s in ranked[: len(close)])
-        return EstateMatch(tuple(close), score, AMBIGUOUS, f"{bare} is as close to {shown}")
+        best = _fewer_changes(bare, key, close, margin)
+        if best is None:
+            shown = "、".join(f"{c} {s:.0f}" for c, s in ranked[: len(close)])
+            return EstateMatch(tuple(close), score, AMBIGUOUS, f"{bare} is as close to {shown}")
+        score = found[best]
     return EstateMatch((best,), score, FUZZY, f"estate {best} ≈ {bare} (score {score:.0f})")
+
+
+def _fewer_changes(bare: str, key: str, close: list[str], margin: float) -> str | None:
+    """Of names as close in sound, the one written with clearly fewer changes, else ``None``.
+
+    东方嘉圆 sounds like both 东方嘉园 and 东方家园, but is one character from the first and two
+    from the second.
+    """
+    written = sorted(((max(fuzz.ratio(q, c) for q in (bare, key)), c) for c in close), reverse=True)
+    (first, name), (second, _) = written[0], written[1]
+    return name if first - second >= margin else None
 
 
 SOUND_WEIGHT = 0.95
