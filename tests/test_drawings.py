@@ -267,15 +267,6 @@ def kml_document(frame: gpd.GeoDataFrame, convert) -> str:
     )
 
 
-def sharp_truth() -> gpd.GeoDataFrame:
-    """The truth with only its corners: what someone tracing on a phone map taps."""
-    frame = truth()
-    frame["geometry"] = [
-        shapely.Polygon(shapely.get_coordinates(g.exterior)) for g in frame.geometry
-    ]
-    return frame
-
-
 @pytest.mark.parametrize(("crs", "convert"), [("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)])
 def test_kml_traced_on_a_phone_map_reads_as_its_wgs84_truth(tmp_path, crs, convert) -> None:
     expected = truth()  # every ~50 m a vertex, so the tracing follows the truth
