@@ -318,11 +318,11 @@ def _fuzzy(bare: str, key: str, choices: list[str], min_score: float, margin: fl
     best, score = ranked[0]
     close = [c for c, s in ranked if s > score - margin]
     if len(close) > 1:
-        best = _fewer_changes(bare, key, close, margin)
-        if best is None:
+        fewer = _fewer_changes(bare, key, close, margin)
+        if fewer is None:
             shown = "、".join(f"{c} {s:.0f}" for c, s in ranked[: len(close)])
             return EstateMatch(tuple(close), score, AMBIGUOUS, f"{bare} is as close to {shown}")
-        score = found[best]
+        best, score = fewer, found[fewer]
     return EstateMatch((best,), score, FUZZY, f"estate {best} ≈ {bare} (score {score:.0f})")
 
 
