@@ -15,6 +15,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -61,6 +62,22 @@ def _reports(folder: Path) -> None:
     )
 
 
+def _register(folder: Path) -> None:
+    """A household register (户籍台账) of the sample: a row a household of its numbered buildings."""
+    buildings = gpd.read_file(samples.sample_path("haidian", "households.gpkg"), layer="buildings")
+    named = buildings[
+        buildings["name"].fillna("").str.contains(r"\d") & (buildings["households"] > 0)
+    ]
+    rows = [
+        f"{name}{'楼' if name[-1].isdigit() else ''}{n % 4 + 1}单元{n % 6 + 1}0{n % 4 + 1}"
+        for name, count in zip(named["name"], named["households"], strict=True)
+        for n in range(int(count))
+    ]
+    pd.DataFrame({"户号": [f"{i:06d}" for i in range(len(rows))], "住址": rows}).to_excel(
+        folder / "台账.xlsx", index=False
+    )
+
+
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     sample = samples.sample_path("haidian")
@@ -71,6 +88,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(samples.sample_path("haidian", "roads.gpkg"), tmp_path / "roads.gpkg")
     _my_grids(tmp_path)
     _reports(tmp_path)
+    _register(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GEOGRID_DATABASE_URL", raising=False)
     monkeypatch.setenv("GEOGRID_DATA_DIR", str(tmp_path / "data"))
