@@ -52,6 +52,7 @@ def outcome(found, truth: pd.Series) -> dict[str, float]:  # type: ignore[no-unt
         "possible": float(truth.notna().mean()),
         "correct": float(right.mean()),
         "wrong": float((assigned & ~right).mean()),
+        "wrong_rows": int((assigned & ~right).sum()),
         "review": float((~assigned).mean()),
         **{s: shares[s] for s in STATUSES if s != "override"},
     }
@@ -127,12 +128,12 @@ def sample() -> dict[str, float]:
 
 
 def _table(rows: list[dict[str, float]], title: str) -> str:
-    head = "| run | rows | correct | wrong | review | exact | fuzzy | ambiguous | unmatched | match s |"
+    head = "| run | rows | correct | wrong (rows) | review | exact | fuzzy | ambiguous | unmatched | match s |"
     lines = [f"### {title}", "", head, "|" + "---|" * 10]
     for r in rows:
         lines.append(
             f"| {r.get('seed', 'sample')} | {int(r['rows']):,} | {r['correct']:.2%} | "
-            f"{r['wrong']:.2%} | {r['review']:.2%} | {r['exact']:.2%} | {r['fuzzy']:.2%} | "
+            f"{r['wrong']:.2%} ({r['wrong_rows']}) | {r['review']:.2%} | {r['exact']:.2%} | {r['fuzzy']:.2%} | "
             f"{r['ambiguous']:.2%} | {r['unmatched']:.2%} | {r['match_s']:.2f} |"
         )
     return "\n".join(lines)

@@ -286,21 +286,25 @@ def _resolve(
         best = [c for c in inside if len(c) == longest]
         if len(best) == 1:
             return EstateMatch((best[0],), 95.0, FUZZY, f"estate {best[0]} named inside {written}")
-    starts = [c for c in choices if len(bare) >= 2 and c.startswith(bare)]
-    if len(starts) == 1:
-        return EstateMatch((starts[0],), 90.0, FUZZY, f"estate {starts[0]} starts with {bare}")
-    if len(starts) > 1:
-        return EstateMatch(
-            tuple(starts),  # all of them: the building number may tell them apart
-            90.0,
-            AMBIGUOUS,
-            f"{bare} starts {len(starts)} estates",
-        )
-    return _fuzzy(bare, key, choices, min_score, margin)
+    # a name it starts (90) competes with the names it is close to: 御景城 starts 御景城邦 but
+    # is 御景新城 with a character dropped
+    starts = {c: START_SCORE for c in choices if len(bare) >= 2 and c.startswith(bare)}
+    return _fuzzy(bare, key, choices, min_score, margin, starts)
 
 
-def _fuzzy(bare: str, key: str, choices: list[str], min_score: float, margin: float) -> EstateMatch:
-    found: dict[str, float] = {}
+START_SCORE = 90.0
+"""The score of a known estate whose name starts with the name written (荷清苑 → 荷清苑教师住宅区)."""
+
+
+def _fuzzy(
+    bare: str,
+    key: str,
+    choices: list[str],
+    min_score: float,
+    margin: float,
+    found: dict[str, float],
+) -> EstateMatch:
+    """The closest known names to ``bare``/``key`` by characters and sound, ``found`` besides."""
     sounds = _sounds(tuple(choices))
     for query in dict.fromkeys((bare, key)):
         for choice, score, _ in process.extract(query, choices, scorer=fuzz.ratio, limit=3):
@@ -320,10 +324,14 @@ def _fuzzy(bare: str, key: str, choices: list[str], min_score: float, margin: fl
     if len(close) > 1:
         fewer = _fewer_changes(bare, key, close, margin)
         if fewer is None:
-            shown = "、".join(f"{c} {s:.0f}" for c, s in ranked[: len(close)])
-            return EstateMatch(tuple(close), score, AMBIGUOUS, f"{bare} is as close to {shown}")
+            shown = "、".join(f"{c} {s:.0f}" for c, s in ranked[: min(len(close), 6)])
+            more = " …" if len(close) > 6 else ""
+            return EstateMatch(
+                tuple(close), score, AMBIGUOUS, f"{bare} is as close to {shown}{more}"
+            )
         best, score = fewer, found[fewer]
-    return EstateMatch((best,), score, FUZZY, f"estate {best} ≈ {bare} (score {score:.0f})")
+    how = "starts with" if best.startswith(bare) and score == START_SCORE else "≈"
+    return EstateMatch((best,), score, FUZZY, f"estate {best} {how} {bare} (score {score:.0f})")
 
 
 def _fewer_changes(bare: str, key: str, close: list[str], margin: float) -> str | None:
