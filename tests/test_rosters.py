@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from geogrid.access import Caller, Role
 from geogrid.cli import app
-from geogrid.errors import AccessDeniedError, InvalidPlanError, PlanFileError
+from geogrid.errors import AccessDeniedError, InvalidPlanError, PlanFileError, VersionStateError
 from geogrid.io.rosters import apply_roster, read_roster, staff_from_attributes, write_roster
 from geogrid.store import PlanStore, open_store
 from geogrid.store.rosters import import_roster, plans_in_force
@@ -145,6 +145,27 @@ def test_store_import_is_one_transaction_from_a_date(tmp_path: Path, in_force: P
     assert wang.person.id_number == "11010519491231002X"  # the ID number links the person
     audit = in_force.access().list_audit(caller=Caller.local("admin"), action="staff.import")
     assert (audit[0].details["source"], audit[0].details["grids"]) == ("花名册.xlsx", [f"{TOP}001"])
+
+
+def test_an_import_before_a_later_change_changes_nothing(
+    tmp_path: Path, in_force: PlanStore
+) -> None:
+    later = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    in_force.staff().replace(f"{TOP}002", [], caller=PLANNER, effective=later)
+    rows = [
+        [f"{TOP}001", "", "王芳", "网格长", "", "", ""],
+        [f"{TOP}002", "", "李明", "网格长", "", "", ""],
+    ]
+    path = office_roster(tmp_path / "花名册.xlsx", rows)
+    with pytest.raises(VersionStateError, match=f"grid {TOP}002 .* give 2026-09-01"):
+        import_roster(
+            in_force, path, plan="示例街道", caller=PLANNER, effective=later - dt.timedelta(1)
+        )
+    assert [m.name for m in in_force.staff().current(f"{TOP}001").staff] == [
+        "网格长001",
+        "网格员001",
+    ]
+    assert in_force.active_info().staff_revision == 1  # type: ignore[union-attr]
 
 
 def test_bad_rows_store_nothing(tmp_path: Path, in_force: PlanStore) -> None:

@@ -151,8 +151,10 @@ def read_roster(
     records: list[dict[str, Any]] = []
     resolve = _Grids(grids)
     roles = current_roles()
-    for i in range(len(table.frame)):
-        cells = {f: table.frame[c].iloc[i] if c else "" for f, c in columns.items()}
+    n = len(table.frame)
+    values = {f: table.frame[c].tolist() if c else [""] * n for f, c in columns.items()}
+    for i in range(n):
+        cells = {f: values[f][i] for f in columns}
         if not cells["name"] and not cells["phone"] and not cells["id_number"]:
             continue  # a grid row with no one on it
         where = table.where(i)

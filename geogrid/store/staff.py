@@ -70,11 +70,11 @@ from geogrid.errors import (
 )
 from geogrid.plan import STAFF_COLUMNS
 from geogrid.roles import current_roles
-from geogrid.store import schema
+from geogrid.store import schema, staff_bulk
 from geogrid.store._session import now_ms, reading, to_ms, write_transaction
 from geogrid.store.access import insert_audit
 from geogrid.store.people import PeopleStore, link_people, staff_in_force
-from geogrid.store.scope import caller_subtree, lineage
+from geogrid.store.scope import caller_subtree, lineage, lineages
 
 __all__ = [
     "MAX_STAFF",
@@ -300,20 +300,36 @@ class StaffStore:
         with write_transaction(self._engine, "import staff") as connection:
             now = now_ms()
             when = now if effective is None else _instant(effective, "effective")
-            done = [
-                _replace(connection, code, members, caller, (when, now), None)
-                for code, members in lists.items()
+            held = staff_bulk.holding_versions(connection, list(lists), _in_force(when))
+            missing = [code for code in lists if code not in held]
+            if missing:
+                raise _not_held(connection, missing[0], when)
+            _check_area(connection, caller, list(lists))
+            latest = staff_bulk.latest_changes(connection, held)
+            for code, row in held.items():
+                _check_effective(row, code, when, now, latest.get(code))
+            before = staff_bulk.members_at(connection, held, when)
+            changes: list[staff_bulk.GridChange] = []
+            revisions = {row.id: row.staff_revision for row in held.values()}
+            for code, (members, ids) in lists.items():
+                row = held[code]
+                revisions[row.id] += 1
+                after = [m | {"id_number": i} for m, i in zip(_json(members), ids, strict=True)]
+                changes.append((row.id, code, before[code], after, revisions[row.id]))
+            plans = {row.id: (row.plan_name, row.version) for row in held.values()}
+            staff_bulk.write_changes(connection, changes, (when, now), caller, plans)
+            details = {"grids": list(lists), "staff": sum(len(c[3]) for c in changes),
+                       "effective": when, "source": source,
+                       "versions": sorted({f"{p} v{v}" for p, v in plans.values()})}  # fmt: skip
+            first = next(iter(plans.values()), (None, 0))[0]
+            insert_audit(connection, caller, "staff.import", "plan", first, details)
+            return [
+                GridStaff(row.plan_name, row.version, code, members, revision, when, row.valid_to)
+                for (code, (members, _)), (_, _, _, _, revision) in zip(
+                    lists.items(), changes, strict=True
+                )
+                for row in (held[code],)
             ]
-            details = {
-                "grids": list(lists),
-                "staff": sum(len(members[0]) for members in lists.values()),
-                "effective": when,
-                "source": source,
-                "versions": sorted({f"{d.plan} v{d.version}" for d in done}),
-            }
-            plan = done[0].plan if done else None
-            insert_audit(connection, caller, "staff.import", "plan", plan, details)
-            return done
 
     def history(self, grid_code: str, *, caller: Caller | None = None) -> list[StaffChange]:
         """Every change of grid ``grid_code``'s staff, in any version, newest first.
@@ -389,10 +405,25 @@ def check_covers(connection: sa.Connection, caller: Caller | None, grid_code: st
     within = None if caller is None else caller_subtree(connection, caller)
     if within is not None and not within.contains(lineage(connection, grid_code)):
         assert caller is not None
-        raise AccessDeniedError(
-            f"{caller.name} covers grid {caller.grid_code} only, not {grid_code}: ask a planner "
-            "of that grid, or one bound higher up"
-        )
+        raise _denied(caller, grid_code)
+
+
+def _check_area(connection: sa.Connection, caller: Caller, codes: list[str]) -> None:
+    """:func:`check_covers` for many grids, with one query for their parent links."""
+    within = caller_subtree(connection, caller)
+    if within is None:
+        return
+    chains = lineages(connection, codes)
+    outside = [code for code in codes if not within.contains(chains[code])]
+    if outside:
+        raise _denied(caller, outside[0])
+
+
+def _denied(caller: Caller, grid_code: str) -> AccessDeniedError:
+    return AccessDeniedError(
+        f"{caller.name} covers grid {caller.grid_code} only, not {grid_code}: ask a planner "
+        "of that grid, or one bound higher up"
+    )
 
 
 def _checked(
@@ -419,7 +450,7 @@ def _replace(
     (members, ids), (when, now) = checked, instants
     row = _holding(connection, grid_code, when, lock=True)
     check_covers(connection, caller, grid_code)
-    _check_effective(connection, row, grid_code, when, now)
+    _check_effective(row, grid_code, when, now, _latest_change(connection, row.id, grid_code))
     before = _members(connection, row.id, grid_code, when)
     _check_expected(GridStaff(row.plan_name, row.version, grid_code, before, 0), expect)
     revision = row.staff_revision + 1
@@ -498,11 +529,11 @@ def _versions_holding(connection: sa.Connection, grid_code: str) -> list[sa.Row[
 
 
 def _check_effective(
-    connection: sa.Connection,
     version: sa.Row[Any],
     grid_code: str,
     when: dt.datetime,
     now: dt.datetime,
+    latest: dt.datetime | None,
 ) -> None:
     """Refuse a change in a version already ended, or before the grid's latest change."""
     name = f"version {version.version} of plan {version.plan_name!r}"
@@ -512,7 +543,6 @@ def _check_effective(
             f"staff of a past version are history and stay as they were; give an effective "
             f"date inside the period of the version in force now"
         )
-    latest = _latest_change(connection, version.id, grid_code)
     if latest is not None and when < latest:
         raise VersionStateError(
             f"the staff of grid {grid_code} in {name} change with effect from {_day(latest)}, "
