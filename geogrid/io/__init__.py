@@ -38,12 +38,16 @@ The package keeps one concept per module, data flowing one way:
 ``writing``       writing plans (:func:`write_plan`)
 ``households``    households and buildings (:func:`read_households`)
 ``points``        points to locate (:func:`read_points`, :func:`write_points`)
+``tables``        every table in and out: Excel and CSV (:func:`read_table`, :func:`write_table`)
+``rosters``       staff rosters, 花名册 (:func:`read_roster`, :func:`write_roster`)
+``dbf``           the encoding of a DBF without ``.cpg`` (:func:`dbf_encoding`)
 ================  ==========================================================================
 """
 
 from __future__ import annotations
 
 from geogrid.io.archives import unpack_zip
+from geogrid.io.dbf import dbf_encoding
 from geogrid.io.drawings import DRAWING_FORMATS, read_drawing
 from geogrid.io.formats import (
     DEFAULT_LEVEL_NAMES,
@@ -57,6 +61,8 @@ from geogrid.io.households import read_households
 from geogrid.io.layers import read_areas, read_layer
 from geogrid.io.plans import read_plan
 from geogrid.io.points import POINT_FORMATS, POINT_OUTPUT_FORMATS, read_points, write_points
+from geogrid.io.rosters import read_roster, write_roster
+from geogrid.io.tables import TABLE_SUFFIXES, read_table, write_table, write_workbook
 from geogrid.io.writing import write_plan
 
 __all__ = [
@@ -67,6 +73,8 @@ __all__ = [
     "POINT_FORMATS",
     "POINT_OUTPUT_FORMATS",
     "READ_ONLY_FORMATS",
+    "TABLE_SUFFIXES",
+    "dbf_encoding",
     "plan_format",
     "plan_to_geojson",
     "plan_to_geojson_bytes",
@@ -76,8 +84,13 @@ __all__ = [
     "read_layer",
     "read_plan",
     "read_points",
+    "read_roster",
+    "read_table",
     "sniff_suffix",
     "unpack_zip",
     "write_plan",
     "write_points",
+    "write_roster",
+    "write_table",
+    "write_workbook",
 ]
