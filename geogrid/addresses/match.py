@@ -326,9 +326,12 @@ def _fuzzy(
         if fewer is None:
             shown = "、".join(f"{c} {s:.0f}" for c, s in ranked[: min(len(close), 6)])
             more = " …" if len(close) > 6 else ""
-            return EstateMatch(
-                tuple(close), score, AMBIGUOUS, f"{bare} is as close to {shown}{more}"
+            said = (
+                f"{bare} starts {len(close)} estates"
+                if set(close) <= set(found) and all(c.startswith(bare) for c in close)
+                else f"{bare} is as close to"
             )
+            return EstateMatch(tuple(close), score, AMBIGUOUS, f"{said} {shown}{more}")
         best, score = fewer, found[fewer]
     how = "starts with" if best.startswith(bare) and score == START_SCORE else "≈"
     return EstateMatch((best,), score, FUZZY, f"estate {best} {how} {bare} (score {score:.0f})")
