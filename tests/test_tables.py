@@ -171,12 +171,18 @@ def test_csv_in_gbk_and_big5_is_detected(tmp_path: Path) -> None:
     path.write_bytes("地址,经度,纬度\n清华园街道,116.3,40.0\n".encode("gbk"))
     table = read_table(path)
     assert (table.encoding, table.detected) == ("gb18030", True)
+    assert table.encoding_note() == (
+        "points.csv is not UTF-8: read as GB18030 (detected): 地址、经度、纬度、清华园街道、116.3、"
+        "40.0; if this looks wrong, pass --encoding gbk, big5 or utf-8"
+    )
+    homes = read_households(path)
+    assert homes.attrs["encoding_note"].startswith("points.csv is not UTF-8")
     assert table.frame.to_dict("records") == [
         {"地址": "清华园街道", "经度": "116.3", "纬度": "40.0"}
     ]
     path.write_bytes("地址,經度\n臺北市大安區,121.5\n".encode("big5"))
     assert read_table(path).frame.columns.tolist() == ["地址", "經度"]
-    assert read_table(path, encoding="big5").encoding == "big5"
+    assert read_table(path, encoding="big5").encoding_note() is None  # given: nothing guessed
     assert detect_encoding("王芳".encode("gbk")) == ("gb18030", True)
 
 

@@ -255,13 +255,16 @@ def read_households_spec(
 ) -> Any:
     """Households from ``FILE[:LAYER]`` (a households or buildings layer by default)."""
     path, layer = layer_spec(spec)
-    return io.read_households(
+    homes = io.read_households(
         path,
         count_column=count_column,
         layer=default_layer(path, layer, ("households", "buildings")),
         crs=crs,
         force_crs=force_crs,
     )
+    if homes.attrs.get("encoding_note"):
+        warn(homes.attrs["encoding_note"])  # a guessed encoding is never silent
+    return homes
 
 
 def warn(text: str) -> None:

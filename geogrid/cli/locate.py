@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from geogrid import io
-from geogrid.cli._common import PlanArg, err, load_plan, out, user_errors
+from geogrid.cli._common import PlanArg, err, load_plan, out, print_line, user_errors
 from geogrid.errors import CoordinateError, InvalidInputError, PlanFileError
 from geogrid.io.tables import find_column
 from geogrid.plan import GridPlan
@@ -59,6 +59,10 @@ def locate_cmd(
         typer.Option(help="Table column of latitudes (default: lat, 纬度 … when present)"),
     ] = None,
     layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer points file")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Encoding of a CSV (default: detected; gbk, big5, utf-8)"),
+    ] = None,
     keep_invalid: Annotated[
         bool,
         typer.Option(help="Write bad rows with status invalid and a reason instead of failing"),
@@ -81,7 +85,9 @@ def locate_cmd(
             "say where to write the located points: -o located.csv (or .xlsx, .gpkg, .geojson, "
             ".parquet)"
         )
-    frame = io.read_points(points, layer=layer, crs=crs)
+    frame = io.read_points(points, layer=layer, crs=crs, encoding=encoding)
+    if frame.attrs.get("encoding_note"):
+        print_line(frame.attrs["encoding_note"], err, "[yellow]warning:[/yellow] ")
     columns = (
         lon_column or find_column(frame.columns, _LON) or "lon",
         lat_column or find_column(frame.columns, _LAT) or "lat",

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from geogrid import samples
-from geogrid.cli._common import ByOpt, load_plan, out, print_line, user, user_errors
+from geogrid.cli._common import ByOpt, load_plan, out, print_line, user, user_errors, warn
 from geogrid.cli.people import AtOpt, FromOpt, parse_instant
 from geogrid.errors import InvalidInputError
 from geogrid.io.rosters import Roster, apply_roster, read_roster, write_roster
@@ -117,6 +117,8 @@ def _import_to_store(
 
 
 def _summary(roster: Roster, grids: int | None) -> None:
+    if roster.encoding_note:
+        warn(roster.encoding_note)
     kept = f"; the other {grids - len(roster.grids)} grids keep theirs" if grids else ""
     print_line(f"{roster.name}: {len(roster.staff)} staff on {len(roster.grids)} grids{kept}")
 

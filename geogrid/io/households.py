@@ -65,7 +65,10 @@ def read_households(
         frame = _households_table(path, crs, layer, count_column)
     else:
         frame = read_layer(path, layer=layer, crs=crs, force_crs=force_crs).to_crs(PLAN_CRS)
-    return _with_counts(frame, count_column, path)
+    note = frame.attrs.get("encoding_note")
+    counted = _with_counts(frame, count_column, path)
+    counted.attrs["encoding_note"] = note  # a CSV's guessed encoding, for the command to say
+    return counted
 
 
 _LON = ("lon", "lng", "longitude", "经度", "x")
@@ -97,6 +100,7 @@ def _households_table(
     _raise_first_problem(lon, lat, table)
     x, y = gcrs.to_plan_lonlat(lon, lat, crs or "wgs84")
     points = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS)
+    points.attrs["encoding_note"] = table.encoding_note()
     return points if count_column else _one_row_per_household(points, table)
 
 

@@ -67,7 +67,8 @@ def read_points(
     pandas.DataFrame
         For a table, every column as text with empty cells as ``""``, so nothing is lost
         before the coordinates are checked (``attrs["rows"]``: each row's number in the
-        sheet); for a vector file, a GeoDataFrame in the file's own CRS.
+        sheet; ``attrs["encoding_note"]``: what a CSV's guessed encoding was, or ``None``);
+        for a vector file, a GeoDataFrame in the file's own CRS.
 
     Raises
     ------
@@ -102,6 +103,7 @@ def read_points(
     table = read_table(path, sheet=sheet, encoding=encoding, expect=_COORDINATE_HEADERS)
     frame = table.frame.reset_index(drop=True)
     frame.attrs["rows"] = table.rows  # the row numbers a planner sees, for messages
+    frame.attrs["encoding_note"] = table.encoding_note()  # a guessed encoding, to be said
     return frame
 
 

@@ -97,11 +97,14 @@ class Roster:
         The grids the roster lists, in order of first appearance: their staff are replaced.
     name
         The file (and sheet) read.
+    encoding_note
+        What a CSV roster's guessed encoding was (:meth:`~geogrid.io.tables.Table.encoding_note`).
     """
 
     staff: pd.DataFrame
     grids: list[str]
     name: str
+    encoding_note: str | None = None
 
     def by_grid(self) -> dict[str, list[dict[str, Any]]]:
         """Grid code → its staff as mappings (``role``, ``name``, ``phone``, ``id_number``)."""
@@ -170,7 +173,8 @@ def read_roster(
         )
     columns_out = [*STAFF_COLUMNS, "id_number", "row"]
     staff = pd.DataFrame(records, columns=columns_out)
-    return Roster(staff, list(dict.fromkeys(staff["grid_code"])), table.name)
+    grids_listed = list(dict.fromkeys(staff["grid_code"]))
+    return Roster(staff, grids_listed, table.name, table.encoding_note())
 
 
 def _check_columns(table: Table, columns: Mapping[str, str | None]) -> None:

@@ -124,6 +124,21 @@ class Table:
         """``"row 7"``: row ``i`` of :attr:`frame` as numbered in the sheet."""
         return f"row {self.rows[i]}"
 
+    def encoding_note(self) -> str | None:
+        """For a CSV whose encoding was guessed: what it was read as and its first cells.
+
+        ``None`` when nothing was guessed (a workbook, UTF-8, or ``encoding`` given), so a
+        guess is never silent: commands print this line.
+        """
+        if not self.detected:
+            return None
+        first = [v for v in (self.frame.iloc[0].tolist() if len(self.frame) else []) if v][:4]
+        sample = "、".join([*map(str, self.frame.columns[:4]), *map(str, first)])
+        return (
+            f"{self.name} is not UTF-8: read as {str(self.encoding).upper()} (detected): "
+            f"{sample}; if this looks wrong, pass --encoding gbk, big5 or utf-8"
+        )
+
     def column(self, synonyms: Iterable[str]) -> str | None:
         """The first header matching one of ``synonyms`` (:func:`find_column`)."""
         return find_column(self.frame.columns, synonyms)
