@@ -146,16 +146,42 @@ class _Level:
         """Spatial index of the level, for ``bbox`` (built on the first such request)."""
         return shapely.STRtree(self.geometries)
 
-    def feature(self, n: int, crs: str) -> dict[str, Any]:
-        geom = self.geometries[n]
-        if crs == EPSG4490:
-            geom = shapely.transform(geom, lambda c: c[:, ::-1])
-        return {
-            "type": "Feature",
-            "id": str(self.codes[n]),
-            "geometry": shapely.geometry.mapping(geom),
-            "properties": self.properties[n],
-        }
+    def features(self, positions: np.ndarray, crs: str) -> list[dict[str, Any]]:
+        """The GeoJSON features of grids ``positions``; coordinates as numpy arrays."""
+        geometries = _geometries(self.geometries[positions], swap=crs == EPSG4490)
+        return [
+            {
+                "type": "Feature",
+                "id": str(self.codes[n]),
+                "geometry": geometry,
+                "properties": self.properties[n],
+            }
+            for n, geometry in zip(positions.tolist(), geometries, strict=True)
+        ]
+
+
+def _geometries(geoms: np.ndarray, *, swap: bool) -> list[dict[str, Any]]:
+    """GeoJSON MultiPolygons of ``geoms``, each ring an (n, 2) array (``swap``: lat first).
+
+    Vectorised over a page (parts → rings → coordinates in three shapely calls): the same
+    JSON as ``shapely.geometry.mapping`` gives once serialised, ~3 times faster.
+    """
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    coords = np.ascontiguousarray(coords[:, ::-1] if swap else coords)
+    ends = np.cumsum(np.bincount(coord_of, minlength=len(rings)))
+    polygons: list[list[np.ndarray]] = [[] for _ in range(len(parts))]
+    for ring, p in zip(np.split(coords, ends[:-1]), ring_of.tolist(), strict=True):
+        polygons[p].append(ring)
+    out: list[dict[str, Any]] = [{"type": "MultiPolygon", "coordinates": []} for _ in geoms]
+    for polygon, g in zip(polygons, part_of.tolist(), strict=True):
+        out[g]["coordinates"].append(polygon)
+    return out
+
+
+def _json(body: Any) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class _Levels:
@@ -301,15 +327,13 @@ def items(
         links.append(_link(f"{base}?{_query(query)}", "next", _GEOJSON))
     body = {
         "type": "FeatureCollection",
-        "features": [grids.feature(int(n), out_crs) for n in page],
+        "features": grids.features(page, out_crs),
         "numberMatched": len(matched),
         "numberReturned": len(page),
         "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": links,
     }
-    return Response(
-        orjson.dumps(body), media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"}
-    )
+    return Response(_json(body), media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
 
 
 @router.get(
@@ -323,7 +347,7 @@ def item(
     feature_id: str,
     crs: Annotated[str | None, Query(json_schema_extra=_OFFERED)] = None,
     datetime: Annotated[str | None, _DATETIME] = None,
-) -> JSONResponse:
+) -> Response:
     """One grid, by code."""
     at = _instant(datetime)
     loaded = _loaded(request, at)
@@ -334,13 +358,13 @@ def item(
     if n is None:
         when = "" if at is None else f" in force at {at.isoformat()}"
         raise NotFoundError(f"no grid {feature_id!r} in collection {collection_id!r}{when}")
-    feature = grids.feature(n, out_crs)
+    (feature,) = grids.features(np.array([n]), out_crs)
     base = f"{_base(request)}/collections/{collection_id}"
     feature["links"] = [
         _link(str(request.url), "self", _GEOJSON),
         _link(base, "collection", _JSON),
     ]
-    return JSONResponse(feature, media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+    return Response(_json(feature), media_type=_GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
 
 
 def _collection(loaded: LoadedCounty, level: int, base: str) -> dict[str, Any]:
