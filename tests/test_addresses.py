@@ -154,16 +154,19 @@ def test_ambiguous_rows_are_never_assigned(town) -> None:  # type: ignore[no-unt
                 "青禾名都1单元101",  # no number, three buildings
                 "金色佳园1号楼101",  # as close to 金色家园 as to 金色嘉园
                 "金色2号楼101",  # starts both, but only 金色家园 has a 2号楼
+                "青禾名都9栋101",  # no such building: the estate's to choose from
             ]
         }
     )
     found = match_register(register, buildings)
-    statuses = ["ambiguous", "exact", "ambiguous", "ambiguous", "fuzzy"]
+    statuses = ["ambiguous", "exact", "ambiguous", "ambiguous", "fuzzy", "unmatched"]
     assert found.table["status"].tolist() == statuses
-    assert found.table["building_id"].isna().tolist() == [True, False, True, True, False]
+    assert found.table["building_id"].isna().tolist() == [True, False, True, True, False, True]
+    assert found.table["candidates"].tolist()[5] == "a、b、c"
+    assert "has no building 9号 (it has 3、4)" in found.table["reason"].tolist()[5]
     assert found.table["candidates"].tolist()[0] == "a、b"
     assert set(found.table["candidates"].tolist()[3].split("、")) == {"d", "e"}
-    assert len(found.review) == 3 and found.households["building_id"].tolist() == ["c", "f"]
+    assert len(found.review) == 4 and found.households["building_id"].tolist() == ["c", "f"]
     # on the noisy register too: no ambiguous row has a building
     register, _ = make_register(town, 2000, seed=5)
     found = match_register(register, town.buildings, town.estates)

@@ -451,7 +451,7 @@ def _building(estate: EstateMatch, number: str | None, index: BuildingIndex) -> 
         UNMATCHED,
         estate.score,
         f"{key} has no building {shown} ({_numbers(index, key)})",
-        [],
+        sorted(members),  # its buildings, to choose from in the review sheet
     )
 
 

@@ -86,7 +86,8 @@ class RegisterMatch:
         Every register row: its own columns, ``row`` (its row number in the sheet),
         ``address``, the parts, ``building_id`` (``<NA>`` when not assigned), ``status``
         (``exact``, ``fuzzy``, ``override``, ``ambiguous``, ``unmatched``), ``score``
-        (0–100), ``reason``, ``candidates`` (building ids of an ambiguous row) and
+        (0–100), ``reason``, ``candidates`` (building ids: those that fit an ambiguous row;
+        the buildings of the estate an unmatched row names) and
         ``households`` (1, or 0 on the later rows of a household spread over several rows).
     households
         The assigned rows with their building's geometry (EPSG:4490) and ``name`` = the
@@ -248,7 +249,7 @@ def match_register(
     table["building_id"] = pd.array([ids[r] if r >= 0 else None for r in rows], dtype="string")
     table["status"], table["score"], table["reason"] = status, score.round(1), reason
     table["candidates"] = [
-        "、".join(str(index.ids[c]) for c in cands) if s == AMBIGUOUS else ""
+        _listed([str(index.ids[c]) for c in cands], "、") if s in (AMBIGUOUS, UNMATCHED) else ""
         for cands, s in zip(found["candidates"], status, strict=True)
     ]
     table["households"] = _household_weights(register, household_column)
@@ -318,11 +319,16 @@ def _review(table: pd.DataFrame, index: BuildingIndex, found: pd.DataFrame) -> p
     todo = table[table["status"].isin([AMBIGUOUS, UNMATCHED])]
     review = todo[list(_REVIEW_COLUMNS)].rename(columns=_REVIEW_COLUMNS)
     review["候选楼栋说明"] = [
-        "；".join(index.labels[c] for c in cands[:8])
+        _listed([str(index.labels[c]) for c in cands], "；")
         for cands in found["candidates"].to_numpy()[todo.index.to_numpy()]
     ]
     review[REVIEW_ID] = ""
     return review.reset_index(drop=True)
+
+
+def _listed(items: list[str], sep: str, most: int = 20) -> str:
+    """``items`` joined, the first ``most`` of them and ``…`` for the rest."""
+    return sep.join(items[:most]) + (f"{sep}… ({len(items)})" if len(items) > most else "")
 
 
 def write_review(match: RegisterMatch, path: str | os.PathLike[str]) -> Path:
