@@ -29,6 +29,9 @@ __all__ = ["ACCEPTED", "ACCEPTED_CONFIG", "Report", "run"]
 ACCEPTED: dict[tuple[str, str], str] = {
     ("positive_data_acceptance", "POST /plans"): "an upload's content (a plan file) has no "
     "schema: a binary the schema allows is rarely a GeoPackage, GeoJSON or GeoParquet plan",
+    ("positive_data_acceptance", "POST /plans/{name}/staff/import"): "a roster's content (an "
+    "Excel workbook or a CSV with 姓名, grid and role columns) has no schema: a generated body "
+    "is rarely a roster, and the roster's rows are checked against the plan",
     ("positive_data_acceptance", "GET /maps/wall.pdf"): "a title must be drawable by the map "
     "font; the font's coverage is not a JSON Schema pattern",
     ("positive_data_acceptance", "GET /maps/web.html"): "as wall.pdf: the map font",
