@@ -77,6 +77,12 @@ _TOKEN = re.compile(
     r"(?P<mark>号楼|号院|栋楼|栋|幢楼|幢|座楼|座|#楼|#|单元|门|层|楼|室|户|号|组|队|社|期|区|院|-)?"
 )
 _WORD = re.compile(r"[^\d\-#A-Z]{2,}")
+# the common shape, read as the token walk below reads it: an estate without digits, then
+# building (号楼/栋/幢/座/#), stairwell (单元/门) and door
+_COMMON = re.compile(
+    r"(?P<estate>[^\d\-#A-Z]+)(?P<building>\d+)(?:号楼|栋楼?|幢楼?|座楼?|#楼?)"
+    r"(?P<unit>\d+)(?:单元|门)(?P<room>\d+)(?:室|户)?"
+)
 _ESTATE_MARKS = {"号院", "组", "队", "社", "期", "区", "院"}
 _BUILDING_MARKS = {"号楼", "栋楼", "栋", "幢楼", "幢", "座楼", "座", "#楼", "#", "楼"}
 _UNIT_MARKS = {"单元", "门"}
@@ -221,6 +227,9 @@ def parse_address(text: object) -> AddressParts:
     ('成府路12号院', '3', '501')
     """
     body = value = normalise(text)
+    common = _COMMON.fullmatch(body)
+    if common is not None:  # 青禾名都小区3栋2单元501室: most rows, read by one pattern
+        return AddressParts(value, *common.group("estate", "building", "unit", "room"))
     tokens = list(_TOKEN.finditer(body))
     start = _first_place_token(body, tokens)
     estate = body[: tokens[start].start()] if start < len(tokens) else body
@@ -303,10 +312,14 @@ def parse_addresses(addresses: pd.Series) -> pd.DataFrame:
     """
     codes, distinct = pd.factorize(addresses.astype(object).where(addresses.notna(), ""))
     rows = []
+    keys: dict[str, str | None] = {}
     for text in distinct:
         parts = parse_address(text)
-        key = _without_suffix(parts.estate) if parts.estate else None
-        rows.append((parts.text, parts.estate, key, parts.building, parts.unit, parts.room))
+        estate = parts.estate
+        if estate and estate not in keys:
+            keys[estate] = _without_suffix(estate)
+        key = keys[estate] if estate else None
+        rows.append((parts.text, estate, key, parts.building, parts.unit, parts.room))
     table = pd.DataFrame(rows, columns=list(PARTS_COLUMNS), dtype=object)
     out = table.iloc[codes].set_index(addresses.index) if len(table) else table
     return out.reindex(addresses.index) if not len(table) else out
