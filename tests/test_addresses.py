@@ -317,3 +317,12 @@ def test_register_without_address_column_is_refused_with_the_fix() -> None:
     buildings = gpd.GeoDataFrame({"name": ["1号楼"]}, geometry=[box(0, 0, 1, 1)], crs=PLAN_CRS)
     with pytest.raises(InvalidInputError, match="no address column"):
         match_register(pd.DataFrame({"姓名": ["王伟"]}), buildings)
+
+
+def test_an_empty_or_unknown_address_is_unmatched_even_among_nameless_buildings() -> None:
+    buildings = gpd.GeoDataFrame(
+        {"x": [1, 2]}, geometry=[box(0, 0, 1, 1), box(2, 2, 3, 3)], crs=PLAN_CRS
+    )
+    found = match_register(pd.DataFrame({"住址": ["", "不详", "某某小区1栋101"]}), buildings)
+    assert found.table["status"].tolist() == ["unmatched"] * 3
+    assert found.households.empty and len(found.review) == 3

@@ -427,6 +427,8 @@ def _building(estate: EstateMatch, number: str | None, index: BuildingIndex) -> 
             )
         return -1, AMBIGUOUS, estate.score, f"{estate.reason}; building {shown}", found
     key = estate.keys[0]
+    if not key and number is None:
+        return -1, UNMATCHED, 0.0, "no estate and no building number in the address", []
     rows = index.lookup.get((key, number), [])
     if len(rows) == 1:
         return rows[0], estate.how, estate.score, f"{estate.reason}, building {shown}", []
