@@ -29,7 +29,7 @@ from geogrid.addresses.parse import estate_key
 from geogrid.addresses.synthetic import _cn, make_register, make_town
 from geogrid.cli import app
 from geogrid.errors import InvalidInputError
-from geogrid.io import write_plan
+from geogrid.io import read_plan, write_plan
 from geogrid.plan import PLAN_CRS, GridPlan
 
 runner = CliRunner()
@@ -326,3 +326,33 @@ def test_an_empty_or_unknown_address_is_unmatched_even_among_nameless_buildings(
     found = match_register(pd.DataFrame({"住址": ["", "不详", "某某小区1栋101"]}), buildings)
     assert found.table["status"].tolist() == ["unmatched"] * 3
     assert found.households.empty and len(found.review) == 3
+
+
+def test_partition_and_redraw_count_a_register(tmp_path: Path) -> None:
+    town = make_town(8, 1, seed=9)
+    register, _ = make_register(town, 1200, seed=10)
+    given = _inputs(town, register, tmp_path, "register.xlsx")
+    x0, y0, x1, y1 = town.buildings.total_bounds
+    area = box(x0 - 0.002, y0 - 0.002, x1 + 0.002, y1 + 0.002)
+    gpd.GeoDataFrame(
+        {"code": ["001"], "name": ["示例社区"]}, geometry=[area], crs=PLAN_CRS
+    ).to_file(tmp_path / "area.geojson")
+    homes, register_args = given[1:3], given[3:]
+    result = runner.invoke(
+        app,
+        ["partition", str(tmp_path / "area.geojson"), *homes, *register_args, "--band", "200-400",
+         "-o", str(tmp_path / "plan.gpkg")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    matched = int(
+        match_register(register, town.buildings, town.estates).households["households"].sum()
+    )
+    plan = read_plan(tmp_path / "plan.gpkg")
+    assert int(plan.grids.loc[plan.grids["level"] == 1, "households"].sum()) == matched
+    result = runner.invoke(
+        app,
+        ["redraw", str(tmp_path / "plan.gpkg"), *homes, *register_args, "--band", "150-450",
+         "-o", str(tmp_path / "plan2.gpkg")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "moved 0 households" in result.stdout  # the same households: nothing to move
