@@ -415,3 +415,73 @@ def test_nothing_is_ever_written_outside_the_folder(tmp_path_factory, names) -> 
         io.unpack_zip(path, out)
     outside = [p for p in base.rglob("*") if p.is_file() and out not in p.parents and p != path]
     assert outside == []
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    east=st.floats(-60_000, 60_000),
+    north=st.floats(2_500_000, 4_500_000),
+    width=st.floats(20, 3_000),
+    height=st.floats(20, 3_000),
+    old_style=st.booleans(),
+)
+def test_any_dxf_outline_in_the_zone_comes_back_within_a_centimetre(
+    tmp_path_factory, east, north, width, height, old_style
+) -> None:
+    """A rectangle anywhere in zone CM 111°E, as LWPOLYLINE or old POLYLINE, round trips."""
+    x0, y0 = 500_000 + east, north
+    corners = [(x0, y0), (x0 + width, y0), (x0 + width, y0 + height), (x0, y0 + height)]
+    doc = ezdxf.new("R2010")
+    space = doc.modelspace()
+    if old_style:
+        space.add_polyline2d(corners, close=True)
+    else:
+        space.add_lwpolyline(corners, close=True)
+    space.add_text("G-1", dxfattribs={"insert": (x0 + width / 2, y0 + height / 2)})
+    path = tmp_path_factory.mktemp("dxf") / "one.dxf"
+    doc.saveas(path)
+    (geom,) = io.read_plan(path, crs=GK).grids.geometry
+    back = gpd.GeoSeries([geom], crs=4490).to_crs(GK).iloc[0]
+    assert back.hausdorff_distance(Polygon(corners)) < 0.01
+
+
+def test_arcs_of_a_dxf_outline_are_followed_to_within_5_cm_on_the_arc(tmp_path) -> None:
+    """A round estate drawn as two bulged segments (a circle of radius 100 m)."""
+    x, y = TO_GK.transform(LON, LAT)
+    doc = ezdxf.new("R2010")
+    space = doc.modelspace()
+    space.add_lwpolyline([(x - 100, y, 0, 0, 1), (x + 100, y, 0, 0, 1)], format="xyseb", close=True)
+    space.add_text("圆形小区", dxfattribs={"insert": (x, y)})
+    path = tmp_path / "round.dxf"
+    doc.saveas(path)
+    (geom,) = io.read_plan(path, crs=GK).grids.geometry
+    back = gpd.GeoSeries([geom], crs=4490).to_crs(GK).iloc[0]
+    radii = np.hypot(*(shapely.get_coordinates(back) - (x, y)).T)
+    assert radii.max() < 100.01 and radii.min() > 99.95
+    assert back.area == pytest.approx(np.pi * 100**2, rel=1e-3)  # chords: ~2/3 sagitta × perimeter
+
+
+@settings(max_examples=25, deadline=None)
+@given(lon=st.floats(75, 134), lat=st.floats(18, 53), system=st.sampled_from(["gcj02", "bd09"]))
+def test_a_phone_map_kml_anywhere_in_china_comes_back_to_its_truth(
+    tmp_path_factory, lon, lat, system
+) -> None:
+    truth_box = shapely.segmentize(box(lon, lat, lon + 0.004, lat + 0.003), 0.0005)
+    convert = wgs84_to_gcj02 if system == "gcj02" else wgs84_to_bd09
+    x, y = convert(*np.asarray(truth_box.exterior.coords).T)
+    coords = " ".join(f"{a:.8f},{b:.8f}" for a, b in zip(x, y, strict=True))
+    path = tmp_path_factory.mktemp("kml") / "one.kml"
+    path.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Placemark><name>一网格</name><Polygon>'
+        f"<outerBoundaryIs><LinearRing><coordinates>{coords}</coordinates></LinearRing>"
+        "</outerBoundaryIs></Polygon></Placemark></kml>",
+        encoding="utf-8",
+    )
+    (geom,) = io.read_plan(path, crs=system).grids.geometry
+    metric = gpd.GeoSeries([geom, truth_box], crs=4490).to_crs(
+        gpd.GeoSeries([truth_box], crs=4490).estimate_utm_crs()
+    )
+    assert metric.iloc[0].hausdorff_distance(metric.iloc[1]) < 0.05
