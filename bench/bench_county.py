@@ -508,8 +508,15 @@ def main() -> None:
     parser.add_argument("--load-seconds", type=float, default=30)
     parser.add_argument("--change-after", type=float, default=10)
     parser.add_argument("--only", default="build,stores,load")
+    parser.add_argument(
+        "--load-on", default="city,province,city-small,province-small", help="layouts to serve"
+    )
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--results", type=Path, help="where the JSON of the run goes")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
+    parser.add_argument(
+        "--reuse-build", type=Path, help="take the build rows (and answers) of an earlier run"
+    )
     parser.add_argument("--child-build", help=argparse.SUPPRESS)
     parser.add_argument("--child-source", help=argparse.SUPPRESS)
     parser.add_argument("--answers", type=Path, help=argparse.SUPPRESS)
@@ -535,10 +542,11 @@ def main() -> None:
     load_start = os.getloadavg()
     for layout in plan["sizes"]:
         print(f"{layout}: building", flush=True)
-        answers = None
-        if layout in plan["stores"] and "stores" in only:
-            answers = _anchor_points(layout, args.pg_points)
-        if "build" in only or answers is not None:
+        answers = _anchor_points(layout, args.pg_points) if layout in plan["stores"] else None
+        previous = _previous(args.reuse_build, layout)
+        if previous is not None:
+            results["sizes"].append(previous)
+        elif "build" in only or (answers is not None and "stores" in only):
             extra = [] if answers is None else ["--answers", str(answers)]
             row = _child(
                 [
@@ -575,12 +583,12 @@ def main() -> None:
                     entry["postgis_alone"] = pg
                     print(f"  PostGIS alone {pg}", flush=True)
                 results["stores"].append(entry)
-            if "load" in only and backend == "postgis":
+            if "load" in only and backend == "postgis" and layout in args.load_on.split(","):
                 result = under_load(url, layout, args)
                 print(f"  under load {result}", flush=True)
                 results["load"].append({"layout": layout, "result": result})
     results["load_avg"] = (load_start[0], os.getloadavg()[0])
-    out = CACHE / ("results-small.json" if args.small else "results.json")
+    out = args.results or CACHE / ("results-small.json" if args.small else "results.json")
     out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     print(f"wrote {out}")
     if not args.no_write and not args.small:
@@ -589,12 +597,22 @@ def main() -> None:
         print(f"wrote the County and province section of {args.output}")
 
 
+def _previous(path: Path | None, layout: str) -> dict[str, Any] | None:
+    """The build row of ``layout`` in an earlier run's results, if asked for."""
+    if path is None:
+        return None
+    rows = json.loads(path.read_text(encoding="utf-8"))["sizes"]
+    return next((row for row in rows if row["layout"] == layout), None)
+
+
 def _anchor_points(layout: str, n: int) -> Path:
     """``n`` uniform random points inside ``layout``'s area, saved for the child and PostGIS."""
+    path = CACHE / f"{layout}-anchor.npz"
+    if path.exists():
+        return path
     table = cached_table(layout)
     x0, y0, x1, y1 = table.total_bounds
     rng = np.random.default_rng(23)
-    path = CACHE / f"{layout}-anchor.npz"
     np.savez(path, x=rng.uniform(x0, x1, n), y=rng.uniform(y0, y1, n))
     return path
 

@@ -151,80 +151,87 @@ class CountyIndex:
         y: np.ndarray,
         candidates: tuple[np.ndarray, np.ndarray, np.ndarray | None],
     ) -> None:
-        """Locate each (point, candidate part) pair; keep the part covering it at the top."""
-        point, part, count = candidates
-        if self._same_top and all(self._full):  # the points with one candidate first
-            if count is None:
-                self._try_one(out, x, y, point, part)
-                return
-            one = count == 1
-            first = np.r_[0, np.cumsum(count)[:-1]][one]
-            self._try_one(out, x, y, point[first], part[first])
-            several = np.repeat(~one, count)
-            point, part, count = point[several], part[several], count[~one]
-        self._try_pairs(out, x, y, point, part, count)
+        """Locate each (point, candidate part) pair; keep the part covering it at the top.
 
-    def _try_pairs(
+        One call per part for all its pairs: a point with one candidate is answered by it
+        at once (when its top level covers the point); the pairs of points with several
+        are kept and compared afterwards.
+        """
+        point, part, count = candidates
+        alone = np.ones(point.size, dtype=bool) if count is None else np.repeat(count == 1, count)
+        if not (self._same_top and all(self._full)):
+            alone[:] = False  # plans of different depths: every pair goes the general way
+        kept = np.cumsum(~alone) - 1  # position of each compared pair among them
+        pairs_grid = np.full((len(self.levels), int(kept[-1]) + 1 if kept.size else 0), OUTSIDE)
+        pairs_status = np.full(pairs_grid.shape[1], _OUTSIDE, dtype=np.int64)
+        top_row = int(self._first_row[0])
+        for number, pairs in _groups(part, len(self.parts)):
+            rows = point[pairs]
+            result = self.parts[number].locate(x[rows], y[rows], nearest=False)
+            mapped = self._global[number][result.grid]
+            one = alone[pairs]
+            if one.all():
+                self._answer(out, number, rows, mapped, result.status_code, top_row)
+                continue
+            if one.any():
+                self._answer(
+                    out, number, rows[one], mapped[:, one], result.status_code[one], top_row
+                )
+            many = ~one
+            at = kept[pairs[many]]
+            if self._full[number]:
+                pairs_grid[:, at] = mapped[:, many]
+            else:  # a plan with fewer levels than the county's deepest
+                pairs_grid[self._rows[number][:, None], at[None, :]] = mapped[:, many]
+            pairs_status[at] = result.status_code[many]
+        if pairs_grid.shape[1]:
+            compared = ~alone
+            self._compare(out, point[compared], part[compared], pairs_grid, pairs_status)
+
+    def _answer(
         self,
         out: _Answer,
-        x: np.ndarray,
-        y: np.ndarray,
+        number: int,
+        rows: np.ndarray,
+        mapped: np.ndarray,
+        status: np.ndarray,
+        top_row: int,
+    ) -> None:
+        """Part ``number``'s answers for points it alone may cover (where its top covers)."""
+        covered = mapped[top_row] >= 0
+        if not covered.all():  # not in this part: outside every part
+            rows, mapped, status = rows[covered], mapped[:, covered], status[covered]
+        out.grid[:, rows] = mapped
+        out.finest[rows] = mapped[-1]
+        out.status[rows] = status
+        out.part[rows] = number
+        out.distance[rows] = np.where(status == _INSIDE, 0.0, np.nan)
+
+    def _compare(
+        self,
+        out: _Answer,
         point: np.ndarray,
         part: np.ndarray,
-        count: np.ndarray | None,
+        grid: np.ndarray,
+        status: np.ndarray,
     ) -> None:
-        """:meth:`_try` for (point, part) pairs listed point by point, ``count`` per point."""
-        if point.size == 0:
-            return
+        """Points with several candidates: the part whose covering top code is smallest."""
         none = self.codes.size  # "not covered": above every county grid number
-        pair_grid = np.full((len(self.levels), point.size), OUTSIDE, dtype=np.int64)
-        pair_status = np.empty(point.size, dtype=np.int64)
-        for number, pairs in _groups(part, len(self.parts)):
-            rows = point[pairs]
-            result = self.parts[number].locate(x[rows], y[rows], nearest=False)
-            mapped = self._global[number][result.grid]
-            if self._full[number]:
-                pair_grid[:, pairs] = mapped
-            else:  # a plan with fewer levels than the county's deepest
-                pair_grid[self._rows[number][:, None], pairs[None, :]] = mapped
-            pair_status[pairs] = result.status_code
         if self._same_top:  # every part's top level is the same county row
-            top = pair_grid[self._first_row[0]]
+            top = grid[self._first_row[0]]
         else:
-            top = pair_grid[self._first_row[part], np.arange(point.size)]
+            top = grid[self._first_row[part], np.arange(point.size)]
         key = np.where(top >= 0, top, none)
-        if count is not None:  # some points have several candidates: the smallest top wins
-            starts = np.r_[0, np.cumsum(count)[:-1]]
-            key = np.where(key == np.repeat(np.minimum.reduceat(key, starts), count), key, none)
+        starts = np.r_[0, np.flatnonzero(point[1:] != point[:-1]) + 1]  # point by point
+        count = np.diff(np.r_[starts, point.size])
+        key = np.where(key == np.repeat(np.minimum.reduceat(key, starts), count), key, none)
         won = np.flatnonzero(key < none)
         rows = point[won]
-        out.grid[:, rows] = pair_grid[:, won]
-        finest = pair_grid[self._last_row[part[won]], won]
-        out.finest[rows] = finest
-        out.status[rows] = pair_status[won]
+        out.grid[:, rows] = grid[:, won]
+        out.finest[rows] = grid[self._last_row[part[won]], won]
+        out.status[rows] = status[won]
         out.part[rows] = part[won]
-        out.distance[rows] = np.where(pair_status[won] == _INSIDE, 0.0, np.nan)
-
-    def _try_one(
-        self, out: _Answer, x: np.ndarray, y: np.ndarray, point: np.ndarray, part: np.ndarray
-    ) -> None:
-        """:meth:`_try` when each point has one candidate and all parts have every level."""
-        top_row = self._first_row[0]
-        for number, pairs in _groups(part, len(self.parts)):
-            rows = point[pairs]
-            result = self.parts[number].locate(x[rows], y[rows], nearest=False)
-            mapped = self._global[number][result.grid]
-            covered = mapped[top_row] >= 0
-            if not covered.all():  # not in this part: outside every part
-                rows, mapped = rows[covered], mapped[:, covered]
-                status = result.status_code[covered]
-            else:
-                status = result.status_code
-            out.grid[:, rows] = mapped
-            out.finest[rows] = mapped[-1]
-            out.status[rows] = status
-            out.part[rows] = number
-            out.distance[rows] = np.where(status == _INSIDE, 0.0, np.nan)
+        out.distance[rows] = np.where(status[won] == _INSIDE, 0.0, np.nan)
 
     def _nearest(self, out: _Answer, x: np.ndarray, y: np.ndarray, finite: np.ndarray) -> None:
         """Nearest finest grid for points outside their part's finest level or all parts."""
