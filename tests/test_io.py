@@ -222,7 +222,7 @@ def test_households_bad_rows_are_named(tmp_path: Path) -> None:
     with pytest.raises(PlanFileError, match="row 3: .*swapped"):  # line 1 is the header
         read_households(path)
     pd.DataFrame({"lon": [116.31], "lat": [40.0], "households": [2.5]}).to_csv(path, index=False)
-    with pytest.raises(PlanFileError, match="row 1: household count"):
+    with pytest.raises(PlanFileError, match="row 2: household count"):  # line 1: the header
         read_households(path)
 
 

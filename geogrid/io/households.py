@@ -101,6 +101,7 @@ def _households_table(
     x, y = gcrs.to_plan_lonlat(lon, lat, crs or "wgs84")
     points = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=PLAN_CRS)
     points.attrs["encoding_note"] = table.encoding_note()
+    points.attrs["rows"] = table.rows
     return points if count_column else _one_row_per_household(points, table)
 
 
@@ -119,6 +120,7 @@ def _one_row_per_household(frame: gpd.GeoDataFrame, table: Table) -> gpd.GeoData
     ids = frame[key].where(frame[key] != "", pd.Series([f"#row{r}" for r in table.rows]))
     residents = ids.map(ids.value_counts())
     first = ~ids.duplicated()
+    frame.attrs["rows"] = [r for r, keep in zip(table.rows, first, strict=True) if keep]
     return (
         frame[first.to_numpy()].assign(residents=residents[first].to_numpy()).reset_index(drop=True)
     )
@@ -159,7 +161,9 @@ def _with_counts(frame: gpd.GeoDataFrame, count_column: str | None, path: Path) 
     counts = pd.to_numeric(frame[column], errors="coerce")
     if counts.isna().any() or (counts < 0).any() or (counts % 1 != 0).any():
         row = int(np.flatnonzero(counts.isna() | (counts < 0) | (counts % 1 != 0))[0])
+        rows = frame.attrs.get("rows")  # a table's rows as the sheet numbers them
         raise PlanFileError(
-            f"{path.name}: row {row + 1}: household count {frame[column].iloc[row]!r} is not a whole number ≥ 0"
+            f"{path.name}: row {rows[row] if rows else row + 1}: household count "
+            f"{frame[column].iloc[row]!r} is not a whole number ≥ 0"
         )
     return frame.assign(households=counts.astype("int64"))
