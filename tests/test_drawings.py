@@ -485,3 +485,19 @@ def test_a_phone_map_kml_anywhere_in_china_comes_back_to_its_truth(
         gpd.GeoSeries([truth_box], crs=4490).estimate_utm_crs()
     )
     assert metric.iloc[0].hausdorff_distance(metric.iloc[1]) < 0.05
+
+
+def test_import_says_when_one_label_is_both_code_and_name(tmp_path) -> None:
+    doc = ezdxf.new("R2010")
+    x, y = TO_GK.transform(LON, LAT)
+    doc.modelspace().add_lwpolyline(
+        [(x, y), (x + 90, y), (x + 90, y + 90), (x, y + 90)], close=True
+    )
+    doc.modelspace().add_text("一网格", dxfattribs={"insert": (x + 40, y + 40)})
+    doc.saveas(tmp_path / "one.dxf")
+    result = CliRunner().invoke(
+        app, ["import", str(tmp_path / "one.dxf"), "--crs", GK, "-o", str(tmp_path / "p.gpkg")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "taken as both its code and its name" in result.output
+    assert io.read_plan(tmp_path / "p.gpkg").grids["code"].tolist() == ["一网格"]

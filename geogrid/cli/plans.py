@@ -164,7 +164,7 @@ def import_(
     out.print(
         f"wrote {len(plan.grids)} grids, {len(plan.staff)} staff, {len(plan.units)} units to {output}"
     )
-    _warn_defaults(plan, parse_columns(column))
+    _warn_defaults(plan, parse_columns(column), source)
     broken = geometry_problems(plan)
     for problem in broken:
         warn(problem.line())
@@ -187,9 +187,17 @@ def _show_encoding(source: Path, encoding: str | None, plan: Any) -> None:
     print_line(f"  names read: {sample}")
 
 
-def _warn_defaults(plan: Any, columns: dict[str, str]) -> None:
+def _warn_defaults(plan: Any, columns: dict[str, str], source: Path) -> None:
     """Say what a foreign layer's missing columns became: names = codes, one level."""
     grids = plan.grids
+    if source.suffix.lower() in io.DRAWING_FORMATS:
+        if (grids["name"].astype(str) == grids["code"].astype(str)).all():
+            warn(
+                "each grid has one label in the drawing, taken as both its code and its name "
+                "(编码 = 名称); write both inside each outline (a code line and a name line), or "
+                "map attributes with -c code=TAG -c name=TAG"
+            )
+        return
     if "name" not in columns and (grids["name"].astype(str) == grids["code"].astype(str)).all():
         warn(
             "no name column: every grid is named by its code; map the names with "
