@@ -16,6 +16,8 @@ import geopandas as gpd
 import openpyxl
 import pyogrio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import box
 from typer.testing import CliRunner
 
@@ -235,3 +237,25 @@ def test_locate_reads_and_writes_excel(tmp_path: Path) -> None:
     located = read_table(out).frame
     assert located["level2_code"].tolist()[0] == f"{TOP}005"
     assert located["status"].tolist() == ["inside", "invalid"]
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30
+).map(str.strip)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.from_regex(r"\A[0-9]{1,20}\Z"), _TEXT, st.from_regex(r"\A1[3-9][0-9]{9}\Z")),
+        min_size=1,
+        max_size=8,
+    ),
+    suffix=st.sampled_from([".xlsx", ".csv"]),
+)
+def test_what_is_written_reads_back_as_the_same_text(rows, suffix, tmp_path_factory) -> None:
+    """Codes of up to 20 digits, any text, phones: the same text after a write and a read."""
+    frame = gpd.pd.DataFrame(rows, columns=["网格编码", "姓名", "联系电话"])
+    path = write_table(frame, tmp_path_factory.mktemp("t") / f"t{suffix}")
+    back = read_table(path, expect=["网格编码"]).frame
+    assert back.values.tolist() == frame.values.tolist()
