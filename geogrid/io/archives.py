@@ -158,9 +158,14 @@ def find_plan_member(names: list[str], where: str) -> str:
     --------
     >>> find_plan_member(["网格/网格.shp", "网格/网格.dbf", "网格/网格.shx", "网格/网格.prj"], "x.zip")
     '网格/网格.shp'
+    >>> find_plan_member(["doc.kml", "files/style.kml", "files/icon.png"], "网格.kmz")
+    'doc.kml'
     """
     plans = [n for n in names if PurePosixPath(n).suffix.lower() in PLAN_MEMBERS]
     plans = [n for n in plans if not PurePosixPath(n).name.startswith(("._", "."))]
+    doc = [n for n in plans if PurePosixPath(n).name.lower() == "doc.kml"]
+    if len(plans) > 1 and len(doc) == 1:  # a KMZ: its doc.kml is the document
+        plans = doc
     if len(plans) != 1:
         listed = ", ".join(plans[:10]) if plans else "none"
         raise PlanFileError(
