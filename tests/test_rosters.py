@@ -259,6 +259,7 @@ def test_cli_import_into_a_plan_file_and_the_store_and_export(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "3 staff on 1 grids; the other 25 grids keep theirs" in result.output
+    assert "the 身份证号 of 1 people are not kept" in result.output
     plan2 = read_plan(tmp_path / "plan2.gpkg")
     assert plan2.staff_of(f"{TOP}001")["name"].tolist() == ["王芳", "李明", "赵丽"]
     with open_store(store_url) as store:

@@ -82,6 +82,12 @@ def staff_import(
 
     write_plan(apply_roster(plan, roster), target)
     _summary(roster, len(plan.grids))
+    numbered = int(roster.staff["id_number"].notna().sum())
+    if numbered:
+        print_line(
+            f"the 身份证号 of {numbered} people are not kept: a plan file holds none; import "
+            "into the store (--store) to link the people by them"
+        )
     print_line(f"wrote {target}")
 
 
