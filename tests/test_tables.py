@@ -93,6 +93,25 @@ def test_a_gbk_dbf_without_cpg_imports_with_exact_names_and_says_so(tmp_path: Pa
     assert read_plan(out).grids["name"].tolist() != NAMES
 
 
+def test_a_zipped_gbk_shapefile_is_detected_too(tmp_path: Path) -> None:
+    import zipfile
+
+    old_shapefile(tmp_path, "GBK")
+    zipped = tmp_path / "grids.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for part in tmp_path.glob("grids.*"):
+            if part.suffix != ".zip":
+                archive.write(part, f"旧数据/{part.name}")
+    found = dbf_encoding(zipped)
+    assert found is not None and (found.encoding, found.file) == ("GB18030", "grids.dbf")
+    out = tmp_path / "plan.gpkg"
+    args = ["import", str(zipped), "-o", str(out), "-c", "code=WGBM", "-c", "name=WGMC"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "names read: 荷清路社区、清华园街道第一网格、东王庄社区" in result.output
+    assert read_plan(out).grids["name"].tolist() == NAMES
+
+
 def test_big5_and_utf8_dbfs_without_cpg(tmp_path: Path) -> None:
     traditional = ["臺北市大安區", "第一網格", "網格長辦公室"]
     (tmp_path / "big5").mkdir()

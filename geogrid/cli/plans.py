@@ -179,7 +179,8 @@ def _show_encoding(source: Path, encoding: str | None, plan: Any) -> None:
     """Never a silent guess: how a Shapefile's text was read, and a sample of its names."""
     from geogrid.io.dbf import dbf_encoding
 
-    found = dbf_encoding(source, encoding) if source.suffix.lower() == ".shp" else None
+    shapefile = source.suffix.lower() in (".shp", ".zip")
+    found = dbf_encoding(source, encoding) if shapefile else None
     if found is None:
         return
     sample = "、".join(map(str, plan.grids["name"].head(5)))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import IO
 
 from geogrid.io.tables import detect_encoding
 
@@ -66,7 +68,7 @@ def dbf_encoding(path: str | os.PathLike[str], given: str | None = None) -> Text
     Parameters
     ----------
     path
-        The ``.shp`` (or its ``.dbf``).
+        The ``.shp`` (or its ``.dbf``), or a ``.zip`` holding one Shapefile.
     given
         The encoding the planner gave (``--encoding``): it wins.
 
@@ -86,18 +88,44 @@ def dbf_encoding(path: str | os.PathLike[str], given: str | None = None) -> Text
     >>> dbf_encoding(folder / "grids.shp").encoding
     'GB18030'
     """
+    if Path(path).suffix.lower() == ".zip":
+        return _zipped(Path(path), given)
     dbf = Path(path).with_suffix(".dbf")
     if given:
         return TextEncoding(given, "given", dbf.name)
     if not dbf.exists() or _cpg(dbf) is not None:
         return None
-    text = _text_bytes(dbf)
+    with dbf.open("rb") as handle:
+        return _decided(_text_bytes(handle), dbf.name)
+
+
+def _zipped(path: Path, given: str | None) -> TextEncoding | None:
+    """:func:`dbf_encoding` of the one Shapefile inside a zip (``None`` when none or many)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            dbfs = [n for n in names if n.lower().endswith(".dbf")]
+            if len(dbfs) != 1:
+                return None
+            name = PurePosixPath(dbfs[0]).name
+            if given:
+                return TextEncoding(given, "given", name)
+            stem = dbfs[0][:-4].lower()
+            if any(n.lower() == f"{stem}.cpg" for n in names):
+                return None
+            with archive.open(dbfs[0]) as handle:
+                return _decided(_text_bytes(handle), name)
+    except (OSError, zipfile.BadZipFile):
+        return None  # the plan reader says what is wrong with the file
+
+
+def _decided(text: bytes, name: str) -> TextEncoding | None:
     if text.isascii():
         return None
     encoding, detected = detect_encoding(text)
     if not detected:
-        return TextEncoding("UTF-8", "utf-8", dbf.name)
-    return TextEncoding(encoding.upper(), "detected", dbf.name)
+        return TextEncoding("UTF-8", "utf-8", name)
+    return TextEncoding(encoding.upper(), "detected", name)
 
 
 def _cpg(dbf: Path) -> Path | None:
@@ -107,35 +135,41 @@ def _cpg(dbf: Path) -> Path | None:
     return None
 
 
-def _text_bytes(dbf: Path) -> bytes:
-    """The bytes of the character fields of the first records (up to 256 KiB of text)."""
-    with dbf.open("rb") as handle:
-        head = handle.read(32)
-        if len(head) < 32:
-            return b""
-        records = int.from_bytes(head[4:8], "little")
-        header = int.from_bytes(head[8:10], "little")
-        size = int.from_bytes(head[10:12], "little")
-        descriptors = handle.read(max(header - 32, 0))
-        fields, offset = [], 1  # a record starts with its deletion flag
-        for start in range(0, len(descriptors) - 31, 32):
-            field = descriptors[start : start + 32]
-            if field[0] == 0x0D:
-                break
-            length = field[16]
-            if chr(field[11]) in "CM":
-                fields.append((offset, length))
-            offset += length
-        handle.seek(header)
-        parts: list[bytes] = []
-        total = 0
-        for _ in range(records):
-            record = handle.read(size)
-            if len(record) < size or total > _SAMPLE_BYTES:
-                break
-            for start, length in fields:
-                value = record[start : start + length].strip(b" \x00")
-                if value:
-                    parts.append(value)
-                    total += len(value)
+def _text_bytes(handle: IO[bytes]) -> bytes:
+    """The bytes of the character fields of the first records (up to 256 KiB of text).
+
+    A DBF is a 32-byte header, 32-byte field descriptors ended by ``0x0D``, then records of
+    a fixed size, each starting with a deletion flag.
+    """
+    head = handle.read(32)
+    if len(head) < 32:
+        return b""
+    records = int.from_bytes(head[4:8], "little")
+    header = int.from_bytes(head[8:10], "little")
+    size = int.from_bytes(head[10:12], "little")
+    fields = _text_fields(handle.read(max(header - 32, 0)))
+    parts: list[bytes] = []
+    total = 0
+    for _ in range(records):
+        record = handle.read(size)
+        if len(record) < size or total > _SAMPLE_BYTES:
+            break
+        for start, length in fields:
+            value = record[start : start + length].strip(b" \x00")
+            if value:
+                parts.append(value)
+                total += len(value)
     return b"\n".join(parts)
+
+
+def _text_fields(descriptors: bytes) -> list[tuple[int, int]]:
+    """(offset in a record, length) of each character or memo field."""
+    fields, offset = [], 1  # after the deletion flag
+    for start in range(0, len(descriptors) - 31, 32):
+        field = descriptors[start : start + 32]
+        if field[0] == 0x0D:
+            break
+        if chr(field[11]) in "CM":
+            fields.append((offset, field[16]))
+        offset += field[16]
+    return fields
