@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-qgis install install-dev system-deps lint bench-deps bench-county schemathesis examples-full
+.PHONY: demo test test-qgis install install-dev system-deps lint bench-deps bench-stats bench-county schemathesis examples-full
 
 demo: install  ## the main job on the sample data, embedded store (no database server)
 	$(BIN)/geogrid demo
@@ -34,6 +34,9 @@ system-deps:
 
 bench-deps: install-dev  ## wrk and py-spy for bench/bench_api.py
 	bash scripts/bench-deps.sh
+
+bench-stats: install-dev  ## /stats over 1M incidents and /ogc paging, city and province stores (PostGIS)
+	$(BIN)/python bench/bench_stats.py
 
 bench-county: install-dev  ## county and province: index build, memory, locate, re-index under load, PostGIS alone (add ARGS=--small for a quick run)
 	$(BIN)/python bench/bench_county.py $(ARGS)
