@@ -37,6 +37,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io as _io
+import itertools
 import math
 import os
 import re
@@ -46,6 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geogrid.errors import PlanFileError
@@ -206,14 +208,14 @@ def read_table(
             f"{path.name}: not a table; give a {', '.join(TABLE_SUFFIXES)} file (format from "
             "the suffix)"
         )
-    found_encoding, detected = None, False
     if suffix == ".csv":
-        cells, found_encoding, detected = _csv_cells(path, encoding)
-    else:
-        cells, sheet = _excel_cells(path, sheet)
-    name = path.name + (f":{sheet}" if sheet and named else "")
-    table = _table(cells, name, list(expect))
-    table.sheet, table.encoding, table.detected = sheet, found_encoding, detected
+        text, found_encoding, detected = _csv_text(path, encoding)
+        table = _csv_table(text, path.name, list(expect))
+        table.encoding, table.detected = found_encoding, detected
+        return table
+    cells, sheet = _excel_cells(path, sheet)
+    table = _table(cells, path.name + (f":{sheet}" if named else ""), list(expect))
+    table.sheet = sheet
     return table
 
 
@@ -318,7 +320,7 @@ def _gb2312_share(text: str) -> float:
 # -- reading -------------------------------------------------------------------------------
 
 
-def _csv_cells(path: Path, encoding: str | None) -> tuple[list[list[Any]], str, bool]:
+def _csv_text(path: Path, encoding: str | None) -> tuple[str, str, bool]:
     data = path.read_bytes()
     detected = False
     if encoding is None:
@@ -331,10 +333,41 @@ def _csv_cells(path: Path, encoding: str | None) -> tuple[list[list[Any]], str, 
             f"{path.name}: {what}; save the CSV as UTF-8, or pass --encoding with its "
             "encoding (utf-8, gb18030, big5)"
         ) from exc
+    return text, encoding, detected
+
+
+def _csv_table(text: str, name: str, expect: list[str]) -> Table:
+    """A CSV's table: pandas' parser below the header found (fast), else the csv module.
+
+    Row numbers are line numbers, exact unless a quoted cell spans lines.
+    """
     try:
-        return list(csv.reader(_io.StringIO(text))), encoding, detected
+        scan = list(itertools.islice(csv.reader(_io.StringIO(text)), _HEADER_SCAN))
+        header = _header_index([[v.strip() for v in row] for row in scan], expect)
+        if header is None:
+            raise PlanFileError(f"{name}: nothing in it; the table needs a header row and rows")
+        try:
+            return _parsed_csv(text, header, name)
+        except (pd.errors.ParserError, ValueError):  # ragged rows: the careful way
+            return _table(list(csv.reader(_io.StringIO(text))), name, expect)
     except csv.Error as exc:
-        raise PlanFileError(f"{path.name}: cannot read the CSV: {exc}") from exc
+        raise PlanFileError(f"{name}: cannot read the CSV: {exc}") from exc
+
+
+def _parsed_csv(text: str, header: int, name: str) -> Table:
+    raw = pd.read_csv(
+        _io.StringIO(text), header=None, skiprows=header, dtype=str, keep_default_na=False,
+        skip_blank_lines=False, na_filter=False,
+    )  # fmt: skip
+    heads = _headers([str(v).strip() for v in raw.iloc[0]]) if len(raw) else []
+    body = raw.iloc[1:, : len(heads)].reset_index(drop=True)
+    body.columns = pd.Index(heads)
+    body = body.apply(lambda column: column.str.strip())
+    filled = (body != "").any(axis=1).to_numpy()
+    rows = (np.flatnonzero(filled) + header + 2).tolist()
+    frame = body if filled.all() else body[filled].reset_index(drop=True)
+    keep = [c for c in frame.columns if not (c.startswith("_column") and not frame[c].any())]
+    return Table(frame[keep], rows, header + 1, name)
 
 
 def _excel_cells(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
