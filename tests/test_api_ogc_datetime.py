@@ -118,3 +118,11 @@ def test_page_geometries_serialise_as_shapely_mapping() -> None:
         ]
         got = orjson.dumps(_geometries(geoms, swap=swap), option=orjson.OPT_SERIALIZE_NUMPY)
         assert got == orjson.dumps(expected)
+    assert _geometries(geoms[:0], swap=False) == []  # a page past the end
+    assert _geometries(geoms[2:], swap=False) == [{"type": "MultiPolygon", "coordinates": []}]
+
+
+def test_a_page_past_the_end_is_empty(client) -> None:
+    body = client.get(ITEMS, params={"offset": 500}).json()
+    assert body["features"] == [] and body["numberReturned"] == 0
+    assert body["numberMatched"] == 12

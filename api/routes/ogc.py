@@ -171,8 +171,9 @@ def _geometries(geoms: np.ndarray, *, swap: bool) -> list[dict[str, Any]]:
     coords, coord_of = shapely.get_coordinates(rings, return_index=True)
     coords = np.ascontiguousarray(coords[:, ::-1] if swap else coords)
     ends = np.cumsum(np.bincount(coord_of, minlength=len(rings)))
+    pieces = np.split(coords, ends[:-1]) if len(rings) else []  # split([]) is one piece
     polygons: list[list[np.ndarray]] = [[] for _ in range(len(parts))]
-    for ring, p in zip(np.split(coords, ends[:-1]), ring_of.tolist(), strict=True):
+    for ring, p in zip(pieces, ring_of.tolist(), strict=True):
         polygons[p].append(ring)
     out: list[dict[str, Any]] = [{"type": "MultiPolygon", "coordinates": []} for _ in geoms]
     for polygon, g in zip(polygons, part_of.tolist(), strict=True):
