@@ -68,6 +68,8 @@ _MAX_LIMIT = 10_000
 _DATETIME = Query(
     description="an instant (RFC 3339, e.g. 2025-06-01T00:00:00Z): the grids of the plans in "
     "force then; intervals are not supported",
+    # the schema offers instants; another value is 400 (OGC), not FastAPI's 422
+    json_schema_extra={"format": "date-time"},
 )
 _INSTANT: TypeAdapter[dt.datetime] = TypeAdapter(Instant)
 _CACHED_SETS = 4  # sets of plan versions whose levels are kept ready
