@@ -8,7 +8,7 @@ Create Date: 2026-12-06
 ``created_at``, ``closed_at`` and ``deadline`` (``INCLUDE``, PostgreSQL): the statistics
 (:func:`geogrid.store.incident_stats.sql_stats`) group a year of a county by the lineage's
 prefixes reading this index alone, in its order — an index-only scan of ~100 bytes a row
-instead of the ~1.1 kB rows of the table, and no sort — and a street's or township's rows are
+instead of the ~600-byte rows of the table, and no sort — and a street's or township's rows are
 one range of it. SQLite gets the index on the six codes (the embedded store groups in
 Python; the index keeps both schemas alike for ``alembic check``).
 """
