@@ -23,8 +23,8 @@ import gc
 import math
 import threading
 import time
-from collections import ChainMap, OrderedDict
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -104,8 +104,10 @@ class LoadedCounty:
         self.parts: dict[str, LoadedPlan] = dict(sorted(parts.items()))
         self.index = CountyIndex({j: p.index for j, p in self.parts.items()})
         self.plans: tuple[LoadedPlan, ...] = tuple(self.parts[j] for j in self.index.jurisdictions)
-        self.grids: Mapping[str, dict[str, Any]] = ChainMap(*(p.grids for p in self.plans))
-        self.staff: Mapping[str, list[dict[str, Any]]] = ChainMap(*(p.staff for p in self.plans))
+        # one table per county, not a chain of one per jurisdiction: a lookup on the hot path
+        # would otherwise walk up to a thousand dicts (codes are unique across jurisdictions)
+        self.grids: Mapping[str, dict[str, Any]] = _merged(p.grids for p in self.plans)
+        self.staff: Mapping[str, list[dict[str, Any]]] = _merged(p.staff for p in self.plans)
 
     @classmethod
     def of(cls, plan: LoadedPlan) -> LoadedCounty:
@@ -310,6 +312,14 @@ class PlanSource:
 def _stale(held: LoadedPlan | None, info: VersionInfo) -> bool:
     """Whether ``info``'s version must be read and indexed (not the one in hand)."""
     return held is None or held.key[:2] != _key(info)[:2]
+
+
+def _merged(tables: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One dict holding every entry of ``tables`` (their keys do not overlap)."""
+    merged: dict[str, Any] = {}
+    for table in tables:
+        merged.update(table)
+    return merged
 
 
 def _key(info: VersionInfo) -> _Key:
