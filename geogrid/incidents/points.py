@@ -175,10 +175,16 @@ def _send(
 
 
 def _trimmed(codes: list[str | None]) -> list[str]:
-    out = list(codes)
-    while out and out[-1] is None:
-        out.pop()
-    return [str(c) for c in out]
+    """The codes from the top down to the first level that did not cover the point.
+
+    A gap (a finest grid poking out of its parent) ends the lineage there: never a ``'None'``.
+    """
+    out: list[str] = []
+    for code in codes:
+        if code is None:
+            break
+        out.append(str(code))
+    return out
 
 
 def _leaves(plan: GridPlan) -> pd.DataFrame:
