@@ -50,7 +50,7 @@ def test_a_worker_key_needs_a_grid(store_env: str) -> None:
     result = keys("create", "--role", "worker", "--name", "李四")
     assert result.exit_code == 2 and "--grid CODE" in result.output
     result = keys("create", "--role", "worker", "--name", "李四", "--grid", "999")
-    assert result.exit_code == 2 and "no grid code" in result.output
+    assert result.exit_code == 2 and "is neither a grid of a stored plan" in result.output
     assert "no API keys yet" in keys("list").output
 
 
