@@ -29,7 +29,7 @@ Examples
 >>> worker = Caller("王芳", Role.WORKER, grid_code="110108001001")
 >>> worker.covers(("110108001001", "110108001001003")), worker.covers(("1101080010011",))
 (True, False)
->>> street = Caller("街道", Role.SUPERVISOR, grid_code="110108", tops=frozenset({"110108001"}))
+>>> street = Caller("街道", Role.SUPERVISOR, grid_code="110108", tops=frozenset({"110108001001"}))
 >>> street.covers(("110108001001", "110108001001003")), street.covers(None)
 (True, False)
 >>> require(Caller("app", Role.REPORTER), Permission.READ_INCIDENTS)

@@ -86,7 +86,8 @@ NOTES = {
 def version_rows(connection: sa.Connection) -> list[dict[str, Any]]:
     """Every ``plan_versions`` row as 0003 has it (no ``warnings``), by id."""
     table = tables.plan_versions
-    columns = [c for c in table.c if c.name != "warnings"]
+    later = {"warnings", "jurisdiction", "valid_from", "valid_to"}  # added by 0004 and 0005
+    columns = [c for c in table.c if c.name not in later]
     rows = connection.execute(sa.select(*columns).order_by(table.c.id))
     return [dict(row._mapping) for row in rows]
 
