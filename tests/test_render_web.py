@@ -216,3 +216,15 @@ def test_sample_web_map_in_chromium(tmp_path):
     found = open_in_chromium(web.path, tmp_path, plan.level(plan.depth)["name"].iloc[0])
     assert int(found["paths"]) == len(plan.grids) and found["search"] == "true"
     screenshot(web.path, tmp_path, "web-map-haidian.png")
+
+
+def test_titles_and_names_are_text_not_template_code() -> None:
+    """folium's elements are Jinja templates: a title with {{ … }} must stay text."""
+    from geogrid.render.webmap import render_web_map
+    from geogrid.samples import load_sample
+
+    plan = load_sample()
+    plan.attribution = "{% for x in range(3) %}重复{% endfor %}"
+    web = render_web_map(plan, None, title="{{ 7*7 }} 网格 \x0e {% if %}")
+    assert "&#123;&#123; 7*7 &#125;&#125;" in web.html and "49 网格" not in web.html
+    assert "重复重复重复" not in web.html and "&#123;% for x in range(3) %&#125;" in web.html

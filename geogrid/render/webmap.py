@@ -427,18 +427,27 @@ def _marker_points(points: gpd.GeoDataFrame, tiles_crs: str) -> list[tuple[float
     return list(zip(np.asarray(lat).tolist(), np.asarray(lon).tolist(), strict=True))
 
 
+def _text(value: str) -> str:
+    """``value`` as HTML text that folium's Jinja templates also leave alone.
+
+    A ``folium.Element`` is a Jinja template: a title or name holding ``{{ … }}`` or ``{% … %}``
+    would otherwise be parsed and run as template code (or fail to parse).
+    """
+    return html.escape(value).replace("{", "&#123;").replace("}", "&#125;")
+
+
 def _add_legend(fmap: Any, plan: GridPlan, levels: list[int], title: str) -> None:
     import folium
 
     rows = "".join(
         f'<div><span style="display:inline-block;width:28px;border-top:{1 + 2.0 * (plan.depth - level):.1f}px '
-        f'solid #333;vertical-align:middle"></span> {html.escape(plan.levels[level - 1])}界</div>'
+        f'solid #333;vertical-align:middle"></span> {_text(plan.levels[level - 1])}界</div>'
         for level in levels
     )
-    attribution = html.escape(plan.attribution or "")
+    attribution = _text(plan.attribution or "")
     box = f"""
 <div id="geogrid-legend" class="leaflet-control geogrid-panel" style="position:absolute;top:84px;left:10px;z-index:1000">
-  <div style="font-weight:bold;font-size:14px">{html.escape(title)}</div>
+  <div style="font-weight:bold;font-size:14px">{_text(title)}</div>
   <input id="geogrid-search" list="geogrid-codes" placeholder="搜索网格编码或名称" autocomplete="off">
   <datalist id="geogrid-codes"></datalist>
   {rows}
