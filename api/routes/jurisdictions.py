@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.auth import CurrentCaller, store_of
+from api.routes.plans import Reader
 from api.schemas_plans import JurisdictionIn, JurisdictionOut
 from geogrid.access import Caller, Permission, require
 from geogrid.errors import AccessDeniedError
@@ -23,12 +24,6 @@ router = APIRouter(tags=["plans"])
 Store = Annotated[PlanStore, Depends(store_of)]
 
 
-def _reader(caller: CurrentCaller) -> Caller:
-    if not caller.can(Permission.APPROVE_PLANS):
-        require(caller, Permission.MANAGE_PLANS)
-    return caller
-
-
 def _admin(caller: CurrentCaller) -> Caller:
     require(caller, Permission.MANAGE_KEYS)
     return caller
@@ -36,7 +31,7 @@ def _admin(caller: CurrentCaller) -> Caller:
 
 @router.get("/jurisdictions", response_model=list[JurisdictionOut])
 def list_jurisdictions(
-    caller: Annotated[Caller, Depends(_reader)], store: Store
+    caller: Reader, store: Store
 ) -> list[JurisdictionOut]:
     """The registered jurisdictions the caller covers, each with its plan in force now."""
     in_force = {info.jurisdiction: info for info in store.in_force()}
