@@ -219,17 +219,7 @@ def layer_spec(spec: str) -> tuple[Path, str | None]:
 
 def default_layer(path: Path, layer: str | None, preferred: tuple[str, ...]) -> str | None:
     """``layer``, else the first ``preferred`` layer of a multi-layer file, else its first."""
-    import pyogrio
-
-    if layer is not None or not path.exists() or path.suffix.lower() in (".csv", ".xlsx", ".xls"):
-        return layer
-    try:
-        names = [str(n) for n, _ in pyogrio.list_layers(path)]
-    except Exception:  # not a vector file: the reader says so
-        return None
-    if len(names) <= 1:
-        return None
-    return next((n for n in preferred if n in names), names[0])
+    return io.preferred_layer(path, layer, preferred)
 
 
 def read_spec(

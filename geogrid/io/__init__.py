@@ -36,6 +36,7 @@ The package keeps one concept per module, data flowing one way:
 ``plans``         reading plans (:func:`read_plan`)
 ``geojson``       the plan GeoJSON document (:func:`plan_to_geojson`), for files and the API
 ``writing``       writing plans (:func:`write_plan`)
+``bundle``        a plan as one blob for a database row (:func:`plan_to_bytes`)
 ``households``    households and buildings (:func:`read_households`)
 ``points``        points to locate (:func:`read_points`, :func:`write_points`)
 ``tables``        every table in and out: Excel and CSV (:func:`read_table`, :func:`write_table`)
@@ -47,6 +48,7 @@ The package keeps one concept per module, data flowing one way:
 from __future__ import annotations
 
 from geogrid.io.archives import unpack_zip
+from geogrid.io.bundle import plan_from_bytes, plan_to_bytes
 from geogrid.io.dbf import dbf_encoding
 from geogrid.io.drawings import DRAWING_FORMATS, read_drawing
 from geogrid.io.formats import (
@@ -58,7 +60,7 @@ from geogrid.io.formats import (
 )
 from geogrid.io.geojson import GEOJSON_MEDIA_TYPE, plan_to_geojson, plan_to_geojson_bytes
 from geogrid.io.households import read_households
-from geogrid.io.layers import read_areas, read_layer
+from geogrid.io.layers import preferred_layer, read_areas, read_layer
 from geogrid.io.plans import read_plan
 from geogrid.io.points import POINT_FORMATS, POINT_OUTPUT_FORMATS, read_points, write_points
 from geogrid.io.rosters import read_roster, write_roster
@@ -76,8 +78,11 @@ __all__ = [
     "TABLE_SUFFIXES",
     "dbf_encoding",
     "plan_format",
+    "plan_from_bytes",
+    "plan_to_bytes",
     "plan_to_geojson",
     "plan_to_geojson_bytes",
+    "preferred_layer",
     "read_areas",
     "read_drawing",
     "read_households",

@@ -24,6 +24,7 @@ from geogrid.polygons import REPAIR_HINT, polygon_problem
 from geogrid.reproject import frame_to_plan, resolve_crs
 
 __all__ = [
+    "preferred_layer",
     "read_areas",
     "read_layer",
 ]
@@ -72,6 +73,26 @@ def read_layer(
     """
     path = Path(path)
     return _check_crs(_read_vector(path, layer), path, crs, force=force_crs)
+
+
+def preferred_layer(
+    path: str | os.PathLike[str], layer: str | None, preferred: tuple[str, ...]
+) -> str | None:
+    """``layer``, else the first ``preferred`` layer of a multi-layer file, else its first.
+
+    ``None`` for a one-layer file, a table (``.csv``, ``.xlsx``) or a file GDAL cannot list
+    (the reader then says what is wrong with it).
+    """
+    path = Path(path)
+    if layer is not None or not path.exists() or path.suffix.lower() in (".csv", ".xlsx", ".xls"):
+        return layer
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception:  # not a vector file: the reader says so
+        return None
+    if len(names) <= 1:
+        return None
+    return next((n for n in preferred if n in names), names[0])
 
 
 def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:

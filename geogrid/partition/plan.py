@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -452,6 +452,7 @@ def partition_areas(
     count_column: str = "households",
     name: str = "网格划分",
     progress: bool = False,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> tuple[GridPlan, PartitionReport]:
     """Partition every parent area (row of ``areas``) into grids and write one plan.
 
@@ -488,7 +489,11 @@ def partition_areas(
     name
         Plan name.
     progress
-        Show progress.
+        Show progress bars (rich, on standard error).
+    on_progress
+        Called as ``on_progress(done, total, message)`` before each step (units, grids,
+        micro-grids of every area, then the plan) and once at the end with
+        ``done == total``; the message names the step in Chinese, e.g. ``"荷清苑社区：划分网格"``.
 
     Returns
     -------
@@ -525,8 +530,10 @@ def partition_areas(
         else np.zeros(0, dtype=np.int64)
     )
     polygon_area = _area_of_households(areas, units) if units is not None else None
+    step = _Steps(on_progress, len(areas) * (3 if then_band is not None else 2) + 1)
     built = []
     for i in range(len(areas)):
+        step(f"{areas['name'].iloc[i]}：构建单元")
         homes = None if households is None else households.iloc[np.flatnonzero(home_area == i)]
         row = areas.iloc[[i]]
         if units is not None:
@@ -560,6 +567,7 @@ def partition_areas(
     parents = {}
     for i, cells in enumerate(built):
         code, area_name = str(areas["code"].iloc[i]), str(areas["name"].iloc[i])
+        step(f"{area_name}：划分网格")
         result = partition(
             cells,
             band=band,
@@ -568,15 +576,32 @@ def partition_areas(
             seed=seed,
             progress=progress,
         )
-        micro = nested(result, then_band, seed=seed) if then_band is not None else {}
+        micro = {}
+        if then_band is not None:
+            step(f"{area_name}：划分微网格")
+            micro = nested(result, then_band, seed=seed)
         results.append(AreaResult(code, area_name, result, micro, kind=kinds[i]))
         parents[code] = plan_areas.geometry.iloc[i]
+    step("生成方案")
     plan = to_plan(results, parents=parents, name=name)
+    step("完成")
     outside = households if households is not None else units
     assert outside is not None
     where = home_area if households is not None else polygon_area
     assert where is not None
     return plan, PartitionReport(results, outside.iloc[np.flatnonzero(where < 0)])
+
+
+class _Steps:
+    """Counts the steps of :func:`partition_areas` for its ``on_progress`` callback."""
+
+    def __init__(self, callback: Callable[[int, int, str], None] | None, total: int) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def __call__(self, message: str) -> None:
+        if self.callback is not None:
+            self.callback(min(self.done, self.total), self.total, message)
+        self.done += 1
 
 
 def _check_areas(areas: gpd.GeoDataFrame) -> None:

@@ -31,6 +31,7 @@ from geogrid.store.gpkg import gpkg_to_shape, shape_to_gpkg
 
 __all__ = [
     "INCIDENT_STATUSES",
+    "JOB_STATES",
     "LEVEL_COLUMNS",
     "LINEAGE_INCLUDE",
     "ROLES",
@@ -49,6 +50,7 @@ __all__ = [
     "idempotency_keys",
     "incident_events",
     "incidents",
+    "jobs",
     "jurisdictions",
     "metadata",
     "people",
@@ -81,6 +83,9 @@ INCIDENT_STATUSES = (
 
 URGENCIES = ("red", "yellow", "blue")
 """Incident urgency levels (:class:`geogrid.incidents.Urgency`)."""
+
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+"""Job states (:class:`geogrid.jobs.JobState`)."""
 
 ROLES = ("reporter", "worker", "supervisor", "planner", "admin")
 """API key roles (:class:`geogrid.access.Role`)."""
@@ -510,6 +515,35 @@ audit_log = sa.Table(
     sa.Column("details", JsonType, nullable=False),
     sa.Index("ix_audit_log_object", "object_type", "object_id"),
     sqlite_autoincrement=True,
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    # long work run in its own process (migration 0007; :mod:`geogrid.store.jobs`)
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False, index=True),
+    sa.Column("done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+    sa.Column("params", JsonType, nullable=False),
+    sa.Column("inputs", sa.LargeBinary),
+    sa.Column("result", JsonType),
+    sa.Column("result_blob", sa.LargeBinary),
+    sa.Column("error", sa.Text),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False, index=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text),
+    sa.Column("jurisdiction", sa.Text),
+    sa.Column("runner", sa.Text),
+    sa.Column("pid", sa.Integer),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("heartbeat_at", UtcDateTime),
+    sa.CheckConstraint(f"state IN {JOB_STATES!r}", name="state"),
 )
 
 #: The GeoPackage table of contents (SQLite only; created by the migrations, not in ``metadata``).
