@@ -12,6 +12,11 @@ images as data URIs. The search box is a few lines of plain JavaScript, so no pl
 fetched either. There is no base map unless a tile URL is given (e.g. the office's own tile
 server).
 
+**Chinese in any browser.** A browser with no CJK system font draws Chinese as boxes (□), so the
+page embeds a subset of Noto Sans CJK SC holding every character it may show (titles, labels,
+legend, tooltips, popups, level and staff names; :mod:`geogrid.render.webfont`), as a WOFF2
+``data:`` URI, and uses it for all text.
+
 **GCJ-02 tiles.** Chinese web maps (AMap/Gaode, Tencent) draw their tiles in GCJ-02, offset
 hundreds of metres from the CGCS2000/WGS84 plan. Pass ``tiles_crs="gcj02"`` with such tiles
 and the grids are shifted into GCJ-02 for display (the file's coordinates are then GCJ-02).
@@ -43,6 +48,7 @@ from geogrid.errors import ConfigurationError, CRSError, InvalidInputError
 from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.render.colouring import adjacency_graph, colour_grids
 from geogrid.render.legend import legend_rows
+from geogrid.render.webfont import FONT_STACK, page_characters, web_font
 from geogrid.roles import current_roles
 
 __all__ = ["ASSETS", "WebMap", "render_web_map", "simplify_coverage"]
@@ -148,6 +154,7 @@ def render_web_map(
         text = text.replace(layer.token, layer.data, 1)
     heat = incidents is not None and len(incidents) > 0
     text = _offline(text, title, search, heat=heat)
+    text = _embed_font(text)
     written = None
     if path is not None:
         written = Path(path)
@@ -508,7 +515,7 @@ function geogridGrids(data, style) {
 _PANEL_CSS = """<style>
 .geogrid-table th{text-align:left;padding-right:8px;color:#555;font-weight:normal}
 .geogrid-panel{background:rgba(255,255,255,.92);padding:8px 10px;border-radius:4px;
- box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.5 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:260px}
+ box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.5;max-width:260px}
 #geogrid-search{width:100%;box-sizing:border-box;margin:4px 0;padding:3px}
 </style>"""
 
@@ -586,6 +593,20 @@ def _offline(document: str, title: str, script: str, *, heat: bool = False) -> s
             "`pip show folium`"
         )
     return document
+
+
+def _embed_font(document: str) -> str:
+    """Embed the subset web font of every character of the page and use it for all text.
+
+    A browser with no CJK system font would otherwise draw each Chinese character as a box.
+    The rule follows Leaflet's stylesheet, so it wins over Leaflet's own font (same
+    specificity, later).
+    """
+    font = web_font(page_characters(document))
+    everything = ".leaflet-container,.leaflet-container *,body,input,button,select,textarea"
+    style = f"<style>{font.font_face()}\n{everything}{{font-family:{FONT_STACK}}}</style>\n"
+    end = document.index("</head>")
+    return document[:end] + style + document[end:]
 
 
 def _unescape_cjk(document: str) -> str:
