@@ -18,7 +18,18 @@ from api.guard import RequestGuard
 from api.openapi import install_openapi
 from api.plans import PlanSource
 from api.roles import RolesMiddleware
-from api.routes import incidents, jurisdictions, keys, locate, maps, ogc, people, plans, rosters
+from api.routes import (
+    fonts,
+    incidents,
+    jurisdictions,
+    keys,
+    locate,
+    maps,
+    ogc,
+    people,
+    plans,
+    rosters,
+)
 from api.settings import ApiSettings
 from geogrid.errors import GeogridError
 from geogrid.plan import GridPlan
@@ -93,6 +104,8 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
         ogc.router, responses=open_errors | error_responses(400), dependencies=closed
     )
     app.include_router(maps.router, responses=open_errors, dependencies=closed)
+    # open even with GEOGRID_OPEN_LOCATE=false: browsers fetch fonts without the page's key
+    app.include_router(fonts.router, responses=error_responses(404, 413, 422, 500))
     app.include_router(incidents.router, responses=keyed_errors)
     app.include_router(plans.router, responses=keyed_errors)
     app.include_router(jurisdictions.router, responses=keyed_errors)
