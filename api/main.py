@@ -29,6 +29,7 @@ from api.routes import (
     people,
     plans,
     rosters,
+    workbench,
 )
 from api.settings import ApiSettings
 from geogrid.errors import GeogridError
@@ -112,4 +113,5 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.include_router(people.router, responses=keyed_errors)
     app.include_router(rosters.router, responses=keyed_errors)
     app.include_router(keys.router, responses=keyed_errors)
+    app.include_router(workbench.router, responses=error_responses(401, 404, 422, 500, 503))
     return app

@@ -49,6 +49,10 @@ class ApiSettings(Settings):
         ``GEOGRID_RED_HOURS`` … : time allowed to close a case of each urgency (24, 72, 168).
     escalate_after
         ``GEOGRID_ESCALATE_AFTER``: failed attempts after which a blue case becomes yellow.
+    basemap_url
+        ``GEOGRID_BASEMAP_URL``: a tile URL template (``https://…/{z}/{x}/{y}.png``) the
+        workbench draws under the grids; unset (the default): a plain background, nothing
+        fetched from anywhere but this service.
     taxonomy_file
         ``GEOGRID_TAXONOMY_FILE``: a JSON list of incident categories (``code``, ``name``,
         ``urgency``, ``focus``, ``name_en``) replacing the default taxonomy.
@@ -67,6 +71,7 @@ class ApiSettings(Settings):
     open_locate: bool = True
     key_cache_seconds: float = Field(default=5.0, ge=0)
     taxonomy_file: Path | None = None
+    basemap_url: str | None = Field(default=None, max_length=2000)
     red_hours: float = Field(default=24, gt=0)
     yellow_hours: float = Field(default=72, gt=0)
     blue_hours: float = Field(default=168, gt=0)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,3 +104,26 @@ def issue_key(
             grid_code=grid_code,
         )
     return {"X-API-Key": raw}
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(process: subprocess.Popen, url: str, seconds: float = 60) -> bytes:
+    """Poll ``url`` until the server ``process`` answers it; the answer's body.
+
+    Fails with the server's output when the process ends first, or after ``seconds``.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        assert process.poll() is None, process.communicate()[0].decode()
+        assert time.monotonic() < deadline, "the server did not start"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bytes(response.read())
+        except OSError:
+            time.sleep(0.2)

@@ -105,6 +105,7 @@ def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
              "headers": {"Content-Type": "text/csv"}},
         ),
         "GET /plans/{name}/staff/export": ("GET", "/plans/示例街道/staff/export", {}),
+        "GET /workbench/me": ("GET", "/workbench/me", {}),
         "POST /incidents": (
             "POST", "/incidents",
             {"json": {"category": "environment", "description": "x", "lon": lon, "lat": lat}},
@@ -127,7 +128,7 @@ OPEN = {
 
 LISTINGS = {
     "GET /incidents", "GET /stats", "GET /keys", "GET /audit", "GET /people", "GET /plans",
-    "GET /jurisdictions",
+    "GET /jurisdictions", "GET /workbench/me",
 }  # fmt: skip
 
 
@@ -148,6 +149,8 @@ def _leaks(operation: str, answer: object, b: dict) -> bool:
         return bool(answer)
     if operation == "GET /jurisdictions":  # the street (B's) is registered by its plan
         return any(j["code"] != TOP for j in answer)  # type: ignore[union-attr]
+    if operation == "GET /workbench/me":  # only the key's own facts, its own scope
+        return answer["name"] != f"A {answer['role']}" or not answer["grid_code"].startswith(TOP)  # type: ignore[index]
     if operation == "GET /audit":
         return any(row["key_id"] == b["key"]["id"] for row in answer)  # type: ignore[union-attr]
     raise AssertionError(operation)

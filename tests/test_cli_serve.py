@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +16,15 @@ from typer.testing import CliRunner
 from geogrid.cli import app
 from geogrid.io import write_plan
 from geogrid.store import open_store
+from tests.service import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return json.loads(response.read())
-
-
 def test_serve_plan_answers_locate_over_http(tmp_path: Path) -> None:
     plan_path = write_plan(community_plan(), tmp_path / "plan.gpkg")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEOGRID_")}
     env["GEOGRID_DATA_DIR"] = str(tmp_path / "data")
     command = "from geogrid.cli import app; app()"
@@ -52,15 +39,7 @@ def test_serve_plan_answers_locate_over_http(tmp_path: Path) -> None:
     lon, lat = lonlat(300.0, 300.0)  # the north-east quadrant
     url = f"http://127.0.0.1:{port}/locate?lon={lon}&lat={lat}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()[0].decode()
-            assert time.monotonic() < deadline, "the server did not start"
-            try:
-                answer = _get_json(url)
-                break
-            except OSError:
-                time.sleep(0.2)
+        answer = json.loads(wait_until_up(process, url))
     finally:
         process.terminate()
         output = process.communicate(timeout=20)[0].decode()

@@ -1,0 +1,124 @@
+"""``/workbench``: the planner's grid editor in the browser (网格编辑工作台).
+
+The page, its scripts, styles and Leaflet are files of this package (``api/workbench_static``,
+``geogrid/render/assets/leaflet``), answered from here, so the workbench works on an office
+intranet with nothing fetched from the internet (a basemap tile URL is optional:
+``GEOGRID_BASEMAP_URL``). The page is open like ``/maps``: it holds no data; every action is
+one of the keyed API calls (``/plans``, ``/drafts``, ``/jobs`` …) made with the key the user
+types in. ``GET /workbench/me`` tells the page who the key is, so it shows only the buttons
+the role may use (the server checks every call anyway).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import mimetypes
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel, Field
+
+import geogrid.render
+from api.auth import CurrentCaller
+from geogrid.access import Permission
+from geogrid.errors import NotFoundError
+
+__all__ = ["STATIC_DIR", "router"]
+
+router = APIRouter(tags=["workbench"])
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "workbench_static"
+"""The page's own files (HTML, ES modules, CSS, vendored libraries)."""
+_LEAFLET_DIR = Path(geogrid.render.__file__).resolve().parent / "assets" / "leaflet"
+_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"}
+_NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+_FileName = Annotated[str, PathParam(max_length=200, pattern=r"^[\w./-]+$")]
+
+
+class SessionOut(BaseModel):
+    """Who the key is, and what the workbench may offer it."""
+
+    name: str = Field(examples=["海淀规划员"], description="the key's name (the audit log's)")
+    role: str = Field(examples=["planner"])
+    grid_code: str | None = Field(
+        examples=["110108001"], description="the subtree the key covers; null: everything"
+    )
+    permissions: list[str] = Field(examples=[["manage plans and staff"]])
+    can_edit: bool = Field(description="open, edit and save drafts (planner, admin)")
+    can_approve: bool = Field(description="approve and activate versions (supervisor, admin)")
+    can_read_personal: bool = Field(description="residents' names and phones in clear")
+
+
+@cache
+def _files(folder: Path) -> dict[str, Path]:
+    """Every file under ``folder`` by its relative POSIX path (nothing outside it is served)."""
+    return {
+        path.relative_to(folder).as_posix(): path for path in folder.rglob("*") if path.is_file()
+    }
+
+
+def _file(folder: Path, name: str) -> FileResponse:
+    path = _files(folder).get(name)
+    if path is None:
+        raise NotFoundError(f"no workbench file {name!r}")
+    media = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+    return FileResponse(path, media_type=media or "application/octet-stream", headers=_NO_CACHE)
+
+
+@cache
+def _page_template() -> str:
+    return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+
+
+@router.get("/workbench", response_class=HTMLResponse, include_in_schema=False)
+def workbench_page(
+    request: Request,
+    lang: Annotated[str, Query(pattern="^(zh|en)$", description="interface language")] = "zh",
+) -> HTMLResponse:
+    """The workbench page: Chinese by default, ``?lang=en`` for English."""
+    settings = request.app.state.settings
+    config = {"lang": lang, "basemap": settings.basemap_url}
+    # JSON inside <script>: no "</" can close the element early
+    text = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
+    page = (
+        _page_template()
+        .replace("{{lang}}", "zh-CN" if lang == "zh" else "en")
+        .replace("{{config}}", text)
+        .replace("{{title}}", html.escape("网格编辑工作台" if lang == "zh" else "Grid workbench"))
+    )
+    return HTMLResponse(page, headers=_NO_CACHE)
+
+
+@router.get("/workbench/static/{name:path}", include_in_schema=False)
+def workbench_file(name: _FileName) -> FileResponse:
+    """A script, style or vendored file of the page."""
+    return _file(STATIC_DIR, name)
+
+
+@router.get("/workbench/leaflet/{name:path}", include_in_schema=False)
+def workbench_leaflet(name: _FileName) -> FileResponse:
+    """Leaflet, as vendored for the web map (``geogrid/render/assets/leaflet``)."""
+    return _file(_LEAFLET_DIR, name)
+
+
+@router.get("/workbench/me", response_model=SessionOut)
+def workbench_me(caller: CurrentCaller) -> SessionOut:
+    """The caller's key: name, role, scope and what the workbench may offer it.
+
+    Any valid key gets its own facts (and nothing else); the page hides buttons the role may
+    not use, and every call is still checked by the server.
+    """
+    return SessionOut(
+        name=caller.name,
+        role=caller.role.value,
+        grid_code=caller.grid_code,
+        permissions=sorted(p.value for p in Permission if caller.can(p)),
+        can_edit=caller.can(Permission.MANAGE_PLANS),
+        can_approve=caller.can(Permission.APPROVE_PLANS),
+        can_read_personal=caller.can(Permission.READ_PERSONAL),
+    )

@@ -1,0 +1,284 @@
+// The editor: a draft's units and grids on the map, selection, edits (move, new grid, split,
+// merge, lock), undo/redo, proposals, compare with the base — every change re-rendered from
+// the server's answer.
+import { ApiError, call, enc } from "./api.js";
+import { t } from "./i18n.js";
+import { $, $$, action, el, fail, say, state } from "./ui.js";
+
+// The draft answer's grids as a list (the server may key them by code).
+export function gridsOf(draft) {
+  const grids = draft?.grids ?? [];
+  if (Array.isArray(grids)) return grids;
+  return Object.entries(grids).map(([code, g]) => ({ code, ...g }));
+}
+
+const pieces = (g) => g.pieces ?? (g.contiguous === false ? 2 : 1);
+const compactness = (g) => g.polsby_popper ?? g.compactness ?? null;
+
+export async function openDraft(id) {
+  state.draftId = String(id);
+  state.selection = [];
+  state.proposal = null;
+  state.focus = null;
+  $("#proposal").hidden = true;
+  $("#compare").checked = false;
+  state.map.setBase(null);
+  state.map.showBase(false);
+  const { data, etag } = await call("GET", `/drafts/${enc(state.draftId)}`);
+  accept(data, etag);
+  await refreshLayers({ fit: true });
+  $("#editor").hidden = false;
+  selectTab("edit");
+}
+
+export function selectTab(name) {
+  for (const tab of $$(".tabs [role=tab]")) {
+    const on = tab.dataset.tab === name;
+    tab.setAttribute("aria-selected", String(on));
+    $(`#tab-${tab.dataset.tab}`).hidden = !on;
+  }
+}
+
+// Take a draft state from the server (GET, an edit, undo/redo, accept) and show it.
+function accept(data, etag) {
+  state.draft = data;
+  state.etag = etag || (data.revision != null ? `"r${data.revision}"` : state.etag);
+  if (data.plan && !state.plan) state.plan = { name: data.plan, version: data.version ?? data.base_version };
+  renderDraft();
+}
+
+async function refreshLayers({ fit = false } = {}) {
+  const id = enc(state.draftId);
+  const [units, grids] = await Promise.all([
+    call("GET", `/drafts/${id}/units`),
+    call("GET", `/drafts/${id}/grids`),
+  ]);
+  state.map.setBroken(gridsOf(state.draft).filter((g) => pieces(g) > 1).map((g) => g.code));
+  state.map.setGrids(grids.data, { fit: false });
+  state.map.setUnits(units.data, { fit });
+  state.map.setSelection(state.selection);
+  const located = (state.draft.problems || []).filter((p) => typeof p === "object" && p.lon != null);
+  state.map.setProblems(located, { fit: false });
+}
+
+function renderDraft() {
+  const d = state.draft;
+  const band = Array.isArray(d.band) ? { low: d.band[0], high: d.band[1] } : d.band && typeof d.band === "object" ? d.band : null;
+  const title = t("draft_title", { id: d.id ?? state.draftId, plan: d.plan ?? state.plan?.name ?? "", version: d.base_version ?? d.version ?? "", revision: d.revision ?? 0 });
+  $("#draft-title").textContent = band ? `${title} · ${t("band", band)}` : typeof d.band === "string" ? `${title} · ${d.band}` : title;
+  $("#undo").disabled = d.can_undo === false;
+  $("#redo").disabled = d.can_redo === false;
+  const grids = gridsOf(d);
+  const body = $("#grid-table tbody");
+  body.replaceChildren(...grids.map(gridRow));
+  const options = grids.map((g) => [g.code, `${g.name ?? ""} ${g.code}`]);
+  for (const id of ["#assign-grid", "#merge-a", "#merge-b", "#staff-grid"]) {
+    const select = $(id);
+    const kept = select.value;
+    select.replaceChildren(...options.map(([code, label]) => el("option", { value: code, text: label })));
+    if (options.some(([code]) => code === kept)) select.value = kept;
+  }
+  if (state.focus) $("#assign-grid").value = state.focus;
+  renderSelection();
+  document.dispatchEvent(new CustomEvent("draft"));
+}
+
+function gridRow(g) {
+  const status = g.status ?? "ok";
+  const n = pieces(g);
+  const pp = compactness(g);
+  const lockButton = el("button", {
+    type: "button", class: "lock", "aria-pressed": String(Boolean(g.locked)),
+    text: g.locked ? t("unlock") : t("lock"),
+  });
+  action(lockButton, () => edit({ op: "lock", grid: g.code, locked: !g.locked }));
+  const name = el("button", { type: "button", class: "grid-focus", text: g.name ?? g.code, onclick: () => focusGrid(g.code) });
+  return el("tr", { class: `grid st-${status}${n > 1 ? " broken" : ""}${state.focus === g.code ? " focus" : ""}`, dataset: { code: g.code } },
+    el("td", { text: g.code }),
+    el("td", {}, name),
+    el("td", { class: `hh st-${status}`, text: String(g.households ?? "") }),
+    el("td", { text: String(g.units ?? g.unit_count ?? "") }),
+    el("td", { class: `st st-${status}`, text: t(`st_${status}`) }),
+    el("td", { class: n > 1 ? "pieces broken" : "pieces", text: n > 1 ? t("broken", { pieces: n }) : t("contiguous") }),
+    el("td", { text: pp == null ? "" : Number(pp).toFixed(2) }),
+    el("td", {}, lockButton),
+  );
+}
+
+function focusGrid(code) {
+  state.focus = code;
+  $("#assign-grid").value = code;
+  $("#staff-grid").value = code;
+  for (const row of $$("#grid-table tbody tr")) row.classList.toggle("focus", row.dataset.code === code);
+  document.dispatchEvent(new CustomEvent("focus-grid"));
+}
+
+function renderSelection() {
+  const households = state.selection.reduce((sum, id) => sum + (Number(state.map.unitProps(id)?.households) || 0), 0);
+  $("#selection").textContent = t("selection", { count: state.selection.length, households });
+}
+
+function setSelection(ids, additive = false) {
+  const next = additive ? [...new Set([...state.selection, ...ids.map(String)])] : ids.map(String);
+  state.selection = next;
+  state.map.setSelection(next);
+  renderSelection();
+}
+
+// ------------------------------------------------------------------ edits
+
+function reportRefused(answer) {
+  const refused = answer.refused || [];
+  if (refused.length) {
+    say(t("refused", { count: refused.length }), "warn", refused.map((r) => t("refused_line", { unit: r.unit, reason: r.reason })));
+  }
+  if (answer.changed?.length) say(t("changed", { codes: answer.changed.join(", ") }), "ok");
+}
+
+export async function edit(body) {
+  try {
+    const { data, etag } = await call("POST", `/drafts/${enc(state.draftId)}/edits`, { json: body, ifMatch: state.etag });
+    accept(data, etag);
+    reportRefused(data);
+    await refreshLayers();
+    return data;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 412) {
+      await reload();
+      say(t("error", { message: error.message }), "warn");
+      return null;
+    }
+    throw error;
+  }
+}
+
+async function reload() {
+  const { data, etag } = await call("GET", `/drafts/${enc(state.draftId)}`);
+  accept(data, etag);
+  await refreshLayers();
+}
+
+async function step(which) {
+  try {
+    const { data, etag } = await call("POST", `/drafts/${enc(state.draftId)}/${which}`);
+    accept(data, etag);
+    await refreshLayers();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) say(t(which === "undo" ? "nothing_undo" : "nothing_redo"), "warn");
+    else throw error;
+  }
+}
+
+// ------------------------------------------------------------------ proposals
+
+async function propose(grids) {
+  const json = { kind: "balance" };
+  if (grids) json.grids = grids;
+  const { data } = await call("POST", `/drafts/${enc(state.draftId)}/proposals`, { json });
+  state.proposal = data;
+  const moves = data.moves || [];
+  state.map.setProposal(moves);
+  $("#proposal").hidden = false;
+  const households = data.households_moved ?? moves.reduce((s, m) => s + (m.households || 0), 0);
+  $("#proposal-text").textContent = moves.length
+    ? t("proposal_title", { units: moves.length, households })
+    : t("proposal_none");
+  $("#proposal-accept").disabled = !moves.length;
+}
+
+async function decide(verdict) {
+  const pid = enc(state.proposal.id);
+  const answer = await call("POST", `/drafts/${enc(state.draftId)}/proposals/${pid}/${verdict}`, verdict === "accept" ? { ifMatch: state.etag } : {});
+  state.proposal = null;
+  state.map.setProposal([]);
+  $("#proposal").hidden = true;
+  if (verdict === "accept" && answer.data && typeof answer.data === "object") {
+    accept(answer.data, answer.etag);
+    reportRefused(answer.data);
+    await refreshLayers();
+  }
+}
+
+async function compare(on) {
+  if (on) {
+    const { data } = await call("GET", `/drafts/${enc(state.draftId)}/grids`, { query: { which: "base" } });
+    state.map.setBase(data);
+  }
+  state.map.showBase(on);
+}
+
+// ------------------------------------------------------------------ wiring
+
+export function installEditor() {
+  const map = state.map;
+  map.onUnitClick = (id, event) => {
+    const props = map.unitProps(id);
+    if (map.mode === "pick" || map.mode === "line") {
+      if (props?.grid) focusGrid(props.grid);
+      return;
+    }
+    if (map.mode !== "pan") return;
+    if (event?.shiftKey) {
+      const has = state.selection.includes(id);
+      setSelection(has ? state.selection.filter((u) => u !== id) : [...state.selection, id]);
+    } else setSelection([id]);
+    if (props?.grid && !state.focus) focusGrid(props.grid);
+  };
+  map.onGridPick = (code) => focusGrid(code);
+  const select = async (json, additive) => {
+    try {
+      const { data } = await call("POST", `/drafts/${enc(state.draftId)}/select`, { json });
+      const ids = Array.isArray(data) ? data : data.units ?? data.unit_ids ?? [];
+      setSelection(ids, additive);
+    } catch (error) {
+      fail(error);
+    }
+  };
+  map.onBox = (box, additive) => select({ box }, additive);
+  map.onLasso = (polygon, additive) => select({ polygon }, additive);
+  map.onLine = (line) => {
+    state.line = line;
+    $("#split-go").disabled = false;
+  };
+  for (const button of $$("[data-mode]")) {
+    button.addEventListener("click", () => {
+      map.setMode(button.dataset.mode);
+      for (const b of $$("[data-mode]")) b.setAttribute("aria-pressed", String(b === button));
+      state.line = null;
+      $("#split-go").disabled = true;
+    });
+  }
+  $("#selection-clear").addEventListener("click", () => setSelection([]));
+  action($("#assign-go"), () => edit({ op: "move", units: state.selection, to: $("#assign-grid").value }));
+  action($("#new-grid"), async () => {
+    const name = $("#new-grid-name").value.trim();
+    await edit({ op: "new_grid", units: state.selection, ...(name ? { name } : {}) });
+  });
+  action($("#split-go"), async () => {
+    const grid = state.focus || $("#assign-grid").value;
+    await edit({ op: "split", grid, line: state.line });
+    state.line = null;
+    map.setMode(map.mode);
+    $("#split-go").disabled = true;
+  });
+  action($("#merge-go"), () => edit({ op: "merge", grids: [$("#merge-a").value, $("#merge-b").value] }));
+  action($("#undo"), () => step("undo"));
+  action($("#redo"), () => step("redo"));
+  action($("#balance-this"), () => propose([state.focus || $("#assign-grid").value]));
+  action($("#balance-all"), () => propose(null));
+  action($("#proposal-accept"), () => decide("accept"));
+  action($("#proposal-reject"), () => decide("reject"));
+  $("#compare").addEventListener("change", (e) => compare(e.target.checked).catch(fail));
+  document.addEventListener("keydown", (event) => {
+    if (!state.draftId || !(event.ctrlKey || event.metaKey)) return;
+    if (event.target.matches?.("input[type=text], input:not([type]), textarea")) return;
+    const key = event.key.toLowerCase();
+    if (key === "z" && !event.shiftKey) {
+      event.preventDefault();
+      $("#undo").click();
+    } else if (key === "y" || (key === "z" && event.shiftKey)) {
+      event.preventDefault();
+      $("#redo").click();
+    }
+  });
+}

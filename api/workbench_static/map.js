@@ -1,0 +1,255 @@
+// The map: units coloured by grid, grid outlines, the base version's outlines, problems,
+// a proposal's moves, the selection, and the drawing tools (box, lasso, split line).
+/* global L */
+
+const PALETTE = [
+  "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
+  "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#e5d8bd",
+];
+const STATUS_LINE = { low: "#2b6cb0", ok: "#2f855a", high: "#c53030" };
+
+function paletteColour(code) {
+  let h = 0;
+  for (const ch of String(code)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return PALETTE[h % PALETTE.length];
+}
+
+export class MapView {
+  constructor(element, { basemap } = {}) {
+    this.renderer = L.canvas({ padding: 0.3, tolerance: 2 });
+    this.map = L.map(element, {
+      preferCanvas: true,
+      renderer: this.renderer,
+      zoomSnap: 0.25,
+      doubleClickZoom: false,
+      boxZoom: false,
+      keyboard: true,
+      attributionControl: Boolean(basemap),
+    }).setView([39.99, 116.32], 14);
+    if (basemap) L.tileLayer(basemap, { maxZoom: 19 }).addTo(this.map);
+    this.colours = new Map(); // grid code → fill colour
+    this.unitLayers = new Map(); // unit id → Leaflet layer
+    this.selected = new Set();
+    this.proposed = new Map(); // unit id → target grid
+    this.broken = new Set(); // grid codes in more than one piece
+    this.units = L.geoJSON(null, {
+      renderer: this.renderer,
+      style: (f) => this.unitStyle(f),
+      onEachFeature: (f, layer) => {
+        this.unitLayers.set(String(f.properties.unit_id), layer);
+        layer.on("click", (e) => this.onUnitClick?.(String(layer.feature.properties.unit_id), e.originalEvent));
+      },
+    }).addTo(this.map);
+    this.grids = L.layerGroup().addTo(this.map);
+    this.base = L.layerGroup();
+    this.problems = L.layerGroup().addTo(this.map);
+    this.drawing = L.layerGroup().addTo(this.map);
+    this.mode = "pan";
+    this.installTools();
+  }
+
+  // ------------------------------------------------------------------ styles
+
+  unitStyle(feature) {
+    const p = feature.properties;
+    const id = String(p.unit_id);
+    const fill = this.colours.get(p.grid) || paletteColour(p.grid);
+    const style = { color: "#555", weight: 0.5, fillColor: fill, fillOpacity: 0.75, opacity: 0.8 };
+    if (this.proposed.has(id)) Object.assign(style, { color: "#d53f8c", weight: 2.5, fillColor: "#fbb6ce", fillOpacity: 0.9 });
+    if (this.selected.has(id)) Object.assign(style, { color: "#1a202c", weight: 2.5, fillColor: "#faf089", fillOpacity: 0.95 });
+    if (p.locked) style.dashArray = "2 2";
+    return style;
+  }
+
+  restyle() {
+    for (const layer of this.unitLayers.values()) layer.setStyle(this.unitStyle(layer.feature));
+  }
+
+  // ------------------------------------------------------------------ data
+
+  setUnits(collection, { fit = false } = {}) {
+    const seen = new Set();
+    const fresh = [];
+    for (const feature of collection.features) {
+      const id = String(feature.properties.unit_id);
+      seen.add(id);
+      const layer = this.unitLayers.get(id);
+      if (layer) {
+        layer.feature.properties = feature.properties;
+        layer.setStyle(this.unitStyle(layer.feature));
+      } else fresh.push(feature);
+    }
+    for (const [id, layer] of this.unitLayers) {
+      if (!seen.has(id)) {
+        this.units.removeLayer(layer);
+        this.unitLayers.delete(id);
+      }
+    }
+    if (fresh.length) this.units.addData({ type: "FeatureCollection", features: fresh });
+    if (fit && this.units.getLayers().length) this.map.fitBounds(this.units.getBounds(), { padding: [20, 20] });
+  }
+
+  unitProps(id) {
+    return this.unitLayers.get(String(id))?.feature.properties;
+  }
+
+  setGrids(collection, { fit = false } = {}) {
+    this.grids.clearLayers();
+    for (const feature of collection.features) {
+      const p = feature.properties;
+      if (p.colour) this.colours.set(p.code, p.colour);
+    }
+    const layer = L.geoJSON(collection, {
+      renderer: this.renderer,
+      interactive: true,
+      style: (f) => {
+        const p = f.properties;
+        const broken = this.broken.has(p.code);
+        return {
+          color: broken ? "#e53e3e" : STATUS_LINE[p.status] || "#222",
+          weight: broken ? 4 : 2,
+          dashArray: broken ? "8 6" : null,
+          fill: false,
+        };
+      },
+      onEachFeature: (f, l) => {
+        const p = f.properties;
+        l.bindTooltip(`${p.name ?? ""} ${p.code} · ${p.households ?? ""}`, { sticky: true });
+        l.on("click", (e) => {
+          if (this.mode === "pick") {
+            L.DomEvent.stopPropagation(e);
+            this.onGridPick?.(p.code);
+          }
+        });
+      },
+    });
+    this.grids.addLayer(layer);
+    this.gridsGeo = layer;
+    this.restyle();
+    if (fit) this.map.fitBounds(layer.getBounds(), { padding: [20, 20] });
+  }
+
+  setBroken(codes) {
+    this.broken = new Set(codes);
+  }
+
+  setBase(collection) {
+    this.base.clearLayers();
+    if (!collection) return;
+    this.base.addLayer(L.geoJSON(collection, {
+      renderer: this.renderer,
+      interactive: false,
+      style: { color: "#3182ce", weight: 3, dashArray: "4 6", fill: false, opacity: 0.9 },
+    }));
+  }
+
+  showBase(on) {
+    if (on) this.base.addTo(this.map);
+    else this.base.remove();
+  }
+
+  // problems: [{lon, lat, line, kind}] — circle markers that open their line when clicked
+  setProblems(problems, { fit = true } = {}) {
+    this.problems.clearLayers();
+    const points = [];
+    problems.forEach((p, i) => {
+      if (p.lon == null || p.lat == null) return;
+      const marker = L.circleMarker([p.lat, p.lon], {
+        renderer: this.renderer, radius: 9, color: "#c53030", weight: 3, fillColor: "#feb2b2", fillOpacity: 0.8,
+      }).bindPopup(p.line || p.kind || "");
+      marker.problemIndex = i;
+      this.problems.addLayer(marker);
+      points.push([p.lat, p.lon]);
+    });
+    if (fit && points.length) this.map.fitBounds(L.latLngBounds(points).pad(0.3), { maxZoom: 17 });
+  }
+
+  focusProblem(i) {
+    for (const layer of this.problems.getLayers()) {
+      if (layer.problemIndex === i) {
+        this.map.setView(layer.getLatLng(), Math.max(this.map.getZoom(), 16));
+        layer.openPopup();
+      }
+    }
+  }
+
+  setSelection(ids) {
+    this.selected = new Set(ids.map(String));
+    this.restyle();
+  }
+
+  setProposal(moves) {
+    this.proposed = new Map((moves || []).map((m) => [String(m.unit), m.to]));
+    this.restyle();
+  }
+
+  // ------------------------------------------------------------------ tools
+
+  setMode(mode) {
+    this.mode = mode;
+    this.drawing.clearLayers();
+    this.line = null;
+    const drawn = mode === "box" || mode === "lasso";
+    if (drawn) this.map.dragging.disable();
+    else this.map.dragging.enable();
+    this.map.getContainer().dataset.mode = mode;
+  }
+
+  installTools() {
+    const map = this.map;
+    let start = null;
+    let shape = null;
+    let points = [];
+    map.on("mousedown", (e) => {
+      if (this.mode !== "box" && this.mode !== "lasso") return;
+      start = e.latlng;
+      points = [e.latlng];
+      this.drawing.clearLayers();
+      shape = this.mode === "box"
+        ? L.rectangle([start, start], { renderer: this.renderer, color: "#2b6cb0", weight: 2, fillOpacity: 0.1 })
+        : L.polygon([start], { renderer: this.renderer, color: "#2b6cb0", weight: 2, fillOpacity: 0.1 });
+      this.drawing.addLayer(shape);
+    });
+    map.on("mousemove", (e) => {
+      if (!start) return;
+      if (this.mode === "box") shape.setBounds(L.latLngBounds(start, e.latlng));
+      else {
+        points.push(e.latlng);
+        shape.setLatLngs(points);
+      }
+    });
+    map.on("mouseup", (e) => {
+      if (!start) return;
+      const additive = e.originalEvent?.shiftKey;
+      if (this.mode === "box") {
+        const b = L.latLngBounds(start, e.latlng);
+        this.onBox?.([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], additive);
+      } else if (points.length >= 3) {
+        this.onLasso?.(points.map((p) => [p.lng, p.lat]), additive);
+      }
+      start = null;
+      setTimeout(() => this.drawing.clearLayers(), 300);
+    });
+    map.on("click", (e) => {
+      if (this.mode !== "line") return;
+      if (!this.line) {
+        this.line = L.polyline([e.latlng], { renderer: this.renderer, color: "#d53f8c", weight: 3 });
+        this.drawing.addLayer(this.line);
+      } else this.line.addLatLng(e.latlng);
+    });
+    map.on("dblclick", () => {
+      if (this.mode !== "line" || !this.line) return;
+      const coords = this.line.getLatLngs().map((p) => [p.lng, p.lat]);
+      const dedup = coords.filter((c, i) => i === 0 || c[0] !== coords[i - 1][0] || c[1] !== coords[i - 1][1]);
+      if (dedup.length >= 2) this.onLine?.(dedup);
+    });
+  }
+
+  // The screen point of a unit's centre (keyboard and test helpers).
+  unitPoint(id) {
+    const layer = this.unitLayers.get(String(id));
+    if (!layer) return null;
+    const c = layer.getBounds().getCenter();
+    return this.map.latLngToContainerPoint(c);
+  }
+}
