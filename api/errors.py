@@ -85,6 +85,12 @@ class ErrorOut(BaseModel):
     problems: list[str] | None = Field(
         default=None, description="a plan's validation problems, one line each"
     )
+    yours: dict[str, Any] | None = Field(
+        default=None, description="a draft whose save lost to a newer version: the draft"
+    )
+    theirs: dict[str, Any] | None = Field(
+        default=None, description="the newer version it lost to (the draft is kept)"
+    )
 
 
 def _described(what: str) -> dict[str, Any]:
@@ -136,6 +142,9 @@ async def _geogrid_error(request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, object] = {"detail": str(exc), "error": type(exc).__name__}
     if isinstance(exc, InvalidPlanError) and exc.problems:
         body["problems"] = [str(p) for p in exc.problems]
+    details = getattr(exc, "details", None)  # both sides of a conflict (a draft's save)
+    if isinstance(details, dict):
+        body.update({k: v for k, v in details.items() if k not in body})
     return JSONResponse(body, status_code=status)
 
 

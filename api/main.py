@@ -19,8 +19,10 @@ from api.openapi import install_openapi
 from api.plans import PlanSource
 from api.roles import RolesMiddleware
 from api.routes import (
+    drafts,
     fonts,
     incidents,
+    jobs,
     jurisdictions,
     keys,
     locate,
@@ -63,10 +65,14 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
             app.state.plans = PlanSource(plan=plan)
             yield
             return
+        from geogrid.jobs import JobRunner
         from geogrid.store import open_store
 
         store = open_store(settings.store_url)
+        runner = JobRunner(settings.store_url, limit=settings.max_jobs)
         try:
+            runner.start()  # jobs left running by a server that died fail: "server restarted"
+            app.state.jobs = runner
             app.state.plans = PlanSource(
                 store,
                 check_seconds=settings.plan_check_seconds,
@@ -76,6 +82,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
                 app.state.plans.get()  # index the active plan before the first request
             yield
         finally:
+            runner.stop()
             store.close()
 
     app = FastAPI(
@@ -113,5 +120,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     app.include_router(people.router, responses=keyed_errors)
     app.include_router(rosters.router, responses=keyed_errors)
     app.include_router(keys.router, responses=keyed_errors)
+    app.include_router(jobs.router, responses=keyed_errors)
+    app.include_router(drafts.router, responses=keyed_errors)
     app.include_router(workbench.router, responses=error_responses(401, 404, 422, 500, 503))
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import time
@@ -127,3 +128,28 @@ def wait_until_up(process: subprocess.Popen, url: str, seconds: float = 60) -> b
                 return bytes(response.read())
         except OSError:
             time.sleep(0.2)
+
+
+def with_units(plan: GridPlan, per_side: int = 2, households: int = 25) -> GridPlan:
+    """``plan`` with units: every finest grid cut into ``per_side``² boxes of ``households``.
+
+    Unit ids are ``<grid code>-u1`` … in row order, so tests can name them.
+    """
+    finest = plan.level(plan.depth)
+    rows = []
+    for code, geom in zip(finest["code"], finest.geometry, strict=True):
+        west, south, east, north = geom.bounds
+        dx, dy = (east - west) / per_side, (north - south) / per_side
+        for i in range(per_side * per_side):
+            x, y = west + (i % per_side) * dx, south + (i // per_side) * dy
+            rows.append(
+                {
+                    "unit_id": f"{code}-u{i + 1}",
+                    "kind": "building",
+                    "households": households,
+                    "grid_code": code,
+                    "geometry": box(x, y, x + dx, y + dy),
+                }
+            )
+    units = gpd.GeoDataFrame(rows, geometry="geometry", crs=4490)
+    return dataclasses.replace(plan, units=units)

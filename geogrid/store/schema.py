@@ -50,6 +50,7 @@ __all__ = [
     "idempotency_keys",
     "incident_events",
     "incidents",
+    "drafts",
     "jobs",
     "jurisdictions",
     "metadata",
@@ -544,6 +545,29 @@ jobs = sa.Table(
     sa.Column("finished_at", UtcDateTime),
     sa.Column("heartbeat_at", UtcDateTime),
     sa.CheckConstraint(f"state IN {JOB_STATES!r}", name="state"),
+)
+
+drafts = sa.Table(
+    "drafts",
+    metadata,
+    # workbench drafts: a plan being redrawn by hand (migration 0008; geogrid.store.drafts)
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("base_version", sa.Integer),
+    sa.Column("jurisdiction", sa.Text, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("band", JsonType),
+    sa.Column("base", sa.LargeBinary, nullable=False),
+    sa.Column("log", JsonType, nullable=False),
+    sa.Column("cursor", sa.Integer, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("staff", JsonType, nullable=False),
+    sa.Column("proposal", JsonType),
+    sa.Column("saved_version", sa.Integer),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 #: The GeoPackage table of contents (SQLite only; created by the migrations, not in ``metadata``).

@@ -1,0 +1,453 @@
+"""Drafts kept in a store, opened, edited and saved on behalf of a caller.
+
+:class:`Workbench` is what the HTTP routes (``api/routes/drafts.py``) call: it checks who may
+act (a planner covering the plan's jurisdiction creates, edits and saves; a draft is seen by
+its owner and by administrators), keeps each draft's edit log in the store
+(:class:`~geogrid.store.drafts.DraftStore`, every change naming the revision it read) and
+holds the rebuilt :class:`~geogrid.workbench.draft.Draft` of recent drafts in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+
+from geogrid.access import Caller, Permission, Role
+from geogrid.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    NotFoundError,
+    PreconditionFailedError,
+)
+from geogrid.io.bundle import plan_from_bytes, plan_to_bytes
+from geogrid.io.rosters import normalise_phone
+from geogrid.partition.band import Band, parse_band
+from geogrid.plan import GridPlan
+from geogrid.store import PlanStore
+from geogrid.store.drafts import DraftRecord, DraftStore
+from geogrid.store.jurisdictions import jurisdiction_of
+from geogrid.store.publish import require_valid
+from geogrid.store.versions import VersionInfo
+from geogrid.workbench.draft import Delta, Draft, tiling_plan
+from geogrid.workbench.edits import Outcome, apply_edit
+from geogrid.workbench.proposals import Proposal, balance, repartition
+
+__all__ = ["DraftConflictError", "Workbench"]
+
+_CACHED = 16
+
+
+class DraftConflictError(PreconditionFailedError):
+    """A draft's plan got a newer version since the draft was opened (HTTP 412).
+
+    ``details`` carries both sides — ``yours`` (the draft) and ``theirs`` (the newer
+    version) — so the planner sees them; the draft is kept.
+    """
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class Workbench:
+    """The drafts of ``store`` (see the module docstring)."""
+
+    def __init__(self, store: PlanStore) -> None:
+        self.store = store
+        self.drafts = DraftStore.of(store)
+        self._cache: OrderedDict[str, tuple[int, Draft]] = OrderedDict()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # ------------------------------------------------------------------ opening
+
+    def open(
+        self,
+        caller: Caller,
+        plan: str,
+        version: int | None = None,
+        *,
+        band: str | None = None,
+        then_band: str | None = None,
+        level: int | None = None,
+    ) -> DraftRecord:
+        """Open ``plan`` (latest version by default) as a new draft of ``caller``'s."""
+        _require(caller, Permission.MANAGE_PLANS)
+        info = self._version(plan, version)
+        if not self.store.covers(caller, info.jurisdiction):
+            raise NotFoundError(f"no plan {plan!r}")
+        return self.create(
+            caller,
+            self.store.get(plan, info.version),
+            base_version=info.version,
+            jurisdiction=info.jurisdiction,
+            band=band,
+            then_band=then_band,
+            level=level,
+        )
+
+    def create(
+        self,
+        caller: Caller,
+        plan: GridPlan,
+        *,
+        base_version: int | None = None,
+        jurisdiction: str | None = None,
+        band: str | None = None,
+        then_band: str | None = None,
+        level: int | None = None,
+    ) -> DraftRecord:
+        """A new draft of ``plan`` (a stored version, or a partition's result)."""
+        area = jurisdiction or jurisdiction_of(plan)
+        if not self.store.covers(caller, area):
+            raise AccessDeniedError(f"{caller.name} does not cover {area}")
+        bands = _bands(band, then_band)
+        edited = level if level is not None else min(2, plan.depth)
+        base = tiling_plan(plan, edited)
+        draft = Draft(base, level=edited, band=bands[0], then_band=bands[1])
+        record = self.drafts.create(
+            plan_to_bytes(base),
+            plan=plan.name,
+            base_version=base_version,
+            jurisdiction=area,
+            level=draft.level,
+            band=_band_json(bands),
+            by=caller.name,
+            owner=caller.identity,
+        )
+        self._remember(record, draft)
+        return record
+
+    def _version(self, plan: str, version: int | None) -> VersionInfo:
+        versions = self.store.versions(plan)
+        if not versions:
+            raise NotFoundError(f"no plan {plan!r}")
+        if version is None:
+            return max(versions, key=lambda v: v.version)
+        found = [v for v in versions if v.version == version]
+        if not found:
+            raise NotFoundError(f"plan {plan!r} has no version {version}")
+        return found[0]
+
+    # ------------------------------------------------------------------ reading
+
+    def record(self, caller: Caller, draft_id: str) -> DraftRecord:
+        """Draft ``draft_id`` if ``caller`` may see it.
+
+        Its owner and the administrators of its jurisdiction may; anyone else learns nothing
+        of it (:class:`NotFoundError`).
+        """
+        record = self.drafts.get(draft_id)
+        if not self._sees(caller, record):
+            raise NotFoundError(f"no draft {draft_id} (草稿不存在)")
+        return record
+
+    def _sees(self, caller: Caller, record: DraftRecord) -> bool:
+        if record.owner == caller.identity:
+            return True
+        return caller.role == Role.ADMIN and self.store.covers(caller, record.jurisdiction)
+
+    def list(self, caller: Caller) -> list[DraftRecord]:
+        """The caller's drafts (for an administrator, every draft of its jurisdictions)."""
+        if caller.role != Role.ADMIN:
+            return self.drafts.list(caller.identity)
+        return [r for r in self.drafts.list() if self._sees(caller, r)]
+
+    def draft(self, record: DraftRecord) -> Draft:
+        """The draft of ``record`` as it stands (rebuilt from its base and log when not cached)."""
+        with self._guard:
+            cached = self._cache.get(record.id)
+            if cached is not None and cached[0] == record.revision:
+                self._cache.move_to_end(record.id)
+                return cached[1]
+        bands = _from_band_json(record.band)
+        draft = Draft(
+            plan_from_bytes(self.drafts.base(record.id)),
+            level=record.level,
+            band=bands[0],
+            then_band=bands[1],
+        )
+        draft.replay([Delta.from_json(d) for d in record.log], record.cursor)
+        self._remember(record, draft)
+        return draft
+
+    def plan(self, record: DraftRecord) -> GridPlan:
+        """The draft as a plan, with the staff set in it."""
+        plan = self.draft(record).to_plan(name=record.plan)
+        if not record.staff:
+            return plan
+        kept = plan.staff[~plan.staff["grid_code"].isin(list(record.staff))]
+        rows = [
+            {"grid_code": code, "role": r["role"], "name": r["name"], "phone": r.get("phone")}
+            for code, people in record.staff.items()
+            if code in set(plan.grids["code"])
+            for r in people
+        ]
+        staff = pd.concat([kept, pd.DataFrame(rows, columns=kept.columns)], ignore_index=True)
+        return GridPlan(
+            plan.name,
+            plan.levels,
+            plan.grids,
+            staff=staff,
+            units=plan.units,
+            attribution=plan.attribution,
+        )
+
+    # ------------------------------------------------------------------ changing
+
+    def edit(
+        self, caller: Caller, draft_id: str, edit: Mapping[str, Any], expect: str | None = None
+    ) -> tuple[DraftRecord, Outcome]:
+        """Make one edit (see :func:`~geogrid.workbench.edits.plan_edit`)."""
+        with self._changing(caller, draft_id, expect) as (record, draft):
+            outcome = apply_edit(draft, edit, taken=self.store.used_codes())
+            return self._log(record, draft), outcome
+
+    def step(
+        self, caller: Caller, draft_id: str, back: bool, expect: str | None = None
+    ) -> DraftRecord:
+        """Undo (``back``) or redo one edit."""
+        with self._changing(caller, draft_id, expect) as (record, draft):
+            draft.undo() if back else draft.redo()
+            return self._log(record, draft)
+
+    def propose(
+        self,
+        caller: Caller,
+        draft_id: str,
+        kind: str,
+        grids: Sequence[str] | None = None,
+        *,
+        seed: int = 0,
+    ) -> tuple[DraftRecord, dict[str, Any]]:
+        """Compute a proposal (``balance`` / ``repartition``) and keep it pending."""
+        with self._changing(caller, draft_id, None) as (record, draft):
+            taken = self.store.used_codes()
+            if kind == "balance":
+                proposal = balance(draft, grids, seed=seed, taken=taken)
+            elif kind == "repartition":
+                if not grids:
+                    raise InvalidInputError(
+                        "name the grids to re-partition (请选择要重新划分的网格)"
+                    )
+                proposal = repartition(draft, grids, seed=seed, taken=taken)
+            else:
+                raise InvalidInputError(f"unknown proposal {kind!r}: balance or repartition")
+            pending = _pending(proposal, draft)
+            record = self.drafts.update(record.id, record.revision, proposal=pending)
+            self._remember(record, draft)
+            return record, pending
+
+    def decide(self, caller: Caller, draft_id: str, proposal_id: str, accept: bool) -> DraftRecord:
+        """Accept (one undoable edit) or reject the pending proposal ``proposal_id``."""
+        with self._changing(caller, draft_id, None) as (record, draft):
+            pending = record.proposal
+            if pending is None or pending["id"] != proposal_id:
+                raise NotFoundError(f"no pending proposal {proposal_id} (建议方案不存在或已处理)")
+            if not accept:
+                record = self.drafts.update(record.id, record.revision, proposal=None)
+                self._remember(record, draft)
+                return record
+            delta = Delta.from_json(pending["delta"])
+            if not delta.empty:
+                draft.apply(delta)
+            return self._log(record, draft)
+
+    def set_staff(
+        self,
+        caller: Caller,
+        draft_id: str,
+        code: str,
+        people: Sequence[Mapping[str, Any]],
+        expect: str | None = None,
+    ) -> DraftRecord:
+        """Set the staff of grid ``code`` in the draft; phones are checked."""
+        with self._changing(caller, draft_id, expect) as (record, draft):
+            if code not in draft.grids.index:
+                raise NotFoundError(f"grid {code} is not in this draft (草稿中没有网格 {code})")
+            roles = self.store_roles()
+            rows = [_staff_row(p, roles) for p in people]
+            staff = {**record.staff, code: rows}
+            record = self.drafts.update(record.id, record.revision, staff=staff)
+            self._remember(record, draft)
+            return record
+
+    @staticmethod
+    def store_roles() -> set[str]:
+        """The staff roles configured (keys)."""
+        from geogrid.roles import current_roles
+
+        return set(current_roles().keys)
+
+    def save(
+        self,
+        caller: Caller,
+        draft_id: str,
+        *,
+        note: str = "",
+        expect: str | None = None,
+        overwrite: bool = False,
+    ) -> VersionInfo:
+        """Store the draft as a new draft version of its plan (see :class:`DraftConflictError`)."""
+        _require(caller, Permission.MANAGE_PLANS)
+        with self._changing(caller, draft_id, expect) as (record, draft):
+            newer = self._newer(record)
+            if newer is not None and not overwrite:
+                raise DraftConflictError(
+                    f"plan {record.plan!r} got version {newer.version} (by {newer.created_by}) "
+                    f"after this draft was opened from version {record.base_version}; your "
+                    "draft is kept — compare, then save anyway or start from the new version "
+                    "(方案已被他人保存新版本，您的草稿已保留)",
+                    {"yours": _yours(record), "theirs": _theirs(newer)},
+                )
+            plan = self.plan(record)
+            warnings = [p.to_dict() for p in require_valid(plan)]
+            info = self.store.save(
+                plan,
+                by=caller.name,
+                note=note or f"workbench draft {record.id[:8]}",
+                warnings=warnings,
+                caller=caller,
+                jurisdiction=record.jurisdiction,
+            )
+            record = self.drafts.update(
+                record.id, record.revision, base_version=info.version, saved_version=info.version
+            )
+            self._remember(record, draft)
+            return info
+
+    def _newer(self, record: DraftRecord) -> VersionInfo | None:
+        versions = self.store.versions(record.plan) if record.plan in self.store.plans() else []
+        if not versions:
+            return None
+        latest = max(versions, key=lambda v: v.version)
+        if record.base_version is None or latest.version > record.base_version:
+            return latest
+        return None
+
+    @contextmanager
+    def _changing(
+        self, caller: Caller, draft_id: str, expect: str | None
+    ) -> Iterator[tuple[DraftRecord, Draft]]:
+        """The draft under its lock; dropped from memory when the change fails half-way."""
+        _require(caller, Permission.MANAGE_PLANS)
+        with self._lock(draft_id):
+            record = self.record(caller, draft_id)
+            if expect is not None and expect not in (record.etag, "*"):
+                raise PreconditionFailedError(
+                    f"draft {draft_id} is at {record.etag}, not {expect}: reload it "
+                    "(草稿已被修改，请刷新)"
+                )
+            draft = self.draft(record)
+            try:
+                yield record, draft
+            except BaseException:
+                self._forget(draft_id)
+                raise
+
+    def _log(self, record: DraftRecord, draft: Draft) -> DraftRecord:
+        record = self.drafts.update(
+            record.id,
+            record.revision,
+            log=[d.to_json() for d in draft.log],
+            cursor=draft.cursor,
+            proposal=None,
+        )
+        self._remember(record, draft)
+        return record
+
+    @contextmanager
+    def _lock(self, draft_id: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(draft_id, threading.Lock())
+        with lock:
+            yield
+
+    def _remember(self, record: DraftRecord, draft: Draft) -> None:
+        with self._guard:
+            self._cache[record.id] = (record.revision, draft)
+            self._cache.move_to_end(record.id)
+            while len(self._cache) > _CACHED:
+                self._cache.popitem(last=False)
+
+    def _forget(self, draft_id: str) -> None:
+        with self._guard:
+            self._cache.pop(draft_id, None)
+
+
+def _require(caller: Caller, permission: Permission) -> None:
+    if not caller.can(permission):
+        raise AccessDeniedError(f"role {caller.role} may not edit plans (无权编辑方案)")
+
+
+def _bands(band: str | None, then_band: str | None) -> tuple[Band | None, Band | None]:
+    return (parse_band(band) if band else None, parse_band(then_band) if then_band else None)
+
+
+def _band_json(bands: tuple[Band | None, Band | None]) -> dict[str, float] | None:
+    band, then = bands
+    if band is None and then is None:
+        return None
+    found: dict[str, float] = {}
+    if band is not None:
+        found |= {"low": band.low, "high": band.high}
+    if then is not None:
+        found |= {"then_low": then.low, "then_high": then.high}
+    return found
+
+
+def _from_band_json(data: Mapping[str, float] | None) -> tuple[Band | None, Band | None]:
+    data = data or {}
+    band = Band(data["low"], data["high"]) if "low" in data else None
+    then = Band(data["then_low"], data["then_high"]) if "then_low" in data else None
+    return band, then
+
+
+def _pending(proposal: Proposal, draft: Draft) -> dict[str, Any]:
+    moves = proposal.moves(draft)
+    return {
+        "id": uuid.uuid4().hex[:12],
+        "kind": proposal.kind,
+        "delta": proposal.delta.to_json(),
+        "moves": moves.to_dict("records"),
+        "new_grids": [r["code"] for r in proposal.delta.added if int(r["level"]) == draft.level],
+        "moved_households": proposal.moved_households,
+        "problems": proposal.problems,
+    }
+
+
+def _staff_row(person: Mapping[str, Any], roles: set[str]) -> dict[str, Any]:
+    role = str(person.get("role") or "")
+    if role not in roles:
+        raise InvalidInputError(f"unknown role {role!r}: one of {', '.join(sorted(roles))}")
+    name = str(person.get("name") or "").strip()
+    if not name or len(name) > 50:
+        raise InvalidInputError("every staff member needs a name of 1 to 50 characters (姓名)")
+    return {"role": role, "name": name, "phone": normalise_phone(person.get("phone"))}
+
+
+def _yours(record: DraftRecord) -> dict[str, Any]:
+    return {
+        "draft": record.id,
+        "plan": record.plan,
+        "base_version": record.base_version,
+        "edits": record.cursor,
+        "updated_at": record.updated_at.isoformat(),
+    }
+
+
+def _theirs(info: VersionInfo) -> dict[str, Any]:
+    return {
+        "plan": info.plan,
+        "version": info.version,
+        "status": str(info.status),
+        "created_by": info.created_by,
+        "created_at": info.created_at.isoformat(),
+        "note": info.note,
+    }

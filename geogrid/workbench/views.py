@@ -1,0 +1,175 @@
+"""What the workbench shows of a draft: units and grids as GeoJSON, selections, the change list.
+
+Colours come from the wall map's palette and colouring (neighbouring grids always differ),
+computed on the grids' adjacency through their units' shared edges, so the browser only
+paints what the server says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+from geogrid.errors import InvalidInputError
+from geogrid.partition.notice import CHANGE_COLUMNS
+from geogrid.plan import PLAN_CRS
+from geogrid.render.colouring import PALETTE, colour_indices, shade
+from geogrid.workbench.draft import Draft
+from geogrid.workbench.evaluate import Evaluation
+
+__all__ = ["changes", "grid_colours", "grids_geojson", "select_units", "units_geojson"]
+
+
+def grid_colours(draft: Draft, level: int | None = None) -> dict[str, str]:
+    """A fill colour per grid of ``level``: neighbours (sharing a unit edge) always differ."""
+    owner = draft.at_level(level)
+    a, b = draft.edges[:, 0].astype(np.int64), draft.edges[:, 1].astype(np.int64)
+    across = owner[a] != owner[b]
+    graph = nx.Graph()
+    graph.add_nodes_from(draft.codes_at(draft.level if level is None else level))
+    graph.add_edges_from(zip(owner[a][across].tolist(), owner[b][across].tolist(), strict=True))
+    return {code: _colour(i) for code, i in colour_indices(graph).items()}
+
+
+def _colour(index: int) -> str:
+    base = PALETTE[index % len(PALETTE)]
+    rounds = index // len(PALETTE)
+    return shade(base, 2 * rounds, 2 * rounds + 1) if rounds else base
+
+
+def units_geojson(draft: Draft) -> dict[str, Any]:
+    """The draft's units as GeoJSON.
+
+    Properties: ``unit_id``, ``name``, ``kind``, ``households``, ``grid`` (edited level),
+    ``code`` (deepest), ``locked``, ``colour`` (of its grid).
+    """
+    colours = grid_colours(draft)
+    grid = draft.at_level()
+    frame = gpd.GeoDataFrame(
+        {
+            "unit_id": draft.unit_ids,
+            "name": draft.units["name"].astype(object).where(draft.units["name"].notna(), None),
+            "kind": draft.units["kind"].astype(object),
+            "households": draft.households,
+            "grid": grid,
+            "code": draft.codes,
+            "locked": draft.unit_locked | np.array([draft.is_locked(c) for c in draft.codes]),
+            "colour": [colours.get(c, "#cccccc") for c in grid.tolist()],
+        },
+        geometry=draft.units.geometry.to_numpy(),
+        crs=PLAN_CRS,
+    )
+    return _geojson(frame)
+
+
+def grids_geojson(
+    draft: Draft, evaluation: Evaluation, *, level: int | None = None, which: str = "draft"
+) -> dict[str, Any]:
+    """Grid polygons of ``level``: the draft's (dissolved from units when edited) or the base's.
+
+    Properties: ``code``, ``name``, ``households``, ``status`` and ``colour`` (draft only).
+    """
+    level = draft.level if level is None else level
+    if not 1 <= level <= draft.base.depth:
+        raise InvalidInputError(f"level must be 1…{draft.base.depth}, got {level}")
+    if which == "base":
+        grids = draft.base.level(level)
+        frame = gpd.GeoDataFrame(
+            {
+                "code": grids["code"].astype(str),
+                "name": grids["name"].astype(str),
+                "households": grids["households"].astype(object),
+            },
+            geometry=grids.geometry.to_numpy(),
+            crs=PLAN_CRS,
+        )
+        return _geojson(frame)
+    facts = evaluation.grids.set_index("code")
+    codes = [c for c in draft.codes_at(level) if level < draft.level or c in facts.index]
+    colours = grid_colours(draft, level) if level >= draft.level else {}
+    frame = gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "name": [str(draft.grids.at[c, "name"]) for c in codes],
+            "households": [
+                int(facts.at[c, "households"]) if c in facts.index else None for c in codes
+            ],
+            "status": [str(facts.at[c, "status"]) if c in facts.index else None for c in codes],
+            "colour": [colours.get(c) for c in codes],
+        },
+        geometry=[draft.geometry(c) for c in codes],
+        crs=PLAN_CRS,
+    )
+    return _geojson(frame[~frame.geometry.is_empty])
+
+
+def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    frame = frame.set_geometry(shapely.set_precision(frame.geometry.to_numpy(), 1e-7))
+    return json.loads(frame.to_json(drop_id=True, to_wgs84=False))
+
+
+def select_units(
+    draft: Draft,
+    *,
+    polygon: Sequence[Sequence[float]] | None = None,
+    box: Sequence[float] | None = None,
+) -> list[str]:
+    """Ids of the units whose representative point lies in ``polygon`` or ``box``."""
+    if polygon is not None:
+        if len(polygon) < 3:
+            raise InvalidInputError("a lasso needs at least three points (套索至少三个点)")
+        shape = shapely.make_valid(shapely.Polygon([(float(x), float(y)) for x, y in polygon]))
+    elif box is not None and len(box) == 4:
+        west, south, east, north = (float(v) for v in box)
+        shape = shapely.box(min(west, east), min(south, north), max(west, east), max(south, north))
+    else:
+        raise InvalidInputError("send a polygon ([[lon, lat], …]) or a box ([w, s, e, n])")
+    inside = shapely.contains_xy(shape, shapely.get_x(draft.points), shapely.get_y(draft.points))
+    return [str(u) for u in draft.unit_ids[inside]]
+
+
+def changes(draft: Draft) -> pd.DataFrame:
+    """The building-level change list against the base plan (:data:`CHANGE_COLUMNS`).
+
+    One row per unit whose grid at the edited level changed, most households first within
+    each old → new pair; grids' names as they are in the base plan and in the draft.
+    """
+    base_parent = dict(
+        zip(draft.base.grids["code"].astype(str), draft.base.grids["parent_code"], strict=True)
+    )
+    base_level = dict(
+        zip(draft.base.grids["code"].astype(str), draft.base.grids["level"], strict=True)
+    )
+
+    def base_at(code: str) -> str:
+        while base_level.get(code, 0) > draft.level:
+            code = str(base_parent[code])
+        return code
+
+    old = np.array([base_at(c) for c in draft.base_codes.tolist()], dtype=object)
+    new = draft.at_level()
+    moved = np.flatnonzero(old != new)
+    names = dict(zip(draft.base.grids["code"].astype(str), draft.base.grids["name"], strict=True))
+    names |= {str(c): str(n) for c, n in draft.grids["name"].items()}
+    frame = pd.DataFrame(
+        {
+            "id": draft.unit_ids[moved],
+            "name": draft.units["name"].to_numpy(object)[moved],
+            "address": None,
+            "households": draft.households[moved],
+            "from_code": old[moved],
+            "from_name": [names.get(c) for c in old[moved]],
+            "to_code": new[moved],
+            "to_name": [names.get(c) for c in new[moved]],
+        },
+        columns=list(CHANGE_COLUMNS),
+    )
+    frame = frame.sort_values(["from_code", "to_code", "households"], ascending=[True, True, False])
+    return frame.reset_index(drop=True)
