@@ -89,6 +89,7 @@ class Browser:
 
     def shot(self, name: str) -> Path:
         self.shots += 1
+        self.page.evaluate("workbench.fontsSettled()")  # type: ignore[attr-defined]
         path = self.artefacts / f"{self.shots:02d}-{name}.png"
         self.page.screenshot(path=str(path))  # type: ignore[attr-defined]
         return path

@@ -21,12 +21,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 import geogrid.render
 from api.auth import CurrentCaller
+from api.routes.fonts import font_face, font_url
 from geogrid.access import Permission
-from geogrid.errors import NotFoundError
+from geogrid.errors import InvalidInputError, NotFoundError
+from geogrid.render.webfont import page_characters
 
 __all__ = ["STATIC_DIR", "router"]
 
@@ -37,7 +39,23 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "workbench_static"
 _LEAFLET_DIR = Path(geogrid.render.__file__).resolve().parent / "assets" / "leaflet"
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"}
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+_MAX_FONT_TEXT = 20_000
+_MAX_FONT_CHARS = 4_000  # distinct characters of one data font (~ a big county's names)
 _FileName = Annotated[str, PathParam(max_length=200, pattern=r"^[\w./-]+$")]
+
+
+class FontIn(BaseModel):
+    """Text the page shows that its own font lacks (names of plans, grids, people)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=_MAX_FONT_TEXT, examples=["荷清苑第一网格"])
+
+
+class FontOut(BaseModel):
+    """A web font holding the text's characters, and the CSS family name to give it."""
+
+    url: str = Field(examples=["/fonts/0123456789abcdef01234567.woff2"])
+    family: str = Field(examples=["Geogrid Data 01234567"])
 
 
 class SessionOut(BaseModel):
@@ -75,6 +93,17 @@ def _page_template() -> str:
     return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
 
+@cache
+def _page_font() -> str:
+    """The ``@font-face`` rule of a font holding every character of the page and its scripts.
+
+    The scripts hold the catalogue of both languages (``i18n.js``), so one font serves both;
+    made once per process (and cached on disk across processes by :mod:`geogrid.render.webfont`).
+    """
+    texts = [path.read_text(encoding="utf-8") for path in sorted(STATIC_DIR.glob("*.[hj][ts]*"))]
+    return font_face(page_characters("".join(texts)))
+
+
 @router.get("/workbench", response_class=HTMLResponse, include_in_schema=False)
 def workbench_page(
     request: Request,
@@ -89,6 +118,7 @@ def workbench_page(
         _page_template()
         .replace("{{lang}}", "zh-CN" if lang == "zh" else "en")
         .replace("{{config}}", text)
+        .replace("{{fontface}}", _page_font())
         .replace("{{title}}", html.escape("网格编辑工作台" if lang == "zh" else "Grid workbench"))
     )
     return HTMLResponse(page, headers=_NO_CACHE)
@@ -122,3 +152,20 @@ def workbench_me(caller: CurrentCaller) -> SessionOut:
         can_approve=caller.can(Permission.APPROVE_PLANS),
         can_read_personal=caller.can(Permission.READ_PERSONAL),
     )
+
+
+@router.post("/workbench/font", response_model=FontOut)
+def workbench_font(body: FontIn, caller: CurrentCaller) -> FontOut:
+    """A subset web font for text the page got from the service (``GET /fonts/…`` serves it).
+
+    The page's own font holds its interface words; names come with the data, so the page
+    asks for a font holding them once it has them (any valid key; at most 4,000 distinct
+    characters, else 422).
+    """
+    chars = {c for c in body.text if c.isprintable()}
+    if len(chars) > _MAX_FONT_CHARS:
+        raise InvalidInputError(
+            f"{len(chars)} distinct characters: ask for at most {_MAX_FONT_CHARS} at once"
+        )
+    url = font_url(["".join(sorted(chars))])
+    return FontOut(url=url, family=f"Geogrid Data {url.rsplit('/', 1)[-1][:8]}")

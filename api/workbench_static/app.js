@@ -2,6 +2,7 @@
 import { ApiError, call, getKey, setKey } from "./api.js";
 import { installEditor, selectTab } from "./editor.js";
 import { setLang, t, translate } from "./i18n.js";
+import { fontsSettled, installFonts } from "./fonts.js";
 import { MapView } from "./map.js";
 import { installPlans, loadPlans } from "./plans.js";
 import { installPublish } from "./publish.js";
@@ -63,6 +64,7 @@ function installLanguage() {
 
 function boot() {
   setLang(config.lang);
+  installFonts();
   translate();
   installLanguage();
   state.map = new MapView($("#map"), { basemap: config.basemap });
@@ -80,6 +82,7 @@ function boot() {
   applyRoles();
   if (getKey()) signIn(getKey());
   else $("#who").textContent = t("signed_out");
+  window.workbench = { state, fontsSettled }; // for scripts and tests: read-only use
   document.body.dataset.ready = "true";
 }
 

@@ -42,8 +42,8 @@ export function selectTab(name) {
 // Take a draft state from the server (GET, an edit, undo/redo, accept) and show it.
 function accept(data, etag) {
   state.draft = data;
-  state.etag = etag || (data.revision != null ? `"r${data.revision}"` : state.etag);
-  if (data.plan && !state.plan) state.plan = { name: data.plan, version: data.version ?? data.base_version };
+  state.etag = etag || (data.etag ? `"${data.etag}"` : state.etag);
+  if (data.plan) state.plan = { name: data.plan, version: data.base_version ?? data.version };
   renderDraft();
 }
 
@@ -57,8 +57,24 @@ async function refreshLayers({ fit = false } = {}) {
   state.map.setGrids(grids.data, { fit: false });
   state.map.setUnits(units.data, { fit });
   state.map.setSelection(state.selection);
-  const located = (state.draft.problems || []).filter((p) => typeof p === "object" && p.lon != null);
-  state.map.setProblems(located, { fit: false });
+  state.map.setProblems(draftProblems(), { fit: false });
+}
+
+// The draft's problems as map markers: [lon, lat] of `where`, the message as the popup.
+function draftProblems() {
+  return (state.draft.problems || []).map((p) => ({
+    kind: p.kind, line: p.message, lon: p.where?.[0] ?? p.lon, lat: p.where?.[1] ?? p.lat,
+  }));
+}
+
+function renderProblems() {
+  const problems = state.draft.problems || [];
+  const strays = problems.filter((p) => p.kind === "broken").flatMap((p) => p.units || []);
+  state.map.setStrays(strays);
+  const list = $("#draft-problems");
+  list.replaceChildren(...problems.map((p, i) => el("li", { class: `problem pk-${p.kind}` },
+    el("span", { text: p.message }), " ",
+    p.where ? el("button", { type: "button", class: "problem-go", text: t("problem_here"), onclick: () => state.map.focusProblem(i) }) : null)));
 }
 
 function renderDraft() {
@@ -79,6 +95,7 @@ function renderDraft() {
     if (options.some(([code]) => code === kept)) select.value = kept;
   }
   if (state.focus) $("#assign-grid").value = state.focus;
+  renderProblems();
   renderSelection();
   document.dispatchEvent(new CustomEvent("draft"));
 }
@@ -164,7 +181,7 @@ async function step(which) {
     accept(data, etag);
     await refreshLayers();
   } catch (error) {
-    if (error instanceof ApiError && error.status === 409) say(t(which === "undo" ? "nothing_undo" : "nothing_redo"), "warn");
+    if (error instanceof ApiError && (error.status === 409 || error.status === 422)) say(t(which === "undo" ? "nothing_undo" : "nothing_redo"), "warn");
     else throw error;
   }
 }
@@ -179,7 +196,7 @@ async function propose(grids) {
   const moves = data.moves || [];
   state.map.setProposal(moves);
   $("#proposal").hidden = false;
-  const households = data.households_moved ?? moves.reduce((s, m) => s + (m.households || 0), 0);
+  const households = data.moved_households ?? data.households_moved ?? moves.reduce((s, m) => s + (m.households || 0), 0);
   $("#proposal-text").textContent = moves.length
     ? t("proposal_title", { units: moves.length, households })
     : t("proposal_none");

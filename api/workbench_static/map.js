@@ -32,6 +32,7 @@ export class MapView {
     this.selected = new Set();
     this.proposed = new Map(); // unit id → target grid
     this.broken = new Set(); // grid codes in more than one piece
+    this.strays = new Set(); // units of a broken grid's stray pieces
     this.units = L.geoJSON(null, {
       renderer: this.renderer,
       style: (f) => this.unitStyle(f),
@@ -55,6 +56,7 @@ export class MapView {
     const id = String(p.unit_id);
     const fill = this.colours.get(p.grid) || paletteColour(p.grid);
     const style = { color: "#555", weight: 0.5, fillColor: fill, fillOpacity: 0.75, opacity: 0.8 };
+    if (this.strays.has(id)) Object.assign(style, { color: "#e53e3e", weight: 3, dashArray: "4 3" });
     if (this.proposed.has(id)) Object.assign(style, { color: "#d53f8c", weight: 2.5, fillColor: "#fbb6ce", fillOpacity: 0.9 });
     if (this.selected.has(id)) Object.assign(style, { color: "#1a202c", weight: 2.5, fillColor: "#faf089", fillOpacity: 0.95 });
     if (p.locked) style.dashArray = "2 2";
@@ -131,6 +133,10 @@ export class MapView {
 
   setBroken(codes) {
     this.broken = new Set(codes);
+  }
+
+  setStrays(ids) {
+    this.strays = new Set(ids.map(String));
   }
 
   setBase(collection) {

@@ -45,7 +45,8 @@ export async function loadVersions(name) {
 }
 
 export async function openVersion(name, version) {
-  const { data, headers: h } = await call("POST", "/drafts", { json: { plan: name, version } });
+  const band = $("#open-band").value.trim();
+  const { data, headers: h } = await call("POST", "/drafts", { json: { plan: name, version, ...(band ? { band } : {}) } });
   const id = data.id ?? h.get("Location")?.split("/").pop();
   state.plan = { name, version };
   await openDraft(id);
@@ -103,6 +104,12 @@ async function upload(event) {
 
 let polling = null;
 
+// The parents of the open draft's grids (the communities): what "all" partitions again.
+function areasOfDraft() {
+  const parents = (state.draft?.grids ?? []).map((g) => g.parent_code).filter(Boolean);
+  return [...new Set(parents)];
+}
+
 async function startPartition(event) {
   event.preventDefault();
   const band = $("#partition-band").value.trim();
@@ -111,15 +118,18 @@ async function startPartition(event) {
   let answer;
   if (source === "files") {
     const form = new FormData();
-    for (const file of $("#partition-files").files) form.append("files", file, file.name);
+    for (const field of ["area", "households", "barriers"]) {
+      const file = $(`#partition-${field}`).files[0];
+      if (file) form.append(field, file, file.name);
+    }
     form.append("band", band);
     if (then) form.append("then_band", then);
     answer = await call("POST", "/jobs/partition", { body: form });
   } else {
     if (!state.plan) throw new Error(t("draft_none"));
-    const grids = $("#partition-grids").value.split(/[,，\s]+/).filter(Boolean);
-    const json = { plan: state.plan.name, version: state.plan.version, band, then_band: then };
-    if (grids.length) json.grids = grids;
+    let grids = $("#partition-grids").value.split(/[,，\s]+/).filter(Boolean);
+    if (!grids.length) grids = areasOfDraft();
+    const json = { plan: state.plan.name, version: state.plan.version, band, then_band: then, grids };
     answer = await call("POST", "/jobs/partition", { json });
   }
   const id = answer.data.id ?? answer.headers.get("Location")?.split("/").pop();
@@ -146,7 +156,7 @@ export async function followJob(id) {
           if (draft) {
             await openDraft(draft);
             say(t("job_done"), "ok");
-          }
+          } else say(t("job_result", { grids: data.result?.grids ?? "?", households: data.result?.households ?? "?" }), "ok");
           resolve(data);
           return;
         }

@@ -45,7 +45,7 @@ function facts(version) {
 
 function showConflict(body) {
   const theirs = body.theirs ?? body.latest ?? body.current ?? {};
-  const mine = body.mine ?? body.draft ?? {};
+  const mine = body.yours ?? body.mine ?? {};
   $("#conflict-theirs").textContent = t("conflict_theirs", {
     version: theirs.version ?? "?", by: theirs.created_by ?? theirs.by ?? "", at: theirs.created_at ?? theirs.at ?? "",
   });
@@ -110,8 +110,8 @@ function staffRow(member = {}) {
 
 function showStaff() {
   const code = $("#staff-grid").value;
-  const grid = gridsOf(state.draft).find((g) => g.code === code);
-  $("#staff-table tbody").replaceChildren(...(grid?.staff ?? []).map(staffRow));
+  const staff = state.draft?.staff?.[code] ?? gridsOf(state.draft).find((g) => g.code === code)?.staff ?? [];
+  $("#staff-table tbody").replaceChildren(...staff.map(staffRow));
 }
 
 async function loadRoster() {
@@ -129,7 +129,10 @@ async function saveStaff() {
   const rows = [...$("#staff-table tbody").children].map((row) => row.read());
   const { data } = await call("PUT", `/drafts/${id}/staff/${enc(code)}`, { json: rows });
   say(t("staff_saved", { code }), "ok");
-  if (data && typeof data === "object" && data.grids) state.draft = data;
+  if (data && typeof data === "object" && data.grids) {
+    state.draft = data;
+    state.etag = `"${data.etag}"`;
+  }
 }
 
 export function installPublish() {
