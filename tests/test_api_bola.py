@@ -15,7 +15,15 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from geogrid.io import write_plan
-from tests.service import TOP, activate, centre, issue_key, service_settings, street_plan
+from tests.service import (
+    TOP,
+    activate,
+    centre,
+    issue_key,
+    service_settings,
+    street_plan,
+    with_units,
+)
 
 EAST = "110108001002"
 A_GRID, B_GRID = f"{TOP}004", f"{EAST}001"  # centre(1, 1) and centre(6, 0)
@@ -27,7 +35,7 @@ DENIED = {401, 403, 404}
 def world(request, tmp_path):
     """The service, B's objects made by a root admin, and A-bound keys of every role."""
     with service_settings(request.param, tmp_path) as settings:
-        activate(settings, street_plan())
+        activate(settings, with_units(street_plan()))
         root = issue_key(settings, "admin", name="区管理员")
         with TestClient(create_app(settings)) as client:
             lon, lat = centre(6)
@@ -50,7 +58,10 @@ def world(request, tmp_path):
             }  # fmt: skip
             path = tmp_path / "street.geojson"
             write_plan(street_plan(), path)  # a new version of the street's plan, B inside
-            b = {"incident": incident, "key": b_key, "person": person, "plan": path.read_bytes()}
+            draft = client.post("/drafts", json={"plan": "示例街道"}, headers=root).json()
+            proposal = "0" * 12  # B's draft has no proposal: an A key must not learn even that
+            b = {"incident": incident, "key": b_key, "person": person, "plan": path.read_bytes(),
+                 "draft": draft["id"], "proposal": proposal}  # fmt: skip
             yield client, root, keys, b
 
 
@@ -106,11 +117,44 @@ def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
         ),
         "GET /plans/{name}/staff/export": ("GET", "/plans/示例街道/staff/export", {}),
         "GET /workbench/me": ("GET", "/workbench/me", {}),
+        **_draft_attempts(b["draft"], b["proposal"]),
         "POST /workbench/font": ("POST", "/workbench/font", {"json": {"text": "东社区"}}),
         "POST /incidents": (
             "POST", "/incidents",
             {"json": {"category": "environment", "description": "x", "lon": lon, "lat": lat}},
         ),
+    }  # fmt: skip
+
+
+def _draft_attempts(draft: str, proposal: str) -> dict[str, tuple[str, str, dict]]:
+    """The workbench's draft routes against B's draft (a root admin's draft of the street)."""
+    d = f"/drafts/{draft}"
+    move = {"op": "move", "units": [f"{B_GRID}-u1"], "to": f"{EAST}002"}
+    return {
+        "GET /drafts": ("GET", "/drafts", {}),
+        "POST /drafts": ("POST", "/drafts", {"json": {"plan": "示例街道"}}),
+        "GET /drafts/{draft_id}": ("GET", d, {}),
+        "DELETE /drafts/{draft_id}": ("DELETE", d, {}),
+        "GET /drafts/{draft_id}/units": ("GET", f"{d}/units", {}),
+        "GET /drafts/{draft_id}/grids": ("GET", f"{d}/grids", {}),
+        "POST /drafts/{draft_id}/select": (
+            "POST", f"{d}/select", {"json": {"box": [116.0, 39.0, 117.0, 41.0]}},
+        ),
+        "POST /drafts/{draft_id}/edits": ("POST", f"{d}/edits", {"json": move}),
+        "POST /drafts/{draft_id}/undo": ("POST", f"{d}/undo", {}),
+        "POST /drafts/{draft_id}/redo": ("POST", f"{d}/redo", {}),
+        "POST /drafts/{draft_id}/proposals": (
+            "POST", f"{d}/proposals", {"json": {"kind": "balance"}},
+        ),
+        "POST /drafts/{draft_id}/proposals/{proposal_id}/{decision}": (
+            "POST", f"{d}/proposals/{proposal}/reject", {},
+        ),
+        "GET /drafts/{draft_id}/changes": ("GET", f"{d}/changes", {}),
+        "PUT /drafts/{draft_id}/staff/{code}": (
+            "PUT", f"{d}/staff/{B_GRID}", {"json": [{"role": "head", "name": "张三"}]},
+        ),
+        "POST /drafts/{draft_id}/save": ("POST", f"{d}/save", {"json": {}}),
+        "GET /drafts/{draft_id}/maps/{kind}.pdf": ("GET", f"{d}/maps/wall.pdf", {}),
     }  # fmt: skip
 
 
@@ -129,7 +173,7 @@ OPEN = {
 
 LISTINGS = {
     "GET /incidents", "GET /stats", "GET /keys", "GET /audit", "GET /people", "GET /plans",
-    "GET /jurisdictions", "GET /workbench/me", "POST /workbench/font",
+    "GET /jurisdictions", "GET /workbench/me", "POST /workbench/font", "GET /drafts",
 }  # fmt: skip
 
 
@@ -154,6 +198,8 @@ def _leaks(operation: str, answer: object, b: dict) -> bool:
         return answer["name"] != f"A {answer['role']}" or not answer["grid_code"].startswith(TOP)  # type: ignore[index]
     if operation == "POST /workbench/font":  # a font of the text sent: no object of anyone's
         return set(answer) != {"url", "family"}  # type: ignore[arg-type]
+    if operation == "GET /drafts":  # B's draft, the only one
+        return bool(answer)
     if operation == "GET /audit":
         return any(row["key_id"] == b["key"]["id"] for row in answer)  # type: ignore[union-attr]
     raise AssertionError(operation)
