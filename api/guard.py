@@ -3,8 +3,8 @@ r"""The request guard: every request's size, encoding and JSON shape checked bef
 One pure ASGI middleware, so that no route can forget a check:
 
 - **size** — a body over the cap is refused with 413 whether it declares its length or comes
-  chunked: the body is counted as it is read, never read past the cap (``POST /plans`` has its
-  own, larger cap);
+  chunked: the body is counted as it is read, never read past the cap (file uploads,
+  ``POST /plans`` and ``POST /jobs/partition``, have their own, larger cap);
 - **text** — a NUL character or bytes that are not UTF-8 in the path or the query string, and
   in a JSON body a NUL, a lone surrogate (a ``\ud800`` escape), invalid UTF-8 or nesting deeper than
   1,024 levels, are refused with 422 naming the problem — no store is asked to hold text it
@@ -29,6 +29,7 @@ from geogrid.text import text_problem
 __all__ = ["RequestGuard", "json_problem"]
 
 _JSON_TYPES = (b"application/json", b"+json")
+_UPLOADS = ("/plans", "/jobs/partition")  # paths whose bodies are files: GEOGRID_MAX_UPLOAD_BYTES
 
 
 class RequestGuard:
@@ -39,7 +40,7 @@ class RequestGuard:
     app
         The application behind the guard.
     limit, upload_limit
-        Body caps in bytes: every route, and ``POST /plans`` (plan files).
+        Body caps in bytes: every route, and the uploads of files (:data:`_UPLOADS`).
     """
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
@@ -61,7 +62,7 @@ class RequestGuard:
         if length is None and b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)  # no body
             return
-        upload = scope["path"] == "/plans"
+        upload = scope["path"] in _UPLOADS
         limit = self.upload_limit if upload else self.limit
         declared = int(length) if length is not None and length.isdigit() else None
         if declared is not None and declared > limit:

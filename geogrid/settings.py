@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     roles_file
         ``GEOGRID_ROLES_FILE``: a TOML or JSON file of staff roles (网格长, 专职网格员 … and
         their order) replacing the default ones; see :func:`geogrid.roles.load_roles`.
+    max_jobs
+        ``GEOGRID_MAX_JOBS``: most jobs (partitions …) running at once in the store, each in
+        its own process (:mod:`geogrid.jobs`); the others wait, queued.
 
     Examples
     --------
@@ -43,6 +46,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     data_dir: Path = Field(default_factory=_default_data_dir)
     roles_file: Path | None = None
+    max_jobs: int = Field(default=2, ge=1, le=64)
 
     @field_validator("data_dir", mode="after")
     @classmethod

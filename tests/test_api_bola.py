@@ -60,8 +60,12 @@ def world(request, tmp_path):
             write_plan(street_plan(), path)  # a new version of the street's plan, B inside
             draft = client.post("/drafts", json={"plan": "示例街道"}, headers=root).json()
             proposal = "0" * 12  # B's draft has no proposal: an A key must not learn even that
+            job = client.post(
+                "/jobs/partition", json={"plan": "示例街道", "grids": [B_GRID], "band": "300-500"},
+                headers=root,
+            ).json()  # fmt: skip
             b = {"incident": incident, "key": b_key, "person": person, "plan": path.read_bytes(),
-                 "draft": draft["id"], "proposal": proposal}  # fmt: skip
+                 "draft": draft["id"], "proposal": proposal, "job": job["id"]}  # fmt: skip
             yield client, root, keys, b
 
 
@@ -119,6 +123,13 @@ def _attempts(b: dict) -> dict[str, tuple[str, str, dict]]:
         "GET /workbench/me": ("GET", "/workbench/me", {}),
         **_draft_attempts(b["draft"], b["proposal"]),
         "POST /workbench/font": ("POST", "/workbench/font", {"json": {"text": "东社区"}}),
+        "POST /jobs/partition": (
+            "POST", "/jobs/partition",
+            {"json": {"plan": "示例街道", "grids": [B_GRID], "band": "300-500"}},
+        ),
+        "GET /jobs": ("GET", "/jobs", {}),
+        "GET /jobs/{job_id}": ("GET", f"/jobs/{b['job']}", {}),
+        "DELETE /jobs/{job_id}": ("DELETE", f"/jobs/{b['job']}", {}),
         "POST /incidents": (
             "POST", "/incidents",
             {"json": {"category": "environment", "description": "x", "lon": lon, "lat": lat}},
@@ -173,7 +184,7 @@ OPEN = {
 
 LISTINGS = {
     "GET /incidents", "GET /stats", "GET /keys", "GET /audit", "GET /people", "GET /plans",
-    "GET /jurisdictions", "GET /workbench/me", "POST /workbench/font", "GET /drafts",
+    "GET /jurisdictions", "GET /workbench/me", "POST /workbench/font", "GET /drafts", "GET /jobs",
 }  # fmt: skip
 
 
@@ -200,6 +211,8 @@ def _leaks(operation: str, answer: object, b: dict) -> bool:
         return set(answer) != {"url", "family"}  # type: ignore[arg-type]
     if operation == "GET /drafts":  # B's draft, the only one
         return bool(answer)
+    if operation == "GET /jobs":
+        return any(job["id"] == b["job"] for job in answer)  # type: ignore[union-attr]
     if operation == "GET /audit":
         return any(row["key_id"] == b["key"]["id"] for row in answer)  # type: ignore[union-attr]
     raise AssertionError(operation)
