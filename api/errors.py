@@ -85,6 +85,11 @@ class ErrorOut(BaseModel):
     problems: list[str] | None = Field(
         default=None, description="a plan's validation problems, one line each"
     )
+    problem_details: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="the same problems as GeoJSON features (properties: kind, codes, lon, "
+        "lat, area_m2 …; geometry: the gap, overlap or outside part, or its point)",
+    )
     yours: dict[str, Any] | None = Field(
         default=None, description="a draft whose save lost to a newer version: the draft"
     )

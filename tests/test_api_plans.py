@@ -11,6 +11,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
+import shapely.geometry
 from fastapi.testclient import TestClient
 from shapely.geometry import box
 
@@ -130,6 +131,14 @@ def test_foreign_file_takes_the_name_given(client, planner, tmp_path) -> None:
     assert response.json()["plan"] == "导入的街道"
 
 
+def _area_m2(shape: shapely.Geometry) -> float:
+    return float(
+        gpd.GeoSeries([shape], crs=4490)
+        .to_crs(gpd.GeoSeries([shape], crs=4490).estimate_utm_crs())
+        .area.iloc[0]
+    )
+
+
 def test_invalid_plan_is_422_with_problems_and_nothing_stored(
     client, planner, tmp_path, settings
 ) -> None:
@@ -139,6 +148,12 @@ def test_invalid_plan_is_422_with_problems_and_nothing_stored(
     assert body["error"] == "InvalidPlanError"
     assert "nothing was stored" in body["detail"]
     assert any(line.startswith("overlap (重叠)") for line in body["problems"])
+    (overlap,) = [f for f in body["problem_details"] if f["properties"]["kind"] == "overlap"]
+    shape = shapely.geometry.shape(overlap["geometry"])  # the overlap itself, to outline
+    assert shape.geom_type in ("Polygon", "MultiPolygon")
+    point = shapely.Point(overlap["properties"]["lon"], overlap["properties"]["lat"])
+    assert shape.buffer(1e-6).contains(point)
+    assert abs(overlap["properties"]["area_m2"] - _area_m2(shape)) < 0.01 * _area_m2(shape)
     assert client.get("/plans", headers=planner).json() == []
     assert audit_actions(settings) == []
 

@@ -82,6 +82,8 @@ def test_move_changes_both_counts_and_undo_restores(service: tuple[TestClient, d
     assert undone["can_redo"]
     redone = client.post(f"/drafts/{draft['id']}/redo", headers=keys["planner"]).json()
     assert _facts(redone)[target]["households"] == after[target]["households"]
+    nothing = client.post(f"/drafts/{draft['id']}/redo", headers=keys["planner"])
+    assert nothing.status_code == 409 and "没有可重做" in nothing.json()["detail"]
 
 
 def test_broken_grid_is_flagged_where_it_breaks(service: tuple[TestClient, dict]) -> None:
@@ -247,6 +249,17 @@ def test_change_list_exports(service: tuple[TestClient, dict], tmp_path: Path) -
     (tmp_path / "changes.pdf").write_bytes(pdf.content)
     text = PdfReader(tmp_path / "changes.pdf").pages[0].extract_text()
     assert "调整公示" in text and target in text
+
+
+def test_draft_prints(service: tuple[TestClient, dict], tmp_path: Path) -> None:
+    client, keys = service
+    draft = _open(client, keys)
+    for kind, words in (("wall", "网格示意图"), ("signs", "网格长"), ("cards", "网格")):
+        answer = client.get(f"/drafts/{draft['id']}/maps/{kind}.pdf", headers=keys["planner"])
+        assert answer.status_code == 200, (kind, answer.text[:300])
+        path = tmp_path / f"{kind}.pdf"
+        path.write_bytes(answer.content)
+        assert words in PdfReader(path).pages[0].extract_text(), kind
 
 
 def test_drafts_are_private_and_need_a_planner(service: tuple[TestClient, dict]) -> None:

@@ -203,7 +203,7 @@ def edit_draft(
 def undo(
     draft_id: DraftId, caller: Planner, bench: Bench, response: Response, if_match: IfMatch = None
 ) -> DraftOut:
-    """Undo the last edit (422 when there is none)."""
+    """Undo the last edit (409 when there is none)."""
     return _out(bench, bench.step(caller, draft_id, True, _tag(if_match)), response)
 
 
@@ -211,7 +211,7 @@ def undo(
 def redo(
     draft_id: DraftId, caller: Planner, bench: Bench, response: Response, if_match: IfMatch = None
 ) -> DraftOut:
-    """Redo the edit undone last (422 when there is none)."""
+    """Redo the edit undone last (409 when there is none)."""
     return _out(bench, bench.step(caller, draft_id, False, _tag(if_match)), response)
 
 
@@ -321,24 +321,27 @@ def save(
 )
 async def print_draft(
     draft_id: DraftId,
-    kind: Annotated[str, PathParam(pattern="^(wall|signs)$")],
+    kind: Annotated[str, PathParam(pattern="^(wall|signs|cards)$")],
     caller: Planner,
     bench: Bench,
 ) -> Response:
-    """The draft's wall map (网格示意图, A3) or its public signs (公示牌), as PDF."""
+    """The draft's wall map (网格示意图, A3), public signs (公示牌) or contact cards (直通卡)."""
     record = await run_in_threadpool(bench.record, caller, draft_id)
     content = await run_in_threadpool(_print, bench, record, kind)
     return Response(content, media_type="application/pdf")
 
 
 def _print(bench: Workbench, record: DraftRecord, kind: str) -> bytes:
-    from geogrid.render import render_signs, render_wall_map
+    from geogrid.render import render_cards, render_signs, render_wall_map
 
     plan = bench.plan(record)
     with tempfile.TemporaryDirectory(prefix="geogrid-draft-map-") as folder:
         path = Path(folder) / f"{kind}.pdf"
         if kind == "wall":
             render_wall_map(plan, path, paper="A3", progress=False)
-        else:
+        elif kind == "signs":
             render_signs(plan, path, progress=False)
+        else:  # one card per building unit with households
+            homes = plan.units[plan.units["households"].fillna(0) > 0]
+            render_cards(plan, homes, path, progress=False)
         return path.read_bytes()

@@ -189,7 +189,9 @@ async def upload_plan(
             save_checked, store, plan, by=caller.name, note=note, caller=caller
         )
     except InvalidPlanError as exc:  # the problems as lines of text, as the 422 body shows them
-        raise InvalidPlanError(str(exc), [p.line() for p in exc.problems]) from exc
+        error = InvalidPlanError(str(exc), [p.line() for p in exc.problems])
+        error.details = {"problem_details": [p.to_feature() for p in exc.problems]}  # type: ignore[attr-defined]
+        raise error from exc
     response.headers["Location"] = _location(info)
     response.headers["ETag"] = f'"{info.etag}"'
     return UploadOut.model_validate(VersionOut.of(info).model_dump())

@@ -178,6 +178,7 @@ def _outside_parent(grids: Grids, space: Space, noise: _Noise) -> Iterator[Probl
                 lat,
                 space.area_m2(geom),
                 parent=parent_code,
+                geometry=space.to_lonlat(geom),
             )
 
 
@@ -198,7 +199,13 @@ def _overlaps(grids: Grids, space: Space, noise: _Noise) -> Iterator[Problem]:
             lon, lat = space.lonlat(geom)
             codes = tuple(sorted((grids.codes[i], grids.codes[j])))
             yield Problem(
-                ProblemKind.OVERLAP, codes, lon, lat, space.area_m2(geom), parent=grids.parents[i]
+                ProblemKind.OVERLAP,
+                codes,
+                lon,
+                lat,
+                space.area_m2(geom),
+                parent=grids.parents[i],
+                geometry=space.to_lonlat(geom),
             )
 
 
@@ -238,7 +245,15 @@ def _uncovered_group(
         codes = tuple(sorted({grids.codes[rows[k]] for k in near}))
         kind = _uncovered_kind(part, edge_zone, len(codes))
         lon, lat = space.lonlat(part)
-        yield Problem(kind, codes, lon, lat, space.area_m2(part), parent=parent_code)
+        yield Problem(
+            kind,
+            codes,
+            lon,
+            lat,
+            space.area_m2(part),
+            parent=parent_code,
+            geometry=space.to_lonlat(part),
+        )
 
 
 def _uncovered_kind(

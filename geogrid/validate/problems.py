@@ -6,8 +6,11 @@ Each has a kind with an English and a Chinese term, and one readable line for th
 from __future__ import annotations
 
 import dataclasses
+import json
 from enum import StrEnum
 from typing import Any
+
+import shapely
 
 from geogrid.errors import CoordinateError, CRSError
 
@@ -109,6 +112,8 @@ class Problem:
     area_m2: float | None = None
     detail: str = ""
     parent: str | None = None
+    geometry: shapely.Geometry | None = dataclasses.field(default=None, compare=False, repr=False)
+    """The gap, hole, overlap or outside part itself (EPSG:4490), to outline on a map."""
 
     @property
     def severity(self) -> Severity:
@@ -137,6 +142,20 @@ class Problem:
             "detail": self.detail,
             "line": self.line(),
         }
+
+    def to_feature(self) -> dict[str, Any]:
+        """A GeoJSON feature, to show the problem on a map.
+
+        Properties: :meth:`to_dict`; geometry: the gap, hole, overlap or outside part, else
+        the problem's point, else ``None`` (a problem with no place).
+        """
+        geometry = self.geometry
+        if geometry is None and self.lon is not None and self.lat is not None:
+            geometry = shapely.Point(self.lon, self.lat)
+        shape = None
+        if geometry is not None and not geometry.is_empty:
+            shape = json.loads(shapely.to_geojson(shapely.set_precision(geometry, 1e-7)))
+        return {"type": "Feature", "properties": self.to_dict(), "geometry": shape}
 
     @classmethod
     def from_error(cls, exc: CRSError | CoordinateError) -> Problem:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geogrid.errors import InvalidInputError
+from geogrid.errors import ConflictError, InvalidInputError
 from geogrid.partition.band import Band
 from geogrid.partition.redraw_units import parent_units, units_tile
 from geogrid.plan import PLAN_CRS, GridKind, GridPlan
@@ -287,11 +287,11 @@ class Draft:
 
         Raises
         ------
-        InvalidInputError
+        ConflictError
             When there is nothing to undo.
         """
         if not self.can_undo:
-            raise InvalidInputError("nothing to undo (没有可撤销的操作)")
+            raise ConflictError("nothing to undo (没有可撤销的操作)")
         self.cursor -= 1
         delta = self.log[self.cursor]
         self._backward(delta)
@@ -302,11 +302,11 @@ class Draft:
 
         Raises
         ------
-        InvalidInputError
+        ConflictError
             When there is nothing to redo.
         """
         if not self.can_redo:
-            raise InvalidInputError("nothing to redo (没有可重做的操作)")
+            raise ConflictError("nothing to redo (没有可重做的操作)")
         delta = self.log[self.cursor]
         self._forward(delta)
         self.cursor += 1
