@@ -27,7 +27,7 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev,examples]"
+	$(BIN)/pip install -q -e ".[dev,examples,cluster]"
 
 system-deps:
 	bash scripts/system-deps.sh
