@@ -14,6 +14,7 @@ in brackets.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -109,7 +110,8 @@ def section(rows: list[tuple[str, str, str]], repeat: int) -> str:
         f"brackets), medians of {repeat} run(s).",
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, "
-        f"fontTools {fontTools.version}.",
+        f"fontTools {fontTools.version}; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores when done.",
         "",
         "```",
         "    .venv/bin/python bench/bench_webfont.py",

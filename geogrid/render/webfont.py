@@ -9,8 +9,9 @@ which every browser reads, compressed as WOFF2 (WOFF when ``brotli`` is missing)
 
 A subset is named by a digest of its character set (and of the source font), and kept in
 memory (the last :data:`MEMORY_FONTS`) and on disk, so the same page's font is made once.
-Making one takes about 0.5 s for 400 characters (mostly CFF subsetting; docs/maps.md); a
-cached one is read in about a millisecond.
+Making one for 400 common hanzi takes 0.55-0.85 s of CPU (77 kB; fontTools running each CFF
+charstring, and reading the 65,535-glyph source: 0.3 s of it); a cached one is read in about a
+millisecond (``bench/bench_webfont.py``, docs/BENCHMARKS.md).
 
 Two ways to use it:
 
