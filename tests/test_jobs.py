@@ -227,6 +227,13 @@ def test_http_partition_202_location_polling_404_and_409(service) -> None:
     assert done["state"] == "succeeded", done["error"]
     assert done["result"]["grids"] == 23 and done["result"]["households"] == HOUSEHOLDS
     assert done["result"]["name"] == "海淀重划"
+    # the result opens in the workbench as the owner's draft, once
+    draft = client.get(f"/drafts/{done['result']['draft']}", headers=planner).json()
+    assert draft["plan"] == "海淀重划" and draft["base_version"] is None
+    assert sum(g["households"] for g in draft["grids"]) == HOUSEHOLDS
+    assert len([g for g in draft["grids"] if g["level"] == 2]) == 23
+    assert client.get(location, headers=planner).json()["result"]["draft"] == draft["id"]
+    assert len(client.get("/drafts", headers=planner).json()) == 1
     assert [j["id"] for j in client.get("/jobs", headers=planner).json()] == [body["id"]]
     # another planner neither sees nor cancels it
     assert client.get(location, headers=other).status_code == 404

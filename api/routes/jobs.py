@@ -13,6 +13,7 @@ import email.parser
 import email.policy
 import json
 import tempfile
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,14 +23,17 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from api.auth import store_of
+from api.routes.drafts import workbench_of
 from api.routes.plans import Planner
 from api.schemas_jobs import JobOut, PartitionFilesIn, PartitionPlanIn
 from geogrid.access import Caller, Role
 from geogrid.errors import AccessDeniedError, InvalidInputError, NotFoundError
-from geogrid.jobs import Job, JobRunner, pack_files
+from geogrid.io.bundle import plan_from_bytes
+from geogrid.jobs import Job, JobRunner, JobState, pack_files
 from geogrid.jobs.partition import FILES, KIND, read_inputs
 from geogrid.jobs.work import unpack_files
 from geogrid.store import PlanStore
+from geogrid.workbench.service import Workbench
 
 __all__ = ["router"]
 
@@ -151,9 +155,47 @@ def list_jobs(caller: Planner, store: Store, runner: Runner) -> list[JobOut]:
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(job_id: JobId, caller: Planner, store: Store, runner: Runner) -> JobOut:
-    """A job: its state, progress (`done` of `total`, `message`) and, when done, its result."""
-    return JobOut.of(_job(store, runner, caller, job_id))
+def get_job(
+    job_id: JobId, caller: Planner, store: Store, runner: Runner, request: Request
+) -> JobOut:
+    """A job: its state, progress (`done` of `total`, `message`) and, when done, its result.
+
+    A partition of uploaded files that succeeded opens as a workbench draft of its owner's the
+    first time its owner reads it: the result's `draft` is the draft's id (`GET /drafts/{id}`).
+    """
+    job = _job(store, runner, caller, job_id)
+    if _wants_draft(job, caller):
+        job = _with_draft(workbench_of(request), runner, caller, job)
+    return JobOut.of(job)
+
+
+_DRAFTING = threading.Lock()
+
+
+def _wants_draft(job: Job, caller: Caller) -> bool:
+    result = job.result or {}
+    return (
+        job.state is JobState.SUCCEEDED
+        and job.owner == caller.identity
+        and bool(result.get("plan_blob"))
+        and "draft" not in result
+        and "replaces" not in result  # a stored plan's grids: re-partition them in its draft
+    )
+
+
+def _with_draft(bench: Workbench, runner: JobRunner, caller: Caller, job: Job) -> Job:
+    """Open the job's result plan as a draft (once, whichever request comes first)."""
+    with _DRAFTING:
+        job = runner.store.get(job.id)
+        if not _wants_draft(job, caller):
+            return job
+        blob = runner.store.result_plan(job.id)
+        if blob is None:
+            return job
+        bands = job.params.get("band"), job.params.get("then_band")
+        record = bench.create(caller, plan_from_bytes(blob), band=bands[0], then_band=bands[1])
+        runner.store.annotate(job.id, "draft", record.id)
+        return runner.store.get(job.id)
 
 
 @router.delete("/jobs/{job_id}", response_model=JobOut)

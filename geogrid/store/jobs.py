@@ -213,6 +213,24 @@ class JobStore:
             values |= {"done": _T.c.total, "message": "完成 (done)"}
         return self._update(job_id, runner, values, "store a job's result")
 
+    def annotate(self, job_id: str, key: str, value: Any) -> bool:
+        """Add ``key: value`` to a succeeded job's result once (e.g. the draft made of it).
+
+        Returns False when the key is there already (another request added it first).
+        """
+        with write_transaction(self._engine, "annotate a job's result") as connection:
+            result = connection.scalar(
+                sa.select(_T.c.result)
+                .where(_T.c.id == job_id, _T.c.state == JobState.SUCCEEDED.value)
+                .with_for_update()
+            )
+            if not isinstance(result, dict) or key in result:
+                return False
+            connection.execute(
+                _T.update().where(_T.c.id == job_id).values(result={**result, key: value})
+            )
+        return True
+
     def heartbeat(self, runner: str) -> None:
         """Mark every job running for ``runner`` as alive now."""
         with write_transaction(self._engine, "mark jobs alive") as connection:
