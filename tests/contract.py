@@ -29,6 +29,9 @@ __all__ = ["ACCEPTED", "ACCEPTED_CONFIG", "Report", "run"]
 ACCEPTED: dict[tuple[str, str], str] = {
     ("positive_data_acceptance", "POST /plans"): "an upload's content (a plan file) has no "
     "schema: a binary the schema allows is rarely a GeoPackage, GeoJSON or GeoParquet plan",
+    ("positive_data_acceptance", "POST /jobs/partition"): "as POST /plans: the files' "
+    "content has no schema (a generated binary is rarely a GeoPackage, GeoJSON, GeoParquet or "
+    "zipped Shapefile), and the JSON form names a stored plan (a generated name is rarely one)",
     ("positive_data_acceptance", "POST /plans/{name}/staff/import"): "a roster's content (an "
     "Excel workbook or a CSV with 姓名, grid and role columns) has no schema: a generated body "
     "is rarely a roster, and the roster's rows are checked against the plan",
