@@ -245,13 +245,21 @@ class Draft:
         return self.cursor < len(self.log)
 
     def dirty(self) -> set[str]:
-        """Codes of the grids whose units differ from the base plan's (every level)."""
+        """Codes of the grids (edited level and below) whose units differ from the base's.
+
+        Grids above the edited level never change: no edit crosses them.
+        """
         moved = np.flatnonzero(self.codes != self.base_codes)
         found: set[str] = set()
         for code in set(self.codes[moved].tolist()) | set(self.base_codes[moved].tolist()):
             found.update(self._chain(code))
         found.update(c for c in self.grids.index if c not in self.base_geoms)
-        return found
+        return {c for c in found if c not in self.base_geoms or self._level_of(c) >= self.level}
+
+    def _level_of(self, code: str) -> int:
+        if code in self.grids.index:
+            return int(self.grids.at[code, "level"])
+        return int(self.base.grids.loc[self.base.grids["code"] == code, "level"].iloc[0])
 
     def _chain(self, code: str) -> list[str]:
         chain = []
@@ -409,5 +417,7 @@ def _dissolve(geoms: np.ndarray) -> shapely.Geometry:
     try:
         merged = shapely.coverage_union_all(geoms)
     except shapely.errors.GEOSException:
+        merged = shapely.union_all(shapely.make_valid(geoms))
+    if not shapely.is_valid(merged):  # units noded a hair apart: the full union takes them
         merged = shapely.union_all(shapely.make_valid(geoms))
     return merged
