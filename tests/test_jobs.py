@@ -23,7 +23,7 @@ from api.main import create_app
 from geogrid.access import Caller, Role
 from geogrid.errors import ConflictError
 from geogrid.io import plan_from_bytes
-from geogrid.jobs import Job, JobRunner, JobState, pack_files, run_job_inline
+from geogrid.jobs import Job, JobOutput, JobRunner, JobState, pack_files, run_job_inline
 from geogrid.jobs.runner import RESTARTED
 from geogrid.samples import load_sample
 from geogrid.store import open_store
@@ -144,6 +144,26 @@ def test_a_job_whose_process_dies_is_marked_failed(runner: JobRunner) -> None:
     done, _ = wait(runner, job.id, finished)
     assert done.state is JobState.FAILED
     assert "process died" in done.error and "SIGKILL" in done.error
+
+
+def name_the_draft(job: Job, output: JobOutput, store_url: str) -> dict[str, object]:
+    """A result hook, as the workbench's: it sees the job, its output and the store."""
+    plan = plan_from_bytes(output.plan)
+    return {"draft": f"d-{job.id[:8]}", "hook_saw": [len(plan.grids), store_url]}
+
+
+def test_a_result_hook_adds_to_the_result_before_success(store_url: str) -> None:
+    open_store(store_url).close()
+    hook = "tests.test_jobs:name_the_draft"
+    with JobRunner(store_url, limit=1, poll_seconds=0.1, on_result=hook) as runner:
+        job = runner.submit(
+            "partition", {"band": "300-500"}, caller=PLANNER, inputs=pack_files(haidian_files())
+        )
+        done, seen = wait(runner, job.id, finished)
+    assert done.state is JobState.SUCCEEDED, done.error
+    assert done.result["draft"] == f"d-{job.id[:8]}" and done.result["grids"] == 23
+    assert done.result["hook_saw"] == [27, store_url]  # 4 areas and 23 grids; the store
+    assert all(j.result is None for j in seen if j.state is not JobState.SUCCEEDED)
 
 
 def test_jobs_left_running_by_a_dead_server_fail_when_a_server_starts(store_url: str) -> None:

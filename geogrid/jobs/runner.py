@@ -13,6 +13,10 @@ that started it, and any server process answers for it.
   the runner holding the process terminates it.
 * **A process that dies** (killed, out of memory) leaves its row ``running``: the runner
   sees the process gone and marks the job failed, with the exit code.
+* **A result hook** (``on_result="module:function"``): the job's process calls
+  ``function(job, output, store_url)`` after the work and before the job is marked
+  succeeded; the keys it returns join the job's ``result`` (e.g. ``{"draft": id}`` of a draft
+  opened from the result plan), and an error it raises fails the job with its message.
 * **A server that dies** leaves its jobs ``running``: every runner, when it starts and then
   every few seconds, marks failed the running jobs of runners that are gone ("server
   restarted") — a runner on this host whose process is gone, or any whose heartbeat is
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import logging
 import multiprocessing
 import os
@@ -34,12 +39,13 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Mapping
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from geogrid.access import Caller
-from geogrid.errors import GeogridError
-from geogrid.jobs.model import Job, JobState
+from geogrid.errors import ConfigurationError, GeogridError
+from geogrid.jobs.model import Job, JobOutput, JobState
 from geogrid.jobs.work import execute, unpack_files
 from geogrid.store.jobs import JobStore
 
@@ -70,6 +76,9 @@ class JobRunner:
     start_method
         ``multiprocessing`` start method; default ``forkserver`` where there is one, else
         ``spawn`` (never ``fork``: the server has threads).
+    on_result
+        ``"module:function"`` called in each job's process when its work succeeded, as
+        ``function(job, output, store_url) -> Mapping | None`` (see the module docstring).
     """
 
     def __init__(
@@ -79,12 +88,14 @@ class JobRunner:
         limit: int = 2,
         poll_seconds: float = 0.5,
         start_method: str | None = None,
+        on_result: str | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         self.url = url
         self.limit = limit
         self.poll_seconds = poll_seconds
+        self.on_result = on_result
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.store = JobStore.of_url(url)
         methods = multiprocessing.get_all_start_methods()
@@ -123,7 +134,8 @@ class JobRunner:
             self._processes.clear()
         for job_id, process in running.items():
             _end(process)
-            self.store.finish(job_id, self.id, error=_STOPPED)
+            with contextlib.suppress(GeogridError):  # the store away: the next start fails it
+                self.store.finish(job_id, self.id, error=_STOPPED)
         self.store.close()
 
     def __enter__(self) -> JobRunner:
@@ -183,9 +195,10 @@ class JobRunner:
                 self._terminate(job_id)
         if time.monotonic() - self._last_beat > _HEARTBEAT_SECONDS:
             self._last_beat = time.monotonic()
-            self.store.heartbeat(self.id)
+            if mine:
+                self.store.heartbeat(self.id)
             self.store.fail_orphans(self._dead, RESTARTED)
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and self.store.has_queued():
             with self._lock:
                 if len(self._processes) >= self.limit:
                     return
@@ -197,7 +210,7 @@ class JobRunner:
     def _spawn(self, job: Job) -> None:
         process = self._context.Process(
             target=_job_process,
-            args=(self.url, job.id, self.id),
+            args=(self.url, job.id, self.id, self.on_result),
             name=f"geogrid-job-{job.id}",
             daemon=True,
         )
@@ -271,11 +284,20 @@ def _died(exitcode: int | None) -> str:
     return f"作业进程意外退出 (the job's process died: {how}); start the job again"
 
 
+def _hook(spec: str) -> Callable[[Job, JobOutput, str], Mapping[str, Any] | None]:
+    """The function ``"module:function"`` names."""
+    module, _, name = spec.partition(":")
+    function = getattr(importlib.import_module(module), name, None)
+    if not callable(function):
+        raise ConfigurationError(f"on_result {spec!r} names no function: write module:function")
+    return function
+
+
 class _Stopped(BaseException):
     """The job no longer runs for this process (cancelled): stop, write nothing more."""
 
 
-def _job_process(url: str, job_id: str, runner: str) -> None:
+def _job_process(url: str, job_id: str, runner: str, on_result: str | None = None) -> None:
     """The body of a job process: do the work, write progress and the result to the row."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     store = JobStore.of_url(url)
@@ -293,6 +315,9 @@ def _job_process(url: str, job_id: str, runner: str) -> None:
                 output = execute(
                     job.kind, job.params, files=files, store_url=url, progress=progress
                 )
+            if on_result is not None:
+                extra = _hook(on_result)(job, output, url)
+                output = JobOutput({**output.result, **(extra or {})}, output.plan)
         except _Stopped:
             return
         except GeogridError as exc:

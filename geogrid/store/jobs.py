@@ -186,6 +186,12 @@ class JobStore:
             )
             return _job(connection.execute(_select().where(_T.c.id == queued)).one())
 
+    def has_queued(self) -> bool:
+        """Whether a job waits (a read: the runner claims only then, in a write)."""
+        query = sa.select(_T.c.id).where(_T.c.state == JobState.QUEUED.value).limit(1)
+        with reading(self._engine, "look for queued jobs") as connection:
+            return connection.scalar(query) is not None
+
     def started(self, job_id: str, runner: str, pid: int) -> None:
         """Record the process running the job."""
         self._update(job_id, runner, {"pid": pid}, "record a job's process")
@@ -250,14 +256,14 @@ class JobStore:
 
     def fail_orphans(self, dead: Callable[[str, dt.datetime | None], bool], reason: str) -> int:
         """Mark failed every running job whose runner ``dead(runner, heartbeat_at)`` says is gone."""
-        with write_transaction(self._engine, "fail jobs of a dead server") as connection:
-            rows = connection.execute(
-                sa.select(_T.c.id, _T.c.runner, _T.c.heartbeat_at).where(
-                    _T.c.state == JobState.RUNNING.value
-                )
-            ).all()
-            lost = [row.id for row in rows if dead(row.runner or "", row.heartbeat_at)]
-            if lost:
+        query = sa.select(_T.c.id, _T.c.runner, _T.c.heartbeat_at).where(
+            _T.c.state == JobState.RUNNING.value
+        )
+        with reading(self._engine, "look for jobs of a dead server") as connection:
+            rows = connection.execute(query).all()
+        lost = [row.id for row in rows if dead(row.runner or "", row.heartbeat_at)]
+        if lost:
+            with write_transaction(self._engine, "fail jobs of a dead server") as connection:
                 connection.execute(
                     _T.update()
                     .where(_T.c.id.in_(lost), _T.c.state == JobState.RUNNING.value)
