@@ -31,6 +31,7 @@ from api.routes import (
     people,
     plans,
     rosters,
+    tiles,
     workbench,
 )
 from api.settings import ApiSettings
@@ -112,6 +113,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
         ogc.router, responses=open_errors | error_responses(400), dependencies=closed
     )
     app.include_router(maps.router, responses=open_errors, dependencies=closed)
+    app.include_router(tiles.router, responses=open_errors, dependencies=closed)
     # open even with GEOGRID_OPEN_LOCATE=false: browsers fetch fonts without the page's key
     app.include_router(fonts.router, responses=error_responses(404, 413, 422, 500))
     app.include_router(incidents.router, responses=keyed_errors)

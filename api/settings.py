@@ -53,6 +53,9 @@ class ApiSettings(Settings):
         ``GEOGRID_BASEMAP_URL``: a tile URL template (``https://…/{z}/{x}/{y}.png``) the
         workbench draws under the grids; unset (the default): a plain background, nothing
         fetched from anywhere but this service.
+    tiles_above_grids
+        ``GEOGRID_TILES_ABOVE_GRIDS``: a map of more grids than this draws them from the
+        vector tiles of ``/tiles`` instead of one GeoJSON (5000; 0: always tiles).
     taxonomy_file
         ``GEOGRID_TAXONOMY_FILE``: a JSON list of incident categories (``code``, ``name``,
         ``urgency``, ``focus``, ``name_en``) replacing the default taxonomy.
@@ -72,6 +75,7 @@ class ApiSettings(Settings):
     key_cache_seconds: float = Field(default=5.0, ge=0)
     taxonomy_file: Path | None = None
     basemap_url: str | None = Field(default=None, max_length=2000)
+    tiles_above_grids: int = Field(default=5000, ge=0)
     red_hours: float = Field(default=24, gt=0)
     yellow_hours: float = Field(default=72, gt=0)
     blue_hours: float = Field(default=168, gt=0)

@@ -1,0 +1,242 @@
+"""``/tiles``: vector tiles of the grids in force, on both stores and from a fixed plan.
+
+Tiles decode (``mapbox_vector_tile``) to the plan's grids within tile precision — every
+decoded polygon, taken back to lon/lat, against its grid clipped to the tile — with the
+grid's attributes; the PostGIS tiles (``ST_AsMVT``) and the Python ones agree; ETags follow
+the versions in force (304, a new version → a new ETag and new content, ``at=`` the old ones);
+an empty tile is 204; out-of-range tiles are 404, out-of-range zooms 422.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mapbox_vector_tile
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from shapely.geometry import shape
+
+from api.main import create_app
+from geogrid.plan import GridPlan
+from geogrid.store import open_store
+from geogrid.tiles import (
+    EXTENT,
+    LAYER,
+    LevelTiles,
+    lonlat_to_tile,
+    mercator_to_lonlat,
+    tile_bounds,
+    tile_lonlat_bounds,
+)
+from tests.service import DX, DY, OX, OY, service_settings, street_plan
+from tests.test_county import EAST, REDRAW, SPRING, T0, WEST, publish, township
+
+CENTRE = (OX + 6 * DX, OY + DY)  # the middle of the street
+
+
+def wiggly(plan: GridPlan) -> GridPlan:
+    """``plan`` with every edge bent into a wave (shared edges stay shared), households set."""
+    grids = plan.grids.copy()
+
+    def bend(coords: np.ndarray) -> np.ndarray:
+        x, y = coords[:, 0], coords[:, 1]
+        return np.column_stack(
+            [x + 0.15 * DX * np.sin(y / DY * 5.0), y + 0.15 * DY * np.sin(x / DX * 3.0)]
+        )
+
+    dense = shapely.segmentize(np.asarray(grids.geometry.array, dtype=object), DX / 40)
+    grids = grids.set_geometry(list(shapely.transform(dense, bend)), crs=grids.crs)
+    grids["households"] = [300 + n for n in range(len(grids))]
+    return dataclasses.replace(plan, grids=grids)
+
+
+PLAN = wiggly(street_plan())
+
+
+@pytest.fixture(params=["fixed", "gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def street(request, tmp_path):
+    """A client answering from the wiggly street: a fixed plan, or the store's active version."""
+    if request.param == "fixed":
+        with TestClient(create_app(plan=PLAN)) as client:
+            yield client, request.param
+        return
+    with service_settings(request.param, tmp_path) as settings:
+        with open_store(settings.store_url) as store:
+            publish(store, PLAN)
+        with TestClient(create_app(settings)) as client:
+            yield client, request.param
+
+
+def decoded(data: bytes) -> dict[str, tuple[shapely.Geometry, dict]]:
+    """Code → (polygon in tile pixels, y down; properties) of a tile's ``grids`` layer."""
+    layers = mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})
+    assert list(layers) == [LAYER]
+    out = {}
+    for feature in layers[LAYER]["features"]:
+        geom = shape(feature["geometry"])
+        assert geom.is_valid and geom.geom_type in ("Polygon", "MultiPolygon")
+        out[feature["properties"]["code"]] = (geom, feature["properties"])
+    return out
+
+
+def to_lonlat(geom: shapely.Geometry, z: int, x: int, y: int) -> shapely.Geometry:
+    """A polygon in tile pixels (y down) back in lon/lat."""
+    minx, _, maxx, maxy = tile_bounds(z, x, y)
+    size = (maxx - minx) / EXTENT
+
+    def back(coords: np.ndarray) -> np.ndarray:
+        lon, lat = mercator_to_lonlat(minx + coords[:, 0] * size, maxy - coords[:, 1] * size)
+        return np.column_stack([lon, lat])
+
+    return shapely.transform(geom, back)
+
+
+def assert_tile_is_the_plan(data: bytes, plan: GridPlan, level: int, z: int, x: int, y: int):
+    """Every grid reaching the tile is in it, within a pixel, with its attributes."""
+    west, south, east, north = tile_lonlat_bounds(z, x, y)
+    pixel = (east - west) / EXTENT  # a pixel's width in degrees (its height is less)
+    grids = plan.level(level)
+    clipped = shapely.clip_by_rect(np.asarray(grids.geometry.array), west, south, east, north)
+    inside = {c for c, g in zip(grids["code"], clipped, strict=True) if g.area > 4 * pixel**2}
+    features = decoded(data)
+    assert inside <= set(features), inside - set(features)
+    for code, (geom, properties) in features.items():
+        row = grids[grids["code"] == code].iloc[0]
+        expected = shapely.clip_by_rect(row.geometry, west, south, east, north)
+        got = shapely.clip_by_rect(to_lonlat(geom, z, x, y), west, south, east, north)
+        error = got.symmetric_difference(expected).area
+        assert error <= max(expected.length, got.length) * pixel, (code, error / pixel**2)
+        assert properties["name"] == row["name"] and properties["level"] == level
+        parent = None if pd.isna(row["parent_code"]) else row["parent_code"]
+        assert properties.get("parent_code") == parent
+        households = None if pd.isna(row["households"]) else row["households"]
+        assert properties.get("households") == households and properties["kind"] == row["kind"]
+        assert properties["plan"] == plan.name
+    return features
+
+
+@pytest.mark.parametrize("z", [14, 16, 18])
+def test_tiles_decode_to_the_plans_grids(street, z) -> None:
+    client, kind = street
+    x, y = lonlat_to_tile(*CENTRE, z)
+    for level in (1, 2):
+        answer = client.get(f"/tiles/{level}/{z}/{x}/{y}.mvt")
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        features = assert_tile_is_the_plan(answer.content, PLAN, level, z, x, y)
+        assert features
+        versions = {p.get("version") for _, p in features.values()}
+        assert versions == ({None} if kind == "fixed" else {1})
+
+
+@pytest.mark.postgis
+def test_postgis_and_python_tiles_agree(tmp_path) -> None:
+    python = LevelTiles.of([(PLAN, "j")], 2)
+    with service_settings("postgis", tmp_path) as settings:
+        with open_store(settings.store_url) as store:
+            publish(store, PLAN)
+        with TestClient(create_app(settings)) as client:
+            for z in (13, 15, 17):
+                x, y = lonlat_to_tile(*CENTRE, z)
+                ours = decoded(client.get(f"/tiles/2/{z}/{x}/{y}.mvt").content)
+                theirs = decoded(python.encode(z, x, y))
+                assert set(ours) == set(theirs)
+                for code, (geom, _) in ours.items():
+                    other = theirs[code][0]
+                    assert geom.symmetric_difference(other).area <= 1.5 * geom.length, code
+
+
+def test_etag_revalidates_and_empty_tiles_are_204(street) -> None:
+    client, _ = street
+    x, y = lonlat_to_tile(*CENTRE, 16)
+    url = f"/tiles/2/16/{x}/{y}.mvt"
+    first = client.get(url)
+    etag = first.headers["etag"]
+    assert "max-age" in first.headers["cache-control"]
+    again = client.get(url)
+    assert again.headers["etag"] == etag and again.content == first.content
+    for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        unchanged = client.get(url, headers={"If-None-Match": sent})
+        assert unchanged.status_code == 304 and unchanged.headers["etag"] == etag
+        assert unchanged.content == b""
+    assert client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
+    # another tile, another level: other ETags
+    assert client.get(f"/tiles/1/16/{x}/{y}.mvt").headers["etag"] != etag
+    # the sea east of Africa: no grid
+    empty = client.get("/tiles/2/10/600/500.mvt")
+    assert empty.status_code == 204 and empty.content == b"" and empty.headers["etag"]
+
+
+def test_bad_tiles_say_what_is_wrong(street) -> None:
+    client, _ = street
+    missing = client.get("/tiles/2/3/8/0.mvt")
+    assert missing.status_code == 404 and "0 to 7" in missing.json()["detail"]
+    deep = client.get("/tiles/3/10/0/0.mvt")
+    assert deep.status_code == 404 and "levels 1 社区, 2 网格" in deep.json()["detail"]
+    for url in ("/tiles/2/23/0/0.mvt", "/tiles/0/1/0/0.mvt", "/tiles/7/1/0/0.mvt",
+                "/tiles/2/1/-1/0.mvt", "/tiles/2/1/0/x.mvt", "/tiles/9.json"):  # fmt: skip
+        assert client.get(url).status_code == 422, url
+
+
+def test_tilejson_describes_the_level(street) -> None:
+    client, _ = street
+    body = client.get("/tiles/2.json").json()
+    assert body["tilejson"] == "3.0.0" and body["name"] == "网格 (level 2)"
+    assert body["tiles"] == ["http://testserver/tiles/2/{z}/{x}/{y}.mvt"]
+    bounds = PLAN.level(2).total_bounds
+    assert body["bounds"] == pytest.approx(list(bounds), abs=1e-9)
+    (layer,) = body["vector_layers"]
+    assert layer["id"] == LAYER and {"code", "name", "households", "plan"} <= set(layer["fields"])
+    assert 0 == body["minzoom"] < body["maxzoom"] == 22
+    at = client.get("/tiles/1.json", params={"at": "2999-01-01T00:00:00Z"}).json()
+    assert at["tiles"][0].endswith("?at=2999-01-01T00%3A00%3A00%2B00%3A00")
+
+
+@pytest.fixture(params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def county(request, tmp_path):
+    """Two townships in force since T0; the west one redrawn (columns split) at REDRAW."""
+    with service_settings(request.param, tmp_path) as settings:
+        with open_store(settings.store_url) as store:
+            publish(store, township(WEST, 0), at=T0)
+            publish(store, township(EAST, 4), at=T0)
+        with TestClient(create_app(settings)) as client:
+            yield client, settings
+
+
+def test_a_new_version_gives_new_etags_and_content_and_at_the_old(county) -> None:
+    client, settings = county
+    z = 17
+    x, y = lonlat_to_tile(OX + DX, OY + DY / 2, z)  # the west township's first columns
+    url = f"/tiles/2/{z}/{x}/{y}.mvt"
+    before = client.get(url)
+    codes = set(decoded(before.content))
+    assert {f"{WEST}001", f"{WEST}002"} <= codes
+    assert {p["jurisdiction"] for _, p in decoded(before.content).values()} == {WEST}
+    with open_store(settings.store_url) as store:
+        publish(store, township(WEST, 0, split=2), at=REDRAW)
+    after = client.get(url, headers={"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+    features = decoded(after.content)
+    assert {p["version"] for _, p in features.values()} == {2}
+    assert len(features) > len(codes)  # each column is two grids now
+    west_plan = township(WEST, 0, split=2)
+    assert_tile_is_the_plan(after.content, west_plan, 2, z, x, y)
+    # at= an instant before the redraw: the first version's tile and ETag again
+    spring = client.get(url, params={"at": SPRING.isoformat()})
+    assert spring.headers["etag"] == before.headers["etag"]
+    assert spring.content == before.content
+    never = client.get(url, params={"at": "2000-01-01T00:00:00Z"})
+    assert never.status_code == 404
+
+
+def test_tiles_ask_for_a_key_when_locate_is_closed(tmp_path) -> None:
+    with service_settings("gpkg", tmp_path, open_locate=False) as settings:
+        with open_store(settings.store_url) as store:
+            publish(store, PLAN)
+        with TestClient(create_app(settings)) as client:
+            x, y = lonlat_to_tile(*CENTRE, 15)
+            assert client.get(f"/tiles/2/15/{x}/{y}.mvt").status_code == 401
+            assert client.get("/tiles/2.json").status_code == 401
