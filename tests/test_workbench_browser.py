@@ -12,14 +12,20 @@ makes Chromium log. Screenshots go to the test's ``tmp_path`` (``artefacts/``); 
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from shapely.geometry import shape
+from shapely.ops import unary_union
 
 from api.settings import ApiSettings
 from geogrid.samples import load_sample
@@ -220,3 +226,241 @@ def test_an_invalid_upload_shows_its_problems_on_the_map(
     page.click(".problem-go")  # type: ignore[attr-defined]
     page.wait_for_selector(".leaflet-popup-content")  # type: ignore[attr-defined]
     browser.shot("upload-problems")
+
+
+# --------------------------------------------------------------------------- the scenario
+
+
+def _api(server: Server, key: str, method: str, path: str, body: object = None) -> object:
+    """A call the test makes itself (reading what the browser did; the other planner)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        server.url + path,
+        data=data,
+        method=method,
+        headers={"X-API-Key": key, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def _screen(page: object, lon: float, lat: float, zoom: float | None = None) -> tuple[float, float]:
+    """Page coordinates of a point of the map (centred there first at ``zoom``)."""
+    return tuple(
+        page.evaluate(  # type: ignore[attr-defined]
+            """([lon, lat, zoom]) => {
+              const m = workbench.state.map.map;
+              if (zoom !== null) m.setView([lat, lon], zoom, {animate: false});
+              const p = m.latLngToContainerPoint([lat, lon]);
+              const r = m.getContainer().getBoundingClientRect();
+              return [r.left + p.x, r.top + p.y];
+            }""",
+            [lon, lat, zoom],
+        )
+    )
+
+
+def _click_unit(page: object, unit: dict, shift: bool = False) -> None:
+    """Click a unit on the map (shift-click: add it to the selection), zoomed in on it."""
+    point = unit["point"]
+    x, y = _screen(page, point.x, point.y, zoom=18)
+    if shift:
+        page.keyboard.down("Shift")  # type: ignore[attr-defined]
+    page.mouse.click(x, y)  # type: ignore[attr-defined]
+    if shift:
+        page.keyboard.up("Shift")  # type: ignore[attr-defined]
+
+
+def _row(page: object, code: str) -> dict:
+    """A grid's row of the grid table as the page shows it."""
+    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        """code => {
+          const tr = document.querySelector(`#grid-table tr[data-code="${code}"]`);
+          const cells = [...tr.querySelectorAll("td")].map(td => td.textContent);
+          return {households: Number(cells[2]), status: tr.className, pieces: cells[5]};
+        }""",
+        code,
+    )
+
+
+def _units(server: Server, draft: str) -> list[dict]:
+    """The draft's units with shapely geometry and a point inside each."""
+    collection = _api(server, server.planner, "GET", f"/drafts/{draft}/units")
+    units = []
+    for feature in collection["features"]:  # type: ignore[index]
+        geom = shape(feature["geometry"])
+        units.append(feature["properties"] | {"geom": geom, "point": geom.representative_point()})
+    return units
+
+
+def _wait_idle(page: object) -> None:
+    page.wait_for_function("!document.body.classList.contains('busy')")  # type: ignore[attr-defined]
+
+
+def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
+    browser: Browser, server: Server
+) -> None:
+    page = browser.page
+    sign_in(browser, server, server.planner)
+    # --- open the sample as a draft (band 300-500)
+    page.click(f"#plans button[data-plan='{server.plan}']")  # type: ignore[attr-defined]
+    page.click("#versions .open-version")  # type: ignore[attr-defined]
+    page.wait_for_selector("#grid-table tbody tr")  # type: ignore[attr-defined]
+    draft = page.evaluate("workbench.state.draftId")  # type: ignore[attr-defined]
+    rows = page.eval_on_selector_all("#grid-table tbody tr", "els => els.length")  # type: ignore[attr-defined]
+    assert rows == 23
+    browser.shot("draft-opened")
+
+    # --- run a partition of the first community, with progress, to the end
+    page.click("[data-tab=partition]")  # type: ignore[attr-defined]
+    page.fill("#partition-grids", STREET)  # type: ignore[attr-defined]
+    page.fill("#partition-band", "300-500")  # type: ignore[attr-defined]
+    page.click("#partition-go")  # type: ignore[attr-defined]
+    page.wait_for_selector("#job:not([hidden])")  # type: ignore[attr-defined]
+    browser.shot("partition-running")
+    page.wait_for_selector(  # type: ignore[attr-defined]
+        "#job[data-state=succeeded], #job[data-state=failed]", timeout=120_000
+    )
+    assert page.get_attribute("#job", "data-state") == "succeeded"  # type: ignore[attr-defined]
+    assert page.evaluate("document.querySelector('#job-progress').value") > 0  # type: ignore[attr-defined]
+    browser.shot("partition-done")
+
+    # --- move a building from grid 1 to its neighbour 2: both counts change
+    if page.evaluate("workbench.state.draftId") != draft:  # type: ignore[attr-defined]
+        page.click("[data-tab=plans]")  # type: ignore[attr-defined]  # the job opened its result
+        page.click("#versions .open-version")  # type: ignore[attr-defined]
+        page.wait_for_selector("#grid-table tbody tr")  # type: ignore[attr-defined]
+        draft = page.evaluate("workbench.state.draftId")  # type: ignore[attr-defined]
+    page.click("[data-tab=edit]")  # type: ignore[attr-defined]
+    units = _units(server, draft)
+    one, two, five = (f"{STREET}00{n}" for n in (1, 2, 5))
+    by_grid = {code: [u for u in units if u["grid"] == code] for code in (one, two, five)}
+    two_area = unary_union([u["geom"] for u in by_grid[two]])
+    five_area = unary_union([u["geom"] for u in by_grid[five]])
+    border = sorted(
+        (u for u in by_grid[one] if u["households"] > 0 and u["geom"].distance(two_area) < 1e-6),
+        key=lambda u: -u["households"],
+    )[0]
+    before = {code: _row(page, code)["households"] for code in (one, two)}
+    _click_unit(page, border)
+    page.wait_for_function("workbench.state.selection.length === 1")  # type: ignore[attr-defined]
+    assert page.evaluate("workbench.state.selection[0]") == border["unit_id"]  # type: ignore[attr-defined]
+    page.select_option("#assign-grid", two)  # type: ignore[attr-defined]
+    page.click("#assign-go")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        f"Number(document.querySelector('#grid-table tr[data-code=\"{one}\"] td:nth-child(3)').textContent) === {before[one] - border['households']}"
+    )
+    assert _row(page, two)["households"] == before[two] + border["households"]
+    browser.shot("moved")
+
+    # --- break contiguity: a building of grid 1 far from grid 5 into grid 5, flagged
+    far = next(
+        u for u in by_grid[one] if u["households"] > 0 and u["geom"].distance(five_area) > 1e-4
+    )
+    _click_unit(page, far)
+    page.wait_for_function(f"workbench.state.selection[0] === {json.dumps(far['unit_id'])}")  # type: ignore[attr-defined]
+    page.select_option("#assign-grid", five)  # type: ignore[attr-defined]
+    page.click("#assign-go")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"#grid-table tr.broken[data-code='{five}']")  # type: ignore[attr-defined]
+    assert "断开" in _row(page, five)["pieces"]
+    assert page.locator("#draft-problems li.pk-broken").count() >= 1  # type: ignore[attr-defined]
+    strays = page.evaluate("workbench.state.map.strays.size")  # type: ignore[attr-defined]
+    assert strays >= 1
+    page.click("#draft-problems li.pk-broken .problem-go")  # type: ignore[attr-defined]
+    browser.shot("contiguity-broken")
+
+    # --- undo with Ctrl+Z: grid 5 whole again
+    page.click("#map")  # type: ignore[attr-defined]  # focus out of the form fields
+    page.keyboard.press("Control+z")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"#grid-table tr[data-code='{five}']:not(.broken)")  # type: ignore[attr-defined]
+    assert "连通" in _row(page, five)["pieces"]
+
+    # --- push grid 1 above the band (shift-click buildings of grid 2), then balance it
+    rest_two = sorted(
+        (u for u in units if u["grid"] == two and u["unit_id"] != border["unit_id"]),
+        key=lambda u: u["geom"].distance(unary_union([x["geom"] for x in by_grid[one]])),
+    )
+    need = 500 - _row(page, one)["households"] + 30
+    chosen, total = [], 0
+    for unit in rest_two:
+        if total >= need:
+            break
+        if unit["households"] > 0:
+            chosen.append(unit)
+            total += unit["households"]
+    for i, unit in enumerate(chosen):
+        _click_unit(page, unit, shift=i > 0)
+    picked = page.evaluate("workbench.state.selection")  # type: ignore[attr-defined]
+    assert sorted(picked) == sorted(u["unit_id"] for u in chosen), (
+        picked,
+        [u["unit_id"] for u in chosen],
+    )
+    page.select_option("#assign-grid", one)  # type: ignore[attr-defined]
+    page.click("#assign-go")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"#grid-table tr.st-high[data-code='{one}']")  # type: ignore[attr-defined]
+    high = _row(page, one)["households"]
+    assert high > 500
+    page.click(f"#grid-table tr[data-code='{one}'] .grid-focus")  # type: ignore[attr-defined]
+    page.click("#balance-this")  # type: ignore[attr-defined]
+    page.wait_for_selector("#proposal:not([hidden])")  # type: ignore[attr-defined]
+    proposal = page.evaluate("workbench.state.proposal")  # type: ignore[attr-defined]
+    assert proposal["moves"], proposal
+    shot = browser.shot("proposal")
+    if os.environ.get("GEOGRID_UPDATE_SCREENSHOT") == "1":  # the README's picture
+        shutil.copyfile(shot, ROOT / "docs" / "img" / "workbench.png")
+    page.click("#proposal-accept")  # type: ignore[attr-defined]
+    page.wait_for_selector("#proposal[hidden]", state="attached")  # type: ignore[attr-defined]
+    _wait_idle(page)
+    assert _row(page, one)["households"] == high - sum(
+        m["households"] for m in proposal["moves"] if m["from"] == one
+    ) + sum(m["households"] for m in proposal["moves"] if m["to"] == one)
+    assert "st-ok" in _row(page, one)["status"]
+    browser.shot("balanced")
+
+    # --- export the change list (.xlsx)
+    page.click("[data-tab=publish]")  # type: ignore[attr-defined]
+    with page.expect_download() as download:  # type: ignore[attr-defined]
+        page.click("#changes-xlsx")  # type: ignore[attr-defined]
+    path = download.value.path()
+    assert Path(path).read_bytes()[:2] == b"PK"  # an xlsx (a zip)
+    assert download.value.suggested_filename.endswith(".xlsx")
+
+    # --- save: a new draft version
+    page.fill("#save-note", "浏览器测试")  # type: ignore[attr-defined]
+    page.click("#save-go")  # type: ignore[attr-defined]
+    page.wait_for_function("workbench.state.saved !== null")  # type: ignore[attr-defined]
+    saved = page.evaluate("workbench.state.saved")  # type: ignore[attr-defined]
+    assert saved["version"] == 2 and saved["status"] == "draft"
+
+    # --- someone else saves a newer version; this draft's next save loses, clearly, nothing lost
+    other = _api(server, server.planner, "POST", "/drafts", {"plan": server.plan})
+    _api(server, server.planner, "POST", f"/drafts/{other['id']}/save", {"note": "另一位规划员"})  # type: ignore[index]
+    page.click("[data-tab=edit]")  # type: ignore[attr-defined]
+    page.click(f"#grid-table tr[data-code='{two}'] .lock")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"#grid-table tr[data-code='{two}'] .lock[aria-pressed=true]")  # type: ignore[attr-defined]
+    revision = page.evaluate("workbench.state.draft.revision")  # type: ignore[attr-defined]
+    page.click("[data-tab=publish]")  # type: ignore[attr-defined]
+    browser.expect_resource_error(412)
+    page.click("#save-go")  # type: ignore[attr-defined]
+    page.wait_for_selector("#conflict[open]")  # type: ignore[attr-defined]
+    text = page.inner_text("#conflict")  # type: ignore[attr-defined]
+    assert "保存冲突" in text and "v3" in text and "您的草稿" in text, text
+    assert "草稿保留未丢失" in text
+    browser.shot("conflict")
+    page.click("#conflict-keep")  # type: ignore[attr-defined]
+    assert page.evaluate("workbench.state.draft.revision") == revision  # type: ignore[attr-defined]
+    kept = _api(server, server.planner, "GET", f"/drafts/{draft}")
+    assert kept["revision"] == revision and kept["edits"] >= 1  # type: ignore[index]
+
+    # --- a supervisor approves the saved version
+    page.click("#signout")  # type: ignore[attr-defined]
+    sign_in(browser, server, server.supervisor)
+    assert not page.is_visible("#upload")  # type: ignore[attr-defined]
+    page.click(f"#plans button[data-plan='{server.plan}']")  # type: ignore[attr-defined]
+    page.wait_for_selector("#versions .version")  # type: ignore[attr-defined]
+    assert not page.is_visible(".open-version")  # type: ignore[attr-defined]
+    page.click("#versions .version[data-version='2'] .review-approve")  # type: ignore[attr-defined]
+    page.wait_for_selector("#versions .version.st-approved[data-version='2']")  # type: ignore[attr-defined]
+    version = _api(server, server.supervisor, "GET", f"/plans/{quote(server.plan)}/versions/2")
+    assert version["status"] == "approved" and version["approved_by"] == "审核员老李"  # type: ignore[index]
+    browser.shot("approved")

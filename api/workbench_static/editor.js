@@ -155,6 +155,10 @@ function reportRefused(answer) {
 export async function edit(body) {
   try {
     const { data, etag } = await call("POST", `/drafts/${enc(state.draftId)}/edits`, { json: body, ifMatch: state.etag });
+    if (body.op === "move" || body.op === "new_grid") {
+      const refused = new Set((data.refused || []).map((r) => String(r.unit)));
+      state.selection = state.selection.filter((id) => refused.has(id)); // the moved ones are done
+    }
     accept(data, etag);
     reportRefused(data);
     await refreshLayers();
@@ -169,7 +173,7 @@ export async function edit(body) {
   }
 }
 
-async function reload() {
+export async function reload() {
   const { data, etag } = await call("GET", `/drafts/${enc(state.draftId)}`);
   accept(data, etag);
   await refreshLayers();
@@ -241,7 +245,6 @@ export function installEditor() {
     } else setSelection([id]);
     if (props?.grid && !state.focus) focusGrid(props.grid);
   };
-  map.onGridPick = (code) => focusGrid(code);
   const select = async (json, additive) => {
     try {
       const { data } = await call("POST", `/drafts/${enc(state.draftId)}/select`, { json });

@@ -53,6 +53,9 @@ export function installFonts() {
     if (added) schedule();
   });
   observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+  document.addEventListener("input", (event) => {
+    if (typeof event.target.value === "string" && collect(document.createTextNode(event.target.value))) schedule();
+  });
   document.addEventListener("signed-in", schedule);
 }
 

@@ -101,9 +101,11 @@ export class MapView {
       const p = feature.properties;
       if (p.colour) this.colours.set(p.code, p.colour);
     }
+    // outlines take no clicks: a click near a boundary selects the unit under it (the
+    // "pick" tool picks a grid by clicking one of its units)
     const layer = L.geoJSON(collection, {
       renderer: this.renderer,
-      interactive: true,
+      interactive: false,
       style: (f) => {
         const p = f.properties;
         const broken = this.broken.has(p.code);
@@ -113,16 +115,6 @@ export class MapView {
           dashArray: broken ? "8 6" : null,
           fill: false,
         };
-      },
-      onEachFeature: (f, l) => {
-        const p = f.properties;
-        l.bindTooltip(`${p.name ?? ""} ${p.code} · ${p.households ?? ""}`, { sticky: true });
-        l.on("click", (e) => {
-          if (this.mode === "pick") {
-            L.DomEvent.stopPropagation(e);
-            this.onGridPick?.(p.code);
-          }
-        });
       },
     });
     this.grids.addLayer(layer);

@@ -9,7 +9,6 @@ import { review } from "./publish.js";
 export async function loadPlans() {
   const list = $("#plans");
   list.replaceChildren();
-  $("#versions").replaceChildren();
   if (!getKey()) return;
   const { data } = await call("GET", "/plans");
   if (!data.length) list.append(el("li", { class: "empty", text: t("plans_empty") }));
@@ -146,7 +145,9 @@ export async function followJob(id) {
       try {
         const { data } = await call("GET", `/jobs/${enc(id)}`);
         const p = data.progress || {};
-        $("#job-state").textContent = t("job_state", { id, state: data.state });
+        const word = { queued: "job_queued", running: "job_running", succeeded: "job_succeeded", failed: "job_failed_state", cancelled: "job_cancelled_state" }[data.state];
+        $("#job-state").textContent = t("job_state", { id: id.slice(0, 8), state: word ? t(word) : data.state });
+        $("#job").dataset.state = data.state;
         $("#job-progress").max = p.total || 1;
         $("#job-progress").value = p.done || 0;
         $("#job-message").textContent = t("job_progress", { done: p.done ?? 0, total: p.total ?? "?", message: p.message ?? "" });

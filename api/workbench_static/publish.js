@@ -3,7 +3,7 @@
 import { ApiError, call, download, enc } from "./api.js";
 import { t } from "./i18n.js";
 import { $, action, el, fail, say, state, statusWord } from "./ui.js";
-import { gridsOf } from "./editor.js";
+import { gridsOf, reload } from "./editor.js";
 import { loadPlans, loadVersions } from "./plans.js";
 
 function needDraft() {
@@ -26,6 +26,7 @@ async function save(overwrite = false) {
     state.saved = { plan: saved.plan ?? state.plan?.name, version: saved.version, status: saved.status ?? "draft", etag };
     $("#saved-version").textContent = t("saved_version", { version: state.saved.version, status: statusWord(state.saved.status) });
     say(t("saved", { plan: state.saved.plan, version: state.saved.version }), "ok");
+    await reload(); // the save moved the draft to a new revision (and base version)
     if (state.saved.plan) await loadVersions(state.saved.plan).catch(() => {});
   } catch (error) {
     if (error instanceof ApiError && error.status === 412) showConflict(error.body || {});
@@ -66,8 +67,8 @@ async function review(verb, name, version) {
   const { data } = await call("POST", `${path}/${verb}`, { ifMatch: etag });
   say(t(verb === "approve" ? "approved" : "activated", { version: data.version }), "ok");
   if (state.saved && state.saved.version === data.version) state.saved.status = data.status;
-  await loadVersions(name);
   await loadPlans().catch(() => {});
+  await loadVersions(name);
 }
 
 function target() {

@@ -39,7 +39,7 @@ export function say(text, kind = "info", lines = []) {
   if (lines.length) item.append(el("ul", {}, ...lines.map((l) => el("li", { text: l }))));
   item.append(el("button", { type: "button", class: "msg-close", "aria-label": t("close"), text: "×", onclick: () => item.remove() }));
   box.prepend(item);
-  while (box.children.length > 6) box.lastChild.remove();
+  while (box.children.length > 4) box.lastChild.remove();
   return item;
 }
 
