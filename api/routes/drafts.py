@@ -144,23 +144,30 @@ def discard_draft(draft_id: DraftId, caller: Planner, bench: Bench) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{draft_id}/units", response_model=dict[str, Any])
-def draft_units(draft_id: DraftId, caller: Planner, bench: Bench) -> dict[str, Any]:
+_GEOJSON: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/geo+json": {"schema": {"type": "object"}}}}
+}
+
+
+@router.get("/{draft_id}/units", response_class=Response, responses=_GEOJSON)
+def draft_units(draft_id: DraftId, caller: Planner, bench: Bench) -> Response:
     """The draft's units as GeoJSON, each with its grid and that grid's colour."""
-    return units_geojson(bench.draft(bench.record(caller, draft_id)))
+    data = units_geojson(bench.draft(bench.record(caller, draft_id)))
+    return Response(data, media_type="application/geo+json")
 
 
-@router.get("/{draft_id}/grids", response_model=dict[str, Any])
+@router.get("/{draft_id}/grids", response_class=Response, responses=_GEOJSON)
 def draft_grids(
     draft_id: DraftId,
     caller: Planner,
     bench: Bench,
     level: Annotated[int | None, Query(ge=1, le=6, description="default: the edited level")] = None,
     which: Annotated[str, Query(pattern="^(draft|base)$", description="draft or base")] = "draft",
-) -> dict[str, Any]:
+) -> Response:
     """Grid polygons as GeoJSON: the draft's, or the version it was opened from (`base`)."""
     draft = bench.draft(bench.record(caller, draft_id))
-    return grids_geojson(draft, evaluate(draft), level=level, which=which)
+    data = grids_geojson(draft, evaluate(draft), level=level, which=which)
+    return Response(data, media_type="application/geo+json")
 
 
 @router.post("/{draft_id}/select", response_model=SelectOut)

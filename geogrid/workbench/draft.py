@@ -218,6 +218,11 @@ class Draft:
             code = str(row["parent_code"])
         return False
 
+    def locked_units(self) -> np.ndarray:
+        """True for every unit that may not move (its own lock, special or locked grid)."""
+        by_code = {c: self.is_locked(c) for c in set(self.codes.tolist())}
+        return self.unit_locked | np.array([by_code[c] for c in self.codes.tolist()], dtype=bool)
+
     def positions(self, unit_ids: Iterable[str]) -> list[int]:
         """Positions of ``unit_ids``.
 

@@ -89,9 +89,7 @@ def balance(
         raise InvalidInputError("set the draft's band first (请先设置户数区间), e.g. 300-500")
     plan = draft.to_plan()
     level_codes = draft.at_level()
-    locked = plan.units["locked"].fillna(False).to_numpy(bool) | np.array(
-        [draft.is_locked(c) for c in draft.codes.tolist()], dtype=bool
-    )
+    locked = plan.units["locked"].fillna(False).to_numpy(bool) | draft.locked_units()
     if grids is not None:
         free = _with_neighbours(draft, _level_codes(draft, grids))
         locked |= ~np.isin(level_codes, list(free))
