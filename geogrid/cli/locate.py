@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -67,8 +68,25 @@ def locate_cmd(
         bool,
         typer.Option(help="Write bad rows with status invalid and a reason instead of failing"),
     ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Locate a (partitioned) Parquet of points on a dask cluster: local, local:N "
+            "or a scheduler address; -o is then a folder of GeoParquet parts"
+        ),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="With --scheduler: locate in the store's plans in force (sqlite:///plans.gpkg "
+            "or postgresql://…) instead of PLAN; give only POINTS"
+        ),
+    ] = None,
 ) -> None:
     """Which grid, at every level, holds each point (定位): a points file, or --lon/--lat."""
+    if scheduler is not None or store is not None:
+        _locate_on_cluster(plan, points, output, scheduler, store, crs, (lon_column, lat_column))
+        return
     single = lon is not None or lat is not None
     if single == (points is not None):
         raise InvalidInputError(
@@ -110,6 +128,52 @@ def locate_cmd(
     counts = located["status"].value_counts()
     summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("inside", "outside", "invalid"))
     out.print(f"wrote {len(located)} points to {output}: {summary}", soft_wrap=True)
+
+
+def _locate_on_cluster(
+    plan: str,
+    points: Path | None,
+    output: Path | None,
+    scheduler: str | None,
+    store: str | None,
+    crs: str | None,
+    columns: tuple[str | None, str | None],
+) -> None:
+    """``--scheduler``: :func:`geogrid.cluster.locate_parquet` of PLAN or the store's plans."""
+    from geogrid.cluster import client_for, locate_parquet
+
+    if scheduler is None:
+        raise InvalidInputError("--store locates on a cluster: add --scheduler local (or local:N)")
+    if store is not None:  # `geogrid locate --store URL POINTS.parquet`: no PLAN
+        if points is not None:
+            raise InvalidInputError("with --store give only the points: the store has the plans")
+        points = Path(plan)
+    if points is None or output is None:
+        raise InvalidInputError("give the points (Parquet) and -o OUT (a folder of parts)")
+    with contextlib.ExitStack() as stack:
+        if store is not None:
+            from geogrid.store import open_store
+
+            plans: Any = stack.enter_context(open_store(store))
+        else:
+            plans = load_plan(plan)
+        client = stack.enter_context(client_for(scheduler))
+        summary = locate_parquet(
+            plans,
+            points,
+            output,
+            client,
+            crs=crs,
+            lon=columns[0] or "lon",
+            lat=columns[1] or "lat",
+            on_progress=lambda done, total, message: err.print(f"[{done}/{total}] {message}"),
+        )
+    out.print(
+        f"wrote {summary.points:,} points in {summary.parts} parts to {output}: "
+        f"{summary.inside:,} inside, {summary.outside:,} outside, {summary.invalid:,} invalid "
+        f"({summary.seconds:.1f} s)",
+        soft_wrap=True,
+    )
 
 
 def _row_problems(frame: pd.DataFrame, crs: str | None, columns: tuple[str, str]) -> np.ndarray:

@@ -14,6 +14,7 @@ from geogrid.cli._common import (
     CrsOpts,
     ForceCrsOpt,
     crs_of_inputs,
+    err,
     layer_spec,
     out,
     read_households_spec,
@@ -99,6 +100,13 @@ def partition_cmd(
     overrides: OverridesOpt = None,
     crs: CrsOpts = None,
     force_crs: ForceCrsOpt = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on a dask cluster, one task per area: local, local:N (N worker "
+            "processes here) or a scheduler address (tcp://host:8786)"
+        ),
+    ] = None,
 ) -> None:
     """Partition communities/villages into grids balanced by households (网格划分).
 
@@ -133,29 +141,37 @@ def partition_cmd(
     elif households is not None:
         homes = read_households_spec(households, count_column, systems["households"], force_crs)
         warn_if_offset(homes, areas, households, area)
-    plan, report = partition_areas(
-        areas,
-        homes,
-        band=parse_band(band) if band else None,
-        grids=grids,
-        grids_total=grids_total,
-        weights=weights,
-        barriers=read_spec(
+    settings: dict[str, Any] = {
+        "band": parse_band(band) if band else None,
+        "grids": grids,
+        "weights": weights,
+        "barriers": read_spec(
             barriers, ("roads", "streets"), crs=systems["barriers"], force_crs=force_crs
         ),
-        keep_whole=read_spec(
+        "keep_whole": read_spec(
             keep_whole, ("estates",), crs=systems["keep-whole"], force_crs=force_crs
         ),
-        locked=read_spec(lock, ("grids",), crs=systems["lock"], force_crs=force_crs),
-        units=read_spec(units, ("villages", "units"), crs=systems["units"], force_crs=force_crs),
-        incidents=_incidents(weights, incidents, incidents_since, systems["incidents"]),
-        kind=kind,
-        count_column=(count_column or "households") if homes is None else "households",
-        then_band=parse_band(then_band) if then_band else None,
-        seed=seed,
-        name=name or output.stem,
-        progress=sys.stderr.isatty(),
-    )
+        "locked": read_spec(lock, ("grids",), crs=systems["lock"], force_crs=force_crs),
+        "kind": kind,
+        "count_column": (count_column or "households") if homes is None else "households",
+        "then_band": parse_band(then_band) if then_band else None,
+        "seed": seed,
+        "name": name or output.stem,
+    }
+    given = {
+        "grids_total": grids_total,
+        "units": read_spec(units, ("villages", "units"), crs=systems["units"], force_crs=force_crs),
+        "incidents": _incidents(weights, incidents, incidents_since, systems["incidents"]),
+    }
+    report: Any
+    if scheduler is not None:  # one task per area on a dask cluster
+        from geogrid.cluster import partition_with_scheduler
+
+        plan, report = partition_with_scheduler(scheduler, areas, homes, **given, **settings)
+    else:
+        plan, report = partition_areas(
+            areas, homes, **given, **settings, progress=sys.stderr.isatty()
+        )
     io.write_plan(plan, output)
     table = Table(title="partition (网格划分)")
     for column in ("area", "grids", "households", "in band", "min–max", "mean PP"):
@@ -174,6 +190,10 @@ def partition_cmd(
     out.print(table)
     _print_exceptions(report)
     out.print(f"wrote {len(plan.grids)} grids and {len(plan.units)} units to {output}")
+    for failed in getattr(report, "failed", []):  # areas whose cluster task failed
+        err.print(f"[red]failed[/red] {failed.code} {failed.name}: {failed.reason}", soft_wrap=True)
+    if getattr(report, "failed", []):
+        raise typer.Exit(1)
 
 
 def _incidents(

@@ -1,0 +1,197 @@
+"""geogrid.cluster on a real LocalCluster of two worker processes: the single-process answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import dask_geopandas
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+from typer.testing import CliRunner
+
+from geogrid import io
+from geogrid.cli import app
+from geogrid.cluster import client_for, locate_parquet, partition_on_cluster
+from geogrid.cluster.synthetic import synthetic_areas
+from geogrid.errors import InvalidInputError
+from geogrid.locate import GridIndex, locate_frame
+from geogrid.partition import partition_areas
+from geogrid.plan import plan_digest
+from geogrid.samples import load_sample
+from geogrid.store import open_store
+
+HAIDIAN = Path(__file__).resolve().parents[1] / "data" / "boundaries" / "haidian"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with client_for("local:2", memory_limit="2GiB") as opened:
+        opened.wait_for_workers(2, timeout=60)
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def haidian() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    areas = gpd.read_file(HAIDIAN / "area.geojson")
+    homes = gpd.read_file(HAIDIAN / "households.gpkg", layer="buildings")
+    roads = gpd.read_file(HAIDIAN / "roads.gpkg", layer="roads")
+    return areas, homes, roads
+
+
+def test_partition_on_two_workers_is_the_single_process_plan(client, haidian) -> None:
+    areas, homes, roads = haidian
+    options = {"band": (300, 500), "barriers": roads, "then_band": (20, 50), "seed": 3}
+    alone, alone_report = partition_areas(areas, homes, **options)
+    steps: list[tuple[int, int, str]] = []
+    plan, report = partition_on_cluster(
+        areas, homes, client=client, on_progress=lambda *a: steps.append(a), **options
+    )
+    assert plan_digest(plan) == plan_digest(alone)
+    assert [a.code for a in report.areas] == list(areas["code"])
+    assert [str(e) for e in report.exceptions] == [str(e) for e in alone_report.exceptions]
+    assert report.failed == [] and len(report.timings) == 4
+    assert steps[0][:2] == (0, 5) and steps[-1] == (5, 5, "完成")
+    assert sorted(m for _, _, m in steps[1:5]) == sorted(f"{n}：完成" for n in areas["name"])
+
+
+def test_a_failed_area_is_reported_and_the_others_kept(client, haidian) -> None:
+    areas, homes, roads = haidian
+    tiny = box(116.40, 40.05, 116.401, 40.051)  # two households: no 5 grids there
+    areas_plus = pd.concat(
+        [
+            areas,
+            gpd.GeoDataFrame(
+                {"code": ["110108900009"], "name": ["小社区"]}, geometry=[tiny], crs=areas.crs
+            ),
+        ],
+        ignore_index=True,
+    )
+    two = gpd.GeoDataFrame(
+        {"households": [3, 4]},
+        geometry=[Point(116.4002, 40.0502), Point(116.4007, 40.0507)],
+        crs=4490,
+    )
+    homes_plus = pd.concat([homes, two.to_crs(homes.crs)], ignore_index=True)
+    plan, report = partition_on_cluster(
+        areas_plus, homes_plus, client=client, grids=5, barriers=roads, seed=1
+    )
+    [failed] = report.failed
+    assert (failed.code, failed.name) == ("110108900009", "小社区")
+    assert "cannot make 5 grids from 2 units" in failed.reason
+    alone, _ = partition_areas(areas, homes, grids=5, barriers=roads, seed=1)
+    assert plan_digest(plan) == plan_digest(alone)
+
+
+def test_a_worker_killed_mid_run_loses_and_doubles_nothing(client) -> None:
+    areas, homes, roads = synthetic_areas(6, 1200, np.random.default_rng(7))
+    options = {"band": (300, 500), "barriers": roads, "then_band": (30, 60), "seed": 2}
+    killed: list[str] = []
+
+    def kill_a_busy_worker(done: int, total: int, message: str) -> None:
+        if done == 1 and not killed:  # one area done: kill a worker still working on one
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+            killed.append(busy[0])
+            os.kill(pid, signal.SIGKILL)  # the worker process dies at once, mid-task
+
+    plan, report = partition_on_cluster(
+        areas, homes, client=client, on_progress=kill_a_busy_worker, **options
+    )
+    assert killed and report.failed == []
+    assert [a.code for a in report.areas] == list(areas["code"])
+    alone, _ = partition_areas(areas, homes, **options)
+    assert plan_digest(plan) == plan_digest(alone)
+    assert plan.grids["code"].is_unique and len(plan.units) == len(alone.units)
+    client.wait_for_workers(2, timeout=60)  # the nanny brings the worker back
+
+
+def _points(plan, n: int, seed: int) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = plan.grids.total_bounds
+    x = rng.uniform(x0 - 0.003, x1 + 0.003, n)
+    y = rng.uniform(y0 - 0.003, y1 + 0.003, n)
+    geometry = list(gpd.points_from_xy(x, y))
+    geometry[5] = None  # no point: status invalid
+    return gpd.GeoDataFrame({"id": np.arange(n)}, geometry=geometry, crs=4490)
+
+
+def test_locate_parquet_is_the_in_process_locate(client, tmp_path) -> None:
+    plan = load_sample("haidian")
+    points = _points(plan, 40_000, 1)
+    dask_geopandas.from_geopandas(points, npartitions=4).to_parquet(tmp_path / "points")
+    summary = locate_parquet(plan, tmp_path / "points", tmp_path / "out", client)
+    assert (summary.points, summary.parts, summary.invalid) == (40_000, 4, 1)
+    got = gpd.read_parquet(tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir())[0] == "part.00000.parquet"
+    want = locate_frame(GridIndex.from_plan(plan), points)
+    columns = [c for c in want.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(
+        got[columns].reset_index(drop=True), want[columns].reset_index(drop=True)
+    )
+    assert got.geometry.equals(want.geometry)
+    assert (summary.inside, summary.outside) == tuple(
+        int((want["status"] == s).sum()) for s in ("inside", "outside")
+    )
+    inside = got[got["status"] == "inside"]
+    staff = plan.staff_by_grid()
+    first = inside.iloc[0]
+    assert json.loads(first["staff"]) == staff.get(first["grid_code"], [])
+    assert got.loc[got["status"] != "inside", "staff"].isna().all()
+
+
+def test_cli_on_a_running_scheduler_and_the_store(client, haidian, tmp_path) -> None:
+    """``--scheduler ADDRESS`` (the test cluster's) for partition, ``--store`` for locate."""
+    address = client.scheduler.address
+    runner = CliRunner()
+    area, homes = str(HAIDIAN / "area.geojson"), f"{HAIDIAN / 'households.gpkg'}:buildings"
+    args = ["partition", area, "--households", homes, "--band", "300-500", "--seed", "4"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "p.gpkg"), "--scheduler", address])
+    assert result.exit_code == 0, result.output
+    alone, _ = partition_areas(haidian[0], haidian[1], band=(300, 500), seed=4, name="p")
+    assert plan_digest(io.read_plan(tmp_path / "p.gpkg")) == plan_digest(alone)
+
+    url = f"sqlite:///{tmp_path / 'store.gpkg'}"
+    plan = load_sample("haidian")
+    with open_store(url) as store:
+        store.save(plan, by="张三")
+        store.approve(plan.name, 1, by="李四")
+        store.activate(plan.name, 1, by="王五")
+    points = _points(plan, 5_000, 2).iloc[6:]  # no invalid row: the table has lon/lat
+    table = pd.DataFrame({"id": points["id"], "lon": points.geometry.x, "lat": points.geometry.y})
+    table.to_parquet(tmp_path / "table.parquet")
+    out = tmp_path / "located.parquet"
+    args = ["locate", "--store", url, str(tmp_path / "table.parquet"), "-o", str(out)]
+    result = runner.invoke(app, [*args, "--scheduler", address])
+    assert result.exit_code == 0, result.output
+    got = pd.read_parquet(out)
+    want = locate_frame(GridIndex.from_plan(plan), table)
+    pd.testing.assert_series_equal(
+        got["grid_code"].reset_index(drop=True), want["grid_code"].reset_index(drop=True)
+    )
+    result = runner.invoke(
+        app,
+        [
+            "partition",
+            area,
+            "--households",
+            homes,
+            "--grids-total",
+            "9",
+            "-o",
+            str(tmp_path / "q.gpkg"),
+            "--scheduler",
+            address,
+        ],
+    )
+    assert result.exit_code != 0 and "drop --scheduler" in result.output
+
+
+def test_scheduler_spelling_is_checked() -> None:
+    with pytest.raises(InvalidInputError, match="local:N"):
+        client_for("nowhere")
