@@ -14,6 +14,7 @@ import email.policy
 import json
 import tempfile
 import threading
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -39,14 +40,10 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["jobs"])
 
+# the path's `uuid` convertor keeps `/jobs/partition` from matching `/jobs/{job_id}`
 JobId = Annotated[
-    str,
-    PathParam(
-        min_length=36,
-        max_length=36,
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-        description="the job's id (a UUID), from `Location` of POST /jobs/partition",
-    ),
+    uuid.UUID,
+    PathParam(description="the job's id (a UUID), from `Location` of POST /jobs/partition"),
 ]
 Store = Annotated[PlanStore, Depends(store_of)]
 
@@ -154,7 +151,7 @@ def list_jobs(caller: Planner, store: Store, runner: Runner) -> list[JobOut]:
     return [JobOut.of(job) for job in jobs]
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut)
+@router.get("/jobs/{job_id:uuid}", response_model=JobOut)
 def get_job(
     job_id: JobId, caller: Planner, store: Store, runner: Runner, request: Request
 ) -> JobOut:
@@ -163,7 +160,7 @@ def get_job(
     A partition of uploaded files that succeeded opens as a workbench draft of its owner's the
     first time its owner reads it: the result's `draft` is the draft's id (`GET /drafts/{id}`).
     """
-    job = _job(store, runner, caller, job_id)
+    job = _job(store, runner, caller, str(job_id))
     if _wants_draft(job, caller):
         job = _with_draft(workbench_of(request), runner, caller, job)
     return JobOut.of(job)
@@ -198,11 +195,11 @@ def _with_draft(bench: Workbench, runner: JobRunner, caller: Caller, job: Job) -
         return runner.store.get(job.id)
 
 
-@router.delete("/jobs/{job_id}", response_model=JobOut)
+@router.delete("/jobs/{job_id:uuid}", response_model=JobOut)
 def cancel_job(job_id: JobId, caller: Planner, store: Store, runner: Runner) -> JobOut:
     """Cancel a queued or running job: its process is stopped; 409 when it is over already."""
-    _job(store, runner, caller, job_id)
-    return JobOut.of(runner.cancel(job_id))
+    job = _job(store, runner, caller, str(job_id))
+    return JobOut.of(runner.cancel(job.id))
 
 
 # --------------------------------------------------------------------------- helpers
