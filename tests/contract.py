@@ -41,6 +41,9 @@ ACCEPTED: dict[tuple[str, str], str] = {
     ("positive_data_acceptance", "GET /maps/grids/{code}/sign.pdf"): "as wall.pdf: the map font",
     ("positive_data_acceptance", "PUT /grids/{code}/staff"): "If-Match must be the current "
     "ETag; a generated one is stale: 412",
+    ("positive_data_acceptance", "POST /drafts"): "a draft moves a plan's units (buildings "
+    "with households): a stored plan without units, or a name no plan has, is refused with the "
+    "reason; which stored plans have units is not a JSON Schema",
     ("positive_data_acceptance", "POST /incidents"): "an Idempotency-Key sent again with "
     "another body is 422 (draft-ietf-httpapi-idempotency-key-header); a swapped-looking point",
     ("positive_data_acceptance", "GET /locate"): "a point that looks swapped (lon 18-54, lat "
