@@ -15,12 +15,14 @@ from fastapi import Depends, FastAPI
 from api.auth import key_schemes, new_key_cache
 from api.errors import error_responses, install_error_handlers
 from api.guard import RequestGuard
+from api.notify import PlanListener
 from api.openapi import install_openapi
 from api.plans import PlanSource
 from api.roles import RolesMiddleware
 from api.routes import (
     drafts,
     fonts,
+    health,
     incidents,
     jobs,
     jurisdictions,
@@ -74,15 +76,23 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
         try:
             runner.start()  # jobs left running by a server that died fail: "server restarted"
             app.state.jobs = runner
+            listening = settings.plan_listen and store.backend == "postgis"
             app.state.plans = PlanSource(
                 store,
-                check_seconds=settings.plan_check_seconds,
+                check_seconds=settings.listening_check_seconds
+                if listening
+                else settings.plan_check_seconds,
                 cache_size=settings.index_cache_size,
             )
             with contextlib.suppress(GeogridError):  # no active plan yet: said per request
                 app.state.plans.get()  # index the active plan before the first request
+            if listening:  # plans activated by any process reach this one (api/notify.py)
+                app.state.plan_listener = PlanListener(settings.store_url, app.state.plans.refresh)
+                app.state.plan_listener.start()
             yield
         finally:
+            if getattr(app.state, "plan_listener", None) is not None:
+                app.state.plan_listener.stop()
             runner.stop()
             store.close()
 
@@ -108,6 +118,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
     closed = [] if settings.open_locate else [Depends(key_schemes)]
     if not settings.open_locate:
         open_errors |= error_responses(401, 403)
+    app.include_router(health.router)  # open: load balancers and orchestrators
     app.include_router(locate.router, responses=open_errors, dependencies=closed)
     app.include_router(
         ogc.router, responses=open_errors | error_responses(400), dependencies=closed

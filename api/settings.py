@@ -28,7 +28,15 @@ class ApiSettings(Settings):
         ``GEOGRID_PLAN_CHECK_SECONDS``: how often a worker asks the store which plan version
         is active (a one-row query) and rebuilds its locate index when it changed; every
         worker process does this, so all answer from the same version within this delay.
-        0 checks on every request.
+        0 checks on every request. With PostGIS and ``plan_listen`` this is replaced by
+        ``listening_check_seconds``.
+    plan_listen
+        ``GEOGRID_PLAN_LISTEN`` (default true): on PostGIS, every server process listens for
+        the store's notices of plan and staff changes (``LISTEN geogrid_plans``,
+        :mod:`api.notify`) and refreshes at once, whichever process or host wrote.
+    listening_check_seconds
+        ``GEOGRID_LISTENING_CHECK_SECONDS`` (default 30): the periodic check while listening,
+        a fallback only.
     max_batch_points
         ``GEOGRID_MAX_BATCH_POINTS``: points per ``POST /locate`` (more: 413).
     max_body_bytes
@@ -67,6 +75,8 @@ class ApiSettings(Settings):
     """
 
     plan_check_seconds: float = Field(default=1.0, ge=0)
+    plan_listen: bool = True
+    listening_check_seconds: float = Field(default=30.0, ge=0)
     max_batch_points: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
     max_upload_bytes: int = Field(default=200_000_000, ge=1_000)

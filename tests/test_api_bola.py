@@ -175,6 +175,8 @@ OPEN = {
     "GET /ogc/collections/{collection_id}", "GET /ogc/collections/{collection_id}/items",
     "GET /ogc/collections/{collection_id}/items/{feature_id}", "GET /maps/wall.pdf",
     "GET /maps/web.html", "GET /maps/grids/{code}/sign.pdf", "GET /categories", "GET /roles",
+    # liveness and readiness for load balancers: process and store state, no object of anyone's
+    "GET /healthz", "GET /readyz",
     "GET /tiles/{level}/{z}/{x}/{y}.mvt", "GET /tiles/{level}.json",
     # a subset web font the service made for a page: a set of characters, fetched keyless
     "GET /fonts/{digest}.woff2",
