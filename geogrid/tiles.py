@@ -77,7 +77,7 @@ _MAX_LAT = 85.0511287798066
 def check_tile(z: int, x: int, y: int) -> None:
     """Raise :class:`NotFoundError` unless ``z/x/y`` is a tile (``0 ≤ x, y < 2**z``)."""
     if not 0 <= z <= MAX_ZOOM:
-        raise NotFoundError(f"no zoom {z}: tiles exist at zoom 0 to {MAX_ZOOM}")
+        raise NotFoundError(f"no tile {z}/{x}/{y}: tiles exist at zoom 0 to {MAX_ZOOM}")
     side = 1 << z
     if not (0 <= x < side and 0 <= y < side):
         raise NotFoundError(f"no tile {z}/{x}/{y}: at zoom {z}, x and y run from 0 to {side - 1}")

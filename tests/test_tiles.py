@@ -176,8 +176,10 @@ def test_bad_tiles_say_what_is_wrong(street) -> None:
     assert missing.status_code == 404 and "0 to 7" in missing.json()["detail"]
     deep = client.get("/tiles/3/10/0/0.mvt")
     assert deep.status_code == 404 and "levels 1 社区, 2 网格" in deep.json()["detail"]
-    for url in ("/tiles/2/23/0/0.mvt", "/tiles/0/1/0/0.mvt", "/tiles/7/1/0/0.mvt",
-                "/tiles/2/1/-1/0.mvt", "/tiles/2/1/0/x.mvt", "/tiles/9.json"):  # fmt: skip
+    for url in ("/tiles/2/23/0/0.mvt", "/tiles/2/1/-1/0.mvt", "/tiles/2/1/0/x.mvt"):
+        answer = client.get(url)  # not a tile: as missing as any other
+        assert answer.status_code == 404 and "no tile" in answer.json()["detail"], url
+    for url in ("/tiles/0/1/0/0.mvt", "/tiles/7/1/0/0.mvt", "/tiles/9.json"):
         assert client.get(url).status_code == 422, url
 
 

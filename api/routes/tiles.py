@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import shapely
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import WithJsonSchema
 
 from api.auth import locate_caller
 from api.plans import LoadedCounty, PlanSource
@@ -40,9 +41,17 @@ _CACHED_LEVELS = 8  # levels of sets of versions kept ready to cut (Python tiles
 _FORMAT = "1"  # bump when a tile's content changes for the same versions
 
 _Level = Annotated[int, Path(ge=1, le=6, description="grid level, 1 = the top")]
-_Zoom = Annotated[int, Path(ge=0, le=MAX_ZOOM, description=f"zoom, 0 to {MAX_ZOOM}")]
+# z, x and y are read as text and documented as integers: an address that names no tile
+# (not a number, out of range) is 404, as any other missing resource
+_Zoom = Annotated[
+    str,
+    Path(description=f"zoom, 0 to {MAX_ZOOM}"),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}),
+]
 _Column = Annotated[
-    int, Path(ge=0, le=(1 << MAX_ZOOM) - 1, description="tile column/row, below 2**z")
+    str,
+    Path(description="tile column (x) or row (y) from the north-west, below 2**z"),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": (1 << MAX_ZOOM) - 1}),
 ]
 _Versions = tuple[tuple[str, str, int | None], ...]  # (jurisdiction, plan, version)
 _AT = Query(description="the grids in force at this instant (ISO 8601; no offset: UTC)")
@@ -179,6 +188,18 @@ def _postgis(request: Request, force: _InForce) -> tuple[PostgisTiles, list[int]
     return maker, ids
 
 
+def _address(z: str, x: str, y: str) -> tuple[int, int, int]:
+    """Tile ``z/x/y`` as numbers; 404 unless it is a tile."""
+    if not all(v.isascii() and v.isdigit() and len(v) <= 8 for v in (z, x, y)):
+        raise NotFoundError(
+            f"no tile {z}/{x}/{y}: z is a whole number from 0 to {MAX_ZOOM}, x and y whole "
+            "numbers below 2**z"
+        )
+    address = int(z), int(x), int(y)
+    check_tile(*address)
+    return address
+
+
 def _matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
@@ -211,13 +232,14 @@ def tile(
     """Tile ``z/x/y`` (XYZ scheme, Web Mercator) of the grids in force at ``level``.
 
     Features carry code, name, level, parent_code, households, kind, jurisdiction, plan and
-    version. 404 for ``x``/``y`` beyond ``2**z - 1`` or a level the plans lack; 204 when no
+    version. 404 for an address that is no tile (``x``/``y`` beyond ``2**z - 1``, ``z`` beyond
+    22, not a number) or a level the plans lack; 204 when no
     grid reaches the tile; 304 when ``If-None-Match`` holds the current ETag.
     """
-    check_tile(z, x, y)
+    address = _address(z, x, y)
     force = _in_force(request, at)
     _check_level(force, level)
-    etag = f'"{_digest(force.digest, level, z, x, y)}"'
+    etag = f'"{_digest(force.digest, level, *address)}"'
     headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL}
     if _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
@@ -226,9 +248,9 @@ def tile(
     if data is None:
         if force.county is None:
             maker, ids = _postgis(request, force)
-            data = maker.tile(ids, level, z, x, y)
+            data = maker.tile(ids, level, *address)
         else:
-            data = _level_tiles(request, force, level).encode(z, x, y)
+            data = _level_tiles(request, force, level).encode(*address)
         tiles.put(etag, data)
     if not data:
         return Response(status_code=204, headers=headers)
