@@ -195,3 +195,45 @@ def test_cli_on_a_running_scheduler_and_the_store(client, haidian, tmp_path) -> 
 def test_scheduler_spelling_is_checked() -> None:
     with pytest.raises(InvalidInputError, match="local:N"):
         client_for("nowhere")
+
+
+def test_relocate_rewrites_the_history_to_todays_grids(client, haidian, tmp_path) -> None:
+    """After a redraw, relocated statistics as reported equal those grouped by today's grids."""
+    import datetime as dt
+
+    from geogrid.access import Caller
+    from geogrid.cluster.relocate import relocate_incidents
+    from geogrid.incidents.simulate import simulate_year
+
+    areas, homes, roads = haidian
+    url = f"sqlite:///{tmp_path / 'history.gpkg'}"
+    first = load_sample("haidian")
+    redrawn, _ = partition_areas(areas, homes, band=(200, 350), barriers=roads, seed=9)
+    redrawn.name = first.name
+    admin = Caller.local("县管理员")
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with open_store(url) as store:
+        store.save(first, by="张三")
+        store.approve(first.name, 1, by="李四")
+        store.activate(first.name, 1, by="王五")
+        simulate_year(store, incidents=300, closed_share=0.9, start=now, seed=1, days=60)
+        store.save(redrawn, by="张三")
+        store.approve(first.name, 2, by="李四")
+        store.activate(first.name, 2, by="王五")
+        incidents = store.incidents()
+        index = GridIndex.from_plan(store.get(first.name, 2))
+
+        def current(lon: np.ndarray, lat: np.ndarray) -> list[tuple[str, ...]]:
+            return index.locate(lon, lat, nearest=False).lineages()
+
+        later = now + dt.timedelta(days=120)
+        today = incidents.stats(caller=admin, now=later, relocate=current)
+        assert incidents.stats(caller=admin, now=later) != today  # reported to the old grids
+        summary = relocate_incidents(store, client, batch=100)
+        assert (summary.incidents, summary.batches) == (300, 3)
+        assert 0 < summary.changed <= 300
+        assert incidents.stats(caller=admin, now=later) == today
+    args = ["incidents", "relocate", "--store", url, "--scheduler", client.scheduler.address]
+    result = CliRunner().invoke(app, args)  # nothing left to move
+    assert result.exit_code == 0, result.output
+    assert "300 incidents re-located in 1 batches: 0 moved" in result.output

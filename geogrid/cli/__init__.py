@@ -19,7 +19,7 @@ One module per command group; this package only names the commands and builds th
 ``keys``        ``keys create / list / revoke``
 ``addresses``   ``addresses match`` (household registers → buildings)
 ``example``     ``example`` (the real systems rebuilt)
-``incidents``   ``incidents simulate`` (a year of located incidents)
+``incidents``   ``incidents simulate`` (a year of incidents), ``relocate``
 ==============  =================================================================
 """
 
@@ -119,4 +119,5 @@ keys_app.command("revoke")(keys.keys_revoke)
 app.add_typer(keys_app, name="keys")
 
 incidents_app.command("simulate")(incidents.incidents_simulate)
+incidents_app.command("relocate")(incidents.incidents_relocate)
 app.add_typer(incidents_app, name="incidents")

@@ -3,7 +3,8 @@
 :func:`client_for` opens a client on a local cluster (``"local:N"``: N worker processes) or
 a running scheduler; :func:`partition_on_cluster` draws the grids of many parent areas, one
 task per area; :func:`locate_parquet` locates a partitioned GeoParquet of points, one task
-per part, the grid index built once per worker. Both give the single-process answers. The
+per part, the grid index built once per worker; :func:`relocate_incidents` rewrites a store's
+incident history to the plans in force. Each gives the single-process answers. The
 cluster needs the ``cluster`` extra (``pip install 'geogrid[cluster]'``).
 """
 
@@ -16,6 +17,7 @@ from geogrid.cluster.partition import (
     partition_on_cluster,
     partition_with_scheduler,
 )
+from geogrid.cluster.relocate import RelocateSummary, relocate_incidents
 
 __all__ = [
     "INSTALL_HINT",
@@ -23,10 +25,12 @@ __all__ = [
     "ClusterReport",
     "FailedArea",
     "LocateSummary",
+    "RelocateSummary",
     "client_for",
     "locate_parquet",
     "parse_scheduler",
     "partition_on_cluster",
     "partition_with_scheduler",
     "plans_in_force",
+    "relocate_incidents",
 ]

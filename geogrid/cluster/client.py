@@ -76,6 +76,10 @@ def client_for(scheduler: str | None = None, **options: Any) -> Client:
     target = parse_scheduler(scheduler)
     if isinstance(target, str):
         return Client(target)
-    settings = {"processes": True, "threads_per_worker": 1, "dashboard_address": None}
+    settings = {
+        "processes": True,
+        "threads_per_worker": 1,
+        "dashboard_address": ":0",
+    }  # any free port
     # a LocalCluster the client makes is closed with it (client.cluster reaches its workers)
     return Client(n_workers=target, **(settings | options))
