@@ -3,11 +3,20 @@
 A county's store holds one plan in force per jurisdiction (street, township …). Each worker
 keeps a :class:`LoadedCounty`: every jurisdiction's :class:`LoadedPlan` (its index, grids and
 staff) and a :class:`~geogrid.locate.CountyIndex` routing points between them. It asks the
-store which versions are in force at most every ``plan_check_seconds`` (one small query).
-When a jurisdiction's version changes, only that jurisdiction is re-indexed, in the one thread
-that made the check, while every other request keeps being answered from the county in hand;
-the new county then replaces it in one assignment. A staff change in place raises a version's
-staff revision: the worker then reloads that version's staff only, keeping its index.
+store whether what is in force changed at most every ``plan_check_seconds`` (one aggregate
+row, :meth:`~geogrid.store.PlanStore.in_force_digest`). When a jurisdiction's version changes,
+only that jurisdiction is re-indexed, in the one thread that made the check, while every other
+request keeps being answered from the county in hand; the new county then replaces it in one
+assignment. A staff change in place raises a version's staff revision: the worker then
+reloads that version's staff only, keeping its index.
+
+Index builds run in worker processes (:class:`~geogrid.locate.build.IndexBuilder`, shared by
+the process): a build is mostly small numpy and GEOS calls under the GIL, and in a thread of
+the serving process it would stall every request for its duration. Only small plans (under
+``_INLINE_VERTICES`` vertices, a build of a few milliseconds) are indexed in process. A cold
+start reads every plan in force with one query per table
+(:meth:`~geogrid.store.PlanStore.plans_in_force`) and indexes each in the workers while the
+next is read.
 
 ``at=`` requests answer from the versions in force at that instant, with the staff in force
 then; their indexes come from a small cache of past versions.
@@ -22,18 +31,22 @@ import datetime as dt
 import functools
 import gc
 import math
+import sys
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict, deque
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import shapely
 
 from geogrid.county import union_plan
 from geogrid.errors import NoActivePlanError
 from geogrid.locate import CountyIndex, GridIndex
+from geogrid.locate.build import IndexBuilder
+from geogrid.locate.index import plan_arrays
 from geogrid.plan import GridPlan, normalise_staff
 from geogrid.store import PlanStore, VersionInfo
 
@@ -44,7 +57,13 @@ _Key = tuple[str, int | None, int]
 # coarser raster (2 % of the area tested exactly: still ~10 M points/s, a third of the build
 # time), the outside-point tree built by the first outside point (most of the memory)
 _INDEX_OPTIONS: dict[str, Any] = {"boundary_fraction": 0.02, "lazy_nearest": True}
-_LOADERS = 2  # jurisdictions indexed at once on a cold start (index builds release the GIL)
+_LOADERS = 2  # index worker processes (one per core of the machines we run on)
+_INLINE_VERTICES = 20_000  # smaller plans are indexed in process (a build of milliseconds)
+# a thread doing re-index work in Python hands the GIL back to the request loop after at most
+# this long (the default 5 ms, several times per request, made the p99 while re-indexing)
+_SWITCH_INTERVAL_S = 0.001
+_BUILDER: IndexBuilder | None = None
+_BUILDER_LOCK = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,14 +92,21 @@ class LoadedPlan:
         return dataclasses.replace(self, plan=plan, staff=plan.staff_by_grid(), revision=revision)
 
     @classmethod
-    def build(cls, plan: GridPlan, revision: int = 0, jurisdiction: str = "") -> LoadedPlan:
-        """Index ``plan`` and tabulate its grids and staff."""
+    def build(
+        cls,
+        plan: GridPlan,
+        revision: int = 0,
+        jurisdiction: str = "",
+        *,
+        index: GridIndex | None = None,
+    ) -> LoadedPlan:
+        """Index ``plan`` (unless its ``index`` is given) and tabulate its grids and staff."""
         return cls(
             plan.name,
             plan.version,
             list(plan.levels),
             plan,
-            GridIndex.from_plan(plan, **_INDEX_OPTIONS),
+            GridIndex.from_plan(plan, **_INDEX_OPTIONS) if index is None else index,
             plan.facts_by_grid(staff=False),
             plan.staff_by_grid(),
             revision,
@@ -99,16 +125,23 @@ class LoadedCounty:
     ----------
     parts
         Jurisdiction code → its loaded plan.
+    previous
+        The county these parts replace (some jurisdictions re-indexed or restaffed): what
+        is unchanged is taken over from it rather than assembled again.
     """
 
-    def __init__(self, parts: Mapping[str, LoadedPlan]) -> None:
+    def __init__(
+        self, parts: Mapping[str, LoadedPlan], previous: LoadedCounty | None = None
+    ) -> None:
         self.parts: dict[str, LoadedPlan] = dict(sorted(parts.items()))
-        self.index = CountyIndex({j: p.index for j, p in self.parts.items()})
+        indexes = {j: p.index for j, p in self.parts.items()}
+        before: CountyIndex | None = None if previous is None else previous.index
+        self.index: CountyIndex = CountyIndex(indexes, previous=before)
         self.plans: tuple[LoadedPlan, ...] = tuple(self.parts[j] for j in self.index.jurisdictions)
         # one table per county, not a chain of one per jurisdiction: a lookup on the hot path
         # would otherwise walk up to a thousand dicts (codes are unique across jurisdictions)
-        self.grids: Mapping[str, dict[str, Any]] = _merged(p.grids for p in self.plans)
-        self.staff: Mapping[str, list[dict[str, Any]]] = _merged(p.staff for p in self.plans)
+        self.grids: Mapping[str, dict[str, Any]] = _merged(self.plans, previous, "grids")
+        self.staff: Mapping[str, list[dict[str, Any]]] = _merged(self.plans, previous, "staff")
 
     @classmethod
     def of(cls, plan: LoadedPlan) -> LoadedCounty:
@@ -186,6 +219,9 @@ class PlanSource:
         self._checking = threading.Lock()  # one "which versions are in force?" query at a time
         self._past: OrderedDict[tuple[str, int | None], LoadedPlan] = OrderedDict()
         self._staff_due: dt.datetime | None = None  # when a dated staff change takes effect
+        self._digest: tuple[int, ...] | None = None  # what was in force at the last check
+        if store is not None and sys.getswitchinterval() > _SWITCH_INTERVAL_S:
+            sys.setswitchinterval(_SWITCH_INTERVAL_S)
 
     def cached(self, at: dt.datetime | None = None) -> LoadedCounty | None:
         """The current county without touching the store, or ``None`` when a check is due.
@@ -235,41 +271,61 @@ class PlanSource:
 
     def _refresh(self) -> LoadedCounty:
         assert self.store is not None
-        infos = self.store.in_force()
+        current = self._current
+        digest = self.store.in_force_digest()
         self._checked_at = time.monotonic()
+        due = self._staff_due is not None and dt.datetime.now(dt.UTC) >= self._staff_due
+        if current is not None and digest == self._digest and not due:
+            return current  # nothing came into or out of force: no need to list it
+        if current is None:
+            return self._cold_start(digest)
+        infos = self.store.in_force()
         if not infos:
             self._current = None
-            raise NoActivePlanError(
-                "no plan is active: save, approve and activate one "
-                "(`geogrid store activate NAME VERSION`)"
-            )
-        current = self._current
-        due = self._staff_due is not None and dt.datetime.now(dt.UTC) >= self._staff_due
-        if current is not None and current.key == tuple(_key(i) for i in infos) and not due:
+            raise _no_plan()
+        if current.key == tuple(_key(i) for i in infos) and not due:
+            self._digest = digest
             return current
-        held = {} if current is None else {p.name: p for p in current.plans}
+        held = {p.name: p for p in current.plans}
         if due:  # a dated staff change came into force: reload every part's staff
             held = {name: dataclasses.replace(p, revision=-1) for name, p in held.items()}
-        held |= self._load_many([i for i in infos if _stale(held.get(i.plan), i)])
         parts = {info.jurisdiction: self._live(info, held.get(info.plan)) for info in infos}
-        loaded = LoadedCounty(parts)
-        self._current = loaded
+        loaded = LoadedCounty(parts, previous=current)
+        gc.freeze()  # the new part's objects: out of the cyclic collector's way
+        self._current, self._digest = loaded, digest
         self._staff_due = self.store.staff().next_change()
         return loaded
 
-    def _load_many(self, infos: list[VersionInfo]) -> dict[str, LoadedPlan]:
-        """Several jurisdictions read and indexed at once (a cold start), by plan name.
+    def _cold_start(self, digest: tuple[int, ...]) -> LoadedCounty:
+        """Every plan in force read (one query per table) and indexed in the workers."""
+        assert self.store is not None
+        parts: dict[str, LoadedPlan] = {}
+        queued: deque[tuple[VersionInfo, GridPlan]] = deque()
 
-        Reading a plan waits on the database and most of an index build runs in numpy and
-        GEOS without the GIL, so two threads take about half the time of one. One plan is
-        left to :meth:`_live`.
-        """
-        if len(infos) < 2:
-            return {}
-        with ThreadPoolExecutor(_LOADERS) as pool:
-            return {
-                i.plan: plan for i, plan in zip(infos, pool.map(self._load, infos), strict=True)
-            }
+        def keep(info: VersionInfo, plan: GridPlan, index: GridIndex | None) -> None:
+            loaded = LoadedPlan.build(plan, info.staff_revision, info.jurisdiction, index=index)
+            parts[info.jurisdiction] = loaded
+
+        def big_ones() -> Iterator[tuple[Any, ...]]:
+            for info, plan in self.store.plans_in_force():  # type: ignore[union-attr]
+                if _small(plan):
+                    keep(info, plan, None)
+                else:
+                    queued.append((info, plan))
+                    yield plan_arrays(plan)
+
+        for index in _builder().build_many(big_ones()):
+            keep(*queued.popleft(), index)
+        if not parts:
+            self._current = None
+            raise _no_plan()
+        loaded = LoadedCounty(parts)
+        # the indexes hold ~1M objects: out of the cyclic collector's way, else each full
+        # collection stalls the worker ~150 ms
+        gc.freeze()
+        self._current, self._digest = loaded, digest
+        self._staff_due = self.store.staff().next_change()
+        return loaded
 
     def _live(self, info: VersionInfo, held: LoadedPlan | None) -> LoadedPlan:
         """``info``'s loaded plan: the one in hand, its staff refreshed, or a new one."""
@@ -309,10 +365,8 @@ class PlanSource:
                 return held[key]
         assert self.store is not None
         plan = self.store.get(info.plan, info.version)
-        loaded = LoadedPlan.build(plan, info.staff_revision, info.jurisdiction)
-        # the index holds ~1M objects (e.g. 650k edge segments for 2,500 grids): out of the
-        # cyclic collector's way, else each full collection stalls the worker ~150 ms
-        gc.freeze()
+        index = None if _small(plan) else _builder().build(*plan_arrays(plan))
+        loaded = LoadedPlan.build(plan, info.staff_revision, info.jurisdiction, index=index)
         with self._lock:
             self._past[key] = loaded
             while len(self._past) > max(self._cache_size, 1):
@@ -325,12 +379,52 @@ def _stale(held: LoadedPlan | None, info: VersionInfo) -> bool:
     return held is None or held.key[:2] != _key(info)[:2]
 
 
-def _merged(tables: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """One dict holding every entry of ``tables`` (their keys do not overlap)."""
-    merged: dict[str, Any] = {}
-    for table in tables:
-        merged.update(table)
+def _merged(
+    plans: tuple[LoadedPlan, ...], previous: LoadedCounty | None, table: str
+) -> dict[str, Any]:
+    """One dict holding every plan's ``table`` (their keys do not overlap).
+
+    With a ``previous`` county, its dict is copied and only the changed plans' entries are
+    swapped: one copy instead of a thousand updates.
+    """
+    if previous is not None:
+        now = {id(p) for p in plans}
+        then = {id(p) for p in previous.plans}
+        gone = [p for p in previous.plans if id(p) not in now]
+        new = [p for p in plans if id(p) not in then]
+        if len(gone) + len(new) < len(plans) // 2:
+            merged = dict(getattr(previous, table))
+            for plan in gone:
+                for code in getattr(plan, table):
+                    merged.pop(code, None)
+            for plan in new:
+                merged.update(getattr(plan, table))
+            return merged
+    merged = {}
+    for plan in plans:
+        merged.update(getattr(plan, table))
     return merged
+
+
+def _builder() -> IndexBuilder:
+    """The process's index workers (started on the first large plan)."""
+    global _BUILDER
+    with _BUILDER_LOCK:
+        if _BUILDER is None:
+            _BUILDER = IndexBuilder(_LOADERS, **_INDEX_OPTIONS)
+        return _BUILDER
+
+
+def _small(plan: GridPlan) -> bool:
+    """Whether ``plan`` is indexed faster in process than sent to a worker."""
+    geoms = np.asarray(plan.grids.geometry.array, dtype=object)
+    return int(shapely.get_num_coordinates(geoms).sum()) < _INLINE_VERTICES
+
+
+def _no_plan() -> NoActivePlanError:
+    return NoActivePlanError(
+        "no plan is active: save, approve and activate one (`geogrid store activate NAME VERSION`)"
+    )
 
 
 def _key(info: VersionInfo) -> _Key:

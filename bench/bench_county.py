@@ -78,13 +78,36 @@ def _now_gb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e9
 
 
-def child_build(layout: str, points: int, repeat: int, answers: Path | None) -> dict[str, Any]:
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished and live worker processes."""
+    import psutil
+
+    live = psutil.Process().children(recursive=True)
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return done.ru_utime + done.ru_stime + sum(sum(c.cpu_times()[:2]) for c in live)
+
+
+def _children_peak_gb() -> float:
+    """Peak resident memory of the live worker processes, summed."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        with open(f"/proc/{child.pid}/status", encoding="ascii") as f:
+            hwm = next(line for line in f if line.startswith("VmHWM"))
+        total += int(hwm.split()[1]) * 1024 / 1e9
+    return total
+
+
+def child_build(
+    layout: str, points: int, repeat: int, answers: Path | None, workers: int = 2
+) -> dict[str, Any]:
     """Index every jurisdiction of ``layout`` as the service does; measure; locate."""
     import gc
-    from concurrent.futures import ThreadPoolExecutor
 
     from api.plans import _INDEX_OPTIONS
     from geogrid.locate import CountyIndex, GridIndex
+    from geogrid.locate.build import IndexBuilder
 
     table = cached_table(layout)
     grids = int((table["level"] == 3).sum())
@@ -94,29 +117,38 @@ def child_build(layout: str, points: int, repeat: int, answers: Path | None) -> 
     gc.collect()
     data_gb = _now_gb()
 
-    def index(frame: Any) -> GridIndex:
-        return GridIndex(
+    def arrays(frame: Any) -> tuple[Any, ...]:
+        return (
             frame["code"].to_numpy(object),
             frame["level"].to_numpy(),
             np.asarray(frame.geometry.array, dtype=object),
-            parents=frame["parent_code"].to_numpy(object),
-            **_INDEX_OPTIONS,
+            frame["parent_code"].to_numpy(object),
         )
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    with ThreadPoolExecutor(2) as pool:
-        built = dict(zip(parts, pool.map(index, parts.values()), strict=True))
+    def index(frame: Any) -> GridIndex:  # in this process, as a re-index without a pool
+        codes, levels, geoms, parents = arrays(frame)
+        return GridIndex(codes, levels, geoms, parents=parents, **_INDEX_OPTIONS)
+
+    builder = IndexBuilder(workers, **_INDEX_OPTIONS)
+    builder.start()  # the workers' start-up (imports) is not the build
+    wall, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
+    built = dict(zip(parts, builder.build_many(arrays(p) for p in parts.values()), strict=True))
     county = CountyIndex(built)
     build_wall, build_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    workers_cpu = _children_cpu() - children
+    workers_peak = _children_peak_gb()
+    builder.close()
     out: dict[str, Any] = {
         "layout": layout,
         "grids": grids,
         "jurisdictions": len(parts),
         "vertices": int(sum(int(np.sum(_vertices(p))) for p in parts.values())),
         "build_s": build_wall,
-        "build_cpu_s": build_cpu,
+        "build_cpu_s": build_cpu + workers_cpu,
+        "build_workers": workers,
         "data_gb": data_gb,
         "peak_gb": _rss_gb(),
+        "workers_peak_gb": workers_peak,
         "index_mb": county.nbytes / 1e6,
     }
     rng = np.random.default_rng(11)
@@ -139,7 +171,7 @@ def child_build(layout: str, points: int, repeat: int, answers: Path | None) -> 
         single.append(time.perf_counter() - w)
     out["single_p50_us"] = float(np.percentile(single, 50) * 1e6)
     out["single_p99_us"] = float(np.percentile(single, 99) * 1e6)
-    out |= _reindex(parts, built, index)
+    out |= _reindex(parts, built, index, county)
     if answers is not None:
         pts = np.load(answers)
         codes = county.locate(pts["x"], pts["y"]).grid_codes()
@@ -153,7 +185,9 @@ def _vertices(frame: Any) -> np.ndarray:
     return shapely.get_num_coordinates(np.asarray(frame.geometry.array, dtype=object))
 
 
-def _reindex(parts: dict[str, Any], built: dict[str, Any], index: Any) -> dict[str, Any]:
+def _reindex(
+    parts: dict[str, Any], built: dict[str, Any], index: Any, county: Any
+) -> dict[str, Any]:
     """Re-index the median-size jurisdiction and reassemble the county (median of 3)."""
     from geogrid.locate import CountyIndex
 
@@ -163,7 +197,7 @@ def _reindex(parts: dict[str, Any], built: dict[str, Any], index: Any) -> dict[s
     for _ in range(3):
         start = time.perf_counter()
         replaced = dict(built) | {name: index(parts[name])}
-        CountyIndex(replaced)
+        CountyIndex(replaced, previous=county)
         runs.append(time.perf_counter() - start)
     return {"reindex_s": statistics.median(runs), "reindex_grids": len(parts[name])}
 
@@ -538,7 +572,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--load-seconds", type=float, default=30)
     parser.add_argument("--change-after", type=float, default=10)
-    parser.add_argument("--only", default="build,stores,load")
+    parser.add_argument("--only", default="build,stores,load", help="parts to run")
+    parser.add_argument("--sizes", help="layouts to build, comma-separated (default: all)")
+    parser.add_argument("--build-workers", type=int, default=2, help="index build worker processes")
     parser.add_argument(
         "--load-on", default="city,province,city-small,province-small", help="layouts to serve"
     )
@@ -553,7 +589,10 @@ def main() -> None:
     parser.add_argument("--answers", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_build:
-        print(json.dumps(child_build(args.child_build, args.points, args.repeat, args.answers)))
+        row = child_build(
+            args.child_build, args.points, args.repeat, args.answers, args.build_workers
+        )
+        print(json.dumps(row))
         return
     if args.child_source:
         print(json.dumps(child_source(args.child_source)))
@@ -572,7 +611,8 @@ def main() -> None:
         "load": [],
     }
     load_start = os.getloadavg()
-    for layout in plan["sizes"]:
+    sizes = plan["sizes"] if args.sizes is None else args.sizes.split(",")
+    for layout in sizes:
         print(f"{layout}: building", flush=True)
         answers = _anchor_points(layout, args.pg_points) if layout in plan["stores"] else None
         previous = _previous(args.reuse_build, layout)
@@ -588,6 +628,8 @@ def main() -> None:
                     str(args.points),
                     "--repeat",
                     str(args.repeat),
+                    "--build-workers",
+                    str(args.build_workers),
                     *extra,
                 ]
             )

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from geogrid.locate.flat import FlatParts, flat_ready
 from geogrid.locate.index import GridIndex
 from geogrid.locate.level import _touched
 from geogrid.locate.result import _INSIDE, _INVALID, _OUTSIDE, OUTSIDE, LocateResult
@@ -57,6 +58,9 @@ class CountyIndex:
         Router cell size in degrees; by default a power of two giving about a thousand
         cells per jurisdiction (a power of two, so that replacing one jurisdiction keeps the
         size and the others' footprints).
+    previous
+        The county index these parts replace (one jurisdiction re-indexed): the flat
+        lookup's blocks holding none of the changed parts are taken over from it.
 
     Attributes
     ----------
@@ -76,7 +80,13 @@ class CountyIndex:
     (['W1', 'E', 'E'], ['W', 'E', 'E'])
     """
 
-    def __init__(self, parts: Mapping[str, GridIndex], *, cell: float | None = None) -> None:
+    def __init__(
+        self,
+        parts: Mapping[str, GridIndex],
+        *,
+        cell: float | None = None,
+        previous: CountyIndex | None = None,
+    ) -> None:
         if not parts:
             raise ValueError("a county index needs at least one jurisdiction's index")
         self.jurisdictions: tuple[str, ...] = tuple(sorted(parts))
@@ -98,6 +108,14 @@ class CountyIndex:
         self._last_row = np.array([rows[-1] for rows in self._rows], dtype=np.int64)
         self._same_top = bool((self._first_row == self._first_row[0]).all())
         self._router = _Router(self.parts, cell) if len(self.parts) > 1 else None
+        # nested plans of the same levels: one vectorised pass over every finest level
+        uniform = self._same_top and all(self._full) and all(map(flat_ready, self.parts))
+        kept: FlatParts | None = None if previous is None else previous._flat
+        self._flat: FlatParts | None = (
+            FlatParts(self.parts, self._global, kept)
+            if uniform and self._router is not None
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"<CountyIndex {len(self.parts)} jurisdictions, {self.codes.size} grids>"
@@ -106,7 +124,8 @@ class CountyIndex:
     def nbytes(self) -> int:
         """Memory held by the rasters of every part and the router, in bytes."""
         router = 0 if self._router is None else self._router.nbytes
-        return router + sum(part.nbytes for part in self.parts)
+        flat = 0 if self._flat is None else self._flat.nbytes
+        return router + flat + sum(part.nbytes for part in self.parts)
 
     def locate(
         self, lon: npt.ArrayLike, lat: npt.ArrayLike, *, nearest: bool = True
@@ -158,6 +177,9 @@ class CountyIndex:
         are kept and compared afterwards.
         """
         point, part, count = candidates
+        if self._flat is not None:
+            self._try_flat(out, x, y, candidates)
+            return
         alone = np.ones(point.size, dtype=bool) if count is None else np.repeat(count == 1, count)
         if not (self._same_top and all(self._full)):
             alone[:] = False  # plans of different depths: every pair goes the general way
@@ -187,6 +209,40 @@ class CountyIndex:
         if pairs_grid.shape[1]:
             compared = ~alone
             self._compare(out, point[compared], part[compared], pairs_grid, pairs_status)
+
+    def _try_flat(
+        self,
+        out: _Answer,
+        x: np.ndarray,
+        y: np.ndarray,
+        candidates: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    ) -> None:
+        """:meth:`_try` over nested plans of the same levels: every pair in one pass."""
+        assert self._flat is not None
+        point, part, count = candidates
+        found = self._flat.locate(x[point], y[point], part)
+        lineage = self._flat.lineage
+        single = None if count is None else np.repeat(count == 1, count)
+        alone = found >= 0 if single is None else single & (found >= 0)
+        # a pair whose finest grid is found is covered at the top (nested plans)
+        if single is None and point.size == out.part.size and alone.all():  # no scatter
+            out.grid = lineage.take(found, axis=1)
+            out.finest = out.grid[-1].copy()
+            out.status[:] = _INSIDE
+            out.part = part.copy()
+            out.distance[:] = 0.0
+        else:
+            rows, mine = point[alone], found[alone]
+            out.grid[:, rows] = lineage[:, mine]
+            out.finest[rows] = lineage[-1, mine]
+            out.status[rows] = _INSIDE
+            out.part[rows] = part[alone]
+            out.distance[rows] = 0.0
+        if single is not None and not single.all():
+            many = ~single
+            grid = lineage[:, found[many]]
+            status = np.where(grid[-1] >= 0, _INSIDE, _OUTSIDE)
+            self._compare(out, point[many], part[many], grid, status)
 
     def _answer(
         self,

@@ -26,7 +26,14 @@ from geogrid.locate.level import _LevelIndex
 from geogrid.locate.result import _INSIDE, _INVALID, _OUTSIDE, OUTSIDE, LocateResult
 from geogrid.plan import GridPlan
 
-__all__ = ["GridIndex", "Locator", "locate_frame", "locate_points", "point_coordinates"]
+__all__ = [
+    "GridIndex",
+    "Locator",
+    "locate_frame",
+    "locate_points",
+    "plan_arrays",
+    "point_coordinates",
+]
 
 
 class Locator(Protocol):
@@ -96,6 +103,7 @@ class GridIndex:
         geoms = np.asarray(geometries, dtype=object)
         _check_inputs(codes_arr, levels_arr, geoms)
         order = np.argsort(codes_arr.astype(str), kind="stable")
+        self._order = order
         self.codes: np.ndarray = codes_arr[order]
         self.grid_levels: np.ndarray = levels_arr[order]
         self.geometries: np.ndarray = geoms[order]
@@ -128,19 +136,60 @@ class GridIndex:
         if not lazy_nearest:  # else built by the first outside point
             self._levels[-1].prepare_nearest()  # outside answers come from the finest level
 
+    def state(self) -> dict[str, Any]:
+        """What the build computed, without the geometries: arrays a process can send back.
+
+        :meth:`from_state` in another process rebuilds the index from it and the same
+        codes, levels and geometries, without building again (:mod:`geogrid.locate.build`).
+        """
+        return {
+            "order": self._order,
+            "levels": [level.state() for level in self._levels],
+            "up": self._up,
+            "metric": self.metric_crs.to_wkt(),
+        }
+
+    @classmethod
+    def from_state(
+        cls,
+        codes: npt.ArrayLike,
+        levels: npt.ArrayLike,
+        geometries: npt.ArrayLike,
+        state: dict[str, Any],
+        *,
+        metric: CRS | None = None,
+        lazy_nearest: bool = True,
+    ) -> GridIndex:
+        """The index whose :meth:`state` is ``state``, over the geometries it was built from.
+
+        ``metric``: the metric CRS when the caller has it already (else read from ``state``).
+        """
+        index = cls.__new__(cls)
+        order = np.asarray(state["order"])
+        index._order = order
+        index.codes = np.asarray(codes, dtype=object).astype(str).astype(object)[order]
+        index.grid_levels = np.asarray(levels, dtype=np.int64)[order]
+        index.geometries = np.asarray(geometries, dtype=object)[order]
+        index.levels = tuple(int(v) for v in np.unique(index.grid_levels))
+        index.metric_crs = CRS.from_wkt(state["metric"]) if metric is None else metric
+        index._up = state["up"]
+        index._levels = [
+            _LevelIndex.restore(
+                np.flatnonzero(index.grid_levels == level), index.geometries, index.metric_crs, kept
+            )
+            for level, kept in zip(index.levels, state["levels"], strict=True)
+        ]
+        if not lazy_nearest:
+            index._levels[-1].prepare_nearest()
+        return index
+
     @classmethod
     def from_plan(cls, plan: GridPlan, **options: Any) -> GridIndex:
         """Build the index of every level of ``plan`` (options as for the constructor)."""
-        grids = plan.grids
-        if "parent_code" in grids.columns and "parents" not in options:
-            parent = grids["parent_code"].astype(object)
-            options["parents"] = parent.where(parent.notna(), None).to_numpy(dtype=object)
-        return cls(
-            grids["code"].to_numpy(dtype=object),
-            grids["level"].to_numpy(dtype=np.int64),
-            np.asarray(grids.geometry.array, dtype=object),
-            **options,
-        )
+        codes, levels, geometries, parents = plan_arrays(plan)
+        if parents is not None and "parents" not in options:
+            options["parents"] = parents
+        return cls(codes, levels, geometries, **options)
 
     def __repr__(self) -> str:
         sizes = ", ".join(
@@ -422,6 +471,24 @@ def _derived(
     up = np.full(index.codes.size + 1, OUTSIDE, dtype=np.int64)  # up[-1] = OUTSIDE
     up[children] = parent
     return up
+
+
+def plan_arrays(plan: GridPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """What :meth:`GridIndex.from_plan` indexes: codes, levels, geometries, parent codes.
+
+    Parent codes are ``None`` when the plan has no ``parent_code`` column.
+    """
+    grids = plan.grids
+    parents = None
+    if "parent_code" in grids.columns:
+        parent = grids["parent_code"].astype(object)
+        parents = parent.where(parent.notna(), None).to_numpy(dtype=object)
+    return (
+        grids["code"].to_numpy(dtype=object),
+        grids["level"].to_numpy(dtype=np.int64),
+        np.asarray(grids.geometry.array, dtype=object),
+        parents,
+    )
 
 
 def _check_inputs(codes: np.ndarray, levels: np.ndarray, geoms: np.ndarray) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
 import numpy as np
 import shapely
@@ -26,6 +27,26 @@ _GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid, for far-away outside points
 _BRANCHING = 2  # each refined cell splits into 2 × 2 children
 _MAX_TIERS = 12
 _TIER0_PER_GRID = 64  # tier-0 cells per grid (dense raster: cheap to label)
+# what a build computes, besides the geometries it came from (:meth:`_LevelIndex.state`)
+_STATE = (
+    "x0",
+    "y0",
+    "nx0",
+    "ny0",
+    "depth",
+    "inv_h",
+    "inv_h_y",
+    "width",
+    "height",
+    "eps",
+    "overlapping",
+    "depth_used",
+    "tiers",
+    "leaf_ptr",
+    "leaf_polys",
+    "_coverage",
+    "derived",
+)
 
 
 class _LevelIndex:
@@ -59,6 +80,23 @@ class _LevelIndex:
             shapely.prepare(self.geoms)
             _warm(self.geoms)
             self._build(boundary_fraction, max_cells)
+
+    def state(self) -> dict[str, Any]:
+        """What the build computed: numbers and arrays, no geometry (see :meth:`restore`)."""
+        return {name: getattr(self, name) for name in _STATE if hasattr(self, name)}
+
+    @classmethod
+    def restore(
+        cls, members: np.ndarray, geometries: np.ndarray, metric: CRS, state: dict[str, Any]
+    ) -> _LevelIndex:
+        """The level built elsewhere (another process) from the same geometries."""
+        level = cls(members, geometries, metric, 0.0, 0, raster=False)
+        for name, value in state.items():
+            setattr(level, name, value)
+        if level.tiers:
+            shapely.prepare(level.geoms)
+            _warm(level.geoms)
+        return level
 
     @property
     def nbytes(self) -> int:
@@ -363,8 +401,10 @@ class _LevelIndex:
         leaf, polys = sorter[pos[known]], polys[known]
         order = np.argsort(leaf, kind="stable")
         counts = np.bincount(leaf, minlength=boundary.size)
-        self.leaf_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.leaf_polys = polys[order].astype(np.int64)
+        ptr = np.concatenate([[0], np.cumsum(counts)])
+        small = np.int32 if ptr[-1] < 2**31 else np.int64  # half the memory, as a rule
+        self.leaf_ptr = ptr.astype(small)
+        self.leaf_polys = polys[order].astype(small)
 
 
 def _warm(geoms: np.ndarray) -> None:

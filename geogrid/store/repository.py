@@ -6,14 +6,12 @@ the SQLAlchemy Core tables of :mod:`geogrid.store.schema`.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
@@ -30,7 +28,7 @@ from geogrid.errors import (
     VersionStateError,
 )
 from geogrid.incidents import DEFAULT_POLICY, DEFAULT_TAXONOMY, DeadlinePolicy, Taxonomy
-from geogrid.plan import GRID_COLUMNS, PLAN_CRS, STAFF_COLUMNS, UNIT_COLUMNS, GridPlan
+from geogrid.plan import GRID_COLUMNS, STAFF_COLUMNS, UNIT_COLUMNS, GridPlan
 from geogrid.store import schema
 from geogrid.store.access import AccessStore, insert_audit
 from geogrid.store.database import create_engine, describe, translate_errors, upgrade, writing
@@ -45,6 +43,18 @@ from geogrid.store.jurisdictions import (
     register,
 )
 from geogrid.store.people import link_people
+from geogrid.store.plan_reads import (
+    in_force_digest,
+    load_plans,
+    sort_plan,
+)
+from geogrid.store.plan_reads import in_force_rows as _in_force_rows
+from geogrid.store.plan_reads import instant as _instant
+from geogrid.store.plan_reads import load_plan as _load_plan
+from geogrid.store.plan_reads import now as _now
+from geogrid.store.plan_reads import read_table as _read_table
+from geogrid.store.plan_reads import sorted_frame as _sorted
+from geogrid.store.plan_reads import staff_in_force as _staff_in_force
 from geogrid.store.staff import StaffStore
 from geogrid.store.versions import VersionInfo, VersionStatus, check_transition
 
@@ -53,9 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PlanStore", "open_store", "sort_plan", "union_plan"]
 
-_GRID_ORDER = ["level", "code"]
 _STAFF_ORDER = ["grid_code", "role", "name"]
-_UNIT_ORDER = ["unit_id"]
 _CHUNK = 5000  # bound parameters per IN (...) query
 
 
@@ -98,20 +106,6 @@ def open_store(url: str | None = None, *, settings: Settings | None = None) -> P
         engine.dispose()
         raise
     return PlanStore(engine)
-
-
-def sort_plan(plan: GridPlan) -> GridPlan:
-    """A copy of ``plan`` in the store's row order, with a fresh ``RangeIndex``.
-
-    Grids are sorted by (level, code), staff by (grid_code, role, name) and units by unit_id,
-    comparing text by code point; :meth:`PlanStore.get` returns plans in this order.
-    """
-    out = copy.copy(plan)  # shallow: no second normalisation of the tables
-    out.levels = list(plan.levels)
-    out.grids = _sorted(plan.grids, _GRID_ORDER)
-    out.staff = _sorted(plan.staff, _STAFF_ORDER)
-    out.units = _sorted(plan.units, _UNIT_ORDER)
-    return out
 
 
 class PlanStore:
@@ -344,15 +338,33 @@ class PlanStore:
             rows = _in_force_rows(connection, at, jurisdiction)
             return [VersionInfo.from_row(row) for row in rows]
 
+    def in_force_digest(self, at: dt.datetime | None = None) -> tuple[int, ...]:
+        """What changes when a version comes into or out of force or its staff change.
+
+        One aggregate row: cheap to poll (a service asks every second) before :meth:`in_force`.
+        """
+        with self._reading("check the plans in force") as connection:
+            return in_force_digest(connection, at)
+
+    def plans_in_force(
+        self, at: dt.datetime | None = None
+    ) -> Iterator[tuple[VersionInfo, GridPlan]]:
+        """Every version in force now (or at ``at``) and its plan, one query per table.
+
+        Streamed (consume it whole): plans come in version order as their grids are read.
+        """
+        with self._reading("read the plans in force") as connection:
+            for row, plan in load_plans(connection, at):
+                yield VersionInfo.from_row(row), plan
+
     def active(self, at: dt.datetime | None = None) -> GridPlan | None:
         """The plan in force now, or at ``at``; ``None`` when none was.
 
         With several jurisdictions in force, their union (:func:`union_plan`): every grid of
         every plan, named after the jurisdictions, with the deepest plan's level names.
         """
-        with self._reading("read the active plan") as connection:
-            rows = _in_force_rows(connection, at, None)
-            plans = [_load_plan(connection, row, at) for row in rows]
+        found = sorted(self.plans_in_force(at), key=lambda pair: pair[0].jurisdiction)
+        plans = [plan for _, plan in found]
         if not plans:
             return None
         return plans[0] if len(plans) == 1 else union_plan(plans)
@@ -455,10 +467,6 @@ def _check_by(by: str) -> str:
             "say who does this: pass by='user name' (recorded with the version)"
         )
     return by.strip()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _insert_version(
@@ -682,15 +690,6 @@ def _require_covers(connection: sa.Connection, caller: Caller | None, jurisdicti
         )
 
 
-def _instant(value: dt.datetime) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        raise InvalidInputError(f"valid_from must be a date and time, not {value!r}")
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-# -- read helpers --------------------------------------------------------------------------
-
-
 def _find_version(connection: sa.Connection, name: str, version: int | None) -> sa.Row[Any]:
     table = schema.plan_versions
     query = sa.select(table).where(table.c.plan_name == name)
@@ -717,77 +716,6 @@ def _not_found(connection: sa.Connection, name: str, version: int | None) -> Not
     names = sorted(connection.scalars(sa.select(table.c.plan_name).distinct()))
     known = ", ".join(map(repr, names)) if names else "none yet: save one first"
     return NotFoundError(f"no plan named {name!r} in the store; stored plans: {known}")
-
-
-def _in_force_rows(
-    connection: sa.Connection, at: dt.datetime | None, jurisdiction: str | None
-) -> list[sa.Row[Any]]:
-    table = schema.plan_versions
-    at = _now() if at is None else _instant(at)
-    query = sa.select(table).where(
-        table.c.status.in_((VersionStatus.ACTIVE.value, VersionStatus.RETIRED.value)),
-        table.c.valid_from <= at,
-        sa.or_(table.c.valid_to.is_(None), table.c.valid_to > at),
-    )
-    if jurisdiction is not None:
-        query = query.where(table.c.jurisdiction == jurisdiction)
-    return list(connection.execute(query.order_by(table.c.jurisdiction)).all())
-
-
-def _staff_in_force(at: dt.datetime | None) -> sa.ColumnElement[bool]:
-    """Staff rows in force at ``at`` (now by default): started, and not yet ended."""
-    staff = schema.staff
-    at = _now() if at is None else _instant(at)
-    return sa.and_(
-        sa.or_(staff.c.valid_from.is_(None), staff.c.valid_from <= at),
-        sa.or_(staff.c.valid_to.is_(None), staff.c.valid_to > at),
-    )
-
-
-def _load_plan(
-    connection: sa.Connection, row: sa.Row[Any], at: dt.datetime | None = None
-) -> GridPlan:
-    grids = _read_table(connection, schema.grids, row.id, list(GRID_COLUMNS), geometry=True)
-    staff_query = _staff_in_force(at)
-    staff = _read_table(connection, schema.staff, row.id, list(STAFF_COLUMNS), where=staff_query)
-    units = _read_table(connection, schema.units, row.id, list(UNIT_COLUMNS), geometry=True)
-    plan = GridPlan(
-        name=row.plan_name,
-        levels=list(row.levels),
-        grids=grids,
-        staff=staff,
-        units=units if len(units) else None,
-        attribution=row.attribution,
-        version=row.version,
-    )
-    return sort_plan(plan)
-
-
-def _read_table(
-    connection: sa.Connection,
-    table: sa.Table,
-    version_id: int,
-    columns: list[str],
-    *,
-    geometry: bool = False,
-    where: sa.ColumnElement[bool] | None = None,
-) -> pd.DataFrame:
-    selected = [table.c[c] for c in columns] + ([table.c.geom] if geometry else [])
-    query = sa.select(*selected).where(table.c.version_id == version_id)
-    if where is not None:
-        query = query.where(where)
-    rows = connection.execute(query.order_by(table.c.id)).all()
-    frame = pd.DataFrame([tuple(r)[: len(columns)] for r in rows], columns=columns, dtype=object)
-    if not geometry:
-        return frame
-    geoms = [r.geom for r in rows]
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=PLAN_CRS), crs=PLAN_CRS)
-
-
-def _sorted(frame: pd.DataFrame, order: list[str]) -> Any:
-    if len(frame) == 0:
-        return frame.reset_index(drop=True)
-    return frame.sort_values(order, kind="stable", na_position="last").reset_index(drop=True)
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:

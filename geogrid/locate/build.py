@@ -1,0 +1,154 @@
+"""Building many jurisdictions' indexes in worker processes, out of the caller's GIL.
+
+Most of a :class:`~geogrid.locate.GridIndex` build is small numpy and GEOS calls under the
+GIL, so threads hardly overlap, and a build in a serving process's thread stalls its requests.
+:class:`IndexBuilder` sends each plan's codes, levels, parents and geometries (as WKB) to a
+process pool; a worker builds the index and sends back only what the build computed
+(:meth:`GridIndex.state`: a few arrays); the caller rebuilds the index over its own geometries
+with :meth:`GridIndex.from_state` (no second copy of the polygons, no second build).
+
+Examples
+--------
+>>> from shapely.geometry import box
+>>> with IndexBuilder(workers=1) as builder:
+...     index = builder.build(["1", "2"], [1, 1], [box(0, 0, 1, 1), box(1, 0, 2, 1)])
+>>> index.locate([0.5, 1.5], [0.5, 0.5]).grid_codes().tolist()
+['1', '2']
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from pyproj import CRS
+
+from geogrid.locate.index import GridIndex
+
+__all__ = ["IndexBuilder", "PlanArrays"]
+
+PlanArrays = tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike | None]
+"""A plan's grids as the index takes them: codes, levels, geometries, parent codes."""
+
+_IN_FLIGHT = 3  # plans sent ahead per worker (bounds the WKB held for the queue)
+
+
+class IndexBuilder:
+    """A pool of worker processes building :class:`GridIndex` es.
+
+    Parameters
+    ----------
+    workers
+        Worker processes (started on first use, with ``spawn``: safe in a threaded server).
+    options
+        :class:`GridIndex` options (``boundary_fraction``, ``lazy_nearest`` …).
+    """
+
+    def __init__(self, workers: int = 2, **options: Any) -> None:
+        self.workers = max(int(workers), 1)
+        self.options = options
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._metrics: dict[str, CRS] = {}
+
+    def __enter__(self) -> IndexBuilder:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def start(self) -> None:
+        """Start the workers now (they import numpy and shapely: about a second)."""
+        pool = self._executor()
+        for done in [pool.submit(int, 0) for _ in range(self.workers)]:
+            done.result()
+
+    def build(
+        self,
+        codes: npt.ArrayLike,
+        levels: npt.ArrayLike,
+        geometries: npt.ArrayLike,
+        parents: npt.ArrayLike | None = None,
+    ) -> GridIndex:
+        """One plan's index, built in a worker."""
+        return next(self.build_many([(codes, levels, geometries, parents)]))
+
+    def build_many(self, plans: Iterable[PlanArrays]) -> Iterator[GridIndex]:
+        """The plans' indexes, in order, built ``workers`` at a time.
+
+        At most a few plans per worker are sent ahead, so the caller can pass a generator
+        over a whole province without holding every plan's WKB at once.
+        """
+        pool = self._executor()
+        pending: list[tuple[PlanArrays, Future[dict[str, Any]]]] = []
+        source = iter(plans)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < _IN_FLIGHT * self.workers:
+                plan = next(source, None)
+                if plan is None:
+                    exhausted = True
+                    break
+                pending.append((plan, pool.submit(_state, *_wire(plan), self.options)))
+            if not pending:
+                return
+            wait([pending[0][1]], return_when=FIRST_COMPLETED)
+            plan, future = pending.pop(0)
+            yield self._restore(plan, future.result())
+
+    def _restore(self, plan: PlanArrays, state: dict[str, Any]) -> GridIndex:
+        codes, levels, geometries, _ = plan
+        metric = self._metrics.setdefault(state["metric"], CRS.from_wkt(state["metric"]))
+        lazy = bool(self.options.get("lazy_nearest", False))
+        return GridIndex.from_state(
+            codes, levels, geometries, state, metric=metric, lazy_nearest=lazy
+        )
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            return self._pool
+
+
+def _wire(plan: PlanArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """A plan as sent to a worker: plain arrays, geometries as WKB."""
+    codes, levels, geometries, parents = plan
+    return (
+        np.asarray(codes, dtype=object),
+        np.asarray(levels, dtype=np.int64),
+        shapely.to_wkb(np.asarray(geometries, dtype=object)),
+        None if parents is None else np.asarray(parents, dtype=object),
+    )
+
+
+def _state(
+    codes: np.ndarray,
+    levels: np.ndarray,
+    wkb: np.ndarray,
+    parents: np.ndarray | None,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """In a worker: build the index and return what the build computed."""
+    built = dict(options, lazy_nearest=True)  # the caller builds its own tree when asked
+    return GridIndex(codes, levels, shapely.from_wkb(wkb), parents=parents, **built).state()
