@@ -194,6 +194,8 @@ def test_tilejson_describes_the_level(street) -> None:
     (layer,) = body["vector_layers"]
     assert layer["id"] == LAYER and {"code", "name", "households", "plan"} <= set(layer["fields"])
     assert 0 == body["minzoom"] < body["maxzoom"] == 22
+    assert body["geogrid:grids"] == 24 and body["geogrid:tiles_above_grids"] == 5000
+    assert body["geogrid:use_tiles"] is False
     at = client.get("/tiles/1.json", params={"at": "2999-01-01T00:00:00Z"}).json()
     assert at["tiles"][0].endswith("?at=2999-01-01T00%3A00%3A00%2B00%3A00")
 
@@ -249,3 +251,13 @@ def test_tiles_ask_for_a_key_when_locate_is_closed(tmp_path) -> None:
             x, y = lonlat_to_tile(*CENTRE, 15)
             assert client.get(f"/tiles/2/15/{x}/{y}.mvt").status_code == 401
             assert client.get("/tiles/2.json").status_code == 401
+
+
+def test_tilejson_says_when_a_map_should_use_tiles(tmp_path) -> None:
+    with service_settings("gpkg", tmp_path, tiles_above_grids=10) as settings:
+        with open_store(settings.store_url) as store:
+            publish(store, PLAN)
+        with TestClient(create_app(settings)) as client:
+            level1, level2 = (client.get(f"/tiles/{n}.json").json() for n in (1, 2))
+    assert (level1["geogrid:grids"], level1["geogrid:use_tiles"]) == (2, False)
+    assert (level2["geogrid:grids"], level2["geogrid:use_tiles"]) == (24, True)

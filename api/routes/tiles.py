@@ -263,15 +263,21 @@ def tilejson(
 ) -> JSONResponse:
     """TileJSON 3.0.0 of level ``level``: the tile URL, zooms, bounds and the layer's fields.
 
+    With ``geogrid:grids`` (the level's grids), ``geogrid:tiles_above_grids``
+    (``GEOGRID_TILES_ABOVE_GRIDS``) and ``geogrid:use_tiles``: whether a map should draw
+    this level from the tiles rather than from one GeoJSON of ``/ogc``.
+
     404 for a level the plans in force lack.
     """
     force = _in_force(request, at)
     _check_level(force, level)
     if force.county is None:
         maker, ids = _postgis(request, force)
-        bounds = maker.bounds(ids, level)
+        bounds, count = maker.extent(ids, level)
     else:
-        bounds = _level_tiles(request, force, level).bounds
+        ready = _level_tiles(request, force, level)
+        bounds, count = ready.bounds, len(ready)
+    above: int = request.app.state.settings.tiles_above_grids
     west, south, east, north = bounds if bounds is not None else (-180.0, -85.0, 180.0, 85.0)
     query = "" if at is None else "?" + urllib.parse.urlencode({"at": at.isoformat()})
     root = str(request.base_url).rstrip("/")
@@ -297,5 +303,10 @@ def tilejson(
                     "fields": FIELDS,
                 }
             ],
+            # how many grids the level holds, and GEOGRID_TILES_ABOVE_GRIDS: a map of more
+            # grids than that should draw these tiles rather than fetch one GeoJSON
+            "geogrid:grids": count,
+            "geogrid:tiles_above_grids": above,
+            "geogrid:use_tiles": count > above,
         }
     )

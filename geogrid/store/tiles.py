@@ -48,8 +48,8 @@ _IDS = sa.text(
 )
 _EXTENT = sa.text(
     """
-    SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-    FROM (SELECT ST_Extent(geom) AS e FROM grids
+    SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), n
+    FROM (SELECT ST_Extent(geom) AS e, count(*) AS n FROM grids
           WHERE version_id = ANY(:ids) AND level = :level) AS x
     """
 )
@@ -98,10 +98,12 @@ class PostgisTiles:
             data = connection.scalar(_TILE, values)
         return bytes(data or b"")
 
-    def bounds(self, ids: Sequence[int], level: int) -> tuple[float, float, float, float] | None:
-        """``(west, south, east, north)`` of the grids at ``level`` of versions ``ids``."""
+    def extent(
+        self, ids: Sequence[int], level: int
+    ) -> tuple[tuple[float, float, float, float] | None, int]:
+        """``(west, south, east, north)`` and number of the grids at ``level`` of ``ids``."""
         with translate_errors(self._engine, "measure grids"), self._engine.connect() as connection:
             row = connection.execute(_EXTENT, {"ids": list(ids), "level": level}).one()
         if row[0] is None:
-            return None
-        return float(row[0]), float(row[1]), float(row[2]), float(row[3])
+            return None, 0
+        return (float(row[0]), float(row[1]), float(row[2]), float(row[3])), int(row[4])
