@@ -124,6 +124,27 @@ def test_a_cancelled_job_ends_cancelled_and_its_process_is_gone(runner: JobRunne
         runner.cancel(first.id)
 
 
+def test_another_server_process_cancels_and_the_limit_holds_store_wide(runner: JobRunner) -> None:
+    with JobRunner(runner.url, limit=1, poll_seconds=0.1) as other:  # a second worker
+        first = other.submit(
+            "partition", {"band": "300-500"}, caller=PLANNER, inputs=pack_files(haidian_files())
+        )
+        second = other.submit(
+            "partition", {"band": "300-500"}, caller=PLANNER, inputs=pack_files(haidian_files())
+        )
+        running, _ = wait(runner, first.id, lambda j: j.pid is not None or j.state.finished)
+        assert running.state is JobState.RUNNING
+        time.sleep(0.5)  # both runners have looked for work meanwhile: one job at a time
+        assert runner.store.get(second.id).state is JobState.QUEUED
+        holder, bystander = (
+            (runner, other) if first.id in runner.running_here() else (other, runner)
+        )
+        bystander.cancel(first.id)  # the request reaches the worker without the process
+        assert gone(running.pid)
+        assert first.id not in holder.running_here()
+        bystander.cancel(second.id)
+
+
 def test_a_job_whose_input_is_bad_ends_failed_with_the_reason(runner: JobRunner, tmp_path) -> None:
     areas = gpd.read_file(DATA / "area.geojson").drop(columns=["name"])
     areas.to_file(tmp_path / "area.gpkg")
