@@ -121,7 +121,7 @@ def wait_until_up(process: subprocess.Popen, url: str, seconds: float = 60) -> b
     """
     deadline = time.monotonic() + seconds
     while True:
-        assert process.poll() is None, process.communicate()[0].decode()
+        assert process.poll() is None, (process.communicate()[0] or b"").decode()
         assert time.monotonic() < deadline, "the server did not start"
         try:
             with urllib.request.urlopen(url, timeout=2) as response:

@@ -49,6 +49,7 @@ class Server:
     supervisor: str
     settings: ApiSettings
     plan: str
+    log: Path
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     planner = issue_key(settings, "planner", name="规划员小王")["X-API-Key"]
     supervisor = issue_key(settings, "supervisor", name="审核员老李")["X-API-Key"]
     port = free_port()
+    log = folder / "server.log"  # a file, not a pipe nobody reads while the tests run
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEOGRID_")}
     env |= {
         "GEOGRID_DATA_DIR": str(folder),
@@ -70,16 +72,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(process, f"{url}/workbench")
-        yield Server(url, planner, supervisor, settings, plan.name)
+        yield Server(url, planner, supervisor, settings, plan.name, log)
     finally:
         process.terminate()
-        output = process.communicate(timeout=20)[0].decode()
-        print(output)
+        process.wait(timeout=20)
+        print(log.read_text(errors="replace"))
 
 
 @dataclass
@@ -141,11 +143,19 @@ def browser(chromium, server: Server, tmp_path: Path) -> Iterator[Browser]:
     context.route("**/*", route)
     page.on("console", lambda m: b.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: b.errors.append(f"page error: {e}"))
+    page.on(
+        "response",
+        lambda r: (
+            b.errors.append(f"server error {r.status}: {r.request.method} {r.url}")
+            if r.status >= 500
+            else None
+        ),
+    )
     yield b
     context.close()
     print(f"screenshots: {artefacts}")
     assert b.outside == [], f"requests outside the local server: {b.outside}"
-    assert b.unexpected_errors() == [], b.errors
+    assert b.unexpected_errors() == [], (b.errors, server.log.read_text(errors="replace")[-5000:])
 
 
 def sign_in(b: Browser, server: Server, key: str, lang: str = "zh") -> None:
@@ -464,3 +474,160 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     version = _api(server, server.supervisor, "GET", f"/plans/{quote(server.plan)}/versions/2")
     assert version["status"] == "approved" and version["approved_by"] == "审核员老李"  # type: ignore[index]
     browser.shot("approved")
+
+
+def _drag(page: object, points: list[tuple[float, float]]) -> None:
+    """Press at the first point, move through the others, release at the last."""
+    page.mouse.move(*points[0])  # type: ignore[attr-defined]
+    page.mouse.down()  # type: ignore[attr-defined]
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=4)  # type: ignore[attr-defined]
+    page.mouse.up()  # type: ignore[attr-defined]
+
+
+def _rows(page: object) -> int:
+    return int(page.eval_on_selector_all("#grid-table tbody tr", "els => els.length"))  # type: ignore[attr-defined]
+
+
+def _open_sample(browser: Browser, server: Server) -> str:
+    page = browser.page
+    page.click(f"#plans button[data-plan='{server.plan}']")  # type: ignore[attr-defined]
+    page.click("#versions .version[data-version='1'] .open-version")  # type: ignore[attr-defined]
+    page.wait_for_selector("#grid-table tbody tr")  # type: ignore[attr-defined]
+    return str(page.evaluate("workbench.state.draftId"))  # type: ignore[attr-defined]
+
+
+def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
+    browser: Browser, server: Server
+) -> None:
+    page = browser.page
+    sign_in(browser, server, server.planner)
+    draft = _open_sample(browser, server)
+    units = _units(server, draft)
+    grids = _api(server, server.planner, "GET", f"/drafts/{draft}/grids")
+    shapes = {f["properties"]["code"]: shape(f["geometry"]) for f in grids["features"]}  # type: ignore[index]
+    rows = _rows(page)
+
+    # --- box select around a building of grid 3, then make it a new grid
+    three = next(u for u in units if u["grid"] == f"{STREET}003" and u["households"] > 0)
+    p = three["point"]
+    x, y = _screen(page, p.x, p.y, zoom=18)
+    page.click("[data-mode=box]")  # type: ignore[attr-defined]
+    _drag(page, [(x - 4, y - 4), (x + 4, y + 4)])
+    page.wait_for_function("workbench.state.selection.length >= 1")  # type: ignore[attr-defined]
+    assert three["unit_id"] in page.evaluate("workbench.state.selection")  # type: ignore[attr-defined]
+    page.fill("#new-grid-name", "新建测试网格")  # type: ignore[attr-defined]
+    page.click("#new-grid")  # type: ignore[attr-defined]
+    page.wait_for_function(
+        f"document.querySelectorAll('#grid-table tbody tr').length === {rows + 1}"
+    )  # type: ignore[attr-defined]
+    assert "新建测试网格" in page.inner_text("#grid-table")  # type: ignore[attr-defined]
+
+    # --- undo (button) and redo (Ctrl+Y)
+    page.click("#undo")  # type: ignore[attr-defined]
+    page.wait_for_function(f"document.querySelectorAll('#grid-table tbody tr').length === {rows}")  # type: ignore[attr-defined]
+    page.click("#map")  # type: ignore[attr-defined]
+    page.keyboard.press("Control+y")  # type: ignore[attr-defined]
+    page.wait_for_function(
+        f"document.querySelectorAll('#grid-table tbody tr').length === {rows + 1}"
+    )  # type: ignore[attr-defined]
+
+    # --- lasso around a building of grid 4; moving it into a locked grid is refused, with why
+    four = next(u for u in units if u["grid"] == f"{STREET}004" and u["households"] > 0)
+    p = four["point"]
+    x, y = _screen(page, p.x, p.y, zoom=18)
+    page.click("[data-mode=lasso]")  # type: ignore[attr-defined]
+    _drag(page, [(x - 5, y - 5), (x + 5, y - 5), (x + 5, y + 5), (x - 5, y + 5), (x - 5, y - 4)])
+    page.wait_for_function(f"workbench.state.selection.includes({json.dumps(four['unit_id'])})")  # type: ignore[attr-defined]
+    page.click("[data-mode=pan]")  # type: ignore[attr-defined]
+    six = f"{STREET}006"
+    page.click(f"#grid-table tr[data-code='{six}'] .lock")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"#grid-table tr[data-code='{six}'] .lock[aria-pressed=true]")  # type: ignore[attr-defined]
+    page.select_option("#assign-grid", six)  # type: ignore[attr-defined]
+    browser.expect_resource_error(422)
+    page.click("#assign-go")  # type: ignore[attr-defined]
+    page.wait_for_selector(".msg-error")  # type: ignore[attr-defined]
+    refusal = page.inner_text(".msg-error")  # type: ignore[attr-defined]
+    assert six in refusal and "已锁定" in refusal, refusal
+    browser.shot("refused")
+
+    # --- merge two neighbouring grids of the same community
+    a, b = next(
+        (c, d)
+        for c in shapes
+        for d in shapes
+        if c < d
+        and c.startswith(f"{STREET}00")
+        and d.startswith(f"{STREET}00")
+        and six not in (c, d)
+        and len(c) == len(d) == 15
+        and shapes[c].intersection(shapes[d]).length > 0
+    )
+    rows = _rows(page)
+    page.select_option("#merge-a", a)  # type: ignore[attr-defined]
+    page.select_option("#merge-b", b)  # type: ignore[attr-defined]
+    page.click("#merge-go")  # type: ignore[attr-defined]
+    page.wait_for_function(
+        f"document.querySelectorAll('#grid-table tbody tr').length === {rows - 1}"
+    )  # type: ignore[attr-defined]
+    assert page.locator(f"#grid-table tr[data-code='{b}']").count() == 0  # type: ignore[attr-defined]
+
+    # --- split another grid along a line drawn across its middle
+    c = next(
+        code
+        for code in sorted(shapes)
+        if code.startswith(STREET) and len(code) == 15 and code not in (a, b, six)
+    )
+    west, south, east, north = shapes[c].bounds
+    middle = (south + north) / 2
+    page.click(f"#grid-table tr[data-code='{c}'] .grid-focus")  # type: ignore[attr-defined]
+    page.evaluate(  # type: ignore[attr-defined]
+        "b => { workbench.state.map.map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [120, 120], animate: false}); }",
+        [west, south, east, north],
+    )
+    start = _screen(page, west - (east - west) * 0.05, middle)
+    end = _screen(page, east + (east - west) * 0.05, middle)
+    page.click("[data-mode=line]")  # type: ignore[attr-defined]
+    page.mouse.click(*start)  # type: ignore[attr-defined]
+    page.mouse.dblclick(*end)  # type: ignore[attr-defined]
+    page.wait_for_selector("#split-go:not([disabled])")  # type: ignore[attr-defined]
+    rows = _rows(page)
+    page.click("#split-go")  # type: ignore[attr-defined]
+    _wait_idle(page)
+    assert _rows(page) > rows, (
+        page.inner_text("#messages"),  # type: ignore[attr-defined]
+        page.evaluate("[workbench.state.focus, workbench.state.line]"),  # type: ignore[attr-defined]
+        c,
+    )
+    browser.shot("split")
+    page.click("[data-mode=pan]")  # type: ignore[attr-defined]
+
+    # --- compare with the version opened: its outlines over the draft
+    page.check("#compare")  # type: ignore[attr-defined]
+    page.wait_for_function("workbench.state.map.map.hasLayer(workbench.state.map.base)")  # type: ignore[attr-defined]
+    assert page.evaluate("workbench.state.map.base.getLayers().length") == 1  # type: ignore[attr-defined]
+    browser.shot("compare")
+
+    # --- staff of a draft grid, phone checked by the server
+    page.click("[data-tab=staff]")  # type: ignore[attr-defined]
+    page.select_option("#staff-grid", a)  # type: ignore[attr-defined]
+    page.click("#staff-add")  # type: ignore[attr-defined]
+    row = page.locator("#staff-table tbody tr").last  # type: ignore[attr-defined]
+    row.locator("input[type=text]").fill("王网格")
+    row.locator("input[type=tel]").fill("13812345678")
+    page.click("#staff-save")  # type: ignore[attr-defined]
+    page.wait_for_selector(".msg-ok:has-text('人员已保存')")  # type: ignore[attr-defined]
+    staff = _api(server, server.planner, "GET", f"/drafts/{draft}")["staff"]  # type: ignore[index]
+    assert staff[a][0]["name"] == "王网格" and staff[a][0]["phone"] == "13812345678"
+
+    # --- print the draft's wall map
+    page.click("[data-tab=publish]")  # type: ignore[attr-defined]
+    with page.expect_download(timeout=120_000) as download:  # type: ignore[attr-defined]
+        page.click("#print-wall")  # type: ignore[attr-defined]
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
+
+    # --- the same page in English
+    page.goto(f"{server.url}/workbench?lang=en")  # type: ignore[attr-defined]
+    page.wait_for_selector("#plans li")  # type: ignore[attr-defined]  # the key is kept for the tab
+    assert page.inner_text("#undo") == "Undo"  # type: ignore[attr-defined]
+    assert "Signed in" in page.inner_text("#who")  # type: ignore[attr-defined]

@@ -137,7 +137,7 @@ export class MapView {
     this.base.addLayer(L.geoJSON(collection, {
       renderer: this.renderer,
       interactive: false,
-      style: { color: "#3182ce", weight: 3, dashArray: "4 6", fill: false, opacity: 0.9 },
+      style: { color: "#6b46c1", weight: 3, dashArray: "6 4", fill: false, opacity: 0.9 },
     }));
   }
 
