@@ -631,3 +631,60 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
     page.wait_for_selector("#plans li")  # type: ignore[attr-defined]  # the key is kept for the tab
     assert page.inner_text("#undo") == "Undo"  # type: ignore[attr-defined]
     assert "Signed in" in page.inner_text("#who")  # type: ignore[attr-defined]
+
+
+def test_the_main_actions_work_from_the_keyboard_with_labelled_controls(
+    browser: Browser, server: Server
+) -> None:
+    page = browser.page
+    page.goto(f"{server.url}/workbench")  # type: ignore[attr-defined]
+    page.wait_for_selector("body[data-ready=true]")  # type: ignore[attr-defined]
+    page.focus("#key")  # type: ignore[attr-defined]
+    page.keyboard.type(server.planner)  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_selector("#plans li button")  # type: ignore[attr-defined]
+    page.focus("#plans li button")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_selector("#versions .version[data-version='1'] .open-version")  # type: ignore[attr-defined]
+    page.focus("#versions .version[data-version='1'] .open-version")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_selector("#grid-table tbody tr")  # type: ignore[attr-defined]
+    one, two = f"{STREET}001", f"{STREET}002"
+    before = _row(page, one)["households"], _row(page, two)["households"]
+    # focus grid 1, open its unit list, tick the first unit with the space bar, assign it to 2
+    page.focus(f"#grid-table tr[data-code='{one}'] .grid-focus")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.focus("#grid-units-box summary")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.focus("#grid-units li:first-child input")  # type: ignore[attr-defined]
+    page.keyboard.press("Space")  # type: ignore[attr-defined]
+    page.wait_for_function("workbench.state.selection.length === 1")  # type: ignore[attr-defined]
+    unit = page.evaluate("workbench.state.selection[0]")  # type: ignore[attr-defined]
+    households = page.evaluate(  # type: ignore[attr-defined]
+        "id => workbench.state.map.unitProps(id).households", unit
+    )
+    page.focus("#assign-grid")  # type: ignore[attr-defined]
+    page.select_option("#assign-grid", two)  # type: ignore[attr-defined]
+    page.focus("#assign-go")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        f"document.querySelector('#grid-table tr[data-code=\"{two}\"] td:nth-child(3)')"
+        f".textContent === '{before[1] + households}'"
+    )
+    assert _row(page, one)["households"] == before[0] - households
+    page.focus("#undo")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        f"document.querySelector('#grid-table tr[data-code=\"{two}\"] td:nth-child(3)')"
+        f".textContent === '{before[1]}'"
+    )
+    # every visible field has a label (a <label> or aria-label); every button has a name
+    unlabelled = page.evaluate(  # type: ignore[attr-defined]
+        """() => [...document.querySelectorAll('input, select, button')]
+          .filter(el => el.offsetParent !== null)
+          .filter(el => el.tagName === 'BUTTON'
+              ? !(el.textContent.trim() || el.getAttribute('aria-label'))
+              : !(el.labels?.length || el.getAttribute('aria-label')))
+          .map(el => el.outerHTML.slice(0, 80))"""
+    )
+    assert unlabelled == []

@@ -58,6 +58,7 @@ async function refreshLayers({ fit = false } = {}) {
   state.map.setUnits(units.data, { fit });
   state.map.setSelection(state.selection);
   state.map.setProblems(draftProblems(), { fit: false });
+  renderGridUnits();
 }
 
 // The draft's problems as map markers: [lon, lat] of `where`, the message as the popup.
@@ -122,11 +123,34 @@ function gridRow(g) {
   );
 }
 
+// The focused grid's units as checkboxes: selection by keyboard (and screen readers).
+function renderGridUnits() {
+  const list = $("#grid-units");
+  if (!state.focus) {
+    list.replaceChildren();
+    return;
+  }
+  const chosen = new Set(state.selection);
+  const items = [];
+  for (const [id, layer] of state.map.unitLayers) {
+    const p = layer.feature.properties;
+    if (p.grid !== state.focus) continue;
+    const box = el("input", { type: "checkbox", value: id, checked: chosen.has(id) });
+    box.addEventListener("change", () => {
+      const next = box.checked ? [...state.selection, id] : state.selection.filter((u) => u !== id);
+      setSelection(next);
+    });
+    items.push(el("li", {}, el("label", {}, box, " ", t("unit_label", { name: p.name || id, households: p.households ?? 0 }))));
+  }
+  list.replaceChildren(...items);
+}
+
 function focusGrid(code) {
   state.focus = code;
   $("#assign-grid").value = code;
   $("#staff-grid").value = code;
   for (const row of $$("#grid-table tbody tr")) row.classList.toggle("focus", row.dataset.code === code);
+  renderGridUnits();
   document.dispatchEvent(new CustomEvent("focus-grid"));
 }
 
@@ -140,6 +164,7 @@ function setSelection(ids, additive = false) {
   state.selection = next;
   state.map.setSelection(next);
   renderSelection();
+  for (const box of $$("#grid-units input")) box.checked = next.includes(box.value);
 }
 
 // ------------------------------------------------------------------ edits

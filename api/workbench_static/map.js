@@ -38,6 +38,10 @@ export class MapView {
       style: (f) => this.unitStyle(f),
       onEachFeature: (f, layer) => {
         this.unitLayers.set(String(f.properties.unit_id), layer);
+        layer.bindTooltip(() => {
+          const p = layer.feature.properties;
+          return `${p.name || p.unit_id} · ${p.households ?? 0} · ${p.grid}`;
+        }, { sticky: true });
         layer.on("click", (e) => this.onUnitClick?.(String(layer.feature.properties.unit_id), e.originalEvent));
       },
     }).addTo(this.map);
