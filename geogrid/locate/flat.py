@@ -106,7 +106,8 @@ class FlatParts:
             self.blocks[0].locate(x, y, part, out, slice(None), 0)
             return out
         number = part // BLOCK_PARTS
-        order = np.argsort(number.astype(np.int32), kind="stable")
+        small = np.uint8 if len(self.blocks) <= 256 else np.uint16  # a radix sort
+        order = np.argsort(number.astype(small), kind="stable")
         bounds = np.searchsorted(number[order], np.arange(len(self.blocks) + 1))
         for b, block in enumerate(self.blocks):
             rows = order[bounds[b] : bounds[b + 1]]
