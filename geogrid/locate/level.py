@@ -342,32 +342,54 @@ class _LevelIndex:
         values = np.empty(keys.size, dtype=np.int32)
         values[is_boundary] = -2 - np.arange(int(is_boundary.sum()))
         clear = np.flatnonzero(~is_boundary)
-        values[clear] = self._label_clear(cx[clear], cy[clear], keys, is_boundary, tier)
+        values[clear] = self._label_clear(clear, cx, cy, parents, is_boundary, tier)
         self.tiers.append(values)
         return keys[is_boundary]
 
     def _label_clear(
-        self, cx: np.ndarray, cy: np.ndarray, keys: np.ndarray, is_boundary: np.ndarray, tier: int
+        self,
+        clear: np.ndarray,
+        cx: np.ndarray,
+        cy: np.ndarray,
+        parents: np.ndarray,
+        is_boundary: np.ndarray,
+        tier: int,
     ) -> np.ndarray:
+        """Grid of each clear child ``clear`` (children in (parent, sub) order, of ``parents``).
+
+        A neighbour across the parent's side is found by looking its parent up among the
+        refined ``parents``; one inside the same parent is a sibling, found directly.
+        """
         width, height = self.nx0 << tier, self.ny0 << tier
-        order = np.argsort(keys)
-        sorted_keys = keys[order]
-        clear_keys = cy * width + cx
-        n = cx.size
-        node_of = np.full(keys.size, -1, dtype=np.int64)
-        node_of[np.searchsorted(sorted_keys, clear_keys)] = np.arange(n)  # by sorted position
+        pw = width >> 1
+        sorter = np.argsort(parents)
+        n = clear.size
+        node_of = np.full(is_boundary.size, -1, dtype=np.int64)
+        node_of[clear] = np.arange(n)
+        cx, cy = cx[clear], cy[clear]
+        parent = clear >> 2
         rows, cols = [], []
         attach_node, attach_value = [], []
         for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
             nx, ny = cx + dx, cy + dy
             off = (nx < 0) | (ny < 0) | (nx >= width) | (ny >= height)
-            nkey = ny * width + nx
-            pos = np.minimum(np.searchsorted(sorted_keys, nkey), sorted_keys.size - 1)
-            present = ~off & (sorted_keys[pos] == nkey)
-            neighbour_clear = present & ~is_boundary[order[pos]]
+            nsub = ((ny & 1) << 1) | (nx & 1)
+            same = ((nx >> 1) == (cx >> 1)) & ((ny >> 1) == (cy >> 1))  # a sibling
+            neighbour = np.full(n, -1, dtype=np.int64)
+            neighbour[same] = (parent[same] << 2) | nsub[same]
+            other = np.flatnonzero(~same & ~off)
+            if other.size:
+                key = (ny[other] >> 1) * pw + (nx[other] >> 1)
+                at = np.minimum(np.searchsorted(parents, key, sorter=sorter), parents.size - 1)
+                pos = sorter[at]
+                hit = parents[pos] == key
+                neighbour[other[hit]] = (pos[hit] << 2) | nsub[other[hit]]
+            present = neighbour >= 0
+            neighbour_clear = present & ~is_boundary[np.where(present, neighbour, 0)]
             if dx + dy > 0:  # each edge once
-                rows.append(np.flatnonzero(neighbour_clear))
-                cols.append(node_of[pos[neighbour_clear]])
+                r = np.flatnonzero(neighbour_clear)
+                rows.append(r)
+                cols.append(node_of[neighbour[r]])
             attach_node.append(np.flatnonzero(off))
             attach_value.append(np.full(int(off.sum()), OUTSIDE, dtype=np.int64))
             outer = np.flatnonzero(~off & ~present)
