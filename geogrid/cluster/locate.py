@@ -258,8 +258,9 @@ def _locate_part(frame: pd.DataFrame, number: int, settings: _Settings) -> dict[
     )
     if settings.staff:
         codes = located["grid_code"].astype(object)
-        people = codes.map(lambda c: staff.get(c, "[]") if isinstance(c, str) else None)
-        located["staff"] = pd.array(people, dtype="string")
+        people = codes.map(staff)  # missing: no staff listed, or no grid
+        people = people.where(people.notna() | codes.isna(), "[]")
+        located["staff"] = pd.array(people.where(codes.notna(), None), dtype="string")
     path = Path(settings.output) / f"part.{number:05d}.parquet"
     partial = path.with_suffix(".tmp")
     located.to_parquet(partial)  # GeoParquet for a GeoDataFrame

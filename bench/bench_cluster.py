@@ -1,0 +1,220 @@
+"""Scaling of geogrid.cluster from 1 to N local workers: partition by area, batch location.
+
+    .venv/bin/python bench/bench_cluster.py                     # 20 areas, 10 M points, 1 and 2 workers
+    .venv/bin/python bench/bench_cluster.py --areas 8 --points 1000000   # a quick run
+
+Partition: ``--areas`` synthetic communities (:func:`geogrid.cluster.synthetic.synthetic_areas`,
+``--households`` points each, two roads, band 300-500, micro-grids 30-60), once in process
+(:func:`geogrid.partition.partition_areas`) and on a ``LocalCluster`` of each worker count
+(:func:`geogrid.cluster.partition_on_cluster`); every cluster plan is checked equal to the
+in-process one (plan digest). Location: ``--points`` uniform points over that plan written as
+``--parts`` GeoParquet parts in ``--folder`` (kept between runs), located in process (one part,
+for the per-point cost) and by :func:`geogrid.cluster.locate_parquet` on each worker count; the
+answers of one part are checked equal to the in-process ones.
+
+Each cluster is started and warmed up (every worker imports geogrid) before it is timed; the
+start-up is reported apart. CPU seconds are those the tasks measured on their workers
+(``time.process_time``); the machine's load average is printed at the start and the end.
+Results go to ``bench/results/cluster.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from geogrid.cluster import client_for, locate_parquet, partition_on_cluster  # noqa: E402
+from geogrid.cluster.synthetic import synthetic_areas  # noqa: E402
+from geogrid.locate import GridIndex, locate_frame  # noqa: E402
+from geogrid.partition import partition_areas  # noqa: E402
+from geogrid.plan import GridPlan, plan_digest  # noqa: E402
+
+OPTIONS: dict[str, Any] = {"band": (300, 500), "then_band": (30, 60), "seed": 1}
+
+
+def _warm() -> None:
+    import geogrid.cluster.locate
+    import geogrid.partition  # noqa: F401
+
+
+def _workers_cpu(client: Any) -> float:
+    """CPU seconds the worker processes used so far, all of them together."""
+    return float(sum(client.run(time.process_time).values()))
+
+
+def _cluster(workers: int) -> tuple[Any, float]:
+    start = time.perf_counter()
+    client = client_for(f"local:{workers}", memory_limit="3GiB")
+    client.wait_for_workers(workers, timeout=120)
+    client.run(_warm)
+    return client, time.perf_counter() - start
+
+
+def bench_partition(args: argparse.Namespace) -> tuple[dict[str, Any], GridPlan]:
+    areas, homes, roads = synthetic_areas(args.areas, args.households, np.random.default_rng(3))
+    wall, cpu = time.perf_counter(), time.process_time()
+    alone, _ = partition_areas(areas, homes, barriers=roads, **OPTIONS)
+    found: dict[str, Any] = {
+        "areas": args.areas,
+        "households": int(homes["households"].sum()),
+        "grids": int((alone.grids["level"] == 2).sum()),
+        "micro_grids": int((alone.grids["level"] == 3).sum()),
+        "in_process": {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu},
+        "cluster": {},
+    }
+    digest = plan_digest(alone)
+    for workers in args.workers:
+        client, startup = _cluster(workers)
+        with client:
+            wall, cpu, used = time.perf_counter(), time.process_time(), _workers_cpu(client)
+            plan, report = partition_on_cluster(
+                areas, homes, client=client, barriers=roads, **OPTIONS
+            )
+            seconds = time.perf_counter() - wall
+            found["cluster"][workers] = {
+                "startup": startup,
+                "wall": seconds,
+                "workers_cpu": _workers_cpu(client) - used,
+                "client_cpu": time.process_time() - cpu,
+                "task_wall": sum(t.seconds for t in report.timings),
+                "task_cpu": sum(t.cpu_seconds for t in report.timings),
+                "same_plan": plan_digest(plan) == digest,
+            }
+        print(f"partition, {workers} worker(s): {found['cluster'][workers]}", flush=True)
+    return found, alone
+
+
+def _points(plan: GridPlan, args: argparse.Namespace) -> Path:
+    folder = Path(args.folder) / f"points-{args.points}-{args.parts}"
+    if (folder / "done").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    x0, y0, x1, y1 = plan.grids.total_bounds
+    for n, size in enumerate(np.diff(np.linspace(0, args.points, args.parts + 1).astype(int))):
+        x, y = rng.uniform(x0, x1, size), rng.uniform(y0, y1, size)
+        part = gpd.GeoDataFrame(
+            {"id": np.arange(size) + n * 10**9}, geometry=gpd.points_from_xy(x, y), crs=4490
+        )
+        part.to_parquet(folder / f"part.{n:05d}.parquet")
+    (folder / "done").write_text("")
+    return folder
+
+
+def bench_locate(plan: GridPlan, args: argparse.Namespace) -> dict[str, Any]:
+    points = _points(plan, args)
+    first = gpd.read_parquet(points / "part.00000.parquet")
+    wall, cpu = time.perf_counter(), time.process_time()
+    index = GridIndex.from_plan(plan)
+    build = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+    wall, cpu = time.perf_counter(), time.process_time()
+    want = locate_frame(index, first)
+    one = {
+        "points": len(first),
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+    }
+    found: dict[str, Any] = {
+        "points": args.points,
+        "parts": args.parts,
+        "grids": len(plan.grids),
+        "index_build": build,
+        "in_process_one_part": one,
+        "cluster": {},
+    }
+    for workers in args.workers:
+        client, startup = _cluster(workers)
+        out = Path(args.folder) / f"located-{workers}"
+        with client:
+            cpu, used = time.process_time(), _workers_cpu(client)
+            summary = locate_parquet(plan, points, out, client, staff=False)
+            used = _workers_cpu(client) - used
+        got = gpd.read_parquet(out / "part.00000.parquet")
+        same = got["grid_code"].reset_index(drop=True).equals(want["grid_code"])
+        found["cluster"][workers] = {
+            "startup": startup,
+            "wall": summary.seconds,
+            "client_cpu": time.process_time() - cpu,
+            "workers_cpu": used,
+            "task_cpu": summary.task_cpu_seconds,
+            "inside": summary.inside,
+            "same_answers_part0": bool(same),
+        }
+        print(f"locate, {workers} worker(s): {found['cluster'][workers]}", flush=True)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--areas", type=int, default=20)
+    parser.add_argument("--households", type=int, default=1200, help="points per area")
+    parser.add_argument("--points", type=int, default=10_000_000)
+    parser.add_argument("--parts", type=int, default=20)
+    parser.add_argument("--workers", type=lambda s: [int(v) for v in s.split(",")], default=[1, 2])
+    parser.add_argument("--folder", default="/tmp/geogrid-bench-cluster")
+    parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "cluster.json"))
+    args = parser.parse_args()
+    load_start = os.getloadavg()
+    partition, plan = bench_partition(args)
+    located = bench_locate(plan, args)
+    results = {
+        "load_average_start": load_start,
+        "load_average_end": os.getloadavg(),
+        "cores": os.cpu_count(),
+        "partition": partition,
+        "locate": located,
+    }
+    Path(args.results).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(json.dumps(results, indent=2, default=str))
+    print(pd.Series(summary(results)).to_string())
+
+
+def summary(results: dict[str, Any]) -> dict[str, str]:
+    """The derived figures: speed-up, efficiency, per-task overhead, throughput per worker."""
+    part, loc = results["partition"], results["locate"]
+    shown: dict[str, str] = {}
+    counts = sorted(int(w) for w in part["cluster"])
+    one = part["cluster"][counts[0]]
+    shown["partition per area (task wall / CPU)"] = (
+        f"{one['task_wall'] / part['areas']:.2f} s / {one['task_cpu'] / part['areas']:.2f} s"
+    )
+    shown["partition per-task overhead (1 worker: wall - task wall, per task)"] = (
+        f"{(one['wall'] - one['task_wall']) / part['areas']:.3f} s"
+    )
+    per_point = loc["in_process_one_part"]["cpu"] / loc["in_process_one_part"]["points"]
+    shown["locate in process, CPU per point"] = f"{per_point * 1e6:.2f} µs"
+    first = loc["cluster"][counts[0]]
+    for w in counts:
+        p, lc = part["cluster"][w], loc["cluster"][w]
+        shown[f"partition {w}w speed-up / efficiency"] = (
+            f"{one['wall'] / p['wall']:.2f} / {one['wall'] / p['wall'] / w:.2f}"
+        )
+        shown[f"locate {w}w speed-up / efficiency"] = (
+            f"{first['wall'] / lc['wall']:.2f} / {first['wall'] / lc['wall'] / w:.2f}"
+        )
+        shown[f"locate {w}w points/s per worker (wall)"] = f"{loc['points'] / lc['wall'] / w:,.0f}"
+        shown[f"locate {w}w task CPU per point"] = f"{lc['task_cpu'] / loc['points'] * 1e6:.2f} µs"
+        shown[f"locate {w}w worker CPU per point"] = (
+            f"{lc['workers_cpu'] / loc['points'] * 1e6:.2f} µs"
+        )
+        shown[f"partition {w}w worker CPU"] = f"{p['workers_cpu']:.1f} s"
+        shown[f"locate {w}w CPU efficiency (1w worker CPU / {w}w worker CPU)"] = (
+            f"{first['workers_cpu'] / lc['workers_cpu']:.2f}"
+        )
+    return shown
+
+
+if __name__ == "__main__":
+    main()
