@@ -595,6 +595,8 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
     page.click("#split-go")  # type: ignore[attr-defined]
     _wait_idle(page)
     assert _rows(page) > rows, (
+        rows,
+        _rows(page),
         page.inner_text("#messages"),  # type: ignore[attr-defined]
         page.evaluate("[workbench.state.focus, workbench.state.line]"),  # type: ignore[attr-defined]
         c,

@@ -1,7 +1,8 @@
 // Chinese in any browser: the page's own font (an @font-face rule in the page) holds the
 // interface words; names that come with the data (plans, grids, people, the server's
 // messages) get a second font, asked for once they are shown (POST /workbench/font).
-import { call, getKey } from "./api.js";
+import { call } from "./api.js";
+import { state } from "./ui.js";
 
 const PAGE_FAMILY = '"Geogrid CJK"';
 const FALLBACK = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif';
@@ -26,7 +27,7 @@ function collect(node) {
 }
 
 async function ask() {
-  if (!getKey() || seen.size === asked) return;
+  if (!state.session || seen.size === asked) return; // signed in: the route needs a key
   const text = [...seen].join("");
   const { data } = await call("POST", "/workbench/font", { json: { text } });
   const face = new FontFace(data.family, `url(${data.url})`);
