@@ -165,7 +165,28 @@ def _changes(
 
 
 def _write(connection: sa.Connection, changed: list[dict[str, Any]]) -> None:
+    """The new values of ``changed``: PostgreSQL by ``COPY`` and one ``UPDATE … FROM``."""
     table = schema.incidents
+    if connection.dialect.name == "postgresql":
+        quote = connection.dialect.identifier_preparer.quote
+        names = ", ".join(quote(n) for n in _LINEAGE)
+        types = ", ".join(
+            f"{quote(n)} {'integer' if n == 'plan_version' else 'text'}" for n in _LINEAGE
+        )
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE relocated (id bigint, {types}) ON COMMIT DROP"
+        )
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        statement = f"COPY relocated (id, {names}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in changed:
+                copy.write_row((row["key"], *(row[n] for n in _LINEAGE)))
+        assignments = ", ".join(f"{quote(n)} = r.{quote(n)}" for n in _LINEAGE)
+        connection.exec_driver_sql(
+            f"UPDATE {quote(table.name)} AS i SET {assignments} FROM relocated AS r WHERE i.id = r.id"
+        )
+        return
     statement = (
         sa.update(table)
         .where(table.c.id == sa.bindparam("key"))
