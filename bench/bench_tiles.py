@@ -161,13 +161,13 @@ def bench_query(url: str, tiles: dict[int, list[tuple[int, int]]], repeats: int)
         ids = maker.version_ids([(i.plan, i.version) for i in store.in_force()])
         maker.tile(ids, LEVEL, 14, *tiles[14][0])  # connect, plan the statement
         for z, places in tiles.items():
-            samples = []
+            samples, sizes = [], []
             for _ in range(repeats):
                 for x, y in places:
                     start = time.perf_counter()
-                    maker.tile(ids, LEVEL, z, x, y)
+                    sizes.append(len(maker.tile(ids, LEVEL, z, x, y)))
                     samples.append(time.perf_counter() - start)
-            out[z] = _ms(samples)
+            out[z] = {"latency": _ms(samples), "kB": float(np.mean(sizes)) / 1000}
     return out
 
 
@@ -224,11 +224,11 @@ def _table(name: str, tiles: dict, http: dict | None, query: dict, tipg: dict | 
     for z in tiles:
         h = http.get(z) if http else None
         t = tipg.get(z) if tipg else None
-        size = f"{h['kB']:.0f} kB" if h else "–"
-        size += f" / {t['kB']:.0f} kB" if t else " / –"
+        size = f"{query[z]['kB']:.1f} kB" + (f" / {t['kB']:.1f} kB" if t else " / –")
         rows.append(
             f"| {z} | {len(tiles[z])} | {cell(h and h['uncached'])} | {cell(h and h['cached'])} "
-            f"| {cell(h and h['304'])} | {cell(query[z])} | {cell(t and t['latency'])} | {size} |"
+            f"| {cell(h and h['304'])} | {cell(query[z]['latency'])} "
+            f"| {cell(t and t['latency'])} | {size} |"
         )
     return "\n".join(rows)
 
