@@ -232,7 +232,11 @@ def test_an_invalid_upload_shows_its_problems_on_the_map(
     assert count >= 1
     assert "重叠" in page.inner_text("#problem-list")  # type: ignore[attr-defined]
     markers = page.evaluate("document.querySelectorAll('.problem-go').length")  # type: ignore[attr-defined]
-    assert markers >= 1
+    assert markers == count  # every problem has a place
+    shapes = page.evaluate(  # type: ignore[attr-defined]
+        "workbench.state.map.problems.getLayers().filter(l => l instanceof L.GeoJSON).length"
+    )
+    assert shapes >= 1  # the overlaps themselves are outlined, not only points
     page.click(".problem-go")  # type: ignore[attr-defined]
     page.wait_for_selector(".leaflet-popup-content")  # type: ignore[attr-defined]
     browser.shot("upload-problems")
@@ -571,6 +575,18 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
         f"document.querySelectorAll('#grid-table tbody tr').length === {rows - 1}"
     )  # type: ignore[attr-defined]
     assert page.locator(f"#grid-table tr[data-code='{b}']").count() == 0  # type: ignore[attr-defined]
+
+    # --- the merged grid is above the band: re-partition it (a proposal), accept
+    page.click(f"#grid-table tr[data-code='{a}'] .grid-focus")  # type: ignore[attr-defined]
+    page.click("#repartition")  # type: ignore[attr-defined]
+    page.wait_for_selector("#proposal:not([hidden])")  # type: ignore[attr-defined]
+    proposal = page.evaluate("workbench.state.proposal")  # type: ignore[attr-defined]
+    assert proposal["kind"] == "repartition" and proposal["moves"], proposal
+    rows = _rows(page)
+    page.click("#proposal-accept")  # type: ignore[attr-defined]
+    page.wait_for_selector("#proposal[hidden]", state="attached")  # type: ignore[attr-defined]
+    _wait_idle(page)
+    assert _rows(page) == rows + len(proposal["new_grids"])
 
     # --- split another grid along a line drawn across its middle
     c = next(

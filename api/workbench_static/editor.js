@@ -217,8 +217,8 @@ async function step(which) {
 
 // ------------------------------------------------------------------ proposals
 
-async function propose(grids) {
-  const json = { kind: "balance" };
+async function propose(grids, kind = "balance") {
+  const json = { kind };
   if (grids) json.grids = grids;
   const { data } = await call("POST", `/drafts/${enc(state.draftId)}/proposals`, { json });
   state.proposal = data;
@@ -227,8 +227,9 @@ async function propose(grids) {
   $("#proposal").hidden = false;
   const households = data.moved_households ?? data.households_moved ?? moves.reduce((s, m) => s + (m.households || 0), 0);
   $("#proposal-text").textContent = moves.length
-    ? t("proposal_title", { units: moves.length, households })
+    ? t("proposal_title", { units: moves.length, households }) + (data.new_grids?.length ? ` · ${t("new_grid")} ${data.new_grids.join(", ")}` : "")
     : t("proposal_none");
+  for (const line of data.problems || []) say(line, "warn");
   $("#proposal-accept").disabled = !moves.length;
 }
 
@@ -311,6 +312,7 @@ export function installEditor() {
   action($("#redo"), () => step("redo"));
   action($("#balance-this"), () => propose([state.focus || $("#assign-grid").value]));
   action($("#balance-all"), () => propose(null));
+  action($("#repartition"), () => propose([state.focus || $("#assign-grid").value], "repartition"));
   action($("#proposal-accept"), () => decide("accept"));
   action($("#proposal-reject"), () => decide("reject"));
   $("#compare").addEventListener("change", (e) => compare(e.target.checked).catch(fail));

@@ -150,11 +150,22 @@ export class MapView {
     else this.base.remove();
   }
 
-  // problems: [{lon, lat, line, kind}] — circle markers that open their line when clicked
+  // problems: [{lon, lat, line, kind, geometry?}] — the problem's shape outlined (a gap, an
+  // overlap, an outside part) and a marker at its point; both open the line when clicked
   setProblems(problems, { fit = true } = {}) {
     this.problems.clearLayers();
     const points = [];
     problems.forEach((p, i) => {
+      if (p.geometry && p.geometry.type !== "Point") {
+        const area = L.geoJSON(p.geometry, {
+          renderer: this.renderer,
+          style: { color: "#c53030", weight: 2, fillColor: "#f56565", fillOpacity: 0.45 },
+        }).bindPopup(p.line || p.kind || "");
+        area.problemIndex = i;
+        this.problems.addLayer(area);
+        const b = area.getBounds();
+        points.push(b.getSouthWest(), b.getNorthEast());
+      }
       if (p.lon == null || p.lat == null) return;
       const marker = L.circleMarker([p.lat, p.lon], {
         renderer: this.renderer, radius: 9, color: "#c53030", weight: 3, fillColor: "#feb2b2", fillOpacity: 0.8,
@@ -168,6 +179,11 @@ export class MapView {
 
   focusProblem(i) {
     for (const layer of this.problems.getLayers()) {
+      if (layer.problemIndex === i && layer instanceof L.GeoJSON) {
+        this.map.fitBounds(layer.getBounds().pad(0.5), { maxZoom: 18 });
+        layer.openPopup(layer.getBounds().getCenter());
+        return;
+      }
       if (layer.problemIndex === i) {
         this.map.setView(layer.getLatLng(), Math.max(this.map.getZoom(), 16));
         layer.openPopup();

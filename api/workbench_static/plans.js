@@ -54,7 +54,11 @@ export async function openVersion(name, version) {
 // ------------------------------------------------------------------ upload
 
 function problemsOf(body) {
-  // the 422 body: problems as objects (kind, lon, lat, line) or as lines "… at lon, lat: …"
+  // the 422 body: problem_details (GeoJSON features: the gap / overlap / outside part), else
+  // the lines "… at lon, lat: …"
+  if (Array.isArray(body?.problem_details)) {
+    return body.problem_details.map((f) => ({ ...f.properties, geometry: f.geometry }));
+  }
   return (body?.problems || []).map((p) => {
     if (typeof p === "object") return p;
     const match = /\bat (-?\d+(?:\.\d+)?), (-?\d+(?:\.\d+)?)/.exec(p);
@@ -69,7 +73,7 @@ export function showProblems(problems) {
   box.hidden = !problems.length;
   problems.forEach((p, i) => {
     const item = el("li", { class: "problem" }, el("span", { text: p.line || p.label || p.kind }));
-    if (p.lon != null) {
+    if (p.lon != null || p.geometry) {
       item.append(" ", el("button", { type: "button", class: "problem-go", text: t("problem_here"), onclick: () => state.map.focusProblem(i) }));
     }
     list.append(item);
@@ -91,7 +95,7 @@ async function upload(event) {
     await loadPlans();
     await loadVersions(data.plan ?? data.name);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 422 && error.body?.problems) {
+    if (error instanceof ApiError && error.status === 422 && (error.body?.problems || error.body?.problem_details)) {
       const problems = problemsOf(error.body);
       showProblems(problems);
       say(t("upload_problems", { count: problems.length }), "error");
