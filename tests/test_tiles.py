@@ -10,7 +10,11 @@ an empty tile is 204; out-of-range tiles are 404, out-of-range zooms 422.
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import mapbox_vector_tile
 import numpy as np
@@ -21,6 +25,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from api.main import create_app
+from api.settings import ApiSettings
 from geogrid.plan import GridPlan
 from geogrid.store import open_store
 from geogrid.tiles import (
@@ -32,7 +37,17 @@ from geogrid.tiles import (
     tile_bounds,
     tile_lonlat_bounds,
 )
-from tests.service import DX, DY, OX, OY, service_settings, street_plan
+from tests.service import (
+    DX,
+    DY,
+    OX,
+    OY,
+    activate,
+    free_port,
+    service_settings,
+    street_plan,
+    wait_until_up,
+)
 from tests.test_county import EAST, REDRAW, SPRING, T0, WEST, publish, township
 
 CENTRE = (OX + 6 * DX, OY + DY)  # the middle of the street
@@ -261,3 +276,70 @@ def test_tilejson_says_when_a_map_should_use_tiles(tmp_path) -> None:
             level1, level2 = (client.get(f"/tiles/{n}.json").json() for n in (1, 2))
     assert (level1["geogrid:grids"], level1["geogrid:use_tiles"]) == (2, False)
     assert (level2["geogrid:grids"], level2["geogrid:use_tiles"]) == (24, True)
+
+
+def test_the_web_map_draws_a_big_plan_from_tiles(tmp_path) -> None:
+    with service_settings("gpkg", tmp_path, tiles_above_grids=10) as settings:
+        with open_store(settings.store_url) as store:
+            publish(store, PLAN)
+        with TestClient(create_app(settings)) as client:
+            page = client.get("/maps/web.html").text
+    assert "L.VectorGrid=" in page  # the vendored plugin, inlined
+    assert '"tiles": "http://testserver/tiles/2/{z}/{x}/{y}.mvt"' in page
+    assert "第7网格" not in page  # no grid inlined: names come with the tiles
+    with TestClient(create_app(plan=PLAN)) as client:  # 26 grids, below 5,000
+        small = client.get("/maps/web.html").text
+    assert "L.VectorGrid=" not in small and "第7网格" in small
+
+
+def test_the_web_map_from_tiles_in_a_browser(tmp_path) -> None:
+    """Chromium loads the page from a real server: tiles drawn, a click on a grid shows it."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the dev extra")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's chromium is not installed")
+    settings = ApiSettings(data_dir=tmp_path, database_url=None)
+    activate(settings, PLAN)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEOGRID_")}
+    env |= {"GEOGRID_DATA_DIR": str(tmp_path), "GEOGRID_TILES_ABOVE_GRIDS": "10"}
+    log = tmp_path / "server.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    outside, errors, tiles = [], [], []
+    try:
+        wait_until_up(process, f"{url}/tiles/2.json")
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(chromium))
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+
+            def route(r) -> None:
+                if r.request.url.startswith(url + "/"):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("response", lambda r: tiles.append(r) if "/tiles/" in r.url else None)
+            page.goto(f"{url}/maps/web.html")
+            page.wait_for_function("document.querySelectorAll('canvas').length > 0")
+            page.wait_for_timeout(500)
+            box = page.locator(".leaflet-container").bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            popup = page.locator(".leaflet-popup-content")
+            popup.wait_for(timeout=10_000)
+            text = popup.inner_text()
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert outside == [] and errors == [], (outside, errors, log.read_text())
+    assert any(r.status == 200 and r.url.endswith(".mvt") for r in tiles)
+    assert "编码" in text and "示例街道" in text and "110108001" in text

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import tempfile
 import threading
+import urllib.parse
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -133,11 +134,18 @@ def web_map(
     """One self-contained HTML page: Leaflet inlined, no tile server, nothing from the internet.
 
     A layer per level, tooltips, popups with staff and phones, a legend and a search box.
-    404 when no plan is active.
+    Above ``GEOGRID_TILES_ABOVE_GRIDS`` grids the levels are drawn from ``/tiles`` instead
+    (the page then needs this service). 404 when no plan is active.
     """
     loaded = _loaded(request, at)
+    tiles = None
+    if len(loaded.grids) > request.app.state.settings.tiles_above_grids:
+        # too many grids for one page: drawn from /tiles (GEOGRID_TILES_ABOVE_GRIDS)
+        query = "" if at is None else "?" + urllib.parse.urlencode({"at": at.isoformat()})
+        root = str(request.base_url).rstrip("/")
+        tiles = f"{root}/tiles/{{level}}/{{z}}/{{x}}/{{y}}.mvt{query}"
     with _RENDER_LOCK:
-        web = render_web_map(loaded.plan, None, title=title or None)
+        web = render_web_map(loaded.plan, None, title=title or None, vector_tiles=tiles)
     return HTMLResponse(web.html)
 
 

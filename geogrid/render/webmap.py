@@ -96,6 +96,7 @@ def render_web_map(
     tiles_crs: str = "wgs84",
     tolerance_m: float = 2.0,
     incidents: gpd.GeoDataFrame | None = None,
+    vector_tiles: str | None = None,
 ) -> WebMap:
     """Render ``plan`` as a self-contained interactive HTML map.
 
@@ -120,6 +121,11 @@ def render_web_map(
     incidents
         Points to show as circle markers; ``category`` and ``description`` columns, when
         present, go into their tooltips.
+    vector_tiles
+        The service's vector tile URL template (``…/tiles/{level}/{z}/{x}/{y}.mvt``): every
+        level is drawn from those tiles (vendored Leaflet.VectorGrid) instead of being
+        inlined, for a plan too big for one page; the map then needs the service, has no
+        search box entries and colours grids by code rather than so neighbours differ.
 
     Returns
     -------
@@ -136,11 +142,19 @@ def render_web_map(
     simplified: dict[int, bool] = {}
     layers, layers_made = [], []
     for level in levels:
-        graph = adjacency_graph(plan.level(level), measure=False)
-        colours[level] = colour_grids(plan, level, graph=graph)
-        frame, simplified[level] = _level_frame(plan, level, colours[level], tolerance_m, tiles_crs)
-        layer = _add_level(fmap, plan, level, frame, deepest=level == levels[-1])
-        layers.append(f"{{level: {level}, layer: {layer.get_name()}}}")
+        if vector_tiles is None:
+            graph = adjacency_graph(plan.level(level), measure=False)
+            colours[level] = colour_grids(plan, level, graph=graph)
+            frame, simplified[level] = _level_frame(
+                plan, level, colours[level], tolerance_m, tiles_crs
+            )
+            data, count = _encode_level(frame), len(frame)
+        else:
+            colours[level], simplified[level] = {}, False
+            data, count = _tiled_level(plan, level, vector_tiles)
+        layer = _add_level(fmap, plan, level, data, count, deepest=level == levels[-1])
+        if vector_tiles is None:  # the search box looks through inlined grids
+            layers.append(f"{{level: {level}, layer: {layer.get_name()}}}")
         layers_made.append(layer)
     if incidents is not None and len(incidents):
         _add_incidents(fmap, incidents, tiles_crs)
@@ -153,7 +167,7 @@ def render_web_map(
     for layer in layers_made:
         text = text.replace(layer.token, layer.data, 1)
     heat = incidents is not None and len(incidents) > 0
-    text = _offline(text, title, search, heat=heat)
+    text = _offline(text, title, search, heat=heat, vector=vector_tiles is not None)
     text = _embed_font(text)
     written = None
     if path is not None:
@@ -283,20 +297,26 @@ _FIELDS = (
 )
 
 
+def _tiled_level(plan: GridPlan, level: int, url: str) -> tuple[str, int]:
+    """A level drawn from vector tiles: their URL, and its names' characters for the font."""
+    names = plan.level(level)["name"].astype(str)
+    characters = "".join(sorted(set("".join(names))))
+    data = {"tiles": url.replace("{level}", str(level)), "characters": characters}
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/"), len(names)
+
+
 def _add_level(
-    fmap: Any, plan: GridPlan, level: int, frame: gpd.GeoDataFrame, *, deepest: bool
+    fmap: Any, plan: GridPlan, level: int, data: str, count: int, *, deepest: bool
 ) -> Any:
     """Add one level as a layer of polygons: the deepest filled, the ones above as outlines."""
-    name = frame["level_name"].iloc[0] if len(frame) else str(level)
+    name = plan.levels[level - 1] if level <= len(plan.levels) else str(level)
     style = {
         "color": "#333333",
         "weight": 1.0 + 2.0 * (plan.depth - level),
         "fillOpacity": 0.6 if deepest else 0.0,
         "opacity": 0.9,
     }
-    layer = _grid_layer_class()(
-        _encode_level(frame), style, name=f"第 {level} 级 · {name}（{len(frame)}）"
-    )
+    layer = _grid_layer_class()(data, style, name=f"第 {level} 级 · {name}（{count}）")
     layer.add_to(fmap)
     return layer
 
@@ -491,7 +511,28 @@ function geogridTable(props, keys, labels) {
   });
   return '<table class="geogrid-table">' + rows.join('') + '</table>';
 }
+function geogridTiles(url, style) {
+  // Leaflet.VectorGrid 1.3's canvas clicks call L.DomEvent.fakeStop, gone since Leaflet 1.8
+  if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = function (e) { e._stopped = true; }; }
+  var palette = ['#8dd3c7', '#ffffb3', '#bebada', '#fb8072', '#80b1d3', '#fdb462', '#b3de69', '#fccde5'];
+  var layer = L.vectorGrid.protobuf(url, {
+    rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 22,
+    getFeatureId: function (f) { return f.properties.code; },
+    vectorTileLayerStyles: {grids: function (props) {
+      var h = 0;
+      for (var i = 0; i < props.code.length; i++) { h = (h * 31 + props.code.charCodeAt(i)) >>> 0; }
+      return Object.assign({}, style, {fill: true, fillColor: palette[h % palette.length]});
+    }}
+  });
+  layer.on('click', function (e) {
+    L.popup().setLatLng(e.latlng).setContent(geogridTable(e.layer.properties,
+      ['name', 'code', 'households', 'jurisdiction', 'plan', 'version'],
+      ['名称', '编码', '户数', '辖区', '方案', '版本'])).openOn(layer._map);
+  });
+  return layer;
+}
 function geogridGrids(data, style) {
+  if (data.tiles) { return geogridTiles(data.tiles, style); }
   var group = L.featureGroup();
   data.features.forEach(function (feature) {
     var props = {};
@@ -566,10 +607,13 @@ _SEARCH_JS = """
 # --------------------------------------------------------------------------- offline assets
 
 
-def _offline(document: str, title: str, script: str, *, heat: bool = False) -> str:
+def _offline(
+    document: str, title: str, script: str, *, heat: bool = False, vector: bool = False
+) -> str:
     """Inline the vendored Leaflet, add ``script`` after folium's, drop every CDN reference.
 
-    With ``heat`` the vendored Leaflet.heat plugin is inlined too (the incident heat layer).
+    With ``heat`` the vendored Leaflet.heat plugin is inlined too (the incident heat layer),
+    with ``vector`` Leaflet.VectorGrid (levels drawn from vector tiles).
     """
     head = (
         f"<title>{html.escape(title)}</title>\n<style>{_leaflet_css()}</style>\n"
@@ -577,6 +621,8 @@ def _offline(document: str, title: str, script: str, *, heat: bool = False) -> s
     )
     if heat:
         head += f"<script>{_asset_js('leaflet-heat/leaflet-heat.js')}</script>\n"
+    if vector:
+        head += f"<script>{_asset_js('leaflet-vectorgrid/leaflet-vectorgrid.js')}</script>\n"
     document = document.replace("<head>", "<head>\n" + head, 1)
     end = document.rindex("</html>")
     document = f"{document[:end]}<script>{script}</script>\n{document[end:]}"
