@@ -44,6 +44,13 @@ from geogrid.roles import configured_roles
 __all__ = ["create_app"]
 
 
+def _check_seconds(settings: ApiSettings, listening: bool) -> float:
+    """The periodic plan check: while listening, a slow fallback unless one was set."""
+    if listening and "plan_check_seconds" not in settings.model_fields_set:
+        return settings.listening_check_seconds
+    return settings.plan_check_seconds
+
+
 def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = None) -> FastAPI:
     """Build the service.
 
@@ -79,9 +86,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
             listening = settings.plan_listen and store.backend == "postgis"
             app.state.plans = PlanSource(
                 store,
-                check_seconds=settings.listening_check_seconds
-                if listening
-                else settings.plan_check_seconds,
+                check_seconds=_check_seconds(settings, listening),
                 cache_size=settings.index_cache_size,
             )
             with contextlib.suppress(GeogridError):  # no active plan yet: said per request

@@ -28,8 +28,8 @@ class ApiSettings(Settings):
         ``GEOGRID_PLAN_CHECK_SECONDS``: how often a worker asks the store which plan version
         is active (a one-row query) and rebuilds its locate index when it changed; every
         worker process does this, so all answer from the same version within this delay.
-        0 checks on every request. With PostGIS and ``plan_listen`` this is replaced by
-        ``listening_check_seconds``.
+        0 checks on every request. With PostGIS and ``plan_listen``, when not set,
+        ``listening_check_seconds`` applies instead.
     plan_listen
         ``GEOGRID_PLAN_LISTEN`` (default true): on PostGIS, every server process listens for
         the store's notices of plan and staff changes (``LISTEN geogrid_plans``,
