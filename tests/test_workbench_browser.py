@@ -706,3 +706,36 @@ def test_the_main_actions_work_from_the_keyboard_with_labelled_controls(
           .map(el => el.outerHTML.slice(0, 80))"""
     )
     assert unlabelled == []
+
+
+@pytest.mark.xfail(
+    reason="POST /jobs/partition lower-cases the Content-Type, so Chromium's mixed-case multipart "
+    "boundary is not found (422): /tmp/notes/frontend-needs.md item 7",
+    strict=False,
+)
+def test_a_partition_of_uploaded_files_lands_in_the_editor(
+    browser: Browser, server: Server
+) -> None:
+    from geogrid.samples import sample_path
+
+    page = browser.page
+    sign_in(browser, server, server.planner)
+    page.click("[data-tab=partition]")  # type: ignore[attr-defined]
+    page.check("input[name=source][value=files]")  # type: ignore[attr-defined]
+    page.set_input_files("#partition-area", str(sample_path("haidian", "area.geojson")))  # type: ignore[attr-defined]
+    page.set_input_files(  # type: ignore[attr-defined]
+        "#partition-households", str(sample_path("haidian", "households.gpkg"))
+    )
+    page.set_input_files("#partition-barriers", str(sample_path("haidian", "roads.gpkg")))  # type: ignore[attr-defined]
+    page.fill("#partition-band", "300-500")  # type: ignore[attr-defined]
+    page.click("#partition-go")  # type: ignore[attr-defined]
+    page.wait_for_selector(  # type: ignore[attr-defined]
+        "#job[data-state=succeeded], #job[data-state=failed], .msg-error", timeout=240_000
+    )
+    assert page.get_attribute("#job", "data-state") == "succeeded", page.inner_text("body")  # type: ignore[attr-defined]
+    page.wait_for_selector("#tab-edit:not([hidden]) #grid-table tbody tr")  # type: ignore[attr-defined]
+    draft = page.evaluate("workbench.state.draft")  # type: ignore[attr-defined]
+    assert draft["base_version"] is None and len(draft["grids"]) >= 20
+    assert sum(g["households"] for g in draft["grids"]) == 9395  # every household of the sample
+    assert "划分完成" in page.inner_text("#messages")  # type: ignore[attr-defined]
+    browser.shot("partition-result")
