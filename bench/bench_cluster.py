@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_cluster.py                     # 20 areas, 10 M points, 1 and 2 workers
     .venv/bin/python bench/bench_cluster.py --areas 8 --points 1000000   # a quick run
+    .venv/bin/python bench/bench_cluster.py --only-relocate --relocate 100000  # PostGIS history
 
 Partition: ``--areas`` synthetic communities (:func:`geogrid.cluster.synthetic.synthetic_areas`,
 ``--households`` points each, two roads, band 300-500, micro-grids 30-60), once in process
@@ -156,6 +157,57 @@ def bench_locate(plan: GridPlan, args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
+def bench_relocate(plan: GridPlan, args: argparse.Namespace) -> dict[str, Any]:
+    """``--relocate N`` incidents in a PostGIS store re-located after a redraw (2 passes)."""
+    import datetime as dt
+
+    import psycopg
+
+    from geogrid.cluster import relocate_incidents
+    from geogrid.incidents.simulate import simulate_year
+    from geogrid.store import open_store
+
+    name = "geogrid_bench_cluster"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={name}", autocommit=True) as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    areas, homes, roads = synthetic_areas(args.areas, args.households, np.random.default_rng(3))
+    redrawn, _ = partition_areas(areas, homes, barriers=roads, band=(200, 350), seed=2)
+    redrawn.name = plan.name
+    found: dict[str, Any] = {"incidents": args.relocate, "passes": []}
+    with open_store(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}") as store:
+        for version, drawn in enumerate((plan, redrawn), start=1):
+            store.save(drawn, by="bench")
+            store.approve(drawn.name, version, by="bench")
+            store.activate(drawn.name, version, by="bench")
+            if version == 1:
+                start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+                wall = time.perf_counter()
+                simulate_year(
+                    store, incidents=args.relocate, closed_share=0.95, start=start, seed=1
+                )
+                found["simulate_seconds"] = time.perf_counter() - wall
+        client, _ = _cluster(max(args.workers))
+        with client:
+            for _ in range(2):  # the second pass finds nothing to move: read + locate alone
+                cpu, used = time.process_time(), _workers_cpu(client)
+                summary = relocate_incidents(store, client, batch=100_000)
+                found["passes"].append(
+                    {
+                        "workers": max(args.workers),
+                        "wall": summary.seconds,
+                        "client_cpu": time.process_time() - cpu,
+                        "workers_cpu": _workers_cpu(client) - used,
+                        "changed": summary.changed,
+                        "outside": summary.outside,
+                    }
+                )
+                print(f"relocate: {found['passes'][-1]}", flush=True)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--areas", type=int, default=20)
@@ -164,9 +216,20 @@ def main() -> None:
     parser.add_argument("--parts", type=int, default=20)
     parser.add_argument("--workers", type=lambda s: [int(v) for v in s.split(",")], default=[1, 2])
     parser.add_argument("--folder", default="/tmp/geogrid-bench-cluster")
+    parser.add_argument(
+        "--relocate", type=int, default=0, help="also re-locate N incidents in PostGIS (0: no)"
+    )
+    parser.add_argument("--only-relocate", action="store_true", help="skip partition and locate")
     parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "cluster.json"))
     args = parser.parse_args()
     load_start = os.getloadavg()
+    if args.only_relocate:
+        areas, homes, roads = synthetic_areas(args.areas, args.households, np.random.default_rng(3))
+        plan, _ = partition_areas(areas, homes, barriers=roads, **OPTIONS)
+        found = bench_relocate(plan, args)
+        found["load_average"] = [load_start, os.getloadavg()]
+        print(json.dumps(found, indent=2))
+        return
     partition, plan = bench_partition(args)
     located = bench_locate(plan, args)
     results = {
@@ -175,6 +238,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "partition": partition,
         "locate": located,
+        "relocate": bench_relocate(plan, args) if args.relocate else None,
     }
     Path(args.results).write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(json.dumps(results, indent=2, default=str))

@@ -145,6 +145,32 @@ def test_locate_parquet_is_the_in_process_locate(client, tmp_path) -> None:
     assert got.loc[got["status"] != "inside", "staff"].isna().all()
 
 
+def test_locate_parquet_with_a_worker_killed_mid_run(client, tmp_path) -> None:
+    """The restarted worker gets the plans again (plugin) and the rerun part replaces its file."""
+    plan = load_sample("haidian")
+    points = _points(plan, 80_000, 3)
+    dask_geopandas.from_geopandas(points, npartitions=8).to_parquet(tmp_path / "points")
+    killed: list[str] = []
+
+    def kill_a_busy_worker(done: int, total: int, message: str) -> None:
+        busy = [w for w, tasks in client.processing().items() if tasks]
+        if done >= 1 and not killed and busy:
+            pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+            killed.append(busy[0])
+            os.kill(pid, signal.SIGKILL)
+
+    summary = locate_parquet(
+        plan, tmp_path / "points", tmp_path / "out", client, on_progress=kill_a_busy_worker
+    )
+    assert killed and (summary.points, summary.parts) == (80_000, 8)
+    assert len(list((tmp_path / "out").glob("part.*.parquet"))) == 8
+    got = gpd.read_parquet(tmp_path / "out")
+    want = locate_frame(GridIndex.from_plan(plan), points)
+    assert got["id"].tolist() == list(range(80_000))
+    assert got["grid_code"].reset_index(drop=True).equals(want["grid_code"].reset_index(drop=True))
+    client.wait_for_workers(2, timeout=60)
+
+
 def test_cli_on_a_running_scheduler_and_the_store(client, haidian, tmp_path) -> None:
     """``--scheduler ADDRESS`` (the test cluster's) for partition, ``--store`` for locate."""
     address = client.scheduler.address
