@@ -91,9 +91,11 @@ def test_a_version_activated_elsewhere_is_answered_by_every_server(cluster) -> N
         assert time.monotonic() < deadline, [_get(f"http://127.0.0.1:{p}/readyz") for p in ports]
         time.sleep(0.2)
     lon, lat = lonlat(300.0, 300.0)
-    locate = "http://127.0.0.1:{}/locate?lon=%s&lat=%s" % (lon, lat)
+    def locate(port: int) -> str:
+        return f"http://127.0.0.1:{port}/locate?lon={lon}&lat={lat}"
+
     for port in ports:
-        status, answer = _get(locate.format(port))
+        status, answer = _get(locate(port))
         assert status == 200 and answer["plan"]["version"] == 1
     version = _activate(url, community_plan({QUADRANTS[3]: {"name": "改名的网格"}}))
     assert version == 2
@@ -102,7 +104,7 @@ def test_a_version_activated_elsewhere_is_answered_by_every_server(cluster) -> N
     while len(answers) < len(ports):
         assert time.monotonic() < deadline, answers
         for port in ports:
-            status, answer = _get(locate.format(port))
+            status, answer = _get(locate(port))
             if status == 200 and answer["plan"]["version"] == 2:
                 answers[port] = answer
         time.sleep(0.1)
