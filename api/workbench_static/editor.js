@@ -47,6 +47,24 @@ function accept(data, etag) {
   renderDraft();
 }
 
+// After a move the server's answer says which units it refused; the others are in `to` now:
+// restyle those units in place and fetch only the grid outlines (a 50,000-unit plan's units
+// are megabytes). Any other edit re-reads the units.
+async function refreshMoved(body, answer) {
+  const refused = new Set((answer.refused || []).map((r) => String(r.unit)));
+  const moved = body.units.map(String).filter((id) => !refused.has(id));
+  for (const id of moved) {
+    const props = state.map.unitProps(id);
+    if (props) Object.assign(props, { grid: body.to, code: body.to });
+  }
+  const grids = await call("GET", `/drafts/${enc(state.draftId)}/grids`);
+  state.map.setBroken(gridsOf(state.draft).filter((g) => pieces(g) > 1).map((g) => g.code));
+  state.map.setGrids(grids.data);
+  state.map.setSelection(state.selection);
+  state.map.setProblems(draftProblems(), { fit: false });
+  renderGridUnits();
+}
+
 async function refreshLayers({ fit = false } = {}) {
   const id = enc(state.draftId);
   // one after the other: the server builds the draft once for both (and two threads on one
@@ -186,7 +204,8 @@ export async function edit(body) {
     }
     accept(data, etag);
     reportRefused(data);
-    await refreshLayers();
+    if (body.op === "move") await refreshMoved(body, data);
+    else await refreshLayers();
     return data;
   } catch (error) {
     if (error instanceof ApiError && error.status === 412) {
