@@ -193,7 +193,7 @@ def bench_relocate(plan: GridPlan, args: argparse.Namespace) -> dict[str, Any]:
         with client:
             for _ in range(2):  # the second pass finds nothing to move: read + locate alone
                 cpu, used = time.process_time(), _workers_cpu(client)
-                summary = relocate_incidents(store, client, batch=100_000)
+                summary = relocate_incidents(store, client, batch=25_000)
                 found["passes"].append(
                     {
                         "workers": max(args.workers),

@@ -151,17 +151,23 @@ def _changes(
     answering: list[tuple[str, int | None]],
 ) -> list[dict[str, Any]]:
     """The new lineage values of the rows whose values differ from the stored ones."""
-    changed = []
-    for n, (row, lineage) in enumerate(zip(rows, lineages, strict=True)):
-        levels = [*lineage, *[None] * (len(schema.LEVEL_COLUMNS) - len(lineage))]
-        plan_name, plan_version = (
-            (None, None) if not lineage else answering[0 if parts is None else int(parts[n])]
-        )
-        values = (*levels, lineage[-1] if lineage else None, plan_name, plan_version)
-        old = tuple(row._mapping[name] for name in _LINEAGE)
-        if values != old:
-            changed.append({"key": row.id, **dict(zip(_LINEAGE, values, strict=True))})
-    return changed
+    if not rows:
+        return []
+    depth = len(schema.LEVEL_COLUMNS)
+    new = np.empty((len(rows), len(_LINEAGE)), dtype=object)
+    new[:, :depth] = [(*lineage, *(None,) * (depth - len(lineage))) for lineage in lineages]
+    new[:, depth] = [lineage[-1] if lineage else None for lineage in lineages]
+    found = np.array([bool(lineage) for lineage in lineages])
+    plan = np.zeros(len(rows), dtype=np.int64) if parts is None else np.asarray(parts)
+    names = np.array([name for name, _ in answering] + [None], dtype=object)
+    versions = np.array([version for _, version in answering] + [None], dtype=object)
+    new[:, depth + 1] = names[np.where(found, plan, -1)]  # -1: no plan answers, None
+    new[:, depth + 2] = versions[np.where(found, plan, -1)]
+    old = np.array([tuple(row[3:]) for row in rows], dtype=object).reshape(new.shape)
+    changed = np.flatnonzero((new != old).any(axis=1))
+    return [
+        {"key": rows[i].id, **dict(zip(_LINEAGE, new[i].tolist(), strict=True))} for i in changed
+    ]
 
 
 def _write(connection: sa.Connection, changed: list[dict[str, Any]]) -> None:
@@ -178,8 +184,8 @@ def _write(connection: sa.Connection, changed: list[dict[str, Any]]) -> None:
         )
         driver = connection.connection.driver_connection
         assert driver is not None
-        statement = f"COPY relocated (id, {names}) FROM STDIN"
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy_sql = f"COPY relocated (id, {names}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for row in changed:
                 copy.write_row((row["key"], *(row[n] for n in _LINEAGE)))
         assignments = ", ".join(f"{quote(n)} = r.{quote(n)}" for n in _LINEAGE)
