@@ -11,7 +11,9 @@ from pypdf import PdfReader
 
 from api.main import create_app
 from geogrid import samples
+from geogrid.access import Caller
 from geogrid.io.tables import read_table
+from geogrid.store import open_store
 from tests.service import activate, issue_key, service_settings
 
 PLAN = "海淀区清华园街道示例"
@@ -29,7 +31,7 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Te
             "worker": issue_key(settings, "worker", plan.level(2)["code"].iloc[0], name="网格员"),
         }
         with TestClient(create_app(settings)) as client:
-            yield client, keys | {"plan": plan.name}
+            yield client, keys | {"plan": plan.name, "url": settings.store_url}
 
 
 def _open(client: TestClient, keys: dict) -> dict:
@@ -222,6 +224,14 @@ def test_save_conflict_keeps_both_and_supervisor_approves(
         f"/plans/{keys['plan']}/versions/{version}/approve", headers=keys["supervisor"]
     )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    with open_store(keys["url"]) as store:  # every save and the approval, by whom
+        rows = store.access().list_audit(caller=Caller.local("admin"))
+    done = [(r.action, r.actor) for r in reversed(rows) if r.action.startswith("plan.")]
+    assert done[-3:] == [
+        ("plan.save", "规划员乙"),
+        ("plan.save", "规划员甲"),
+        ("plan.approve", "审核员"),
+    ]
 
 
 def test_change_list_exports(service: tuple[TestClient, dict], tmp_path: Path) -> None:
