@@ -28,6 +28,7 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Te
             "planner": issue_key(settings, "planner", name="规划员甲"),
             "other": issue_key(settings, "planner", name="规划员乙"),
             "supervisor": issue_key(settings, "supervisor", name="审核员"),
+            "admin": issue_key(settings, "admin", name="管理员"),
             "worker": issue_key(settings, "worker", plan.level(2)["code"].iloc[0], name="网格员"),
         }
         with TestClient(create_app(settings)) as client:
@@ -270,6 +271,43 @@ def test_draft_prints(service: tuple[TestClient, dict], tmp_path: Path) -> None:
         path = tmp_path / f"{kind}.pdf"
         path.write_bytes(answer.content)
         assert words in PdfReader(path).pages[0].extract_text(), kind
+
+
+def test_staff_of_a_new_grid_keep_their_history(service: tuple[TestClient, dict]) -> None:
+    client, keys = service
+    draft = _open(client, keys)
+    plan = samples.load_sample("haidian")
+    head = plan.staff[plan.staff["role"] == "head"].iloc[0]
+    by_grid = _grid_units(client, keys, draft)
+    source = sorted(by_grid)[0]
+    made = client.post(
+        f"/drafts/{draft['id']}/edits",
+        json={"op": "new_grid", "units": [by_grid[source][0]["unit_id"]], "name": "新建网格"},
+        headers=keys["planner"],
+    ).json()
+    new = next(g["code"] for g in made["grids"] if g["name"] == "新建网格")
+    bad = client.put(
+        f"/drafts/{draft['id']}/staff/{new}",
+        json=[{"role": "head", "name": head["name"], "phone": "1380000"}],
+        headers=keys["planner"],
+    )
+    assert bad.status_code == 422 and "not a phone number" in bad.json()["detail"]
+    staffed = client.put(
+        f"/drafts/{draft['id']}/staff/{new}",
+        json=[{"role": "head", "name": head["name"], "phone": head["phone"]}],
+        headers=keys["planner"],
+    )
+    assert staffed.status_code == 200, staffed.text
+    saved = client.post(f"/drafts/{draft['id']}/save", json={}, headers=keys["planner"]).json()
+    version = f"/plans/{keys['plan']}/versions/{saved['version']}"
+    for step in ("approve", "activate"):
+        done = client.post(f"{version}/{step}", headers=keys["supervisor"])
+        assert done.status_code == 200, done.text
+    people = client.get("/people", params={"q": head["name"]}, headers=keys["admin"]).json()
+    (person,) = [p for p in people if p["phone"] == head["phone"]]
+    grids = {(a["grid_code"], tuple(a["versions"])) for a in person["assignments"]}
+    assert (head["grid_code"], (1, 2)) in grids  # the old assignment, kept through the redraw
+    assert any(c == new and saved["version"] in v for c, v in grids), grids
 
 
 def test_drafts_are_private_and_need_a_planner(service: tuple[TestClient, dict]) -> None:
