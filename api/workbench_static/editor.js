@@ -57,20 +57,32 @@ async function refreshMoved(body, answer) {
     const props = state.map.unitProps(id);
     if (props) Object.assign(props, { grid: body.to, code: body.to });
   }
-  const grids = await call("GET", `/drafts/${enc(state.draftId)}/grids`);
+  state.map.restyleIds(moved);
   state.map.setBroken(gridsOf(state.draft).filter((g) => pieces(g) > 1).map((g) => g.code));
-  state.map.setGrids(grids.data);
   state.map.setSelection(state.selection);
   state.map.setProblems(draftProblems(), { fit: false });
   renderGridUnits();
+  // the counts, flags and unit colours are shown; the dissolved outlines follow when ready
+  const generation = ++outlines;
+  const draftId = state.draftId;
+  state.outlinesReady = call("GET", `/drafts/${enc(draftId)}/grids`)
+    .then(({ data }) => {
+      if (generation === outlines && draftId === state.draftId) state.map.setGrids(data);
+    })
+    .catch(fail);
 }
+
+let renderedOptions = ""; // the grid list the <select>s hold now
+let outlines = 0; // the latest outline refresh: an older answer arriving late is dropped
 
 async function refreshLayers({ fit = false } = {}) {
   const id = enc(state.draftId);
   // one after the other: the server builds the draft once for both (and two threads on one
   // cached draft raced: /tmp/notes/frontend-needs.md)
   const units = await call("GET", `/drafts/${id}/units`);
+  const generation = ++outlines;
   const grids = await call("GET", `/drafts/${id}/grids`);
+  if (generation !== outlines) return; // a later refresh is under way
   state.map.setBroken(gridsOf(state.draft).filter((g) => pieces(g) > 1).map((g) => g.code));
   state.map.setGrids(grids.data, { fit: false });
   state.map.setUnits(units.data, { fit });
@@ -107,13 +119,15 @@ function renderDraft() {
   const body = $("#grid-table tbody");
   body.replaceChildren(...grids.map(gridRow));
   const options = grids.map((g) => [g.code, `${g.name ?? ""} ${g.code}`]);
-  for (const id of ["#assign-grid", "#merge-a", "#merge-b", "#staff-grid"]) {
+  const signature = options.map(([c, l]) => `${c}|${l}`).join("\n");
+  for (const id of signature === renderedOptions ? [] : ["#assign-grid", "#merge-a", "#merge-b", "#staff-grid"]) {
     const select = $(id);
     const kept = select.value;
     select.replaceChildren(...options.map(([code, label]) => el("option", { value: code, text: label })));
     if (options.some(([code]) => code === kept)) select.value = kept;
   }
-  if (state.focus) $("#assign-grid").value = state.focus;
+  if (signature !== renderedOptions && state.focus) $("#assign-grid").value = state.focus;
+  renderedOptions = signature;
   renderProblems();
   renderSelection();
   document.dispatchEvent(new CustomEvent("draft"));

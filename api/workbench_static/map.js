@@ -71,6 +71,23 @@ export class MapView {
     for (const layer of this.unitLayers.values()) layer.setStyle(this.unitStyle(layer.feature));
   }
 
+  // restyle only these units (a selection or a highlight changed: not all 50,000)
+  restyleIds(ids) {
+    for (const id of ids) {
+      const layer = this.unitLayers.get(String(id));
+      if (layer) layer.setStyle(this.unitStyle(layer.feature));
+    }
+  }
+
+  // replace a set of highlighted ids, restyling what entered or left it
+  swapSet(name, ids) {
+    const before = this[name];
+    const after = new Set(ids);
+    this[name] = after;
+    const changed = [...before].filter((id) => !after.has(id)).concat([...after].filter((id) => !before.has(id)));
+    this.restyleIds(changed);
+  }
+
   // ------------------------------------------------------------------ data
 
   setUnits(collection, { fit = false } = {}) {
@@ -101,9 +118,13 @@ export class MapView {
 
   setGrids(collection, { fit = false } = {}) {
     this.grids.clearLayers();
+    let recoloured = false;
     for (const feature of collection.features) {
       const p = feature.properties;
-      if (p.colour) this.colours.set(p.code, p.colour);
+      if (p.colour && this.colours.get(p.code) !== p.colour) {
+        this.colours.set(p.code, p.colour);
+        recoloured = true;
+      }
     }
     // outlines take no clicks: a click near a boundary selects the unit under it (the
     // "pick" tool picks a grid by clicking one of its units)
@@ -123,7 +144,7 @@ export class MapView {
     });
     this.grids.addLayer(layer);
     this.gridsGeo = layer;
-    this.restyle();
+    if (recoloured) this.restyle();
     if (fit) this.map.fitBounds(layer.getBounds(), { padding: [20, 20] });
   }
 
@@ -132,7 +153,7 @@ export class MapView {
   }
 
   setStrays(ids) {
-    this.strays = new Set(ids.map(String));
+    this.swapSet("strays", ids.map(String));
   }
 
   setBase(collection) {
@@ -192,13 +213,14 @@ export class MapView {
   }
 
   setSelection(ids) {
-    this.selected = new Set(ids.map(String));
-    this.restyle();
+    this.swapSet("selected", ids.map(String));
   }
 
   setProposal(moves) {
+    const changed = new Set(this.proposed.keys());
     this.proposed = new Map((moves || []).map((m) => [String(m.unit), m.to]));
-    this.restyle();
+    for (const id of this.proposed.keys()) changed.add(id);
+    this.restyleIds(changed);
   }
 
   // ------------------------------------------------------------------ tools

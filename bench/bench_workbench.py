@@ -1,0 +1,145 @@
+"""Benchmark: the workbench page in Debian's Chromium (Playwright), against a real server.
+
+A street of ``2 × COLUMNS`` grids, each cut into ``PER_SIDE²`` units of 25 households
+(``tests.service.with_units(street_plan(COLUMNS), PER_SIDE)``), is stored active in an
+embedded store; ``uvicorn`` serves it on a loopback port. The browser signs in and then:
+
+* **open**: from the click on "open" to the grid table filled and every unit drawn (the draft
+  made on the server, ``/drafts/{id}``, ``/units``, ``/grids``, the canvas);
+* **move**: ``--moves`` times, the same 100 units (of grids 3, 4 …) assigned to grid 1, then 2,
+  in turn (selection set in the page, then the click on "assign"): from the click to the new counts in the table and
+  the outlines redrawn; median and p95;
+* **balance**: "balance this grid" on a grid pushed above the band: click to proposal shown;
+* **heap**: the page's JS heap (``performance.memory.usedJSHeapSize``) at the end.
+
+    .venv/bin/python bench/bench_workbench.py --columns 1250 --per-side 5   # 2,500 grids, 62,500 units
+    .venv/bin/python bench/bench_workbench.py --columns 100 --per-side 4 --moves 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from api.settings import ApiSettings  # noqa: E402
+from tests.service import (  # noqa: E402
+    activate,
+    free_port,
+    issue_key,
+    street_plan,
+    wait_until_up,
+    with_units,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--columns", type=int, default=1250)
+    parser.add_argument("--per-side", type=int, default=5)
+    parser.add_argument("--moves", type=int, default=50)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="geogrid-bench-workbench-"))
+    settings = ApiSettings(data_dir=folder, database_url=None)
+    plan = with_units(street_plan(args.columns), per_side=args.per_side)
+    grids, units = len(plan.level(2)), len(plan.units)
+    per_grid = args.per_side**2 * 25
+    band = f"{int(per_grid * 0.6)}-{int(per_grid * 1.4)}"
+    activate(settings, plan)
+    key = issue_key(settings, "planner")["X-API-Key"]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEOGRID_")}
+    env |= {"GEOGRID_DATA_DIR": str(folder), "GEOGRID_MAX_BODY_BYTES": "50000000"}
+    log = (folder / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(server, f"{url}/workbench")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--enable-precise-memory-info"]
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(600_000)
+            page.goto(f"{url}/workbench")
+            page.fill("#key", key)
+            page.click("#signin-go")
+            page.wait_for_selector("#plans li button")
+            page.click("#plans li button")
+            page.fill("#open-band", band)
+            page.wait_for_selector("#versions .open-version")
+            start = time.perf_counter()
+            page.click("#versions .open-version")
+            page.wait_for_function(
+                f"document.querySelectorAll('#grid-table tbody tr').length === {grids}"
+                f" && workbench.state.map.unitLayers.size === {units}"
+            )
+            page.evaluate("new Promise(r => requestAnimationFrame(() => r()))")
+            opened = time.perf_counter() - start
+            print(f"{grids} grids, {units} units: open to ready {opened:.2f} s", flush=True)
+            moves = []
+            codes = [f"110108001001{n:03d}" for n in (1, 2)]
+            # 100 units of the grids after the first two, moved to grid 1 and 2 in turn
+            chosen = page.evaluate(
+                """(codes) => [...workbench.state.map.unitLayers.entries()]
+                    .filter(([, l]) => l.feature.properties.grid.startsWith("110108001001")
+                                       && !codes.includes(l.feature.properties.grid))
+                    .slice(0, 100).map(([id]) => id)""",
+                codes,
+            )
+            for i in range(args.moves):
+                target = codes[i % 2]
+                page.evaluate(
+                    """(ids) => {
+                      workbench.state.selection = ids;
+                      workbench.state.map.setSelection(ids);
+                    }""",
+                    chosen,
+                )
+                page.select_option("#assign-grid", target)
+                before = page.inner_text(f"#grid-table tr[data-code='{target}'] td:nth-child(3)")
+                start = time.perf_counter()
+                page.click("#assign-go")
+                page.wait_for_function(
+                    f"document.querySelector(\"#grid-table tr[data-code='{target}'] "
+                    f"td:nth-child(3)\").textContent !== '{before}' "
+                    "&& !document.body.classList.contains('busy')"
+                )
+                moves.append(time.perf_counter() - start)
+                page.evaluate("workbench.state.outlinesReady")  # the outlines, before the next
+            if moves:
+                p95 = statistics.quantiles(moves, n=20)[-1] if len(moves) >= 20 else max(moves)
+                print(
+                    f"move 100 units: median {statistics.median(moves) * 1000:.0f} ms, "
+                    f"p95 {p95 * 1000:.0f} ms over {len(moves)}",
+                    flush=True,
+                )
+            page.click(f"#grid-table tr[data-code='{codes[0]}'] .grid-focus")
+            start = time.perf_counter()
+            page.click("#balance-this")
+            page.wait_for_selector("#proposal:not([hidden])")
+            print(f"balance this grid: {time.perf_counter() - start:.2f} s", flush=True)
+            heap = page.evaluate("performance.memory.usedJSHeapSize")
+            print(f"JS heap: {heap / 2**20:.0f} MB", flush=True)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
