@@ -5,8 +5,9 @@ with lon/lat columns through ``dask.dataframe``), and each task locates one part
 :func:`geogrid.locate.locate_frame` — the in-process rule, so the same answers — and writes
 it as ``part.NNNNN.parquet`` of the output folder (a partitioned GeoParquet). The plans go to
 every worker once, as a worker plugin (a worker that joins or restarts gets it too); each
-worker builds the grid index on its first part and keeps it, keyed by the plans' digest. A
-task that runs again after its worker died writes the same file again: nothing is doubled.
+worker builds the grid index on its first part and keeps it, keyed by the plans' digest
+(the SHA-256 of the plans sent). A task that runs again after its worker died writes the same
+file again: nothing is doubled.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pandas as pd
 from geogrid.crs import CRSLike
 from geogrid.errors import InvalidInputError, NoActivePlanError
 from geogrid.locate import CountyIndex, GridIndex, Locator, locate_frame
-from geogrid.plan import GridPlan, plan_digest
+from geogrid.plan import GridPlan
 
 try:
     from distributed import WorkerPlugin
@@ -118,15 +119,14 @@ def locate_parquet(
 
     started = time.perf_counter()
     chosen = _plans(plans)
-    digest = hashlib.sha256("".join(plan_digest(p) for p in chosen.values()).encode()).hexdigest()
     frame = _read(points)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("part.*.parquet"):
         old.unlink()
-    plugin = _PlansPlugin(digest, pickle.dumps(chosen, protocol=pickle.HIGHEST_PROTOCOL))
+    plugin = _PlansPlugin.of(chosen)
     client.register_plugin(plugin)
-    settings = _Settings(digest, crs, lon, lat, staff, str(out))
+    settings = _Settings(plugin.digest, crs, lon, lat, staff, str(out))
     parts = frame.to_delayed()
     tasks = [dask.delayed(_locate_part)(part, n, settings) for n, part in enumerate(parts)]
     futures = client.compute(tasks)
@@ -199,6 +199,16 @@ class _PlansPlugin(WorkerPlugin):
     def __init__(self, digest: str, blob: bytes) -> None:
         self.digest, self.blob = digest, blob
         self.name = f"geogrid-plans-{digest[:16]}"
+
+    @classmethod
+    def of(cls, plans: Mapping[str, GridPlan]) -> _PlansPlugin:
+        """The plugin of ``plans``, keyed by the SHA-256 of their pickle.
+
+        The digest of the bytes sent, not :func:`~geogrid.plan.plan_digest` (which normalises
+        every geometry: seconds for a county's plans, minutes for a province's).
+        """
+        blob = pickle.dumps(dict(plans), protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(hashlib.sha256(blob).hexdigest(), blob)
 
     def setup(self, worker: Any) -> None:
         """Keep the plans in the worker process (indexed on first use)."""

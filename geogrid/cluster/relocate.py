@@ -14,8 +14,6 @@ those grouped by today's grids. The staff recorded at report time are left as th
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import pickle
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -24,7 +22,6 @@ import numpy as np
 import sqlalchemy as sa
 
 from geogrid.cluster.locate import _PlansPlugin, _worker_index, plans_in_force
-from geogrid.plan import plan_digest
 from geogrid.store import schema
 from geogrid.store._session import reading, write_transaction
 
@@ -77,7 +74,6 @@ def relocate_incidents(
     """
     started = time.perf_counter()
     plans = dict(sorted(plans_in_force(store).items()))
-    digest = hashlib.sha256("".join(plan_digest(p) for p in plans.values()).encode()).hexdigest()
     answering = [(p.name, p.version) for p in plans.values()]
     engine = store._engine  # the store's own engine: bulk reads and writes of one table
     table = schema.incidents
@@ -85,7 +81,8 @@ def relocate_incidents(
         total = int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
     report = on_progress or (lambda done, total, message: None)
     report(0, total, f"重新定位：{total:,} 件事件")
-    plugin = _PlansPlugin(digest, pickle.dumps(plans, protocol=pickle.HIGHEST_PROTOCOL))
+    plugin = _PlansPlugin.of(plans)
+    digest = plugin.digest
     client.register_plugin(plugin)
     from distributed import as_completed
 
