@@ -94,8 +94,8 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(client) -> None:
     killed: list[str] = []
 
     def kill_a_busy_worker(done: int, total: int, message: str) -> None:
-        if done == 1 and not killed:  # one area done: kill a worker still working on one
-            busy = [w for w, tasks in client.processing().items() if tasks]
+        busy = [w for w, tasks in client.processing().items() if tasks]
+        if done >= 1 and not killed and busy:  # an area done: kill a worker busy with another
             pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
             killed.append(busy[0])
             os.kill(pid, signal.SIGKILL)  # the worker process dies at once, mid-task
