@@ -116,8 +116,7 @@ function renderDraft() {
   $("#undo").disabled = d.can_undo === false;
   $("#redo").disabled = d.can_redo === false;
   const grids = gridsOf(d);
-  const body = $("#grid-table tbody");
-  body.replaceChildren(...grids.map(gridRow));
+  renderTable(grids);
   const options = grids.map((g) => [g.code, `${g.name ?? ""} ${g.code}`]);
   const signature = options.map(([c, l]) => `${c}|${l}`).join("\n");
   for (const id of signature === renderedOptions ? [] : ["#assign-grid", "#merge-a", "#merge-b", "#staff-grid"]) {
@@ -131,6 +130,31 @@ function renderDraft() {
   renderProblems();
   renderSelection();
   document.dispatchEvent(new CustomEvent("draft"));
+}
+
+// The grid table, updated in place: a row is rebuilt only when what it shows changed (a
+// 2,500-grid table rebuilt whole costs the browser a full layout after every move).
+const shownRows = new Map(); // code → [signature, <tr>]
+
+function renderTable(grids) {
+  const body = $("#grid-table tbody");
+  const rows = grids.map((g) => {
+    const signature = JSON.stringify([g.name, g.households, g.units, g.status, g.pieces, g.polsby_popper, g.locked, state.focus === g.code]);
+    const shown = shownRows.get(g.code);
+    if (shown && shown[0] === signature) return shown[1];
+    const row = gridRow(g);
+    shownRows.set(g.code, [signature, row]);
+    return row;
+  });
+  const current = [...body.children];
+  const sameOrder = rows.length === current.length && rows.every((row, i) => row.dataset.code === current[i].dataset.code);
+  if (sameOrder) {
+    rows.forEach((row, i) => {
+      if (current[i] !== row) current[i].replaceWith(row);
+    });
+  } else body.replaceChildren(...rows);
+  const codes = new Set(grids.map((g) => g.code));
+  for (const code of [...shownRows.keys()]) if (!codes.has(code)) shownRows.delete(code);
 }
 
 function gridRow(g) {

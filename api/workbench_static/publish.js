@@ -99,7 +99,8 @@ function staffRow(member = {}) {
     const p = people.find((x) => String(x.id) === person.value);
     if (p) {
       name.value = p.name;
-      phone.value = p.phone ?? "";
+      // a masked phone (138****0000: the key may not read it in clear) is left to type in
+      phone.value = p.phone && !p.phone.includes("*") ? p.phone : "";
     }
   });
   const remove = el("button", { type: "button", text: "×", "aria-label": t("close") });
