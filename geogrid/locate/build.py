@@ -19,7 +19,9 @@ Examples
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from types import TracebackType
@@ -127,8 +129,21 @@ class IndexBuilder:
         with self._lock:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_watch, initargs=(os.getpid(),)
+                )
             return self._pool
+
+
+def _watch(parent: int) -> None:
+    """In a worker: exit once the process that started it is gone (not live as an orphan)."""
+
+    def run() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=run, name="geogrid-index-worker-watch", daemon=True).start()
 
 
 def _wire(plan: PlanArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
