@@ -478,6 +478,9 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     version = _api(server, server.supervisor, "GET", f"/plans/{quote(server.plan)}/versions/2")
     assert version["status"] == "approved" and version["approved_by"] == "审核员老李"  # type: ignore[index]
     browser.shot("approved")
+    page.click("#versions .version[data-version='2'] .review-activate")  # type: ignore[attr-defined]
+    page.wait_for_selector("#versions .version.st-active[data-version='2']")  # type: ignore[attr-defined]
+    assert "在用 v2" in page.inner_text("#plans")  # type: ignore[attr-defined]
 
 
 def _drag(page: object, points: list[tuple[float, float]]) -> None:
@@ -739,3 +742,17 @@ def test_a_partition_of_uploaded_files_lands_in_the_editor(
     assert sum(g["households"] for g in draft["grids"]) == 9395  # every household of the sample
     assert "划分完成" in page.inner_text("#messages")  # type: ignore[attr-defined]
     browser.shot("partition-result")
+
+
+def test_a_running_partition_is_cancelled_from_the_page(browser: Browser, server: Server) -> None:
+    page = browser.page
+    sign_in(browser, server, server.planner)
+    _open_sample(browser, server)
+    page.click("[data-tab=partition]")  # type: ignore[attr-defined]
+    page.fill("#partition-grids", "")  # type: ignore[attr-defined]  # every community of the plan
+    page.click("#partition-go")  # type: ignore[attr-defined]
+    page.wait_for_selector("#job[data-state=queued], #job[data-state=running]")  # type: ignore[attr-defined]
+    page.click("#job-cancel")  # type: ignore[attr-defined]
+    page.wait_for_selector("#job[data-state=cancelled]", timeout=60_000)  # type: ignore[attr-defined]
+    assert "已取消" in page.inner_text("#job-state")  # type: ignore[attr-defined]
+    assert "已取消" in page.inner_text("#messages")  # type: ignore[attr-defined]
