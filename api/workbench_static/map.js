@@ -36,15 +36,14 @@ export class MapView {
     this.units = L.geoJSON(null, {
       renderer: this.renderer,
       style: (f) => this.unitStyle(f),
-      onEachFeature: (f, layer) => {
-        this.unitLayers.set(String(f.properties.unit_id), layer);
-        layer.bindTooltip(() => {
-          const p = layer.feature.properties;
-          return `${p.name || p.unit_id} · ${p.households ?? 0} · ${p.grid}`;
-        }, { sticky: true });
-        layer.on("click", (e) => this.onUnitClick?.(String(layer.feature.properties.unit_id), e.originalEvent));
-      },
+      onEachFeature: (f, layer) => this.unitLayers.set(String(f.properties.unit_id), layer),
     }).addTo(this.map);
+    // one tooltip and one click listener for the whole layer (not 50,000 of each)
+    this.units.bindTooltip((layer) => {
+      const p = layer.feature.properties;
+      return `${p.name || p.unit_id} · ${p.households ?? 0} · ${p.grid}`;
+    }, { sticky: true });
+    this.units.on("click", (e) => this.onUnitClick?.(String(e.layer.feature.properties.unit_id), e.originalEvent));
     this.grids = L.layerGroup().addTo(this.map);
     this.base = L.layerGroup();
     this.problems = L.layerGroup().addTo(this.map);
