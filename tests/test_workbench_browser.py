@@ -307,6 +307,33 @@ def _units(server: Server, draft: str) -> list[dict]:
     return units
 
 
+def _facts(draft: dict) -> list[tuple]:
+    return [
+        (g["code"], g["households"], g["units"], g["pieces"], g["locked"]) for g in draft["grids"]
+    ]
+
+
+def _replay(server: Server, calls: list[tuple[str, str, str | None]]) -> dict:
+    """Make the page's draft calls again through the API alone, on a draft of their own."""
+    draft, proposal = None, None
+    for method, url, body in calls:
+        path = url.removeprefix(server.url)
+        if path == "/drafts":
+            draft = _api(server, server.planner, method, path, json.loads(body or "{}"))["id"]  # type: ignore[index]
+            continue
+        tail = path.split("/", 3)[3]  # after /drafts/{id}/
+        if tail in ("select",):
+            continue  # reads nothing into the draft
+        if tail.startswith("proposals/"):
+            tail = f"proposals/{proposal}/{tail.rsplit('/', 1)[1]}"
+        answer = _api(
+            server, server.planner, method, f"/drafts/{draft}/{tail}", json.loads(body or "{}")
+        )
+        if tail == "proposals":
+            proposal = answer["id"]  # type: ignore[index]
+    return _api(server, server.planner, "GET", f"/drafts/{draft}")  # type: ignore[return-value]
+
+
 def _wait_idle(page: object) -> None:
     page.wait_for_function("!document.body.classList.contains('busy')")  # type: ignore[attr-defined]
 
@@ -315,6 +342,15 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     browser: Browser, server: Server
 ) -> None:
     page = browser.page
+    calls: list[tuple[str, str, str | None]] = []  # the draft calls the page makes, to replay
+    page.on(  # type: ignore[attr-defined]
+        "request",
+        lambda r: (
+            calls.append((r.method, r.url, r.post_data))
+            if "/drafts" in r.url and r.method == "POST"
+            else None
+        ),
+    )
     sign_in(browser, server, server.planner)
     # --- open the sample as a draft (band 300-500)
     page.click(f"#plans button[data-plan='{server.plan}']")  # type: ignore[attr-defined]
@@ -430,6 +466,11 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     ) + sum(m["households"] for m in proposal["moves"] if m["to"] == one)
     assert "st-ok" in _row(page, one)["status"]
     browser.shot("balanced")
+
+    # --- the same calls made through the API alone give the same draft
+    replayed = _replay(server, calls)
+    shown = _api(server, server.planner, "GET", f"/drafts/{draft}")
+    assert _facts(replayed) == _facts(shown)  # type: ignore[arg-type]
 
     # --- export the change list (.xlsx)
     page.click("[data-tab=publish]")  # type: ignore[attr-defined]
