@@ -53,6 +53,11 @@ class PartitionFilesIn(BaseModel):
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="same seed, same plan")
     name: Text | None = Field(default=None, description="the new plan's name")
+    cluster: bool | None = Field(
+        default=None,
+        description="run on the service's Dask cluster (GEOGRID_DASK_SCHEDULER), one task per "
+        "area; refused when the service has none",
+    )
     crs: Annotated[str, Field(max_length=100, pattern=_PRINTABLE)] | None = Field(
         default=None,
         description="what the files' coordinates are: gcj02 / bd09 for layers traced on a "

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     roles_file
         ``GEOGRID_ROLES_FILE``: a TOML or JSON file of staff roles (网格长, 专职网格员 … and
         their order) replacing the default ones; see :func:`geogrid.roles.load_roles`.
+    dask_scheduler
+        ``GEOGRID_DASK_SCHEDULER``: the address of a running ``dask.distributed`` scheduler
+        (``tcp://host:8786``) that partition jobs asking for ``cluster`` run on, one task per
+        area (:mod:`geogrid.cluster`); unset, such jobs are refused. Set by the operator,
+        never by a request.
     max_jobs
         ``GEOGRID_MAX_JOBS``: most jobs (partitions …) running at once in the store, each in
         its own process (:mod:`geogrid.jobs`); the others wait, queued.
@@ -47,6 +52,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     roles_file: Path | None = None
     max_jobs: int = Field(default=2, ge=1, le=64)
+    dask_scheduler: str | None = Field(default=None, max_length=500)
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -266,3 +266,25 @@ def test_relocate_rewrites_the_history_to_todays_grids(client, haidian, store_ur
     result = CliRunner().invoke(app, args)  # nothing left to move
     assert result.exit_code == 0, result.output
     assert "300 incidents re-located in 1 batches: 0 moved" in result.output
+
+
+def test_a_partition_job_runs_on_the_operators_cluster(client, haidian, monkeypatch) -> None:
+    from geogrid.errors import InvalidInputError
+    from geogrid.io import plan_from_bytes
+    from geogrid.jobs import run_job_inline
+
+    files = {name: HAIDIAN / f for name, f in
+             (("area", "area.geojson"), ("households", "households.gpkg"),
+              ("barriers", "roads.gpkg"))}  # fmt: skip
+    params = {"band": "300-500", "seed": 3, "cluster": True}
+    monkeypatch.delenv("GEOGRID_DASK_SCHEDULER", raising=False)
+    with pytest.raises(InvalidInputError, match="GEOGRID_DASK_SCHEDULER"):
+        run_job_inline("partition", params, files=files)
+    monkeypatch.setenv("GEOGRID_DASK_SCHEDULER", client.scheduler.address)
+    steps: list[tuple[int, int, str]] = []
+    output = run_job_inline("partition", params, files=files, progress=lambda *a: steps.append(a))
+    areas, homes, roads = haidian
+    alone, _ = partition_areas(areas, homes, band=(300, 500), barriers=roads, seed=3)
+    assert plan_digest(plan_from_bytes(output.plan)) == plan_digest(alone)
+    assert output.result["grids"] == 23 and output.result["households"] == 9395
+    assert steps[-1][0] == steps[-1][1] and any("完成" in m for _, _, m in steps)

@@ -81,6 +81,8 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_SEED:
         raise InvalidInputError(f"seed must be a whole number from 0 to {_MAX_SEED}, got {seed!r}")
     out["seed"] = seed
+    if params.get("cluster"):
+        out["cluster"] = True
     for key in ("name", "crs"):
         if params.get(key) is not None:
             out[key] = _text(params[key], key)
@@ -154,6 +156,8 @@ def partition_files(
     params = check_params(params)
     _report(progress, 0, 0, "读取文件 (reading the files)")
     areas, homes, barriers = read_inputs(files, params.get("crs"))
+    if params.get("cluster"):
+        return _on_cluster(params, areas, homes, barriers, progress)
     plan, report = partition_areas(
         areas,
         homes,
@@ -165,6 +169,43 @@ def partition_files(
         on_progress=progress,
     )
     exceptions = [f"{code} {e.kind}: {e.message}".strip() for code, e in report.exceptions]
+    return _output(plan, params, exceptions)
+
+
+def _on_cluster(
+    params: Mapping[str, Any],
+    areas: gpd.GeoDataFrame,
+    homes: gpd.GeoDataFrame,
+    barriers: gpd.GeoDataFrame | None,
+    progress: Progress | None,
+) -> JobOutput:
+    """The partition on the operator's Dask cluster (``GEOGRID_DASK_SCHEDULER``).
+
+    One task per area, progress as the areas finish; a failed area is listed, the others kept.
+    """
+    from geogrid.cluster import client_for, partition_on_cluster
+    from geogrid.settings import Settings
+
+    scheduler = Settings().dask_scheduler
+    if not scheduler:
+        raise InvalidInputError(
+            "this service has no Dask cluster: the operator sets GEOGRID_DASK_SCHEDULER to a "
+            "running scheduler's address (tcp://host:8786) for cluster jobs"
+        )
+    with client_for(scheduler) as client:
+        plan, report = partition_on_cluster(
+            areas,
+            homes,
+            client=client,
+            band=parse_band(params["band"]),
+            barriers=barriers,
+            then_band=parse_band(params["then_band"]) if "then_band" in params else None,
+            seed=params["seed"],
+            name=params.get("name") or "网格划分",
+            on_progress=progress,
+        )
+    exceptions = [f"{code} {e.kind}: {e.message}".strip() for code, e in report.exceptions]
+    exceptions += [f"{f.code} failed: {f.reason}" for f in report.failed]
     return _output(plan, params, exceptions)
 
 
