@@ -522,9 +522,9 @@ def write_section(results: dict[str, Any], command: str, path: Path) -> None:
     lines += ["", "### One jurisdiction re-indexed under load (real server)", ""]
     lines += [
         "`uvicorn --factory api.main:create_app` (one worker, PostGIS store, plan check every "
-        "second) serving `GET /locate` for uniform random points at a constant rate (open "
+        "second and LISTEN for changes) serving `GET /locate` for uniform random points at a constant rate (open "
         "loop: latency counted from the scheduled send); a redraw of one township is saved, "
-        "approved and activated in the store mid-run. *During* runs from the activation to "
+        "approved and activated in the store mid-run, by another process. *During* runs from the activation to "
         "the first answer from the new version.",
         "",
         "| system | rate | re-index (activation → new answers) | before p50 / p99 | during "
