@@ -687,6 +687,10 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
     with page.expect_download(timeout=120_000) as download:  # type: ignore[attr-defined]
         page.click("#print-wall")  # type: ignore[attr-defined]
     assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
+    for button in ("#print-signs", "#changes-pdf"):  # the signs, the 公示 sheet as PDF
+        with page.expect_download(timeout=120_000) as download:  # type: ignore[attr-defined]
+            page.click(button)  # type: ignore[attr-defined]
+        assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-", button
 
     # --- the same page in English
     page.goto(f"{server.url}/workbench?lang=en")  # type: ignore[attr-defined]
