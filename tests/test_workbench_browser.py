@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,18 @@ from shapely.ops import unary_union
 from api.settings import ApiSettings
 from geogrid.samples import load_sample
 from tests.service import activate, free_port, issue_key, wait_until_up
+from tests.workbench_pages import (
+    api_call,
+    click_unit,
+    draft_facts,
+    draft_units,
+    drag,
+    grid_row,
+    grid_rows,
+    replay,
+    screen_point,
+    wait_idle,
+)
 
 playwright = pytest.importorskip(
     "playwright.sync_api", reason="pip install playwright (the dev extra)"
@@ -245,99 +256,6 @@ def test_an_invalid_upload_shows_its_problems_on_the_map(
 # --------------------------------------------------------------------------- the scenario
 
 
-def _api(server: Server, key: str, method: str, path: str, body: object = None) -> object:
-    """A call the test makes itself (reading what the browser did; the other planner)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        server.url + path,
-        data=data,
-        method=method,
-        headers={"X-API-Key": key, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def _screen(page: object, lon: float, lat: float, zoom: float | None = None) -> tuple[float, float]:
-    """Page coordinates of a point of the map (centred there first at ``zoom``)."""
-    return tuple(
-        page.evaluate(  # type: ignore[attr-defined]
-            """([lon, lat, zoom]) => {
-              const m = workbench.state.map.map;
-              if (zoom !== null) m.setView([lat, lon], zoom, {animate: false});
-              const p = m.latLngToContainerPoint([lat, lon]);
-              const r = m.getContainer().getBoundingClientRect();
-              return [r.left + p.x, r.top + p.y];
-            }""",
-            [lon, lat, zoom],
-        )
-    )
-
-
-def _click_unit(page: object, unit: dict, shift: bool = False) -> None:
-    """Click a unit on the map (shift-click: add it to the selection), zoomed in on it."""
-    point = unit["point"]
-    x, y = _screen(page, point.x, point.y, zoom=18)
-    if shift:
-        page.keyboard.down("Shift")  # type: ignore[attr-defined]
-    page.mouse.click(x, y)  # type: ignore[attr-defined]
-    if shift:
-        page.keyboard.up("Shift")  # type: ignore[attr-defined]
-
-
-def _row(page: object, code: str) -> dict:
-    """A grid's row of the grid table as the page shows it."""
-    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
-        """code => {
-          const tr = document.querySelector(`#grid-table tr[data-code="${code}"]`);
-          const cells = [...tr.querySelectorAll("td")].map(td => td.textContent);
-          return {households: Number(cells[2]), status: tr.className, pieces: cells[5]};
-        }""",
-        code,
-    )
-
-
-def _units(server: Server, draft: str) -> list[dict]:
-    """The draft's units with shapely geometry and a point inside each."""
-    collection = _api(server, server.planner, "GET", f"/drafts/{draft}/units")
-    units = []
-    for feature in collection["features"]:  # type: ignore[index]
-        geom = shape(feature["geometry"])
-        units.append(feature["properties"] | {"geom": geom, "point": geom.representative_point()})
-    return units
-
-
-def _facts(draft: dict) -> list[tuple]:
-    return [
-        (g["code"], g["households"], g["units"], g["pieces"], g["locked"]) for g in draft["grids"]
-    ]
-
-
-def _replay(server: Server, calls: list[tuple[str, str, str | None]]) -> dict:
-    """Make the page's draft calls again through the API alone, on a draft of their own."""
-    draft, proposal = None, None
-    for method, url, body in calls:
-        path = url.removeprefix(server.url)
-        if path == "/drafts":
-            draft = _api(server, server.planner, method, path, json.loads(body or "{}"))["id"]  # type: ignore[index]
-            continue
-        tail = path.split("/", 3)[3]  # after /drafts/{id}/
-        if tail in ("select",):
-            continue  # reads nothing into the draft
-        if tail.startswith("proposals/"):
-            tail = f"proposals/{proposal}/{tail.rsplit('/', 1)[1]}"
-        answer = _api(
-            server, server.planner, method, f"/drafts/{draft}/{tail}", json.loads(body or "{}")
-        )
-        if tail == "proposals":
-            proposal = answer["id"]  # type: ignore[index]
-    return _api(server, server.planner, "GET", f"/drafts/{draft}")  # type: ignore[return-value]
-
-
-def _wait_idle(page: object) -> None:
-    page.wait_for_function("!document.body.classList.contains('busy')")  # type: ignore[attr-defined]
-
-
 def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     browser: Browser, server: Server
 ) -> None:
@@ -382,7 +300,7 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
         page.wait_for_selector("#grid-table tbody tr")  # type: ignore[attr-defined]
         draft = page.evaluate("workbench.state.draftId")  # type: ignore[attr-defined]
     page.click("[data-tab=edit]")  # type: ignore[attr-defined]
-    units = _units(server, draft)
+    units = draft_units(server, draft)
     one, two, five = (f"{STREET}00{n}" for n in (1, 2, 5))
     by_grid = {code: [u for u in units if u["grid"] == code] for code in (one, two, five)}
     two_area = unary_union([u["geom"] for u in by_grid[two]])
@@ -391,8 +309,8 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
         (u for u in by_grid[one] if u["households"] > 0 and u["geom"].distance(two_area) < 1e-6),
         key=lambda u: -u["households"],
     )[0]
-    before = {code: _row(page, code)["households"] for code in (one, two)}
-    _click_unit(page, border)
+    before = {code: grid_row(page, code)["households"] for code in (one, two)}
+    click_unit(page, border)
     page.wait_for_function("workbench.state.selection.length === 1")  # type: ignore[attr-defined]
     assert page.evaluate("workbench.state.selection[0]") == border["unit_id"]  # type: ignore[attr-defined]
     page.select_option("#assign-grid", two)  # type: ignore[attr-defined]
@@ -400,19 +318,19 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     page.wait_for_function(  # type: ignore[attr-defined]
         f"Number(document.querySelector('#grid-table tr[data-code=\"{one}\"] td:nth-child(3)').textContent) === {before[one] - border['households']}"
     )
-    assert _row(page, two)["households"] == before[two] + border["households"]
+    assert grid_row(page, two)["households"] == before[two] + border["households"]
     browser.shot("moved")
 
     # --- break contiguity: a building of grid 1 far from grid 5 into grid 5, flagged
     far = next(
         u for u in by_grid[one] if u["households"] > 0 and u["geom"].distance(five_area) > 1e-4
     )
-    _click_unit(page, far)
+    click_unit(page, far)
     page.wait_for_function(f"workbench.state.selection[0] === {json.dumps(far['unit_id'])}")  # type: ignore[attr-defined]
     page.select_option("#assign-grid", five)  # type: ignore[attr-defined]
     page.click("#assign-go")  # type: ignore[attr-defined]
     page.wait_for_selector(f"#grid-table tr.broken[data-code='{five}']")  # type: ignore[attr-defined]
-    assert "断开" in _row(page, five)["pieces"]
+    assert "断开" in grid_row(page, five)["pieces"]
     assert page.locator("#draft-problems li.pk-broken").count() >= 1  # type: ignore[attr-defined]
     strays = page.evaluate("workbench.state.map.strays.size")  # type: ignore[attr-defined]
     assert strays >= 1
@@ -423,14 +341,14 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     page.click("#map")  # type: ignore[attr-defined]  # focus out of the form fields
     page.keyboard.press("Control+z")  # type: ignore[attr-defined]
     page.wait_for_selector(f"#grid-table tr[data-code='{five}']:not(.broken)")  # type: ignore[attr-defined]
-    assert "连通" in _row(page, five)["pieces"]
+    assert "连通" in grid_row(page, five)["pieces"]
 
     # --- push grid 1 above the band (shift-click buildings of grid 2), then balance it
     rest_two = sorted(
         (u for u in units if u["grid"] == two and u["unit_id"] != border["unit_id"]),
         key=lambda u: u["geom"].distance(unary_union([x["geom"] for x in by_grid[one]])),
     )
-    need = 500 - _row(page, one)["households"] + 30
+    need = 500 - grid_row(page, one)["households"] + 30
     chosen, total = [], 0
     for unit in rest_two:
         if total >= need:
@@ -439,7 +357,7 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
             chosen.append(unit)
             total += unit["households"]
     for i, unit in enumerate(chosen):
-        _click_unit(page, unit, shift=i > 0)
+        click_unit(page, unit, shift=i > 0)
     picked = page.evaluate("workbench.state.selection")  # type: ignore[attr-defined]
     assert sorted(picked) == sorted(u["unit_id"] for u in chosen), (
         picked,
@@ -448,7 +366,7 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     page.select_option("#assign-grid", one)  # type: ignore[attr-defined]
     page.click("#assign-go")  # type: ignore[attr-defined]
     page.wait_for_selector(f"#grid-table tr.st-high[data-code='{one}']")  # type: ignore[attr-defined]
-    high = _row(page, one)["households"]
+    high = grid_row(page, one)["households"]
     assert high > 500
     page.click(f"#grid-table tr[data-code='{one}'] .grid-focus")  # type: ignore[attr-defined]
     page.click("#balance-this")  # type: ignore[attr-defined]
@@ -460,17 +378,17 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
         shutil.copyfile(shot, ROOT / "docs" / "img" / "workbench.png")
     page.click("#proposal-accept")  # type: ignore[attr-defined]
     page.wait_for_selector("#proposal[hidden]", state="attached")  # type: ignore[attr-defined]
-    _wait_idle(page)
-    assert _row(page, one)["households"] == high - sum(
+    wait_idle(page)
+    assert grid_row(page, one)["households"] == high - sum(
         m["households"] for m in proposal["moves"] if m["from"] == one
     ) + sum(m["households"] for m in proposal["moves"] if m["to"] == one)
-    assert "st-ok" in _row(page, one)["status"]
+    assert "st-ok" in grid_row(page, one)["status"]
     browser.shot("balanced")
 
     # --- the same calls made through the API alone give the same draft
-    replayed = _replay(server, calls)
-    shown = _api(server, server.planner, "GET", f"/drafts/{draft}")
-    assert _facts(replayed) == _facts(shown)  # type: ignore[arg-type]
+    replayed = replay(server, calls)
+    shown = api_call(server, server.planner, "GET", f"/drafts/{draft}")
+    assert draft_facts(replayed) == draft_facts(shown)  # type: ignore[arg-type]
 
     # --- export the change list (.xlsx)
     page.click("[data-tab=publish]")  # type: ignore[attr-defined]
@@ -488,8 +406,10 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     assert saved["version"] == 2 and saved["status"] == "draft"
 
     # --- someone else saves a newer version; this draft's next save loses, clearly, nothing lost
-    other = _api(server, server.planner, "POST", "/drafts", {"plan": server.plan})
-    _api(server, server.planner, "POST", f"/drafts/{other['id']}/save", {"note": "另一位规划员"})  # type: ignore[index]
+    other = api_call(server, server.planner, "POST", "/drafts", {"plan": server.plan})
+    api_call(
+        server, server.planner, "POST", f"/drafts/{other['id']}/save", {"note": "另一位规划员"}
+    )  # type: ignore[index]
     page.click("[data-tab=edit]")  # type: ignore[attr-defined]
     page.click(f"#grid-table tr[data-code='{two}'] .lock")  # type: ignore[attr-defined]
     page.wait_for_selector(f"#grid-table tr[data-code='{two}'] .lock[aria-pressed=true]")  # type: ignore[attr-defined]
@@ -504,7 +424,7 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     browser.shot("conflict")
     page.click("#conflict-keep")  # type: ignore[attr-defined]
     assert page.evaluate("workbench.state.draft.revision") == revision  # type: ignore[attr-defined]
-    kept = _api(server, server.planner, "GET", f"/drafts/{draft}")
+    kept = api_call(server, server.planner, "GET", f"/drafts/{draft}")
     assert kept["revision"] == revision and kept["edits"] >= 1  # type: ignore[index]
 
     # --- a supervisor approves the saved version
@@ -516,25 +436,12 @@ def test_the_planner_redraws_saves_loses_a_conflict_and_a_supervisor_approves(
     assert not page.is_visible(".open-version")  # type: ignore[attr-defined]
     page.click("#versions .version[data-version='2'] .review-approve")  # type: ignore[attr-defined]
     page.wait_for_selector("#versions .version.st-approved[data-version='2']")  # type: ignore[attr-defined]
-    version = _api(server, server.supervisor, "GET", f"/plans/{quote(server.plan)}/versions/2")
+    version = api_call(server, server.supervisor, "GET", f"/plans/{quote(server.plan)}/versions/2")
     assert version["status"] == "approved" and version["approved_by"] == "审核员老李"  # type: ignore[index]
     browser.shot("approved")
     page.click("#versions .version[data-version='2'] .review-activate")  # type: ignore[attr-defined]
     page.wait_for_selector("#versions .version.st-active[data-version='2']")  # type: ignore[attr-defined]
     assert "在用 v2" in page.inner_text("#plans")  # type: ignore[attr-defined]
-
-
-def _drag(page: object, points: list[tuple[float, float]]) -> None:
-    """Press at the first point, move through the others, release at the last."""
-    page.mouse.move(*points[0])  # type: ignore[attr-defined]
-    page.mouse.down()  # type: ignore[attr-defined]
-    for x, y in points[1:]:
-        page.mouse.move(x, y, steps=4)  # type: ignore[attr-defined]
-    page.mouse.up()  # type: ignore[attr-defined]
-
-
-def _rows(page: object) -> int:
-    return int(page.eval_on_selector_all("#grid-table tbody tr", "els => els.length"))  # type: ignore[attr-defined]
 
 
 def _open_sample(browser: Browser, server: Server) -> str:
@@ -551,17 +458,17 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
     page = browser.page
     sign_in(browser, server, server.planner)
     draft = _open_sample(browser, server)
-    units = _units(server, draft)
-    grids = _api(server, server.planner, "GET", f"/drafts/{draft}/grids")
+    units = draft_units(server, draft)
+    grids = api_call(server, server.planner, "GET", f"/drafts/{draft}/grids")
     shapes = {f["properties"]["code"]: shape(f["geometry"]) for f in grids["features"]}  # type: ignore[index]
-    rows = _rows(page)
+    rows = grid_rows(page)
 
     # --- box select around a building of grid 3, then make it a new grid
     three = next(u for u in units if u["grid"] == f"{STREET}003" and u["households"] > 0)
     p = three["point"]
-    x, y = _screen(page, p.x, p.y, zoom=18)
+    x, y = screen_point(page, p.x, p.y, zoom=18)
     page.click("[data-mode=box]")  # type: ignore[attr-defined]
-    _drag(page, [(x - 4, y - 4), (x + 4, y + 4)])
+    drag(page, [(x - 4, y - 4), (x + 4, y + 4)])
     page.wait_for_function("workbench.state.selection.length >= 1")  # type: ignore[attr-defined]
     assert three["unit_id"] in page.evaluate("workbench.state.selection")  # type: ignore[attr-defined]
     page.fill("#new-grid-name", "新建测试网格")  # type: ignore[attr-defined]
@@ -583,9 +490,9 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
     # --- lasso around a building of grid 4; moving it into a locked grid is refused, with why
     four = next(u for u in units if u["grid"] == f"{STREET}004" and u["households"] > 0)
     p = four["point"]
-    x, y = _screen(page, p.x, p.y, zoom=18)
+    x, y = screen_point(page, p.x, p.y, zoom=18)
     page.click("[data-mode=lasso]")  # type: ignore[attr-defined]
-    _drag(page, [(x - 5, y - 5), (x + 5, y - 5), (x + 5, y + 5), (x - 5, y + 5), (x - 5, y - 4)])
+    drag(page, [(x - 5, y - 5), (x + 5, y - 5), (x + 5, y + 5), (x - 5, y + 5), (x - 5, y - 4)])
     page.wait_for_function(f"workbench.state.selection.includes({json.dumps(four['unit_id'])})")  # type: ignore[attr-defined]
     page.click("[data-mode=pan]")  # type: ignore[attr-defined]
     six = f"{STREET}006"
@@ -611,7 +518,7 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
         and len(c) == len(d) == 15
         and shapes[c].intersection(shapes[d]).length > 0
     )
-    rows = _rows(page)
+    rows = grid_rows(page)
     page.select_option("#merge-a", a)  # type: ignore[attr-defined]
     page.select_option("#merge-b", b)  # type: ignore[attr-defined]
     page.click("#merge-go")  # type: ignore[attr-defined]
@@ -626,11 +533,11 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
     page.wait_for_selector("#proposal:not([hidden])")  # type: ignore[attr-defined]
     proposal = page.evaluate("workbench.state.proposal")  # type: ignore[attr-defined]
     assert proposal["kind"] == "repartition" and proposal["moves"], proposal
-    rows = _rows(page)
+    rows = grid_rows(page)
     page.click("#proposal-accept")  # type: ignore[attr-defined]
     page.wait_for_selector("#proposal[hidden]", state="attached")  # type: ignore[attr-defined]
-    _wait_idle(page)
-    assert _rows(page) == rows + len(proposal["new_grids"])
+    wait_idle(page)
+    assert grid_rows(page) == rows + len(proposal["new_grids"])
 
     # --- split another grid along a line drawn across its middle
     c = next(
@@ -645,18 +552,18 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
         "b => { workbench.state.map.map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [120, 120], animate: false}); }",
         [west, south, east, north],
     )
-    start = _screen(page, west - (east - west) * 0.05, middle)
-    end = _screen(page, east + (east - west) * 0.05, middle)
+    start = screen_point(page, west - (east - west) * 0.05, middle)
+    end = screen_point(page, east + (east - west) * 0.05, middle)
     page.click("[data-mode=line]")  # type: ignore[attr-defined]
     page.mouse.click(*start)  # type: ignore[attr-defined]
     page.mouse.dblclick(*end)  # type: ignore[attr-defined]
     page.wait_for_selector("#split-go:not([disabled])")  # type: ignore[attr-defined]
-    rows = _rows(page)
+    rows = grid_rows(page)
     page.click("#split-go")  # type: ignore[attr-defined]
-    _wait_idle(page)
-    assert _rows(page) > rows, (
+    wait_idle(page)
+    assert grid_rows(page) > rows, (
         rows,
-        _rows(page),
+        grid_rows(page),
         page.inner_text("#messages"),  # type: ignore[attr-defined]
         page.evaluate("[workbench.state.focus, workbench.state.line]"),  # type: ignore[attr-defined]
         c,
@@ -679,7 +586,7 @@ def test_box_lasso_new_grid_undo_redo_lock_merge_split_compare_staff_print(
     row.locator("input[type=tel]").fill("13812345678")
     page.click("#staff-save")  # type: ignore[attr-defined]
     page.wait_for_selector(".msg-ok:has-text('人员已保存')")  # type: ignore[attr-defined]
-    staff = _api(server, server.planner, "GET", f"/drafts/{draft}")["staff"]  # type: ignore[index]
+    staff = api_call(server, server.planner, "GET", f"/drafts/{draft}")["staff"]  # type: ignore[index]
     assert staff[a][0]["name"] == "王网格" and staff[a][0]["phone"] == "13812345678"
 
     # --- print the draft's wall map
@@ -716,7 +623,7 @@ def test_the_main_actions_work_from_the_keyboard_with_labelled_controls(
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
     page.wait_for_selector("#grid-table tbody tr")  # type: ignore[attr-defined]
     one, two = f"{STREET}001", f"{STREET}002"
-    before = _row(page, one)["households"], _row(page, two)["households"]
+    before = grid_row(page, one)["households"], grid_row(page, two)["households"]
     # focus grid 1, open its unit list, tick the first unit with the space bar, assign it to 2
     page.focus(f"#grid-table tr[data-code='{one}'] .grid-focus")  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
@@ -737,7 +644,7 @@ def test_the_main_actions_work_from_the_keyboard_with_labelled_controls(
         f"document.querySelector('#grid-table tr[data-code=\"{two}\"] td:nth-child(3)')"
         f".textContent === '{before[1] + households}'"
     )
-    assert _row(page, one)["households"] == before[0] - households
+    assert grid_row(page, one)["households"] == before[0] - households
     page.focus("#undo")  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
