@@ -119,7 +119,9 @@ class IndexBuilder:
 
     def _restore(self, plan: PlanArrays, state: dict[str, Any]) -> GridIndex:
         codes, levels, geometries, _ = plan
-        metric = self._metrics.setdefault(state["metric"], CRS.from_wkt(state["metric"]))
+        metric = self._metrics.get(state["metric"])
+        if metric is None:  # one CRS object per zone, not one parse per plan
+            metric = self._metrics[state["metric"]] = CRS.from_wkt(state["metric"])
         lazy = bool(self.options.get("lazy_nearest", False))
         return GridIndex.from_state(
             codes, levels, geometries, state, metric=metric, lazy_nearest=lazy
