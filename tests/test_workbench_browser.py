@@ -663,11 +663,6 @@ def test_the_main_actions_work_from_the_keyboard_with_labelled_controls(
     assert unlabelled == []
 
 
-@pytest.mark.xfail(
-    reason="POST /jobs/partition lower-cases the Content-Type, so Chromium's mixed-case multipart "
-    "boundary is not found (422): /tmp/notes/frontend-needs.md item 7",
-    strict=False,
-)
 def test_a_partition_of_uploaded_files_lands_in_the_editor(
     browser: Browser, server: Server
 ) -> None:

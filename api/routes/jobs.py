@@ -123,12 +123,13 @@ async def start_partition(
     the work finds out (e.g. an area without a `name`) fails the job with the reason.
     """
     body = await request.body()
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type.startswith("multipart/form-data"):
+    content_type = request.headers.get("content-type", "")  # the boundary is case-sensitive
+    kind = content_type.lower()
+    if kind.startswith("multipart/form-data"):
         fields, files = _form(body, content_type)
         params = _validated(PartitionFilesIn, fields)
         job = await run_in_threadpool(_queue_files, runner, store, caller, params, files)
-    elif content_type.startswith("application/json"):
+    elif kind.startswith("application/json"):
         params = _validated(PartitionPlanIn, json.loads(body) if body else None)
         job = await run_in_threadpool(_queue_plan, runner, store, caller, params)
     else:
