@@ -19,7 +19,6 @@ __all__ = [
     "SaveIn",
     "SelectIn",
     "SelectOut",
-    "StaffMemberIn",
 ]
 
 _BAND = r"^\d{1,6}(\.\d+)?-\d{1,6}(\.\d+)?$"
@@ -209,14 +208,6 @@ class ProposalIn(BaseModel):
         default=None, max_length=10_000, description="balance: default every grid"
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-
-
-class StaffMemberIn(BaseModel):
-    """One grid head or worker of a draft's grid."""
-
-    role: str = Field(min_length=1, max_length=40, pattern=_TEXT, examples=["head"])
-    name: str = Field(min_length=1, max_length=50, pattern=_TEXT, examples=["张三"])
-    phone: str | None = Field(default=None, max_length=40, pattern=_TEXT, examples=["13800000001"])
 
 
 class SaveIn(BaseModel):

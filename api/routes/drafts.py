@@ -32,9 +32,8 @@ from api.schemas_drafts import (
     SaveIn,
     SelectIn,
     SelectOut,
-    StaffMemberIn,
 )
-from api.schemas_plans import VersionOut
+from api.schemas_plans import StaffMemberIn, VersionOut
 from geogrid.io.tables import write_table
 from geogrid.partition.notice import notice
 from geogrid.store.drafts import DraftRecord

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geogrid.errors import GeogridError, InvalidInputError
+from geogrid.errors import InvalidInputError
 from geogrid.partition.band import Band
 from geogrid.partition.plan import (
     AreaResult,
@@ -153,9 +153,8 @@ def partition_on_cluster(
     Raises
     ------
     InvalidInputError
-        As :func:`~geogrid.partition.partition_areas` does, before any task is sent.
-    GeogridError
-        When every area failed (the reasons of the first few).
+        As :func:`~geogrid.partition.partition_areas` does, before any task is sent; and
+        when every area failed (the reasons of the first few).
     """
     from distributed import as_completed
 
@@ -200,7 +199,7 @@ def partition_on_cluster(
     del inputs
     if not done:
         reasons = "; ".join(f"{f.code} {f.reason}" for f in list(failed.values())[:3])
-        raise GeogridError(f"every area failed on the cluster: {reasons}")
+        raise InvalidInputError(f"every area failed on the cluster: {reasons}")
     report(len(areas), total, "生成方案")
     plan = _assemble([done[i] for i in sorted(done)], options)
     report(total, total, "完成")
