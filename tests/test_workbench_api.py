@@ -317,3 +317,33 @@ def test_drafts_are_private_and_need_a_planner(service: tuple[TestClient, dict])
     assert client.get(f"/drafts/{draft['id']}", headers=keys["worker"]).status_code == 403
     assert client.get(f"/drafts/{draft['id']}").status_code == 401
     assert [d["id"] for d in client.get("/drafts", headers=keys["other"]).json()] == []
+
+
+def test_reads_and_edits_at_once_never_fail(service: tuple[TestClient, dict]) -> None:
+    """Readers and an editor on one draft from several threads: every answer is whole."""
+    import concurrent.futures
+
+    client, keys = service
+    draft = _open(client, keys)
+    by_grid = _grid_units(client, keys, draft)
+    source = sorted(by_grid)[0]
+    unit = by_grid[source][0]["unit_id"]
+    url = f"/drafts/{draft['id']}"
+
+    def edit(n: int) -> int:
+        if n % 3 == 0:
+            body = {"op": "new_grid", "units": [unit]}
+            return client.post(f"{url}/edits", json=body, headers=keys["planner"]).status_code
+        return client.post(f"{url}/undo", headers=keys["planner"]).status_code
+
+    def read(n: int) -> int:
+        path = ("/grids", "/units", "")[n % 3]
+        return client.get(f"{url}{path}", headers=keys["planner"]).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:  # edits and reads interleaved
+        edit_jobs = [pool.submit(edit, n) for n in range(12)]
+        read_jobs = [pool.submit(read, n) for n in range(30)]
+        edits = [job.result() for job in edit_jobs]
+        reads = [job.result() for job in read_jobs]
+    assert set(reads) == {200}
+    assert set(edits) <= {200, 409}  # 409: nothing left to undo

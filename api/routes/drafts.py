@@ -76,8 +76,14 @@ class ChangesFormat(StrEnum):
 
 
 def _out(bench: Workbench, record: DraftRecord, response: Response | None = None) -> DraftOut:
-    draft = bench.draft(record)
-    found = evaluate(draft)
+    with bench.view(record) as draft:
+        found = evaluate(draft)
+        levels, can_undo, can_redo, cursor = (
+            draft.base.levels,
+            draft.can_undo,
+            draft.can_redo,
+            draft.cursor,
+        )
     if response is not None:
         response.headers["ETag"] = f'"{record.etag}"'
     return DraftOut(
@@ -85,14 +91,14 @@ def _out(bench: Workbench, record: DraftRecord, response: Response | None = None
         plan=record.plan,
         base_version=record.base_version,
         jurisdiction=record.jurisdiction,
-        levels=draft.base.levels,
+        levels=levels,
         level=record.level,
         band=record.band,
         revision=record.revision,
         etag=record.etag,
-        edits=draft.cursor,
-        can_undo=draft.can_undo,
-        can_redo=draft.can_redo,
+        edits=cursor,
+        can_undo=can_undo,
+        can_redo=can_redo,
         grids=found.grids.astype(object).where(found.grids.notna(), None).to_dict("records"),
         problems=[ProblemOut.model_validate(p) for p in found.problems],
         proposal=_proposal(record.proposal),
@@ -151,7 +157,8 @@ _GEOJSON: dict[int | str, dict[str, Any]] = {
 @router.get("/{draft_id}/units", response_class=Response, responses=_GEOJSON)
 def draft_units(draft_id: DraftId, caller: Planner, bench: Bench) -> Response:
     """The draft's units as GeoJSON, each with its grid and that grid's colour."""
-    data = units_geojson(bench.draft(bench.record(caller, draft_id)))
+    with bench.view(bench.record(caller, draft_id)) as draft:
+        data = units_geojson(draft)
     return Response(data, media_type="application/geo+json")
 
 
@@ -164,18 +171,18 @@ def draft_grids(
     which: Annotated[str, Query(pattern="^(draft|base)$", description="draft or base")] = "draft",
 ) -> Response:
     """Grid polygons as GeoJSON: the draft's, or the version it was opened from (`base`)."""
-    draft = bench.draft(bench.record(caller, draft_id))
-    data = grids_geojson(draft, evaluate(draft), level=level, which=which)
+    with bench.view(bench.record(caller, draft_id)) as draft:
+        data = grids_geojson(draft, evaluate(draft), level=level, which=which)
     return Response(data, media_type="application/geo+json")
 
 
 @router.post("/{draft_id}/select", response_model=SelectOut)
 def select(draft_id: DraftId, body: SelectIn, caller: Planner, bench: Bench) -> SelectOut:
     """The units inside a lasso polygon or a box (their representative point)."""
-    draft = bench.draft(bench.record(caller, draft_id))
     box = list(body.box) if body.box else None
     polygon = [list(p) for p in body.polygon] if body.polygon else None
-    return SelectOut(units=select_units(draft, polygon=polygon, box=box))
+    with bench.view(bench.record(caller, draft_id)) as draft:
+        return SelectOut(units=select_units(draft, polygon=polygon, box=box))
 
 
 @router.post("/{draft_id}/edits", response_model=EditOut)
@@ -195,8 +202,9 @@ def edit_draft(
     record, outcome = bench.edit(caller, draft_id, edit.model_dump(), _tag(if_match))
     out = _out(bench, record, response)
     touched = {old for _, old, _ in outcome.delta.moves} | {n for _, _, n in outcome.delta.moves}
-    draft = bench.draft(record)
-    changed = sorted({draft.ancestor(c, draft.level) for c in touched if c in draft.grids.index})
+    with bench.view(record) as draft:
+        known = [c for c in touched if c in draft.grids.index]
+        changed = sorted({draft.ancestor(c, draft.level) for c in known})
     return EditOut(
         **out.model_dump(),
         changed=changed + [r["code"] for r in outcome.delta.removed if r["code"] not in changed],
@@ -262,7 +270,8 @@ def change_list(
 ) -> Response:
     """The building-level change list against the version opened (调整公示)."""
     record = bench.record(caller, draft_id)
-    frame = changes(bench.draft(record))
+    with bench.view(record) as draft:
+        frame = changes(draft)
     if format == ChangesFormat.JSON:
         rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
         from fastapi.responses import JSONResponse

@@ -62,7 +62,7 @@ class Workbench:
         self.store = store
         self.drafts = DraftStore.of(store)
         self._cache: OrderedDict[str, tuple[int, Draft]] = OrderedDict()
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
 
     # ------------------------------------------------------------------ opening
@@ -179,7 +179,8 @@ class Workbench:
 
     def plan(self, record: DraftRecord) -> GridPlan:
         """The draft as a plan, with the staff set in it."""
-        plan = self.draft(record).to_plan(name=record.plan)
+        with self.view(record) as draft:
+            plan = draft.to_plan(name=record.plan)
         if not record.staff:
             return plan
         kept = plan.staff[~plan.staff["grid_code"].isin(list(record.staff))]
@@ -365,12 +366,24 @@ class Workbench:
     @contextmanager
     def _lock(self, draft_id: str) -> Iterator[None]:
         with self._guard:
-            lock = self._locks.setdefault(draft_id, threading.Lock())
+            lock = self._locks.setdefault(draft_id, threading.RLock())
         with lock:
             yield
 
+    @contextmanager
+    def view(self, record: DraftRecord) -> Iterator[Draft]:
+        """The draft of ``record``, held still while it is read.
+
+        Edits wait for readers and readers for edits: none sees an edit half applied.
+        """
+        with self._lock(record.id):
+            yield self.draft(record)
+
     def _remember(self, record: DraftRecord, draft: Draft) -> None:
         with self._guard:
+            held = self._cache.get(record.id)
+            if held is not None and held[0] > record.revision:
+                return  # a newer state is in memory already: keep it
             self._cache[record.id] = (record.revision, draft)
             self._cache.move_to_end(record.id)
             while len(self._cache) > _CACHED:
