@@ -74,12 +74,15 @@ class FlatParts:
     ) -> None:
         kept = {} if previous is None else {b.parts: b for b in previous.blocks}
         self.blocks: list[_Block] = []
+        built = 0
         for start in range(0, len(parts), BLOCK_PARTS):
             members = tuple(parts[start : start + BLOCK_PARTS])
             block = kept.get(members)
             if block is None:
                 block = _Block(members)
-                _release_freed()  # the parts' own arrays, now copied into the block
+                built += 1
+                if built > 1:  # many blocks (a cold start): the parts' arrays, now copied
+                    _release_freed()
             self.blocks.append(block)
         tables = []
         for b, block in enumerate(self.blocks):
@@ -234,7 +237,12 @@ class _Block:
 
 
 def _release_freed() -> None:
-    """Return freed heap memory to the system (glibc keeps it: a second copy of the rasters)."""
+    """Return freed heap memory to the system (glibc keeps it: a second copy of the rasters).
+
+    Not after a single block (a re-index): the trim holds the allocator's lock, every other
+    thread's allocations wait on it (0.8 s over a province's heap), and one block's freed
+    arrays are reused by the next allocations anyway.
+    """
     global _LIBC
     if _LIBC is None:
         name = ctypes.util.find_library("c")
