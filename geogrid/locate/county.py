@@ -44,6 +44,7 @@ _FOOTPRINTS: weakref.WeakKeyDictionary[GridIndex, dict[float, np.ndarray]] = (
     weakref.WeakKeyDictionary()
 )
 _FOOTPRINT_LOCK = threading.Lock()
+_TEXTS: weakref.WeakKeyDictionary[GridIndex, np.ndarray] = weakref.WeakKeyDictionary()
 
 
 class CountyIndex:
@@ -92,7 +93,9 @@ class CountyIndex:
         self.jurisdictions: tuple[str, ...] = tuple(sorted(parts))
         self.parts: tuple[GridIndex, ...] = tuple(parts[j] for j in self.jurisdictions)
         every = np.concatenate([part.codes for part in self.parts])
-        order = np.argsort(every.astype(str), kind="stable")
+        # codes as fixed-width text, kept per part: converting a province's 100,000 objects
+        # anew at every re-index held the serving process's GIL for tens of milliseconds
+        order = np.argsort(np.concatenate([_text(part) for part in self.parts]), kind="stable")
         self.codes: np.ndarray = every[order]
         if self.codes.size > 1 and (self.codes[1:] == self.codes[:-1]).any():
             raise ValueError("grid codes repeat across jurisdictions: they must be unique")
@@ -425,6 +428,17 @@ def _groups(part: np.ndarray, n_parts: int) -> list[tuple[int, np.ndarray]]:
     counts = np.bincount(part, minlength=n_parts)
     bounds = np.r_[0, np.cumsum(counts)]
     return [(int(p), order[bounds[p] : bounds[p + 1]]) for p in np.flatnonzero(counts)]
+
+
+def _text(part: GridIndex) -> np.ndarray:
+    """``part.codes`` as a ``str`` array (made once per part)."""
+    with _FOOTPRINT_LOCK:
+        kept = _TEXTS.get(part)
+    if kept is None:
+        kept = part.codes.astype(str)
+        with _FOOTPRINT_LOCK:
+            _TEXTS[part] = kept
+    return kept
 
 
 def _top_members(part: GridIndex) -> np.ndarray:
