@@ -679,8 +679,10 @@ def test_a_partition_of_uploaded_files_lands_in_the_editor(
     page.set_input_files("#partition-barriers", str(sample_path("haidian", "roads.gpkg")))  # type: ignore[attr-defined]
     page.fill("#partition-band", "300-500")  # type: ignore[attr-defined]
     page.click("#partition-go")  # type: ignore[attr-defined]
-    page.wait_for_selector(  # type: ignore[attr-defined]
-        "#job[data-state=succeeded], #job[data-state=failed], .msg-error", timeout=240_000
+    page.wait_for_selector(  # type: ignore[attr-defined]  # the page may hide it at once
+        "#job[data-state=succeeded], #job[data-state=failed], .msg-error",
+        state="attached",
+        timeout=240_000,
     )
     assert page.get_attribute("#job", "data-state") == "succeeded", page.inner_text("body")  # type: ignore[attr-defined]
     page.wait_for_selector("#tab-edit:not([hidden]) #grid-table tbody tr")  # type: ignore[attr-defined]

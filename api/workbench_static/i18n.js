@@ -135,7 +135,7 @@ export const CATALOGUE = {
     print_title: "打印",
     print_wall: "网格示意图",
     print_signs: "公示牌",
-    print_cards: "联系卡",
+    print_cards: "直通卡",
     staff_title: "网格人员",
     staff_grid: "网格",
     staff_role: "职务",
