@@ -121,7 +121,7 @@ def _problems(
     draft: Draft, frame: pd.DataFrame, slot: np.ndarray, labels: np.ndarray
 ) -> list[dict[str, Any]]:
     found = []
-    for g, row in frame.iterrows():
+    for g, row in enumerate(frame.to_dict("records")):
         code, name = row["code"], row["name"]
         if row["status"] == "empty":
             found.append(_problem("empty", code, f"{name}（{code}）没有单元 has no units"))
