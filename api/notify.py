@@ -86,7 +86,7 @@ class PlanListener:
             self._connected.set()
             self._changed()  # catch up on whatever changed while not listening
             while not self._stop.is_set():
-                heard = sum(1 for _ in connection.notifies(timeout=1.0))
+                heard = sum(1 for _ in connection.notifies(timeout=1.0, stop_after=1))
                 if heard:
                     # a burst (retire + activate, a roster of many grids): one refresh
                     for _ in connection.notifies(timeout=0.05):
