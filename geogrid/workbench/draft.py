@@ -168,6 +168,7 @@ class Draft:
         self._tree_cache: tuple[dict[str, str | None], dict[str, int], dict[str, bool]] | None = (
             None
         )
+        self._dirty_cache: set[str] | None = None
         special = {
             c for c, k in zip(grids.index, grids["kind"], strict=True) if k == GridKind.SPECIAL
         }
@@ -265,14 +266,20 @@ class Draft:
     def dirty(self) -> set[str]:
         """Codes of the grids (edited level and below) whose units differ from the base's.
 
-        Grids above the edited level never change: no edit crosses them.
+        Grids above the edited level never change: no edit crosses them. Kept until the
+        next edit, undo or redo (every grid's outline asks for it).
         """
+        if self._dirty_cache is not None:
+            return self._dirty_cache
         moved = np.flatnonzero(self.codes != self.base_codes)
         found: set[str] = set()
         for code in set(self.codes[moved].tolist()) | set(self.base_codes[moved].tolist()):
             found.update(self._chain(code))
         found.update(c for c in self.grids.index if c not in self.base_geoms)
-        return {c for c in found if c not in self.base_geoms or self._level_of(c) >= self.level}
+        self._dirty_cache = {
+            c for c in found if c not in self.base_geoms or self._level_of(c) >= self.level
+        }
+        return self._dirty_cache
 
     def _level_of(self, code: str) -> int:
         if code in self.grids.index:
@@ -345,7 +352,7 @@ class Draft:
         self.log, self.cursor = list(log), cursor
 
     def _forward(self, delta: Delta) -> None:
-        self._tree_cache = None
+        self._tree_cache, self._dirty_cache = None, None
         for row in delta.added:
             self._add_grid(row)
         for unit, _, new in delta.moves:
@@ -358,7 +365,7 @@ class Draft:
             self.grids.at[code, "locked"] = locked
 
     def _backward(self, delta: Delta) -> None:
-        self._tree_cache = None
+        self._tree_cache, self._dirty_cache = None, None
         for code, locked, _ in delta.locked:
             self.grids.at[code, "locked"] = locked
         for code, name, _ in delta.renamed:
