@@ -256,13 +256,14 @@ class PlanSource:
         if loaded is not None:
             return loaded
         current = self._current
-        if current is not None and self._checked_at > -math.inf:
+        if current is not None and self._checked_at > -math.inf and self._check_seconds > 0:
             # a periodic check is due: one thread asks the store (and re-indexes what changed)
             # while the others answer from the county in hand, instead of piling up queries
             # and index builds under load
             if not self._checking.acquire(blocking=False):
                 return current
-        else:  # nothing yet, or expired by a change here: wait for the store's answer
+        else:  # nothing yet, expired by a change here, or every request checks: wait for the
+            # store's answer (a notified refresh in progress included)
             self._checking.acquire()
         try:
             return self.cached() or self._refresh()
