@@ -197,3 +197,18 @@ def test_unit_polygons_with_collapsed_parts():
     assert units.households == 100
     assert units.table.geometry.area.tolist() == pytest.approx([1.0, 1.0])
     assert units.edges[["a", "b"]].values.tolist() == [[0, 1]]
+
+
+def test_a_coverage_a_hair_apart_is_snapped_and_an_overlap_cleaned() -> None:
+    from geogrid.units.coverage import exact_coverage
+
+    hair = 1e-9  # metres: float arithmetic's difference between two ways to one corner
+    boxes = np.array([box(0, 0, 1, 1), box(1 + hair, 0, 2, 1), box(0, 1, 2 - hair, 2)])
+    assert not shapely.coverage_is_valid(boxes)
+    snapped = exact_coverage(boxes)
+    assert shapely.coverage_is_valid(snapped)
+    assert np.allclose(shapely.area(snapped), shapely.area(boxes))
+    overlapping = np.array([box(0, 0, 1, 1), box(0.999, 0, 2, 1)])
+    cleaned = exact_coverage(overlapping)
+    assert shapely.coverage_is_valid(cleaned)
+    assert shapely.area(cleaned).sum() == pytest.approx(2.0)

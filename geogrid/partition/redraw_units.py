@@ -21,6 +21,7 @@ import shapely
 from geogrid.partition.plan import geoms_to_plan_crs
 from geogrid.plan import PLAN_CRS, GridKind, GridPlan
 from geogrid.units import Units, household_areas, units_from_polygons, units_in_grids
+from geogrid.units.coverage import SNAP_DECIMALS, snapped
 
 __all__ = ["TILE_SHARE", "ParentUnits", "ancestor_codes", "parent_units", "units_tile"]
 
@@ -98,9 +99,14 @@ def units_tile(plan: GridPlan, level: int) -> bool:
     """
     if plan.units is None or len(plan.units) == 0:
         return False
-    grids = plan.level(level)
-    covered = shapely.area(shapely.union_all(shapely.make_valid(plan.units.geometry.to_numpy())))
-    return bool(covered >= TILE_SHARE * float(shapely.area(grids.geometry.to_numpy()).sum()))
+    target = TILE_SHARE * float(shapely.area(plan.level(level).geometry.to_numpy()).sum())
+    geoms = plan.units.geometry.to_numpy()
+    if float(shapely.area(geoms).sum()) < target:  # a union is never larger than its parts
+        return False
+    near = snapped(geoms, SNAP_DECIMALS["degree"])
+    if shapely.is_valid(near).all() and shapely.coverage_is_valid(near):
+        return True  # no overlaps: the union is as large as the parts (and no union to make)
+    return bool(shapely.area(shapely.union_all(shapely.make_valid(geoms))) >= target)
 
 
 def parent_units(

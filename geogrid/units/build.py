@@ -18,6 +18,7 @@ from geogrid.crs import metric_crs
 from geogrid.errors import CRSError
 from geogrid.plan import UnitKind
 from geogrid.units.adjacency import adjacency
+from geogrid.units.coverage import exact_coverage
 from geogrid.units.inputs import (
     Sites,
     clipped_lines,
@@ -332,8 +333,8 @@ def units_from_polygons(
 ) -> Units:
     """Units that are given polygons: natural villages (自然村), villager groups, census areas.
 
-    The polygons are cleaned into an exact coverage (slivers and tiny overlaps snapped, see
-    :func:`shapely.coverage_clean`); each one is a unit, its neighbours those sharing an edge.
+    The polygons are made an exact coverage (snapped to 1 mm when that is enough, else
+    cleaned: slivers and tiny overlaps snapped, see :func:`~geogrid.units.coverage.exact_coverage`); each one is a unit, its neighbours those sharing an edge.
     No edge counts as a barrier: the polygons' own edges are the cut lines.
 
     Parameters
@@ -369,10 +370,7 @@ def units_from_polygons(
         else metric_crs(polygons)
     )
     geoms = frame_to_crs(polygons, metric, "unit")
-    # "structure" keeps polygons only: the linework method leaves the collapsed slivers of a
-    # round trip through EPSG:4490 as lines in a collection, which coverage_clean refuses
-    valid = shapely.make_valid(geoms, method="structure", keep_collapsed=False)
-    cleaned = shapely.coverage_clean(valid)
+    cleaned = exact_coverage(geoms)
     n = len(cleaned)
     table: dict[str, Any] = {
         "unit_id": (
