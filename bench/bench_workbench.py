@@ -75,6 +75,11 @@ def main() -> None:
             )
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(600_000)
+            page.on("pageerror", lambda error: print(f"page error: {error}", flush=True))
+            page.on(
+                "console",
+                lambda m: print(f"console: {m.text}", flush=True) if m.type == "error" else None,
+            )
             page.goto(f"{url}/workbench")
             page.fill("#key", key)
             page.click("#signin-go")
@@ -86,7 +91,7 @@ def main() -> None:
             page.click("#versions .open-version")
             page.wait_for_function(
                 f"document.querySelectorAll('#grid-table tbody tr').length === {grids}"
-                f" && workbench.state.map.unitLayers.size === {units}"
+                f" && workbench.state.map.unitCount === {units}"
             )
             page.evaluate("new Promise(r => requestAnimationFrame(() => r()))")
             opened = time.perf_counter() - start
@@ -95,10 +100,9 @@ def main() -> None:
             codes = [f"110108001001{n:03d}" for n in (1, 2)]
             # 100 units of the grids after the first two, moved to grid 1 and 2 in turn
             chosen = page.evaluate(
-                """(codes) => [...workbench.state.map.unitLayers.entries()]
-                    .filter(([, l]) => l.feature.properties.grid.startsWith("110108001001")
-                                       && !codes.includes(l.feature.properties.grid))
-                    .slice(0, 100).map(([id]) => id)""",
+                """(codes) => workbench.state.map.unitList()
+                    .filter((p) => p.grid.startsWith("110108001001") && !codes.includes(p.grid))
+                    .slice(0, 100).map((p) => p.unit_id)""",
                 codes,
             )
             for i in range(args.moves):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from geogrid.partition.band import Band
 from geogrid.validate import validate_plan
 from geogrid.workbench import Draft, apply_edit, evaluate, tiling_plan
 from geogrid.workbench.proposals import balance
+from geogrid.workbench.views import units_compact, units_geojson
 from tests.service import street_plan, with_units
 
 BASE = tiling_plan(with_units(street_plan(columns=8), per_side=3, households=12), 2)
@@ -137,3 +139,50 @@ def test_a_locked_grid_refuses_moves_and_balance_leaves_it() -> None:
     proposal = balance(draft)
     assert not {u for u, _, _ in proposal.delta.moves} & locked_units
     assert np.isin(list(locked_units), draft.members(grids[1])).all()
+
+
+def _decoded(payload: dict) -> list[dict]:
+    """Units of a compact payload (``units_compact``) as properties and a shapely polygon."""
+    steps = np.array(payload["xy"], dtype=np.int64).reshape(-1, 2)
+    origin, scale = np.array(payload["origin"]), payload["scale"]
+    units, point, ring = [], 0, 0
+    for i, unit_id in enumerate(payload["ids"]):
+        rings = []
+        for size in payload["sizes"][ring : ring + payload["rings"][i]]:
+            part = steps[point : point + size].copy()
+            part[0] += origin
+            rings.append(np.cumsum(part, axis=0) / scale)
+            point += size
+        ring += payload["rings"][i]
+        units.append(
+            {
+                "unit_id": unit_id,
+                "name": payload["names"][i],
+                "households": payload["households"][i],
+                "grid": payload["codes"][payload["grid"][i]],
+                "code": payload["codes"][payload["code"][i]],
+                "locked": bool(payload["locked"][i]),
+                "colour": payload["colours"][payload["codes"][payload["grid"][i]]],
+                "rings": rings,
+            }
+        )
+    return units
+
+
+def test_compact_units_hold_what_the_geojson_holds() -> None:
+    draft = _draft()
+    unit = str(draft.unit_ids[0])
+    apply_edit(draft, {"op": "move", "units": [unit], "to": draft.codes_at(2)[1]})
+    compact = _decoded(orjson.loads(units_compact(draft)))
+    features = orjson.loads(units_geojson(draft))["features"]
+    assert len(compact) == len(features)
+    for got, feature in zip(compact, features, strict=True):
+        want = feature["properties"]
+        assert {k: got[k] for k in want if k != "kind"} == {
+            k: v for k, v in want.items() if k != "kind"
+        }
+        shape = shapely.geometry.shape(feature["geometry"])
+        rings = shapely.get_rings(shapely.get_parts(shape))
+        assert len(rings) == len(got["rings"])
+        for ring, mine in zip(rings, got["rings"], strict=True):
+            assert np.allclose(np.asarray(ring.coords)[:-1], mine, rtol=0, atol=2e-7)

@@ -40,7 +40,13 @@ from geogrid.store.drafts import DraftRecord
 from geogrid.workbench import evaluate
 from geogrid.workbench.notice_pdf import write_notice_pdf
 from geogrid.workbench.service import Workbench
-from geogrid.workbench.views import changes, grids_geojson, select_units, units_geojson
+from geogrid.workbench.views import (
+    changes,
+    grids_geojson,
+    select_units,
+    units_compact,
+    units_geojson,
+)
 
 __all__ = ["router", "workbench_of"]
 
@@ -154,10 +160,33 @@ _GEOJSON: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/{draft_id}/units", response_class=Response, responses=_GEOJSON)
-def draft_units(draft_id: DraftId, caller: Planner, bench: Bench) -> Response:
-    """The draft's units as GeoJSON, each with its grid and that grid's colour."""
+_UNITS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "application/geo+json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+        }
+    }
+}
+
+
+@router.get("/{draft_id}/units", response_class=Response, responses=_UNITS)
+def draft_units(
+    draft_id: DraftId,
+    caller: Planner,
+    bench: Bench,
+    format: Annotated[
+        str,
+        Query(
+            pattern="^(geojson|compact)$",
+            description="geojson, or compact: flat arrays the page draws from (docs/workbench.md)",
+        ),
+    ] = "geojson",
+) -> Response:
+    """The draft's units, each with its grid and that grid's colour (GeoJSON or compact)."""
     with bench.view(bench.record(caller, draft_id)) as draft:
+        if format == "compact":
+            return Response(units_compact(draft), media_type="application/json")
         data = units_geojson(draft)
     return Response(data, media_type="application/geo+json")
 

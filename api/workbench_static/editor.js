@@ -79,7 +79,7 @@ async function refreshLayers({ fit = false } = {}) {
   const id = enc(state.draftId);
   // one after the other: the server builds the draft once for both (and two threads on one
   // cached draft raced: /tmp/notes/frontend-needs.md)
-  const units = await call("GET", `/drafts/${id}/units`);
+  const units = await call("GET", `/drafts/${id}/units`, { query: { format: "compact" } });
   const generation = ++outlines;
   const grids = await call("GET", `/drafts/${id}/grids`);
   if (generation !== outlines) return; // a later refresh is under way
@@ -188,9 +188,9 @@ function renderGridUnits() {
   }
   const chosen = new Set(state.selection);
   const items = [];
-  for (const [id, layer] of state.map.unitLayers) {
-    const p = layer.feature.properties;
+  for (const p of state.map.unitList()) {
     if (p.grid !== state.focus) continue;
+    const id = p.unit_id;
     const box = el("input", { type: "checkbox", value: id, checked: chosen.has(id) });
     box.addEventListener("change", () => {
       const next = box.checked ? [...state.selection, id] : state.selection.filter((u) => u !== id);

@@ -1,6 +1,7 @@
 // The map: units coloured by grid, grid outlines, the base version's outlines, problems,
 // a proposal's moves, the selection, and the drawing tools (box, lasso, split line).
 /* global L */
+import { UnitsLayer } from "./units_layer.js";
 
 const PALETTE = [
   "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
@@ -28,22 +29,21 @@ export class MapView {
     }).setView([39.99, 116.32], 14);
     if (basemap) L.tileLayer(basemap, { maxZoom: 19 }).addTo(this.map);
     this.colours = new Map(); // grid code → fill colour
-    this.unitLayers = new Map(); // unit id → Leaflet layer
     this.selected = new Set();
     this.proposed = new Map(); // unit id → target grid
     this.broken = new Set(); // grid codes in more than one piece
     this.strays = new Set(); // units of a broken grid's stray pieces
-    this.units = L.geoJSON(null, {
-      renderer: this.renderer,
-      style: (f) => this.unitStyle(f),
-      onEachFeature: (f, layer) => this.unitLayers.set(String(f.properties.unit_id), layer),
-    }).addTo(this.map);
-    // one tooltip and one click listener for the whole layer (not 50,000 of each)
-    this.units.bindTooltip((layer) => {
-      const p = layer.feature.properties;
-      return `${p.name || p.unit_id} · ${p.households ?? 0} · ${p.grid}`;
-    }, { sticky: true });
-    this.units.on("click", (e) => this.onUnitClick?.(String(e.layer.feature.properties.unit_id), e.originalEvent));
+    // every unit in one canvas below the outlines (one Leaflet layer per unit took seconds
+    // to build for 50,000 units): drawn from the compact payload, hit-tested here
+    this.map.createPane("units").style.zIndex = 350;
+    this.units = new UnitsLayer({ pane: "units", style: (i) => this.unitStyle(i) }).addTo(this.map);
+    this.tooltip = L.tooltip({ sticky: true });
+    this.map.on("mousemove", (e) => this.hover(e));
+    this.map.on("mouseout", () => this.map.closeTooltip(this.tooltip));
+    this.map.on("click", (e) => {
+      const i = this.units.unitAt(e.latlng);
+      if (i >= 0) this.onUnitClick?.(this.units.props[i].unit_id, e.originalEvent);
+    });
     this.grids = L.layerGroup().addTo(this.map);
     this.base = L.layerGroup();
     this.problems = L.layerGroup().addTo(this.map);
@@ -54,11 +54,12 @@ export class MapView {
 
   // ------------------------------------------------------------------ styles
 
-  unitStyle(feature) {
-    const p = feature.properties;
-    const id = String(p.unit_id);
+  // the style of unit i (its properties as the server gave them, kept up to date by moves)
+  unitStyle(i) {
+    const p = this.units.props[i];
+    const id = p.unit_id;
     const fill = this.colours.get(p.grid) || paletteColour(p.grid);
-    const style = { color: "#555", weight: 0.5, fillColor: fill, fillOpacity: 0.75, opacity: 0.8 };
+    const style = { color: "#555", weight: 0.5, fillColor: fill, fillOpacity: 0.75, opacity: 0.8, dashArray: null };
     if (this.strays.has(id)) Object.assign(style, { color: "#e53e3e", weight: 3, dashArray: "4 3" });
     if (this.proposed.has(id)) Object.assign(style, { color: "#d53f8c", weight: 2.5, fillColor: "#fbb6ce", fillOpacity: 0.9 });
     if (this.selected.has(id)) Object.assign(style, { color: "#1a202c", weight: 2.5, fillColor: "#faf089", fillOpacity: 0.95 });
@@ -67,15 +68,24 @@ export class MapView {
   }
 
   restyle() {
-    for (const layer of this.unitLayers.values()) layer.setStyle(this.unitStyle(layer.feature));
+    this.units.redraw();
   }
 
-  // restyle only these units (a selection or a highlight changed: not all 50,000)
+  // units whose style changed (a selection, a highlight, a move): the canvas is drawn again
   restyleIds(ids) {
-    for (const id of ids) {
-      const layer = this.unitLayers.get(String(id));
-      if (layer) layer.setStyle(this.unitStyle(layer.feature));
+    if ([...ids].length) this.units.redraw();
+  }
+
+  hover(e) {
+    const i = this.units.unitAt(e.latlng);
+    this.map.getContainer().classList.toggle("over-unit", i >= 0);
+    if (i < 0) {
+      this.map.closeTooltip(this.tooltip);
+      return;
     }
+    const p = this.units.props[i];
+    this.tooltip.setContent(`${p.name || p.unit_id} · ${p.households ?? 0} · ${p.grid}`).setLatLng(e.latlng);
+    if (!this.map.hasLayer(this.tooltip)) this.map.openTooltip(this.tooltip);
   }
 
   // replace a set of highlighted ids, restyling what entered or left it
@@ -89,30 +99,24 @@ export class MapView {
 
   // ------------------------------------------------------------------ data
 
-  setUnits(collection, { fit = false } = {}) {
-    const seen = new Set();
-    const fresh = [];
-    for (const feature of collection.features) {
-      const id = String(feature.properties.unit_id);
-      seen.add(id);
-      const layer = this.unitLayers.get(id);
-      if (layer) {
-        layer.feature.properties = feature.properties;
-        layer.setStyle(this.unitStyle(layer.feature));
-      } else fresh.push(feature);
-    }
-    for (const [id, layer] of this.unitLayers) {
-      if (!seen.has(id)) {
-        this.units.removeLayer(layer);
-        this.unitLayers.delete(id);
-      }
-    }
-    if (fresh.length) this.units.addData({ type: "FeatureCollection", features: fresh });
-    if (fit && this.units.getLayers().length) this.map.fitBounds(this.units.getBounds(), { padding: [20, 20] });
+  // units from GET /drafts/{id}/units?format=compact (see UnitsLayer)
+  setUnits(compact, { fit = false } = {}) {
+    for (const [code, colour] of Object.entries(compact.colours || {})) this.colours.set(code, colour);
+    this.units.setData(compact);
+    if (fit && this.units.size) this.map.fitBounds(this.units.getBounds(), { padding: [20, 20] });
+  }
+
+  get unitCount() {
+    return this.units.size;
   }
 
   unitProps(id) {
-    return this.unitLayers.get(String(id))?.feature.properties;
+    return this.units.propsOf(id);
+  }
+
+  // every unit's properties (unit_id, name, households, grid, code, locked)
+  unitList() {
+    return this.units.props;
   }
 
   setGrids(collection, { fit = false } = {}) {
@@ -286,9 +290,7 @@ export class MapView {
 
   // The screen point of a unit's centre (keyboard and test helpers).
   unitPoint(id) {
-    const layer = this.unitLayers.get(String(id));
-    if (!layer) return null;
-    const c = layer.getBounds().getCenter();
-    return this.map.latLngToContainerPoint(c);
+    const i = this.units.index.get(String(id));
+    return i === undefined ? null : this.map.latLngToContainerPoint(this.units.centre(i));
   }
 }

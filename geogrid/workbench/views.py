@@ -23,7 +23,15 @@ from geogrid.render.colouring import PALETTE, colour_indices, shade
 from geogrid.workbench.draft import Draft
 from geogrid.workbench.evaluate import Evaluation
 
-__all__ = ["changes", "grid_colours", "grids_geojson", "select_units", "units_geojson"]
+__all__ = [
+    "UNITS_SCALE",
+    "changes",
+    "grid_colours",
+    "grids_geojson",
+    "select_units",
+    "units_compact",
+    "units_geojson",
+]
 
 
 def grid_colours(draft: Draft, level: int | None = None) -> dict[str, str]:
@@ -66,6 +74,57 @@ def units_geojson(draft: Draft) -> bytes:
         crs=PLAN_CRS,
     )
     return _geojson(frame)
+
+
+UNITS_SCALE = 10**7
+"""Compact units: coordinates as integers of 10⁻⁷ degree (1 cm), as the GeoJSON's 7 decimals."""
+
+
+def units_compact(draft: Draft) -> bytes:
+    """The draft's units as flat arrays, for the page to draw in one canvas (JSON).
+
+    The same facts as :func:`units_geojson` in a tenth of the bytes, quick to parse:
+    ``ids``, ``names``, ``households``, ``locked`` (0/1) per unit; ``codes`` (every code
+    named) with ``grid`` (edited level) and ``code`` (deepest) as indexes into it;
+    ``colours`` per grid code. Geometry: unit ``i`` has ``rings[i]`` rings, ring ``j``
+    ``sizes[j]`` points (the closing point left out); ``xy`` holds, per ring, its first point
+    less ``origin`` and then each point less the one before, in units of 1 / ``scale``
+    degree (lon, lat).
+    """
+    grid, codes = draft.at_level(), draft.codes
+    table, index = np.unique(np.concatenate([grid, codes]).astype(str), return_inverse=True)
+    colours = grid_colours(draft)
+    geoms = draft.units.geometry.to_numpy()
+    polygons, owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(polygons, return_index=True)
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    sizes = np.bincount(ring_of, minlength=len(rings))
+    keep = np.ones(len(xy), dtype=bool)
+    keep[np.cumsum(sizes) - 1] = False  # the closing point repeats the first
+    quantized = np.rint(xy * UNITS_SCALE).astype(np.int64)[keep]
+    first = np.zeros(int(keep.sum()), dtype=bool)
+    first[np.concatenate([[0], np.cumsum(sizes - 1)[:-1]])] = True
+    origin = quantized.min(axis=0) if len(quantized) else np.zeros(2, dtype=np.int64)
+    steps = np.diff(quantized, axis=0, prepend=quantized[:1])
+    steps[first] = quantized[first] - origin
+    payload = {
+        "scale": UNITS_SCALE,
+        "origin": origin,
+        "ids": draft.unit_ids,
+        "names": draft.units["name"].astype(object).where(draft.units["name"].notna(), None),
+        "households": draft.households,
+        "locked": draft.locked_units().astype(np.int8),
+        "codes": table.tolist(),
+        "grid": index[: len(grid)],
+        "code": index[len(grid) :],
+        "colours": colours,
+        "rings": np.bincount(owner[ring_part], minlength=len(geoms)),
+        "sizes": sizes - 1,
+        "xy": steps.ravel(),
+    }
+    payload["ids"] = payload["ids"].tolist()
+    payload["names"] = payload["names"].tolist()
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def grids_geojson(
