@@ -10,6 +10,16 @@ Two makers give the same tiles: the PostGIS store runs one ``ST_AsMVT`` query
 STRtree of the level, shapely clip and snap, ``mapbox-vector-tile`` to encode). Plans are in
 EPSG:4490 (CGCS2000 lon/lat), taken as WGS84 for Web Mercator (they differ by centimetres).
 
+**Zoom bands.** A tile at zoom ``z ≤ 10`` is cut from a *generalised* copy of the level
+(:func:`generalise`), not from the grids themselves: per band of :data:`BANDS` (4, 6, 8, 10;
+a tile takes the first band at or above its zoom, :func:`band_of`) each plan's level is
+simplified as a coverage (``shapely.coverage_simplify``: neighbouring grids keep sharing
+their edges, no gap or overlap opens between them) by half a pixel of the band's zoom,
+in Web Mercator. Such a tile reads a few vertices per grid, already projected, where the grids
+themselves have hundreds (a province's zoom-8 tile: thousands of grids, 1.5 M vertices).
+The PostGIS store keeps the copies (table ``generalised_grids``, made when a version is
+activated); Python tiles make them on the first low-zoom tile.
+
 >>> tile_bounds(1, 0, 0)  # the north-west quarter of the world, in metres
 (-20037508.342789244, 0.0, 0.0, 20037508.342789244)
 >>> lonlat_to_tile(116.39, 39.90, 12)  # Tian'anmen at zoom 12
@@ -19,8 +29,8 @@ EPSG:4490 (CGCS2000 lon/lat), taken as WGS84 for Web Mercator (they differ by ce
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,15 +43,20 @@ from geogrid.errors import NotFoundError
 from geogrid.plan import GridPlan
 
 __all__ = [
+    "BANDS",
     "BUFFER",
     "EXTENT",
     "FIELDS",
     "LAYER",
     "MAX_ZOOM",
     "LevelTiles",
+    "band_of",
+    "band_tolerance",
     "check_tile",
+    "generalise",
     "lonlat_to_mercator",
     "lonlat_to_tile",
+    "mercator_geometries",
     "mercator_to_lonlat",
     "simplify_tolerance",
     "tile_bounds",
@@ -68,6 +83,8 @@ FIELDS: dict[str, str] = {
     "version": "Number",
 }
 """Attributes of a grid feature and their TileJSON types (a missing value is left out)."""
+BANDS = (4, 6, 8, 10)
+"""Zooms with a generalised copy of every level (:func:`band_of`); deeper tiles use the grids."""
 
 _R = 6378137.0  # Web Mercator sphere
 _HALF = math.pi * _R  # 20037508.34…: half the world's side in metres
@@ -133,8 +150,66 @@ def simplify_tolerance(z: int, y: int) -> float:
     return 0.5 * 360.0 / (EXTENT * (1 << z)) * shrink
 
 
-def _mercator(geoms: np.ndarray) -> np.ndarray:
-    """Lon/lat geometries → EPSG:3857 (vectorised over the array)."""
+def band_of(z: int) -> int | None:
+    """The zoom band a tile at zoom ``z`` is cut from; ``None``: from the grids themselves.
+
+    >>> band_of(3), band_of(8), band_of(9), band_of(11)
+    (4, 8, 10, None)
+    """
+    return next((band for band in BANDS if z <= band), None)
+
+
+def band_tolerance(band: int) -> float:
+    """Half a pixel of a tile at zoom ``band``, in EPSG:3857 metres: the band's simplification.
+
+    >>> round(band_tolerance(8), 2)
+    19.11
+    """
+    return 0.5 * 2 * _HALF / (EXTENT * (1 << band))
+
+
+def generalise(mercator: np.ndarray) -> dict[int, np.ndarray]:
+    """Every band's copy of one coverage (a plan's level) in Web Mercator, by band.
+
+    Each band is simplified from the next finer one (10 from the grids, 8 from 10, …) by
+    :func:`band_tolerance`, as a coverage (``shapely.coverage_simplify``, outer boundary
+    included): grids that share an edge still share it, vertex for vertex. A level that is no
+    valid coverage (overlaps, edges that do not match) is simplified grid by grid instead
+    (``preserve_topology``), and so is any grid whose coverage result is invalid or empty.
+
+    Parameters
+    ----------
+    mercator
+        The level's grids, EPSG:3857, one geometry per grid.
+
+    Returns
+    -------
+    dict
+        Band → geometries aligned with ``mercator``.
+    """
+    out: dict[int, np.ndarray] = {}
+    finer = np.asarray(mercator, dtype=object)
+    coverage = len(finer) > 0 and bool(shapely.coverage_is_valid(finer))
+    for band in sorted(BANDS, reverse=True):
+        finer = out[band] = _simplify(finer, band_tolerance(band), coverage)
+    return out
+
+
+def _simplify(geoms: np.ndarray, tolerance: float, coverage: bool) -> np.ndarray:
+    if not len(geoms):
+        return geoms
+    if coverage:
+        out = np.asarray(shapely.coverage_simplify(geoms, tolerance), dtype=object)
+        bad = ~shapely.is_valid(out) | shapely.is_empty(out)
+    else:
+        out, bad = geoms.copy(), np.ones(len(geoms), dtype=bool)
+    if bad.any():
+        out[bad] = shapely.simplify(geoms[bad], tolerance, preserve_topology=True)
+    return out
+
+
+def mercator_geometries(geoms: np.ndarray) -> np.ndarray:
+    """Lon/lat geometries → EPSG:3857 (vectorised over the array; latitudes clamped)."""
 
     def project(coords: np.ndarray) -> np.ndarray:
         x, y = lonlat_to_mercator(coords[:, 0], coords[:, 1])
@@ -156,12 +231,21 @@ def _value(value: Any) -> Any:
 class LevelTiles:
     """One level's grids ready to cut into tiles: Web Mercator geometries and an STRtree.
 
-    Build with :meth:`of`, then :meth:`encode` any tile.
+    Build with :meth:`of`, then :meth:`encode` any tile. Tiles at zoom ≤ 10 are cut from the
+    level generalised per zoom band (:func:`generalise`, each plan's grids as one coverage),
+    made on the first such tile.
     """
 
     mercator: np.ndarray
     properties: list[dict[str, Any]]
     bounds: tuple[float, float, float, float] | None
+    parts: tuple[int, ...] = ()  # grids of each plan, in order: each plan is one coverage
+    _banded: dict[int | None, tuple[np.ndarray, shapely.STRtree]] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _lock: threading.Lock = dataclasses.field(
+        default_factory=threading.Lock, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, parts: Sequence[tuple[GridPlan, str]], level: int) -> LevelTiles:
@@ -187,28 +271,50 @@ class LevelTiles:
         if len(lonlat):
             box = shapely.total_bounds(lonlat)
             bounds = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        return cls(_mercator(lonlat), properties, bounds)
+        return cls(mercator_geometries(lonlat), properties, bounds, tuple(len(g) for g in geoms))
 
     def __len__(self) -> int:
         return len(self.properties)
 
-    @functools.cached_property
+    @property
     def tree(self) -> shapely.STRtree:
         """Spatial index of the Mercator geometries (built on the first tile)."""
-        return shapely.STRtree(self.mercator)
+        return self.source(None)[1]
+
+    def source(self, band: int | None) -> tuple[np.ndarray, shapely.STRtree]:
+        """The geometries of zoom band ``band`` (``None``: the grids) and their STRtree."""
+        with self._lock:
+            if band not in self._banded:
+                if band is None:
+                    self._banded[None] = (self.mercator, shapely.STRtree(self.mercator))
+                else:
+                    self._generalise()
+            return self._banded[band]
+
+    def _generalise(self) -> None:
+        bands: dict[int, list[np.ndarray]] = {band: [] for band in BANDS}
+        start = 0
+        for size in self.parts or (len(self),):
+            for band, geoms in generalise(self.mercator[start : start + size]).items():
+                bands[band].append(geoms)
+            start += size
+        for band, pieces in bands.items():
+            geoms = np.concatenate(pieces) if pieces else np.empty(0, dtype=object)
+            self._banded[band] = (geoms, shapely.STRtree(geoms))
 
     def encode(self, z: int, x: int, y: int) -> bytes:
         """Tile ``z/x/y`` as MVT bytes; ``b""`` when no grid reaches it."""
         check_tile(z, x, y)
+        geoms, tree = self.source(band_of(z))
         minx, miny, maxx, maxy = tile_bounds(z, x, y)
         scale = EXTENT / (maxx - minx)
         pad = BUFFER / scale
-        hits = np.sort(self.tree.query(shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)))
+        hits = np.sort(tree.query(shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)))
         if not len(hits):
             return b""
         origin = np.array([minx, maxy])
         flip = np.array([scale, -scale])  # y down, as MVT counts it
-        pixels = shapely.transform(self.mercator[hits], lambda c: (c - origin) * flip)
+        pixels = shapely.transform(geoms[hits], lambda c: (c - origin) * flip)
         cut = shapely.clip_by_rect(pixels, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
         cut = shapely.set_precision(shapely.simplify(cut, 0.5), 1.0)
         features = [

@@ -358,6 +358,7 @@ def test_postgis_columns_are_typed_and_indexed(postgis_url: str) -> None:
                 )
             ).all()
             assert [tuple(c) for c in columns] == [
+                ("generalised_grids", "MULTIPOLYGON", 3857),  # per zoom band, for tiles
                 ("grids", "MULTIPOLYGON", 4490),
                 ("units", "MULTIPOLYGON", 4490),
             ]
@@ -372,7 +373,8 @@ def test_postgis_columns_are_typed_and_indexed(postgis_url: str) -> None:
                     "ORDER BY t.relname"
                 )
             ).all()
-            assert [tuple(m) for m in methods] == [("grids", "gist"), ("units", "gist")]
+            bands = [("generalised_grids", "gist")] * 4  # one partial index per zoom band
+            assert [tuple(m) for m in methods] == [*bands, ("grids", "gist"), ("units", "gist")]
     finally:
         engine.dispose()
 

@@ -2,7 +2,8 @@
 
 Tiles decode (``mapbox_vector_tile``) to the plan's grids within tile precision — every
 decoded polygon, taken back to lon/lat, against its grid clipped to the tile — with the
-grid's attributes; the PostGIS tiles (``ST_AsMVT``) and the Python ones agree; ETags follow
+grid's attributes, also at zoom ≤ 10 where they are cut from the generalised copies
+(``tests/test_tiles_bands.py`` checks those further); the PostGIS tiles (``ST_AsMVT``) and the Python ones agree; ETags follow
 the versions in force (304, a new version → a new ETag and new content, ``at=`` the old ones);
 an empty tile is 204; out-of-range tiles are 404, out-of-range zooms 422.
 """
@@ -134,7 +135,7 @@ def assert_tile_is_the_plan(data: bytes, plan: GridPlan, level: int, z: int, x: 
     return features
 
 
-@pytest.mark.parametrize("z", [14, 16, 18])
+@pytest.mark.parametrize("z", [8, 10, 14, 16, 18])  # 8, 10: from the generalised copies
 def test_tiles_decode_to_the_plans_grids(street, z) -> None:
     client, kind = street
     x, y = lonlat_to_tile(*CENTRE, z)
@@ -155,7 +156,7 @@ def test_postgis_and_python_tiles_agree(tmp_path) -> None:
         with open_store(settings.store_url) as store:
             publish(store, PLAN)
         with TestClient(create_app(settings)) as client:
-            for z in (13, 15, 17):
+            for z in (9, 13, 15, 17):  # 9: both from the zoom band 10 copy
                 x, y = lonlat_to_tile(*CENTRE, z)
                 ours = decoded(client.get(f"/tiles/2/{z}/{x}/{y}.mvt").content)
                 theirs = decoded(python.encode(z, x, y))

@@ -2,7 +2,8 @@
 
 A PostGIS store makes each tile in one ``ST_AsMVT`` query (:mod:`geogrid.store.tiles`); a
 GeoPackage store or a fixed plan has them cut in Python from the plans in memory
-(:class:`geogrid.tiles.LevelTiles`). Either way a tile's ETag is a digest of the versions in
+(:class:`geogrid.tiles.LevelTiles`). Tiles at zoom ≤ 10 come from each level generalised per
+zoom band (:func:`geogrid.tiles.generalise`; kept by PostGIS since activation). Either way a tile's ETag is a digest of the versions in
 force (every jurisdiction's plan and version), the level and ``z/x/y``: activating a version
 changes it, and ``If-None-Match`` with the current one is 304. Encoded tiles are kept per app
 in a small LRU keyed by that ETag. A tile no grid reaches is 204 (no body).
@@ -38,7 +39,7 @@ MVT = "application/vnd.mapbox-vector-tile"
 _CACHE_CONTROL = "public, max-age=60"  # then revalidated: an activation shows within a minute
 _CACHE_BYTES = 64 * 1024 * 1024  # encoded tiles kept per app
 _CACHED_LEVELS = 8  # levels of sets of versions kept ready to cut (Python tiles)
-_FORMAT = "1"  # bump when a tile's content changes for the same versions
+_FORMAT = "2"  # bump when a tile's content changes for the same versions (2: zoom bands)
 
 _Level = Annotated[int, Path(ge=1, le=6, description="grid level, 1 = the top")]
 # z, x and y are read as text and documented as integers: an address that names no tile
@@ -75,7 +76,7 @@ class _Tiles:
         self.encoded: OrderedDict[str, bytes] = OrderedDict()
         self.size = 0
         self.levels: OrderedDict[tuple[str, int], LevelTiles] = OrderedDict()
-        self.ids: dict[str, list[int]] = {}
+        self.ids: dict[str, tuple[list[int], list[int]]] = {}  # all, generalised
         self.fixed: dict[int, str] = {}  # id(fixed plan's grids) → digest of its content
 
     def get(self, etag: str) -> bytes | None:
@@ -171,21 +172,23 @@ def _level_tiles(request: Request, force: _InForce, level: int) -> LevelTiles:
     return ready
 
 
-def _postgis(request: Request, force: _InForce) -> tuple[PostgisTiles, list[int]]:
+def _postgis(request: Request, force: _InForce) -> tuple[PostgisTiles, list[int], list[int]]:
+    """The tile maker, the ids of the versions in force and those with generalised levels."""
     source: PlanSource = request.app.state.plans
     assert source.store is not None
     tiles = _tiles_of(request.app)
     with tiles.lock:
-        ids = tiles.ids.get(force.digest)
+        known = tiles.ids.get(force.digest)
     maker = PostgisTiles(source.store)
-    if ids is None:
+    if known is None:
         pairs = [(plan, int(version)) for _, plan, version in force.versions if version is not None]
         ids = maker.version_ids(pairs)
+        known = ids, maker.generalised_ids(ids)
         with tiles.lock:
             if len(tiles.ids) > 64:
                 tiles.ids.clear()
-            tiles.ids[force.digest] = ids
-    return maker, ids
+            tiles.ids[force.digest] = known
+    return maker, *known
 
 
 def _address(z: str, x: str, y: str) -> tuple[int, int, int]:
@@ -247,8 +250,8 @@ def tile(
     data = tiles.get(etag)
     if data is None:
         if force.county is None:
-            maker, ids = _postgis(request, force)
-            data = maker.tile(ids, level, *address)
+            maker, ids, generalised = _postgis(request, force)
+            data = maker.tile(ids, level, *address, generalised=generalised)
         else:
             data = _level_tiles(request, force, level).encode(*address)
         tiles.put(etag, data)
@@ -272,7 +275,7 @@ def tilejson(
     force = _in_force(request, at)
     _check_level(force, level)
     if force.county is None:
-        maker, ids = _postgis(request, force)
+        maker, ids, _ = _postgis(request, force)
         bounds, count = maker.extent(ids, level)
     else:
         ready = _level_tiles(request, force, level)

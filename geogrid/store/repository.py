@@ -32,6 +32,7 @@ from geogrid.plan import GRID_COLUMNS, STAFF_COLUMNS, UNIT_COLUMNS, GridPlan
 from geogrid.store import schema
 from geogrid.store.access import AccessStore, insert_audit
 from geogrid.store.database import create_engine, describe, translate_errors, upgrade, writing
+from geogrid.store.generalised import write_generalised
 from geogrid.store.incidents import IncidentStore
 from geogrid.store.jurisdictions import (
     Jurisdiction,
@@ -269,7 +270,9 @@ class PlanStore:
         ending when this one's begins, in the same transaction; other jurisdictions keep
         theirs. Raises :class:`VersionStateError` unless the version is approved, and
         :class:`~geogrid.errors.JurisdictionConflictError` when its top-level grids overlap
-        another jurisdiction's plan in force or share a grid code with it.
+        another jurisdiction's plan in force or share a grid code with it. The version's
+        levels generalised per zoom band (:mod:`geogrid.store.generalised`, for low-zoom
+        tiles) are written in the same transaction, if not there from an earlier activation.
 
         Parameters
         ----------
@@ -291,6 +294,7 @@ class PlanStore:
             start = now if valid_from is None else _instant(valid_from)
             plan = _load_plan(connection, row)
             check_neighbours(connection, plan, info.jurisdiction, start)
+            write_generalised(connection, row.id, plan)  # what low-zoom tiles are cut from
             _retire_active(connection, info, start, now)
             values = {
                 "status": "active",

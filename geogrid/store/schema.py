@@ -5,8 +5,9 @@ dialect, and they are defined here:
 
 :class:`MultiPolygonType`
     ``geometry(MultiPolygon, 4490)`` through GeoAlchemy2 on PostgreSQL, a GeoPackage binary
-    blob in a column declared ``MULTIPOLYGON`` on SQLite. This is the one place where shapely
-    geometries are converted to and from the database.
+    blob in a column declared ``MULTIPOLYGON`` on SQLite (``srid=3857`` for the generalised
+    copies tiles are cut from). This is the one place where shapely geometries are converted
+    to and from the database.
 :class:`UtcDateTime`
     ``timestamptz`` on PostgreSQL, ISO 8601 text ending in ``Z`` on SQLite (the GeoPackage
     ``DATETIME`` form); values are always timezone-aware UTC datetimes in Python.
@@ -28,6 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Dialect
 
 from geogrid.store.gpkg import gpkg_to_shape, shape_to_gpkg
+from geogrid.tiles import BANDS
 
 __all__ = [
     "INCIDENT_STATUSES",
@@ -45,6 +47,7 @@ __all__ = [
     "api_keys",
     "audit_log",
     "drafts",
+    "generalised_grids",
     "gpkg_contents",
     "grid_codes",
     "grids",
@@ -64,7 +67,11 @@ __all__ = [
 SRID = 4490
 """Spatial reference of every stored geometry: CGCS2000 lon/lat."""
 
-SPATIAL_INDEXES = ("ix_grids_geom", "ix_units_geom")
+SPATIAL_INDEXES = (
+    "ix_grids_geom",
+    "ix_units_geom",
+    *(f"ix_generalised_grids_geom_{band}" for band in BANDS),
+)
 """GiST indexes of the geometry columns (PostGIS only; a GeoPackage has R*Tree tables)."""
 
 STATUSES = ("draft", "approved", "active", "retired")
@@ -133,12 +140,16 @@ class MultiPolygonType(sa.types.TypeDecorator[BaseGeometry]):
     spatial_index = False  # read by GeoAlchemy2's table events: the migrations index instead
     use_N_D_index = False
 
+    def __init__(self, srid: int = SRID) -> None:
+        super().__init__()
+        self.srid = srid
+
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
         """Pick the column type of ``dialect`` (GeoAlchemy2 may ask with ``None``)."""
         if dialect is None:
             return self.impl_instance
         if dialect.name == "postgresql":
-            geometry = Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+            geometry = Geometry("MULTIPOLYGON", srid=self.srid, spatial_index=False)
             return dialect.type_descriptor(geometry)
         return dialect.type_descriptor(_GeoPackageGeometry())
 
@@ -148,10 +159,10 @@ class MultiPolygonType(sa.types.TypeDecorator[BaseGeometry]):
             return None
         if dialect.name == "postgresql":
             ewkb = shapely.to_wkb(
-                shapely.set_srid(value, SRID), hex=True, include_srid=True, output_dimension=2
+                shapely.set_srid(value, self.srid), hex=True, include_srid=True, output_dimension=2
             )
             return ewkb
-        return shape_to_gpkg(value, SRID)
+        return shape_to_gpkg(value, self.srid)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> BaseGeometry | None:
         """EWKB (PostGIS) or GeoPackage blob (SQLite) -> shapely geometry without SRID."""
@@ -296,6 +307,35 @@ grids = sa.Table(
     sa.Column("geom", MultiPolygonType),
     sa.UniqueConstraint("version_id", "code"),
     sa.Index("ix_grids_geom", "geom", postgresql_using="gist"),
+    sqlite_autoincrement=True,
+)
+
+generalised_grids = sa.Table(
+    # each level of a version simplified per zoom band, in EPSG:3857 (geogrid.tiles.generalise;
+    # made at activation, migration 0010): low-zoom tiles are cut from these
+    "generalised_grids",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("plan_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("band", sa.Integer, nullable=False),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("geom", MultiPolygonType(3857), nullable=False),
+    sa.Index("ix_generalised_grids_version_id_level_band", "version_id", "level", "band"),
+    *(
+        sa.Index(
+            f"ix_generalised_grids_geom_{band}",
+            "geom",
+            postgresql_using="gist",
+            postgresql_where=sa.text(f"band = {band}"),
+        )
+        for band in BANDS
+    ),
     sqlite_autoincrement=True,
 )
 

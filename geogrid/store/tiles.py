@@ -1,43 +1,59 @@
 """Vector tiles of the grids of given plan versions, made by PostGIS (``ST_AsMVT``).
 
-One query per tile: the tile's envelope (``ST_TileEnvelope``, grown by the buffer) taken to
-EPSG:4490 picks the grids through the GiST index on ``grids.geom``; each is simplified by half
-a pixel in lon/lat (:func:`geogrid.tiles.simplify_tolerance`), projected to EPSG:3857 and cut
-and snapped to the tile's pixels by ``ST_AsMVTGeom``. The layer, extent, buffer and attributes
+One query per tile. At zoom ≤ 10 it reads the versions' generalised copies of the tile's
+zoom band (``generalised_grids``, :mod:`geogrid.store.generalised`: already simplified as a
+coverage and in EPSG:3857) through that band's partial GiST index, so a province's zoom-8
+tile reads a few vertices per grid rather than hundreds. Deeper tiles, and versions without
+copies, read ``grids``: the tile's envelope (``ST_TileEnvelope``, grown by the buffer) taken
+to EPSG:4490 picks the grids through the GiST index on ``grids.geom``; each is simplified by
+half a pixel in lon/lat (:func:`geogrid.tiles.simplify_tolerance`) and projected to
+EPSG:3857. Either way ``ST_AsMVTGeom`` cuts and snaps them to the tile's pixels. The layer, extent, buffer and attributes
 are those of :mod:`geogrid.tiles`, so the tiles match the ones cut in Python for a GeoPackage
 store or a fixed plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 
 from geogrid.store.database import translate_errors
+from geogrid.store.generalised import generalised_ids
 from geogrid.store.repository import PlanStore
-from geogrid.tiles import BUFFER, EXTENT, LAYER, check_tile, simplify_tolerance
+from geogrid.tiles import BUFFER, EXTENT, LAYER, band_of, check_tile, simplify_tolerance
 
 __all__ = ["PostgisTiles"]
 
-_TILE = sa.text(
-    f"""
+_RAW = f"""
+    SELECT ST_AsMVTGeom(
+               ST_Transform(ST_Simplify(g.geom, :tolerance), 3857), box.tile, {EXTENT}, {BUFFER}, true
+           ) AS geom,
+           g.code, g.name, g.level, g.parent_code, g.households, g.kind,
+           v.jurisdiction, v.plan_name AS plan, v.version
+    FROM grids g JOIN plan_versions v ON v.id = g.version_id, box
+    WHERE g.version_id = ANY(:raw) AND g.level = :level AND g.geom && box.lonlat
+"""
+# band and level are written into the statement: the planner must see the band to pick its
+# partial GiST index (a generic plan of a parameter would not)
+_BANDED = f"""
+    SELECT ST_AsMVTGeom(s.geom, box.tile, {EXTENT}, {BUFFER}, true) AS geom,
+           g.code, g.name, g.level, g.parent_code, g.households, g.kind,
+           v.jurisdiction, v.plan_name AS plan, v.version
+    FROM generalised_grids s
+    JOIN grids g ON g.version_id = s.version_id AND g.code = s.code
+    JOIN plan_versions v ON v.id = s.version_id, box
+    WHERE s.band = {{band:d}} AND s.level = {{level:d}} AND s.version_id = ANY(:banded)
+      AND s.geom && box.mercator
+"""
+_TILE = f"""
     WITH box AS (
         SELECT ST_TileEnvelope(:z, :x, :y) AS tile,
+               ST_TileEnvelope(:z, :x, :y, margin => :margin) AS mercator,
                ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4490) AS lonlat
-    ), cut AS (
-        SELECT ST_AsMVTGeom(
-                   ST_Transform(ST_Simplify(g.geom, :tolerance), 3857),
-                   box.tile, {EXTENT}, {BUFFER}, true
-               ) AS geom,
-               g.code, g.name, g.level, g.parent_code, g.households, g.kind,
-               v.jurisdiction, v.plan_name AS plan, v.version
-        FROM grids g JOIN plan_versions v ON v.id = g.version_id, box
-        WHERE g.version_id = ANY(:ids) AND g.level = :level AND g.geom && box.lonlat
-    )
+    ), cut AS ({{parts}})
     SELECT ST_AsMVT(cut, '{LAYER}', {EXTENT}, 'geom') FROM cut WHERE geom IS NOT NULL
-    """
-)
+"""
 _IDS = sa.text(
     """
     SELECT v.id FROM plan_versions v
@@ -79,11 +95,43 @@ class PostgisTiles:
         ):
             return list(connection.scalars(_IDS, {"names": names, "versions": numbers}))
 
-    def tile(self, ids: Sequence[int], level: int, z: int, x: int, y: int) -> bytes:
-        """Tile ``z/x/y`` of the grids at ``level`` of versions ``ids``; ``b""`` if none."""
+    def generalised_ids(self, ids: Sequence[int]) -> list[int]:
+        """Those of version ids ``ids`` with generalised levels (:mod:`.generalised`)."""
+        with (
+            translate_errors(self._engine, "find generalised grids"),
+            self._engine.connect() as connection,
+        ):
+            return generalised_ids(connection, ids)
+
+    def tile(
+        self,
+        ids: Sequence[int],
+        level: int,
+        z: int,
+        x: int,
+        y: int,
+        *,
+        generalised: Collection[int] = (),
+    ) -> bytes:
+        """Tile ``z/x/y`` of the grids at ``level`` of versions ``ids``; ``b""`` if none.
+
+        At zoom ≤ 10 the versions in ``generalised`` (:meth:`generalised_ids`) are cut from
+        their copy of the tile's zoom band (:func:`geogrid.tiles.band_of`), already
+        simplified and projected; the others, and every version at deeper zooms, from
+        their grids.
+        """
         check_tile(z, x, y)
+        band = band_of(z)
+        banded = sorted(set(ids) & set(generalised)) if band is not None else []
+        raw = sorted(set(ids) - set(banded))
+        parts = [_RAW] if raw else []
+        if banded:
+            parts.append(_BANDED.format(band=band, level=int(level)))
+        if not parts:
+            return b""
         values = {
-            "ids": list(ids),
+            "raw": raw,
+            "banded": banded,
             "level": level,
             "z": z,
             "x": x,
@@ -91,11 +139,12 @@ class PostgisTiles:
             "margin": BUFFER / EXTENT,
             "tolerance": simplify_tolerance(z, y),
         }
+        query = sa.text(_TILE.format(parts=" UNION ALL ".join(parts)))
         with (
             translate_errors(self._engine, "make a vector tile"),
             self._engine.connect() as connection,
         ):
-            data = connection.scalar(_TILE, values)
+            data = connection.scalar(query, values)
         return bytes(data or b"")
 
     def extent(
