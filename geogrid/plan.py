@@ -55,6 +55,7 @@ __all__ = [
     "normalise_staff",
     "normalise_units",
     "plan_digest",
+    "staff_records",
 ]
 
 PLAN_CRS = CRS.from_epsg(4490)
@@ -353,6 +354,14 @@ def _facts(
         "kind": str(kind),
         "parent_code": None if pd.isna(parent) else str(parent),
     }
+
+
+def staff_records(staff: pd.DataFrame) -> list[dict[str, str | None]]:
+    """Staff rows as ``{"role", "name", "phone"}`` records in the role order (stable).
+
+    The order of :meth:`GridPlan.staff_by_grid`, for rows of one grid.
+    """
+    return _staff_records(staff.iloc[_staff_order(staff["role"])])
 
 
 def _staff_records(staff: pd.DataFrame) -> list[dict[str, str | None]]:

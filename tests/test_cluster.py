@@ -288,3 +288,102 @@ def test_a_partition_job_runs_on_the_operators_cluster(client, haidian, monkeypa
     assert plan_digest(plan_from_bytes(output.plan)) == plan_digest(alone)
     assert output.result["grids"] == 23 and output.result["households"] == 9395
     assert steps[-1][0] == steps[-1][1] and any("完成" in m for _, _, m in steps)
+
+
+def test_locate_at_report_times_answers_with_the_plans_and_staff_then(
+    client, haidian, store_url, tmp_path
+) -> None:
+    """Each point in the versions and staff in force at its own time: ``/locate?at=`` per point."""
+    import datetime as dt
+
+    from geogrid.access import Caller
+    from geogrid.cluster.history import locator_for
+
+    areas, homes, roads = haidian
+    first = load_sample("haidian")
+    redrawn, _ = partition_areas(areas, homes, band=(200, 350), barriers=roads, seed=9)
+    redrawn.name = first.name
+    utc = dt.UTC
+    start, changed, redrawn_from = (
+        dt.datetime(2025, 1, 1, tzinfo=utc),
+        dt.datetime(2025, 3, 1, tzinfo=utc),
+        dt.datetime(2025, 6, 1, tzinfo=utc),
+    )
+    head = {"role": "head", "name": "新网格长", "phone": "13800138000"}
+    code = str(first.grids.loc[first.grids["level"] == first.grids["level"].max(), "code"].iloc[0])
+    points = _points(first, 4_000, 5).iloc[6:].reset_index(drop=True)
+    points.loc[:5, "geometry"] = gpd.GeoSeries(  # six points in the grid whose head changes
+        [first.grids.loc[first.grids["code"] == code].representative_point().iloc[0]] * 6,
+        crs=4490,
+    ).to_numpy()
+    times = np.array(
+        [
+            "2024-12-01T00:00:00Z",
+            "2025-02-01T08:00:00Z",
+            changed.isoformat(),
+            "2025-04-01T08:00:00+08:00",
+            "2025-07-01T08:00:00Z",
+            "not a time",
+        ],
+        dtype=object,
+    )
+    points["reported_at"] = times[np.arange(len(points)) % len(times)]
+    dask_geopandas.from_geopandas(points, npartitions=3).to_parquet(tmp_path / "points")
+    with open_store(store_url) as store:
+        store.save(first, by="张三")
+        store.approve(first.name, 1, by="李四")
+        store.activate(first.name, 1, by="王五", valid_from=start)
+        store.staff().replace(code, [head], caller=Caller.local("王五"), effective=changed)
+        store.save(redrawn, by="张三")
+        store.approve(first.name, 2, by="李四")
+        store.activate(first.name, 2, by="王五", valid_from=redrawn_from)
+        summary = locate_parquet(
+            store, tmp_path / "points", tmp_path / "out", client, at="reported_at"
+        )
+        got = gpd.read_parquet(tmp_path / "out").set_index("id")
+        assert summary.points == len(points)
+
+        for when, group in points.groupby("reported_at"):
+            mine = got.loc[group["id"]]
+            instant = pd.to_datetime(when, utc=True, errors="coerce")
+            if pd.isna(instant) or not store.in_force(instant.to_pydatetime()):
+                assert (mine["status"] == "invalid").all() and mine["grid_code"].isna().all()
+                reason = "no valid report time" if pd.isna(instant) else "no plan version"
+                assert mine["reason"].str.startswith(reason).all()
+                continue
+            infos = store.in_force(instant.to_pydatetime())
+            plans = {
+                i.jurisdiction: store.get(i.plan, i.version, at=instant.to_pydatetime())
+                for i in infos
+            }
+            want = locate_frame(locator_for(plans), group).set_index("id")
+            for column in ("level1_code", "grid_code", "status", "nearest_code"):
+                assert mine[column].astype(object).equals(want[column].astype(object)), column
+            staff = {c: s for p in plans.values() for c, s in p.staff_by_grid().items()}
+            expected = [
+                json.dumps(staff[c], ensure_ascii=False) if isinstance(c, str) else None
+                for c in want["grid_code"].astype(object)
+            ]
+            assert [None if pd.isna(s) else s for s in mine["staff"]] == expected
+            assert mine["reason"].isna().all()
+
+    runner, out = CliRunner(), tmp_path / "cli"
+    args = ["locate", "--store", store_url, str(tmp_path / "points"), "-o", str(out)]
+    result = runner.invoke(app, [*args, "--scheduler", client.scheduler.address])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app, [*args, "--scheduler", client.scheduler.address, "--at-column", "reported_at"]
+    )
+    assert result.exit_code == 0, result.output
+    cli = gpd.read_parquet(out).set_index("id")
+    assert cli["grid_code"].astype(object).equals(got["grid_code"].astype(object))
+    result = runner.invoke(app, ["locate", "haidian", str(tmp_path / "points"), "--at-column", "t"])
+    assert result.exit_code != 0 and "--at-column needs --store" in result.output
+
+    changed_grid = got.loc[got["grid_code"] == code]
+    heads = {
+        str(t)[:10]: json.loads(s)[0]["name"] if json.loads(s) else None
+        for t, s in zip(changed_grid["reported_at"], changed_grid["staff"], strict=True)
+    }
+    assert heads["2025-03-01"] == heads["2025-04-01"] == "新网格长"  # from the change on
+    assert heads["2025-02-01"] != "新网格长"  # before it

@@ -82,10 +82,20 @@ def locate_cmd(
             "or postgresql://…) instead of PLAN; give only POINTS"
         ),
     ] = None,
+    at_column: Annotated[
+        str | None,
+        typer.Option(
+            help="With --store: column of report times; each point is located in the plans "
+            "and staff in force at its own time (默认：现行方案)"
+        ),
+    ] = None,
 ) -> None:
     """Which grid, at every level, holds each point (定位): a points file, or --lon/--lat."""
+    if at_column is not None and store is None:
+        raise InvalidInputError("--at-column needs --store: the versions and staff over time")
     if scheduler is not None or store is not None:
-        _locate_on_cluster(plan, points, output, scheduler, store, crs, (lon_column, lat_column))
+        columns = (lon_column, lat_column)
+        _locate_on_cluster(plan, points, output, (scheduler, store, at_column), crs, columns)
         return
     single = lon is not None or lat is not None
     if single == (points is not None):
@@ -134,13 +144,17 @@ def _locate_on_cluster(
     plan: str,
     points: Path | None,
     output: Path | None,
-    scheduler: str | None,
-    store: str | None,
+    where: tuple[str | None, str | None, str | None],
     crs: str | None,
     columns: tuple[str | None, str | None],
 ) -> None:
-    """``--scheduler``: :func:`geogrid.cluster.locate_parquet` of PLAN or the store's plans."""
+    """``--scheduler``: :func:`geogrid.cluster.locate_parquet` of PLAN or the store's plans.
+
+    ``where`` is (scheduler, store, at column).
+    """
     from geogrid.cluster import client_for, locate_parquet
+
+    scheduler, store, at_column = where
 
     if scheduler is None:
         raise InvalidInputError("--store locates on a cluster: add --scheduler local (or local:N)")
@@ -166,6 +180,7 @@ def _locate_on_cluster(
             crs=crs,
             lon=columns[0] or "lon",
             lat=columns[1] or "lat",
+            at=at_column,
             on_progress=lambda done, total, message: err.print(f"[{done}/{total}] {message}"),
         )
     out.print(

@@ -8,6 +8,10 @@ every worker once, as a worker plugin (a worker that joins or restarts gets it t
 worker builds the grid index on its first part and keeps it, keyed by the plans' digest
 (the SHA-256 of the plans sent). A task that runs again after its worker died writes the same
 file again: nothing is doubled.
+
+With ``at`` (a column of report instants) and a store, each point is located in the versions
+in force at its own instant, with the staff then (:mod:`geogrid.cluster.history`): the
+workers get the store's versions and staff over the points' period instead of today's plans.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from geogrid.cluster.history import History, TimedLocator, locator_for
 from geogrid.crs import CRSLike
 from geogrid.errors import InvalidInputError, NoActivePlanError
-from geogrid.locate import CountyIndex, GridIndex, Locator, locate_frame
+from geogrid.locate import Locator, locate_frame
 from geogrid.plan import GridPlan
 
 try:
@@ -84,6 +89,7 @@ def locate_parquet(
     lon: str = "lon",
     lat: str = "lat",
     staff: bool = True,
+    at: str | None = None,
     on_progress: Progress | None = None,
 ) -> LocateSummary:
     """Locate every point of a (partitioned) Parquet file on the cluster of ``client``.
@@ -108,6 +114,10 @@ def locate_parquet(
     staff
         Add ``staff``: the finest grid's staff as in the plan now (JSON records of role,
         name, phone; ``[]`` for none, empty for a point in no grid).
+    at
+        A column of report instants (ISO 8601 text or timestamps; naive ones are UTC): each point
+        is located in the versions in force then, with the staff then (``plans`` must be a
+        store). Adds ``reason``: why a point was not located (no valid time, no plan then).
     on_progress
         Called as ``on_progress(done, total, message)`` as parts end (``total`` = parts).
 
@@ -118,15 +128,15 @@ def locate_parquet(
     import dask
 
     started = time.perf_counter()
-    chosen = _plans(plans)
     frame = _read(points)
+    payload = _plans(plans) if at is None else _history(plans, frame, at)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("part.*.parquet"):
         old.unlink()
-    plugin = _PlansPlugin.of(chosen)
+    plugin = _PlansPlugin.of(payload)
     client.register_plugin(plugin)
-    settings = _Settings(plugin.digest, crs, lon, lat, staff, str(out))
+    settings = _Settings(plugin.digest, crs, lon, lat, staff, str(out), at)
     parts = frame.to_delayed()
     tasks = [dask.delayed(_locate_part)(part, n, settings) for n, part in enumerate(parts)]
     futures = client.compute(tasks)
@@ -165,6 +175,35 @@ def _plans(plans: GridPlan | Mapping[str, GridPlan] | PlanStore) -> dict[str, Gr
     return plans_in_force(plans)
 
 
+def _history(plans: Any, frame: Any, at: str) -> History:
+    """The store's versions and staff over the period of the points' instants."""
+    import dask
+
+    from geogrid.store import PlanStore
+
+    if not isinstance(plans, PlanStore):
+        raise InvalidInputError(
+            "locating points at their report times needs the store (its versions and staff "
+            "over time), not a plan file: use --store"
+        )
+    if at not in frame.columns:
+        raise InvalidInputError(
+            f"no column {at!r} of report times in the points; they have: "
+            + ", ".join(map(str, frame.columns))
+        )
+    instants = frame[at].map_partitions(
+        pd.to_datetime,
+        utc=True,
+        errors="coerce",
+        format="ISO8601",
+        meta=(at, "datetime64[ns, UTC]"),
+    )
+    start, end = dask.compute(instants.min(), instants.max())
+    if pd.isna(start):
+        raise InvalidInputError(f"column {at!r} holds no readable time (e.g. 2025-06-01T08:30)")
+    return History.of(plans, start.to_pydatetime(), end.to_pydatetime())
+
+
 def _read(points: str | Path) -> Any:
     """The points as a dask (Geo)DataFrame: GeoParquet by dask-geopandas, else Parquet."""
     import dask.dataframe as dd
@@ -191,6 +230,7 @@ class _Settings:
     lat: str
     staff: bool
     output: str
+    at: str | None = None
 
 
 class _PlansPlugin(WorkerPlugin):
@@ -201,13 +241,14 @@ class _PlansPlugin(WorkerPlugin):
         self.name = f"geogrid-plans-{digest[:16]}"
 
     @classmethod
-    def of(cls, plans: Mapping[str, GridPlan]) -> _PlansPlugin:
-        """The plugin of ``plans``, keyed by the SHA-256 of their pickle.
+    def of(cls, plans: Mapping[str, GridPlan] | History) -> _PlansPlugin:
+        """The plugin of ``plans`` (or a store's history), keyed by the SHA-256 of its pickle.
 
         The digest of the bytes sent, not :func:`~geogrid.plan.plan_digest` (which normalises
         every geometry: seconds for a county's plans, minutes for a province's).
         """
-        blob = pickle.dumps(dict(plans), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = plans if isinstance(plans, History) else dict(plans)
+        blob = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         return cls(hashlib.sha256(blob).hexdigest(), blob)
 
     def setup(self, worker: Any) -> None:
@@ -224,11 +265,15 @@ class _PlansPlugin(WorkerPlugin):
 
 _LOCK = threading.Lock()
 _BLOBS: dict[str, bytes] = {}
-_INDEXES: OrderedDict[str, tuple[Locator, dict[str, str]]] = OrderedDict()
+_INDEXES: OrderedDict[str, tuple[Locator, dict[str, str]] | TimedLocator] = OrderedDict()
 
 
-def _worker_index(digest: str) -> tuple[Locator, dict[str, str]]:
-    """The locator of the plans ``digest`` names and each grid's staff as JSON, built once."""
+def _worker_index(digest: str) -> tuple[Locator, dict[str, str]] | TimedLocator:
+    """What ``digest`` names, built once.
+
+    The plans' locator and each grid's staff as JSON, or a store history's
+    :class:`~geogrid.cluster.history.TimedLocator`.
+    """
     with _LOCK:
         if digest in _INDEXES:
             _INDEXES.move_to_end(digest)
@@ -236,19 +281,16 @@ def _worker_index(digest: str) -> tuple[Locator, dict[str, str]]:
         blob = _BLOBS.get(digest)
         if blob is None:
             raise RuntimeError(f"plans {digest[:16]} were never sent to this worker")
-        plans: dict[str, GridPlan] = pickle.loads(blob)
-        built = _locator(plans), _staff_json(plans.values())
+        payload = pickle.loads(blob)
+        built: tuple[Locator, dict[str, str]] | TimedLocator
+        if isinstance(payload, History):
+            built = TimedLocator(payload)
+        else:
+            built = locator_for(payload), _staff_json(payload.values())
         _INDEXES[digest] = built
         while len(_INDEXES) > _KEPT_INDEXES:
             _INDEXES.popitem(last=False)
         return built
-
-
-def _locator(plans: Mapping[str, GridPlan]) -> Locator:
-    """One plan's :class:`GridIndex`, or a county's over several (as the service builds them)."""
-    if len(plans) == 1:
-        return GridIndex.from_plan(next(iter(plans.values())))
-    return CountyIndex({j: GridIndex.from_plan(p, lazy_nearest=True) for j, p in plans.items()})
 
 
 def _staff_json(plans: Sequence[GridPlan] | Any) -> dict[str, str]:
@@ -262,15 +304,20 @@ def _staff_json(plans: Sequence[GridPlan] | Any) -> dict[str, str]:
 def _locate_part(frame: pd.DataFrame, number: int, settings: _Settings) -> dict[str, float]:
     """Locate one part on a worker and write it; its counts by status and CPU seconds."""
     cpu = time.process_time()
-    index, staff = _worker_index(settings.digest)
-    located = locate_frame(
-        index, frame, settings.crs, lon=settings.lon, lat=settings.lat, chunk_size=_CHUNK
-    )
-    if settings.staff:
-        codes = located["grid_code"].astype(object)
-        people = codes.map(staff)  # missing: no staff listed, or no grid
-        people = people.where(people.notna() | codes.isna(), "[]")
-        located["staff"] = pd.array(people.where(codes.notna(), None), dtype="string")
+    built = _worker_index(settings.digest)
+    if isinstance(built, TimedLocator):
+        assert settings.at is not None
+        located = built.locate(
+            frame,
+            settings.at,
+            settings.crs,
+            lon=settings.lon,
+            lat=settings.lat,
+            staff=settings.staff,
+            chunk_size=_CHUNK,
+        )
+    else:
+        located = _locate_now(frame, settings, *built)
     path = Path(settings.output) / f"part.{number:05d}.parquet"
     partial = path.with_suffix(".tmp")
     located.to_parquet(partial)  # GeoParquet for a GeoDataFrame
@@ -283,3 +330,18 @@ def _locate_part(frame: pd.DataFrame, number: int, settings: _Settings) -> dict[
         "invalid": int(status.get("invalid", 0)),
         "cpu_seconds": time.process_time() - cpu,
     }
+
+
+def _locate_now(
+    frame: pd.DataFrame, settings: _Settings, index: Locator, staff: dict[str, str]
+) -> pd.DataFrame:
+    """One part located in the plans sent, with each grid's staff in them."""
+    located = locate_frame(
+        index, frame, settings.crs, lon=settings.lon, lat=settings.lat, chunk_size=_CHUNK
+    )
+    if settings.staff:
+        codes = located["grid_code"].astype(object)
+        people = codes.map(staff)  # missing: no staff listed, or no grid
+        people = people.where(people.notna() | codes.isna(), "[]")
+        located["staff"] = pd.array(people.where(codes.notna(), None), dtype="string")
+    return located

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
+from geogrid.cluster.history import TimedLocator
 from geogrid.cluster.locate import _PlansPlugin, _worker_index, plans_in_force
 from geogrid.store import schema
 from geogrid.store._session import reading, write_transaction
@@ -136,7 +137,9 @@ def _lineages(
     lon: np.ndarray, lat: np.ndarray, digest: str
 ) -> tuple[list[tuple[str, ...]], np.ndarray | None]:
     """On a worker: each point's grid codes from the top down, and the plan that answered."""
-    index, _ = _worker_index(digest)
+    built = _worker_index(digest)
+    assert not isinstance(built, TimedLocator)  # relocation sends today's plans
+    index, _ = built
     result = index.locate(lon, lat, nearest=False)
     return result.lineages(), result.part
 

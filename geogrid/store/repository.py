@@ -392,6 +392,18 @@ class PlanStore:
             )
             return _sorted(staff, _STAFF_ORDER)
 
+    def staff_periods(self, name: str, version: int) -> pd.DataFrame:
+        """Every staff row a version ever had, with its period, in store order.
+
+        The staff table's columns plus ``valid_from`` / ``valid_to`` (``None``: from the
+        version's start / still in force): what locating past reports needs
+        (:class:`geogrid.cluster.history.History`).
+        """
+        with self._reading(f"read the staff of plan {name!r}") as connection:
+            row = _find_version(connection, name, version)
+            columns = [*STAFF_COLUMNS, "valid_from", "valid_to"]
+            return _sorted(_read_table(connection, schema.staff, row.id, columns), _STAFF_ORDER)
+
     def register_jurisdiction(
         self,
         code: str,
