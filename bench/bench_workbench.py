@@ -96,6 +96,16 @@ def main() -> None:
             page.evaluate("new Promise(r => requestAnimationFrame(() => r()))")
             opened = time.perf_counter() - start
             print(f"{grids} grids, {units} units: open to ready {opened:.2f} s", flush=True)
+            calls = page.evaluate(
+                """() => performance.getEntriesByType("resource")
+                    .filter((e) => /\\/drafts(\\/[0-9a-f]+(\\/(units|grids))?)?(\\?.*)?$/.test(e.name))
+                    .map((e) => [new URL(e.name).pathname.replace(/[0-9a-f]{32}/, "{id}"),
+                                 e.duration, e.transferSize])"""
+            )
+            waited = sum(duration for _, duration, _ in calls) / 1000
+            for path, duration, size in calls:
+                print(f"  {path}: {duration:.0f} ms, {size / 2**20:.1f} MB", flush=True)
+            print(f"  calls {waited:.2f} s, the page's own work {opened - waited:.2f} s", flush=True)
             moves = []
             codes = [f"110108001001{n:03d}" for n in (1, 2)]
             # 100 units of the grids after the first two, moved to grid 1 and 2 in turn

@@ -15,7 +15,8 @@ export function gridsOf(draft) {
 const pieces = (g) => g.pieces ?? (g.contiguous === false ? 2 : 1);
 const compactness = (g) => g.polsby_popper ?? g.compactness ?? null;
 
-export async function openDraft(id) {
+// Open draft `id`; `opened` is its state when the caller has it already (POST /drafts).
+export async function openDraft(id, opened = null) {
   state.draftId = String(id);
   state.selection = [];
   state.proposal = null;
@@ -24,7 +25,7 @@ export async function openDraft(id) {
   $("#compare").checked = false;
   state.map.setBase(null);
   state.map.showBase(false);
-  const { data, etag } = await call("GET", `/drafts/${enc(state.draftId)}`);
+  const { data, etag } = opened ?? (await call("GET", `/drafts/${enc(state.draftId)}`));
   accept(data, etag);
   await refreshLayers({ fit: true });
   $("#editor").hidden = false;

@@ -45,10 +45,10 @@ export async function loadVersions(name) {
 
 export async function openVersion(name, version) {
   const band = $("#open-band").value.trim();
-  const { data, headers: h } = await call("POST", "/drafts", { json: { plan: name, version, ...(band ? { band } : {}) } });
+  const { data, etag, headers: h } = await call("POST", "/drafts", { json: { plan: name, version, ...(band ? { band } : {}) } });
   const id = data.id ?? h.get("Location")?.split("/").pop();
   state.plan = { name, version };
-  await openDraft(id);
+  await openDraft(id, { data, etag }); // the answer is the draft's state: no second read
 }
 
 // ------------------------------------------------------------------ upload

@@ -21,7 +21,7 @@ import shapely
 from geogrid.partition.plan import geoms_to_plan_crs
 from geogrid.plan import PLAN_CRS, GridKind, GridPlan
 from geogrid.units import Units, household_areas, units_from_polygons, units_in_grids
-from geogrid.units.coverage import SNAP_DECIMALS, snapped
+from geogrid.units.coverage import SNAP_DECIMALS, is_coverage, snapped
 
 __all__ = ["TILE_SHARE", "ParentUnits", "ancestor_codes", "parent_units", "units_tile"]
 
@@ -104,7 +104,7 @@ def units_tile(plan: GridPlan, level: int) -> bool:
     if float(shapely.area(geoms).sum()) < target:  # a union is never larger than its parts
         return False
     near = snapped(geoms, SNAP_DECIMALS["degree"])
-    if shapely.is_valid(near).all() and shapely.coverage_is_valid(near):
+    if is_coverage(near):
         return True  # no overlaps: the union is as large as the parts (and no union to make)
     return bool(shapely.area(shapely.union_all(shapely.make_valid(geoms))) >= target)
 

@@ -9,10 +9,18 @@ coordinates snapped to a grid finer than anything drawn (:data:`SNAP_DECIMALS`) 
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import numpy as np
 import shapely
 
-__all__ = ["SNAP_DECIMALS", "exact_coverage", "snapped"]
+__all__ = ["SNAP_DECIMALS", "exact_coverage", "is_coverage", "snapped"]
+
+_CHECKED: OrderedDict[bytes, bool] = OrderedDict()  # digest of polygons → a valid coverage?
+_KEPT = 32
+_GUARD = threading.Lock()
 
 SNAP_DECIMALS = {"metre": 3, "degree": 9}
 """Decimals coordinates are snapped to: 1 mm in a metric CRS, 10⁻⁹ degree (0.1 mm) in degrees."""
@@ -28,6 +36,33 @@ def snapped(geoms: np.ndarray, decimals: int) -> np.ndarray:
     (0.0, 0.0, 1.0, 1.0)
     """
     return shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+
+
+def is_coverage(geoms: np.ndarray) -> bool:
+    """Whether ``geoms`` are valid polygons forming a valid coverage, remembered.
+
+    The answer is kept by the digest of the polygons' WKB (a tenth of the check's time), so
+    the same units checked again — opening a draft checks whether they tile its grids, then
+    measures them; a second draft of the same version — cost no second check.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> is_coverage(np.array([box(0, 0, 1, 1), box(1, 0, 2, 1)]))
+    True
+    >>> is_coverage(np.array([box(0, 0, 1, 1), box(0.5, 0, 2, 1)]))
+    False
+    """
+    digest = hashlib.blake2b(b"".join(shapely.to_wkb(geoms).tolist()), digest_size=16).digest()
+    with _GUARD:
+        known = _CHECKED.get(digest)
+    if known is None:
+        known = bool(shapely.is_valid(geoms).all() and shapely.coverage_is_valid(geoms))
+        with _GUARD:
+            _CHECKED[digest] = known
+            while len(_CHECKED) > _KEPT:
+                _CHECKED.popitem(last=False)
+    return known
 
 
 def exact_coverage(geoms: np.ndarray, decimals: int = SNAP_DECIMALS["metre"]) -> np.ndarray:
@@ -46,7 +81,7 @@ def exact_coverage(geoms: np.ndarray, decimals: int = SNAP_DECIMALS["metre"]) ->
     """
     if shapely.is_valid(geoms).all():
         near = snapped(geoms, decimals)
-        if shapely.is_valid(near).all() and shapely.coverage_is_valid(near):
+        if is_coverage(near):
             return near
     else:
         # "structure" keeps polygons only: the linework method leaves the collapsed slivers of

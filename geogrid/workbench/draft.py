@@ -19,11 +19,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geogrid.crs import metric_crs
 from geogrid.errors import ConflictError, InvalidInputError
 from geogrid.partition.band import Band
 from geogrid.partition.redraw_units import parent_units, units_tile
 from geogrid.plan import PLAN_CRS, GridKind, GridPlan
 from geogrid.units import units_from_polygons
+from geogrid.units.adjacency import adjacency
+from geogrid.units.coverage import SNAP_DECIMALS, is_coverage, snapped
+from geogrid.units.inputs import frame_to_crs
 
 __all__ = ["Delta", "Draft", "tiling_plan"]
 
@@ -152,12 +156,7 @@ class Draft:
         self.households = units["households"].fillna(0).to_numpy(np.int64)
         self.unit_ids = units["unit_id"].astype(str).to_numpy(object)
         self.position = {u: i for i, u in enumerate(self.unit_ids.tolist())}
-        metric = units_from_polygons(
-            units[["unit_id", "households", "geometry"]], id_column="unit_id", name_column=None
-        )
-        self.edges = metric.edges[["a", "b", "length"]].to_numpy()
-        geoms = metric.table.geometry.to_numpy()
-        self.area, self.perimeter = shapely.area(geoms), shapely.length(geoms)
+        self.edges, self.area, self.perimeter = _measure(units)
         self.points = shapely.point_on_surface(units.geometry.to_numpy())
         self.base_codes = units["grid_code"].astype(str).to_numpy(object)
         self.codes = self.base_codes.copy()
@@ -424,6 +423,26 @@ class Draft:
             units=units,
             attribution=self.base.attribution,
         )
+
+
+def _measure(units: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shared edges (``a``, ``b``, length), areas and perimeters of ``units``, in metres.
+
+    Units that are a coverage once snapped (as a partition writes them) are measured as they
+    are; others are cleaned into one first (:func:`~geogrid.units.units_from_polygons`).
+    """
+    near = snapped(units.geometry.to_numpy(), SNAP_DECIMALS["degree"])
+    if is_coverage(near):
+        metric = metric_crs(units)
+        geoms = frame_to_crs(gpd.GeoSeries(near, crs=units.crs), metric, "unit")
+        parts, index = shapely.get_parts(geoms, return_index=True)
+        edges = adjacency(parts, np.zeros(len(parts), dtype=np.int64), index, len(geoms))
+    else:
+        cleaned = units_from_polygons(
+            units[["unit_id", "households", "geometry"]], id_column="unit_id", name_column=None
+        )
+        edges, geoms = cleaned.edges, cleaned.table.geometry.to_numpy()
+    return edges[["a", "b", "length"]].to_numpy(), shapely.area(geoms), shapely.length(geoms)
 
 
 def _base_households(plan: GridPlan, code: str) -> int | None:
