@@ -88,6 +88,7 @@ def create_app(settings: ApiSettings | None = None, *, plan: GridPlan | None = N
                 store,
                 check_seconds=_check_seconds(settings, listening),
                 cache_size=settings.index_cache_size,
+                url=settings.store_url,
             )
             with contextlib.suppress(GeogridError):  # no active plan yet: said per request
                 app.state.plans.get()  # index the active plan before the first request

@@ -16,7 +16,10 @@ the serving process it would stall every request for its duration. Only small pl
 ``_INLINE_VERTICES`` vertices, a build of a few milliseconds) are indexed in process. A cold
 start reads every plan in force with one query per table
 (:meth:`~geogrid.store.PlanStore.plans_in_force`) and indexes each in the workers while the
-next is read.
+next is read. Once the workers run (a county of large plans), a re-index has the worker read
+the new version from the store too (:meth:`~geogrid.locate.build.IndexBuilder.load`): the
+serving process only unpickles it, and patches the county
+(:class:`~geogrid.locate.CountyIndex` with ``previous``).
 
 ``at=`` requests answer from the versions in force at that instant, with the staff in force
 then; their indexes come from a small cache of past versions.
@@ -48,7 +51,7 @@ from geogrid.locate import CountyIndex, GridIndex
 from geogrid.locate.build import IndexBuilder
 from geogrid.locate.index import plan_arrays
 from geogrid.plan import GridPlan, normalise_staff
-from geogrid.store import PlanStore, VersionInfo
+from geogrid.store import PlanStore, VersionInfo, open_store
 
 __all__ = ["LoadedCounty", "LoadedPlan", "PlanSource"]
 
@@ -197,6 +200,9 @@ class PlanSource:
         Minimum delay between two "which versions are in force?" queries.
     cache_size
         Past versions kept for ``at=`` queries (besides those in force).
+    url
+        The store's URL (with its password), for index workers to read new versions from
+        themselves; without it they are read in this process.
     """
 
     def __init__(
@@ -206,6 +212,7 @@ class PlanSource:
         *,
         check_seconds: float = 1.0,
         cache_size: int = 4,
+        url: str | None = None,
     ) -> None:
         if (store is None) == (plan is None):
             raise ValueError("give a store or a plan, not both or neither")
@@ -213,6 +220,7 @@ class PlanSource:
         self._fixed = LoadedCounty.of(LoadedPlan.build(plan)) if plan is not None else None
         self._check_seconds = check_seconds
         self._cache_size = cache_size
+        self._url = url
         self._current: LoadedCounty | None = None
         self._checked_at = -float("inf")
         self._lock = threading.Lock()
@@ -364,15 +372,39 @@ class PlanSource:
             held = {} if current is None else {p.key[:2]: p for p in current.plans}
             if key in held:
                 return held[key]
-        assert self.store is not None
-        plan = self.store.get(info.plan, info.version)
-        index = None if _small(plan) else _builder().build(*plan_arrays(plan))
+        plan, index = self._read(info)
         loaded = LoadedPlan.build(plan, info.staff_revision, info.jurisdiction, index=index)
         with self._lock:
             self._past[key] = loaded
             while len(self._past) > max(self._cache_size, 1):
                 self._past.popitem(last=False)
         return loaded
+
+    def _read(self, info: VersionInfo) -> tuple[GridPlan, GridIndex | None]:
+        """``info``'s plan and its index (``None``: to build here, a small plan).
+
+        Read and indexed in a worker once the workers run and the store's URL is known, else
+        read here and indexed in a worker when large.
+        """
+        assert self.store is not None
+        if self._url is not None and _BUILDER is not None:
+            return _builder().load(_read_version, self._url, info.plan, info.version)
+        plan = self.store.get(info.plan, info.version)
+        return plan, None if _small(plan) else _builder().build(*plan_arrays(plan))
+
+
+_STORES: dict[str, PlanStore] = {}  # in an index worker: the store it opened last, by URL
+
+
+def _read_version(url: str, name: str, version: int | None) -> GridPlan:
+    """In an index worker: version ``version`` of plan ``name`` in the store at ``url``."""
+    store = _STORES.get(url)
+    if store is None:
+        for other in _STORES.values():
+            other.close()
+        _STORES.clear()
+        store = _STORES[url] = open_store(url)
+    return store.get(name, version)
 
 
 def _stale(held: LoadedPlan | None, info: VersionInfo) -> bool:

@@ -177,18 +177,31 @@ def test_plans_in_force_are_read_in_one_go_as_one_by_one(store: PlanStore) -> No
         assert plan.version == one.version and plan.grids.index.equals(one.grids.index)
 
 
+@pytest.mark.parametrize("with_url", [False, True], ids=["read-here", "read-in-worker"])
 def test_the_service_indexes_in_workers_and_replaces_one_jurisdiction(
-    store: PlanStore, monkeypatch: pytest.MonkeyPatch
+    store: PlanStore, monkeypatch: pytest.MonkeyPatch, with_url: bool
 ) -> None:
-    """Every plan above the in-process size goes to the workers (here: every plan)."""
+    """Every plan above the in-process size goes to the workers (here: every plan).
+
+    Given the store's URL, the workers also read the new version of a re-indexed one.
+    """
     import api.plans
     from api.plans import PlanSource
 
     monkeypatch.setattr(api.plans, "_INLINE_VERTICES", 0)
+    loads = []
+    real_load = IndexBuilder.load
+
+    def load(self, read, *args):  # the real load, counted
+        loads.append(args[1:])
+        return real_load(self, read, *args)
+
+    monkeypatch.setattr(IndexBuilder, "load", load)
     west, east = "410326100", "410326101"
     publish(store, township(west, 0))
     publish(store, township(east, 4))
-    source = PlanSource(store, check_seconds=0)
+    url = store._engine.url.render_as_string(hide_password=False) if with_url else None
+    source = PlanSource(store, check_seconds=0, url=url)
     before = source.get()  # a cold start: both read in one go, indexed in the workers
     x, y = np.array([point(0.5)[0], point(4.5)[0]]), np.array([point(0.5)[1], point(4.5)[1]])
     assert before.index.locate(x, y).grid_codes().tolist() == [f"{west}001", f"{east}001"]
@@ -199,3 +212,7 @@ def test_the_service_indexes_in_workers_and_replaces_one_jurisdiction(
     assert after.index.locate(x, y).grid_codes().tolist() == [f"{west}001", f"{east}001"]
     assert after.grids[f"{east}008"]["code"] == f"{east}008" and f"{east}005" in after.grids
     assert source.get() is after  # nothing changed since: the same county
+    assert loads == ([(after.parts[east].name, 2)] if with_url else [])
+    assert_plans_equal(after.parts[east].plan, store.get(after.parts[east].name, 2), tolerance=0.0)
+    fresh = CountyIndex({j: p.index for j, p in after.parts.items()})
+    _same(after.index.locate(x, y), fresh.locate(x, y))

@@ -19,6 +19,7 @@ finest grid of the nearest jurisdictions (the few whose top-level grids are near
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import math
@@ -45,6 +46,8 @@ _FOOTPRINTS: weakref.WeakKeyDictionary[GridIndex, dict[float, np.ndarray]] = (
 )
 _FOOTPRINT_LOCK = threading.Lock()
 _TEXTS: weakref.WeakKeyDictionary[GridIndex, np.ndarray] = weakref.WeakKeyDictionary()
+_PATCH_SHARE = 8  # a county is patched when at most 1 in this many parts changed, else rebuilt
+_OWN = ("jurisdictions", "parts")  # what a patched county does not take from the previous
 
 
 class CountyIndex:
@@ -92,6 +95,14 @@ class CountyIndex:
             raise ValueError("a county index needs at least one jurisdiction's index")
         self.jurisdictions: tuple[str, ...] = tuple(sorted(parts))
         self.parts: tuple[GridIndex, ...] = tuple(parts[j] for j in self.jurisdictions)
+        changed = _patchable(self, previous, cell)
+        if previous is not None and changed is not None:
+            self._patch(previous, changed)
+        else:
+            self._build(cell, previous)
+
+    def _build(self, cell: float | None, previous: CountyIndex | None) -> None:
+        """Number every grid, and make the router and the flat lookup, from the parts."""
         every = np.concatenate([part.codes for part in self.parts])
         # codes as fixed-width text, kept per part: converting a province's 100,000 objects
         # anew at every re-index held the serving process's GIL for tens of milliseconds
@@ -101,9 +112,11 @@ class CountyIndex:
             raise ValueError("grid codes repeat across jurisdictions: they must be unique")
         rank = np.empty(every.size, dtype=np.int64)
         rank[order] = np.arange(every.size)
-        starts = np.cumsum([0] + [part.codes.size for part in self.parts])
-        # per part: local grid number → county grid number, with [-1] → OUTSIDE
-        self._global = [np.r_[rank[a:b], OUTSIDE] for a, b in itertools.pairwise(starts)]
+        sizes = np.array([part.codes.size for part in self.parts], dtype=np.int64)
+        # per part: its grid numbers → the county's, then OUTSIDE (for [-1]), part after part
+        numbers = np.full(every.size + sizes.size, OUTSIDE, dtype=np.int64)
+        numbers[np.arange(every.size) + np.repeat(np.arange(sizes.size), sizes)] = rank
+        self._number_parts(numbers, np.r_[0, np.cumsum(sizes + 1)])
         self.levels: tuple[int, ...] = tuple(sorted({lv for p in self.parts for lv in p.levels}))
         self._rows = [np.searchsorted(self.levels, part.levels) for part in self.parts]
         self._full = [rows.size == len(self.levels) for rows in self._rows]
@@ -119,6 +132,53 @@ class CountyIndex:
             if uniform and self._router is not None
             else None
         )
+
+    def _patch(self, previous: CountyIndex, changed: list[int]) -> None:
+        """:meth:`_build` by changing ``previous`` where the ``changed`` parts were replaced.
+
+        The same numbers, router lists and lookup as a build from scratch, in work of the
+        size of the changed parts (and a few copies of the county's arrays), not of the
+        county: a province's re-index is not a thousand jurisdictions' reassembly.
+        """
+        if not changed:  # the same indexes (a staff change): the same county
+            vars(self).update({k: v for k, v in vars(previous).items() if k not in _OWN})
+            return
+        removed = np.sort(np.concatenate([previous._global[p][:-1] for p in changed]))
+        kept = np.delete(previous.codes, removed)
+        added = np.concatenate([self.parts[p].codes for p in changed])
+        text = np.concatenate([_text(self.parts[p]) for p in changed])
+        order = np.argsort(text, kind="stable")
+        at = np.searchsorted(kept, added[order])
+        inner = at < kept.size
+        if (kept[at[inner]] == added[order][inner]).any() or (
+            text[order][1:] == text[order][:-1]
+        ).any():
+            raise ValueError("grid codes repeat across jurisdictions: they must be unique")
+        self.codes = np.insert(kept, at, added[order])
+        # old county number → new (removed ones are never looked up), [-1] → OUTSIDE
+        left = np.arange(previous.codes.size) - np.searchsorted(
+            removed, np.arange(previous.codes.size)
+        )
+        remap = np.r_[left + np.searchsorted(at, left, side="right"), OUTSIDE]
+        mine = np.empty(added.size, dtype=np.int64)
+        mine[order] = at + np.arange(added.size)
+        self._number_parts(*_spliced(previous, changed, remap, mine, self.parts))
+        self.levels = previous.levels
+        self._rows, self._full = previous._rows, previous._full
+        self._first_row, self._last_row = previous._first_row, previous._last_row
+        self._same_top = previous._same_top
+        assert previous._router is not None
+        self._router = previous._router.replaced(self.parts, changed) or _Router(
+            self.parts, previous._router.cell
+        )
+        self._flat = None
+        if previous._flat is not None:
+            self._flat = FlatParts(self.parts, self._global, previous._flat, remap=remap)
+
+    def _number_parts(self, numbers: np.ndarray, bounds: np.ndarray) -> None:
+        """Keep the parts' county numbers: ``numbers[bounds[p]:bounds[p + 1]]`` for part ``p``."""
+        self._numbers, self._bounds = numbers, bounds
+        self._global = [numbers[a:b] for a, b in itertools.pairwise(bounds.tolist())]
 
     def __repr__(self) -> str:
         return f"<CountyIndex {len(self.parts)} jurisdictions, {self.codes.size} grids>"
@@ -380,6 +440,60 @@ class _Router:
     def nbytes(self) -> int:
         return int(self.ptr.nbytes + self.owner.nbytes)
 
+    def replaced(self, parts: tuple[GridIndex, ...], changed: list[int]) -> _Router | None:
+        """A copy with the ``changed`` parts' cells and top grids those of ``parts``.
+
+        Only the rows of cells between the first and last cell either lists is sorted
+        again. ``None`` when a changed part reaches outside this router's cells.
+        """
+        feet = [
+            _footprint(parts[n], parts[n].geometries[_top_members(parts[n])], self.cell)
+            for n in changed
+        ]
+        cx = np.concatenate([f[0] for f in feet]) - self.ix0
+        cy = np.concatenate([f[1] for f in feet]) - self.iy0
+        if (
+            cx.size == 0
+            or cx.min() < 0
+            or cy.min() < 0
+            or cx.max() >= self.nx
+            or cy.max() >= self.ny
+        ):
+            return None
+        new_key = cy * self.nx + cx
+        new_owner = np.repeat(np.array(changed, dtype=np.int64), [f[0].size for f in feet])
+        taken = np.isin(self.owner, changed)
+        old_key = np.searchsorted(self.ptr, np.flatnonzero(taken), side="right") - 1
+        lo = int(min(new_key.min(), old_key.min(initial=new_key.min())))
+        hi = int(max(new_key.max(), old_key.max(initial=new_key.max()))) + 1
+        a, b = int(self.ptr[lo]), int(self.ptr[hi])
+        key = np.repeat(np.arange(lo, hi), np.diff(self.ptr[lo : hi + 1]))
+        keep = ~taken[a:b]
+        key = np.r_[key[keep], new_key]
+        owner = np.r_[self.owner[a:b][keep], new_owner]
+        order = np.lexsort((owner, key))
+        out = copy.copy(self)
+        out.owner = np.concatenate([self.owner[:a], owner[order].astype(np.int32), self.owner[b:]])
+        out.ptr = self.ptr.copy()
+        out.ptr[lo + 1 : hi + 1] = a + np.cumsum(np.bincount(key - lo, minlength=hi - lo))
+        out.ptr[hi + 1 :] += out.ptr[hi] - self.ptr[hi]
+        out._replace_tops(parts, changed)
+        return out
+
+    def _replace_tops(self, parts: tuple[GridIndex, ...], changed: list[int]) -> None:
+        """The changed parts' top-level grids in :attr:`top_geoms`, its tree and bounds."""
+        geoms, owners, start = [], [], 0
+        for n in changed:
+            a, b = np.searchsorted(self.top_part, [n, n + 1])
+            top = parts[n].geometries[_top_members(parts[n])]
+            geoms += [self.top_geoms[start:a], top]
+            owners += [self.top_part[start:a], np.full(top.size, n, dtype=self.top_part.dtype)]
+            start = int(b)
+        self.top_geoms = np.concatenate([*geoms, self.top_geoms[start:]])
+        self.top_part = np.concatenate([*owners, self.top_part[start:]])
+        self.tree = shapely.STRtree(self.top_geoms)
+        self.max_lat = float(np.nanmax(np.abs(shapely.bounds(self.top_geoms)[:, [1, 3]])))
+
     def candidates(
         self, x: np.ndarray, y: np.ndarray, finite: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -417,6 +531,56 @@ class _Router:
         point, top = self.tree.query(points, predicate="dwithin", distance=reach * 1.001 + 1e-9)
         pairs = np.unique(np.column_stack([point, self.top_part[top]]), axis=0)
         return pairs[:, 0], pairs[:, 1]
+
+
+def _patchable(
+    county: CountyIndex, previous: CountyIndex | None, cell: float | None
+) -> list[int] | None:
+    """The parts to patch ``previous`` at to make ``county``; ``None``: build it anew.
+
+    A patch keeps the jurisdictions, the router's cell size and the levels of every part,
+    and whether each is answered from its finest level alone; few parts may change.
+    """
+    if (
+        previous is None
+        or previous._router is None
+        or previous.jurisdictions != county.jurisdictions
+    ):
+        return None
+    if cell is not None and cell != previous._router.cell:
+        return None
+    pairs = zip(previous.parts, county.parts, strict=True)
+    changed = [n for n, (old, new) in enumerate(pairs) if old is not new]
+    if len(changed) * _PATCH_SHARE > len(county.parts):
+        return None
+    for n in changed:
+        old, new = previous.parts[n], county.parts[n]
+        if old.levels != new.levels or flat_ready(old) != flat_ready(new):
+            return None
+    return changed
+
+
+def _spliced(
+    previous: CountyIndex,
+    changed: list[int],
+    remap: np.ndarray,
+    mine: np.ndarray,
+    parts: tuple[GridIndex, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every part's county numbers (and their bounds) after the ``changed`` parts' change.
+
+    The others' old numbers go through ``remap``; the changed parts take theirs from
+    ``mine`` (their codes' new numbers, part after part).
+    """
+    sizes = np.diff(previous._bounds)
+    pieces, start, taken = [], 0, 0
+    for n in changed:
+        size = parts[n].codes.size
+        pieces.append(remap[previous._numbers[start : previous._bounds[n]]])
+        pieces.append(np.r_[mine[taken : taken + size], OUTSIDE])
+        start, taken, sizes[n] = int(previous._bounds[n + 1]), taken + size, size + 1
+    pieces.append(remap[previous._numbers[start:]])
+    return np.concatenate(pieces), np.r_[0, np.cumsum(sizes)]
 
 
 def _groups(part: np.ndarray, n_parts: int) -> list[tuple[int, np.ndarray]]:

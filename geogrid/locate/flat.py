@@ -58,6 +58,10 @@ class FlatParts:
         :class:`CountyIndex` numbers them.
     previous
         An earlier instance: its blocks whose parts are the very same objects are reused.
+    remap
+        With ``previous``: its county grid numbers → these (``remap[-1]`` is ``OUTSIDE``),
+        when only some parts changed. The reused blocks' lineage is then renumbered from
+        ``previous`` (one table lookup) instead of assembled again part by part.
 
     Attributes
     ----------
@@ -66,11 +70,16 @@ class FlatParts:
         county grid number at every level; the last column is all ``OUTSIDE``.
     """
 
+    lineage: np.ndarray
+    _first: np.ndarray
+
     def __init__(
         self,
         parts: Sequence[GridIndex],
         number: Sequence[np.ndarray],
         previous: FlatParts | None = None,
+        *,
+        remap: np.ndarray | None = None,
     ) -> None:
         kept = {} if previous is None else {b.parts: b for b in previous.blocks}
         self.blocks: list[_Block] = []
@@ -86,9 +95,14 @@ class FlatParts:
             self.blocks.append(block)
         tables = []
         for b, block in enumerate(self.blocks):
+            if remap is not None and previous is not None and _same(previous.blocks, b, block):
+                # a block taken over: its columns of the old table, renumbered
+                tables.append(
+                    remap[previous.lineage[:, previous._first[b] : previous._first[b + 1]]]
+                )
+                continue
             first = b * BLOCK_PARTS
-            for k, local in enumerate(block.lineage):
-                tables.append(number[first + k][local])
+            tables += [number[first + k][local] for k, local in enumerate(block.lineage)]
         n_levels = len(parts[0].levels)
         tables.append(np.full((n_levels, 1), OUTSIDE, dtype=np.int64))
         self.lineage = np.concatenate(tables, axis=1)
@@ -234,6 +248,11 @@ class _Block:
         best = np.full(points.size, self.geoms.size, dtype=np.int64)
         np.minimum.at(best, which[mine], poly[mine])  # the smallest code of the part
         return np.where(best < self.geoms.size, best, -1)
+
+
+def _same(blocks: list[_Block], b: int, block: _Block) -> bool:
+    """Whether ``block`` is ``blocks[b]`` itself."""
+    return b < len(blocks) and blocks[b] is block
 
 
 def _release_freed() -> None:
