@@ -149,17 +149,19 @@ def grids_geojson(
             crs=PLAN_CRS,
         )
         return _geojson(frame)
+    # plain dicts: a pandas lookup per grid and column took a second for 2,500 grids
     facts = evaluation.grids.set_index("code")
-    codes = [c for c in draft.codes_at(level) if level < draft.level or c in facts.index]
+    households = {c: int(h) for c, h in facts["households"].items()}
+    status = {c: str(s) for c, s in facts["status"].items()}
+    names = draft.grids["name"].to_dict()
+    codes = [c for c in draft.codes_at(level) if level < draft.level or c in status]
     colours = grid_colours(draft, level) if level >= draft.level else {}
     frame = gpd.GeoDataFrame(
         {
             "code": codes,
-            "name": [str(draft.grids.at[c, "name"]) for c in codes],
-            "households": [
-                int(facts.at[c, "households"]) if c in facts.index else None for c in codes
-            ],
-            "status": [str(facts.at[c, "status"]) if c in facts.index else None for c in codes],
+            "name": [str(names[c]) for c in codes],
+            "households": [households.get(c) for c in codes],
+            "status": [status.get(c) for c in codes],
             "colour": [colours.get(c) for c in codes],
         },
         geometry=[draft.geometry(c) for c in codes],
