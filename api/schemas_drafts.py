@@ -12,6 +12,7 @@ __all__ = [
     "DraftOut",
     "EditIn",
     "EditOut",
+    "GridFactsOut",
     "ProblemOut",
     "ProposalIn",
     "ProposalOut",
@@ -19,6 +20,7 @@ __all__ = [
     "SaveIn",
     "SelectIn",
     "SelectOut",
+    "UnitChangeOut",
 ]
 
 _BAND = r"^\d{1,6}(\.\d+)?-\d{1,6}(\.\d+)?$"
@@ -127,10 +129,43 @@ class RefusedOut(BaseModel):
     reason: str
 
 
-class EditOut(DraftOut):
-    """The draft after an edit, with what changed and what was refused."""
+class UnitChangeOut(BaseModel):
+    """A unit whose grid or lock a change changed."""
 
-    changed: list[str]
+    unit: str
+    grid: str = Field(description="its grid at the edited level")
+    code: str = Field(description="its deepest grid (a micro-grid when the plan has them)")
+    locked: bool
+
+
+class EditOut(BaseModel):
+    """What one change (edit, undo, redo, accepted proposal) did — not the whole draft.
+
+    Its size follows the change: the touched grids' new figures and problems, the units
+    that moved and the touched grids' new outlines. `GET /drafts/{id}` gives the whole draft.
+    """
+
+    id: str
+    revision: int
+    etag: str
+    edits: int = Field(description="edits applied (the undo depth)")
+    can_undo: bool
+    can_redo: bool
+    proposal: ProposalOut | None
+    grids: list[GridFactsOut] = Field(description="the grids the change touched, as they are now")
+    removed: list[str] = Field(description="codes of the grids the change removed")
+    problems: list[ProblemOut] = Field(
+        description="the touched grids' problems (they replace those grids' earlier ones)"
+    )
+    units: list[UnitChangeOut] = Field(description="units whose grid or lock changed")
+    outlines: dict[str, Any] = Field(
+        description="GeoJSON FeatureCollection: the touched grids of the edited level, each with "
+        "`code`, `name`, `households`, `status` and `colour`"
+    )
+    colours: dict[str, str] = Field(
+        description="every grid's fill colour when the change added or removed grids, else empty"
+    )
+    changed: list[str] = Field(description="grids of the edited level touched or removed")
     refused: list[RefusedOut]
     notes: list[str]
 

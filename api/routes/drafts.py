@@ -8,12 +8,16 @@ Changes may name the state they change with ``If-Match: "r<revision>"`` (stale: 
 
 from __future__ import annotations
 
+import math
 import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import numpy as np
+import orjson
+import shapely
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +29,7 @@ from api.schemas_drafts import (
     DraftOut,
     EditIn,
     EditOut,
+    GridFactsOut,
     ProblemOut,
     ProposalIn,
     ProposalOut,
@@ -32,6 +37,7 @@ from api.schemas_drafts import (
     SaveIn,
     SelectIn,
     SelectOut,
+    UnitChangeOut,
 )
 from api.schemas_plans import StaffMemberIn, VersionOut
 from geogrid.io.tables import write_table
@@ -39,7 +45,7 @@ from geogrid.partition.notice import notice
 from geogrid.store.drafts import DraftRecord
 from geogrid.workbench import evaluate
 from geogrid.workbench.notice_pdf import write_notice_pdf
-from geogrid.workbench.service import Workbench
+from geogrid.workbench.service import Change, Workbench
 from geogrid.workbench.views import (
     changes,
     grids_geojson,
@@ -83,7 +89,7 @@ class ChangesFormat(StrEnum):
 
 def _out(bench: Workbench, record: DraftRecord, response: Response | None = None) -> DraftOut:
     with bench.view(record) as draft:
-        found = evaluate(draft)
+        found = bench.figures(record.id, draft).evaluation()
         levels, can_undo, can_redo, cursor = (
             draft.base.levels,
             draft.can_undo,
@@ -226,36 +232,81 @@ def edit_draft(
     """One edit: `move`, `new_grid`, `split`, `merge`, `lock` or `rename`.
 
     Units that may not move are refused with the reason while the others move; an edit that
-    cannot be made at all is a 422 with the reason.
+    cannot be made at all is a 422 with the reason. The answer is what the edit changed:
+    the touched grids' figures, problems and outlines, and the units moved.
     """
-    record, outcome = bench.edit(caller, draft_id, edit.model_dump(), _tag(if_match))
-    out = _out(bench, record, response)
-    touched = {old for _, old, _ in outcome.delta.moves} | {n for _, _, n in outcome.delta.moves}
-    with bench.view(record) as draft:
-        known = [c for c in touched if c in draft.grids.index]
-        changed = sorted({draft.ancestor(c, draft.level) for c in known})
+    change = bench.edit(caller, draft_id, edit.model_dump(), _tag(if_match))
+    return _change_out(change, response)
+
+
+@router.post("/{draft_id}/undo", response_model=EditOut)
+def undo(
+    draft_id: DraftId, caller: Planner, bench: Bench, response: Response, if_match: IfMatch = None
+) -> EditOut:
+    """Undo the last edit (409 when there is none); the answer is what changed back."""
+    return _change_out(bench.step(caller, draft_id, True, _tag(if_match)), response)
+
+
+@router.post("/{draft_id}/redo", response_model=EditOut)
+def redo(
+    draft_id: DraftId, caller: Planner, bench: Bench, response: Response, if_match: IfMatch = None
+) -> EditOut:
+    """Redo the edit undone last (409 when there is none); the answer is what changed."""
+    return _change_out(bench.step(caller, draft_id, False, _tag(if_match)), response)
+
+
+def _change_out(change: Change, response: Response) -> EditOut:
+    """The answer to a change: only what it touched (see :class:`EditOut`)."""
+    record, grids = change.record, change.grids
+    response.headers["ETag"] = f'"{record.etag}"'
+    facts = {c: r for c, r in zip(grids["code"], grids.to_dict("records"), strict=True)}
+    outcome = change.outcome
     return EditOut(
-        **out.model_dump(),
-        changed=changed + [r["code"] for r in outcome.delta.removed if r["code"] not in changed],
-        refused=[RefusedOut(unit=u, reason=r) for u, r in outcome.refused],
-        notes=outcome.notes,
+        id=record.id,
+        revision=record.revision,
+        etag=record.etag,
+        edits=change.edits,
+        can_undo=change.can_undo,
+        can_redo=change.can_redo,
+        proposal=_proposal(record.proposal),
+        grids=[GridFactsOut.model_validate(_facts(r)) for r in facts.values()],
+        removed=change.removed,
+        problems=[ProblemOut.model_validate(p) for p in change.problems],
+        units=[UnitChangeOut.model_validate(u) for u in change.units.to_dict("records")],
+        outlines=_outlines(change, facts),
+        colours=change.colours,
+        changed=sorted(change.outlines) + change.removed,
+        refused=[RefusedOut(unit=u, reason=r) for u, r in outcome.refused] if outcome else [],
+        notes=outcome.notes if outcome else [],
     )
 
 
-@router.post("/{draft_id}/undo", response_model=DraftOut)
-def undo(
-    draft_id: DraftId, caller: Planner, bench: Bench, response: Response, if_match: IfMatch = None
-) -> DraftOut:
-    """Undo the last edit (409 when there is none)."""
-    return _out(bench, bench.step(caller, draft_id, True, _tag(if_match)), response)
+def _facts(row: dict[str, Any]) -> dict[str, Any]:
+    """A grid's row with NaN (no compactness) as None."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
-@router.post("/{draft_id}/redo", response_model=DraftOut)
-def redo(
-    draft_id: DraftId, caller: Planner, bench: Bench, response: Response, if_match: IfMatch = None
-) -> DraftOut:
-    """Redo the edit undone last (409 when there is none)."""
-    return _out(bench, bench.step(caller, draft_id, False, _tag(if_match)), response)
+def _outlines(change: Change, facts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The touched grids' outlines as a GeoJSON FeatureCollection (7 decimals, as `/grids`)."""
+    codes = [c for c, g in change.outlines.items() if not shapely.is_empty(g)]
+    shapes = shapely.transform(
+        np.array([change.outlines[c] for c in codes], dtype=object), lambda xy: np.round(xy, 7)
+    )
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "code": code,
+                "name": facts[code]["name"],
+                "households": facts[code]["households"],
+                "status": facts[code]["status"],
+                "colour": change.colours.get(code),
+            },
+            "geometry": orjson.loads(shapely.to_geojson(shape)),
+        }
+        for code, shape in zip(codes, shapes, strict=True)
+    ]
+    return {"type": "FeatureCollection", "features": features}
 
 
 @router.post("/{draft_id}/proposals", status_code=201, response_model=ProposalOut)
@@ -271,7 +322,7 @@ def propose(draft_id: DraftId, body: ProposalIn, caller: Planner, bench: Bench) 
     return proposal
 
 
-@router.post("/{draft_id}/proposals/{proposal_id}/{decision}", response_model=DraftOut)
+@router.post("/{draft_id}/proposals/{proposal_id}/{decision}", response_model=EditOut)
 def decide(
     draft_id: DraftId,
     proposal_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")],
@@ -279,10 +330,10 @@ def decide(
     caller: Planner,
     bench: Bench,
     response: Response,
-) -> DraftOut:
-    """Accept the pending proposal (one edit, undoable) or reject it."""
-    record = bench.decide(caller, draft_id, proposal_id, decision == "accept")
-    return _out(bench, record, response)
+) -> EditOut:
+    """Accept the pending proposal (one edit, undoable) or reject it; what changed."""
+    change = bench.decide(caller, draft_id, proposal_id, decision == "accept")
+    return _change_out(change, response)
 
 
 @router.get(

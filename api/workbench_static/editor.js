@@ -48,29 +48,59 @@ function accept(data, etag) {
   renderDraft();
 }
 
-// After a move the server's answer says which units it refused; the others are in `to` now:
-// restyle those units in place and fetch only the grid outlines (a 50,000-unit plan's units
-// are megabytes). Any other edit re-reads the units.
-async function refreshMoved(body, answer) {
-  const refused = new Set((answer.refused || []).map((r) => String(r.unit)));
-  const moved = body.units.map(String).filter((id) => !refused.has(id));
-  for (const id of moved) {
-    const props = state.map.unitProps(id);
-    if (props) Object.assign(props, { grid: body.to, code: body.to });
+// A change's answer (an edit, undo, redo, an accepted proposal) carries only what the change
+// touched: those grids' rows, problems and outlines, the units that moved, the grids removed.
+// Merge it into the draft shown and redraw just that — its cost follows the change, not the
+// plan (a 50,000-unit plan's units are megabytes; its 2,500 outlines a second of dissolving).
+function acceptChange(data, etag) {
+  const touched = new Set([...data.grids.map((g) => g.code), ...data.removed]);
+  const fresh = new Map(data.grids.map((g) => [g.code, g]));
+  const removed = new Set(data.removed);
+  const grids = [];
+  for (const g of gridsOf(state.draft)) {
+    if (removed.has(g.code)) continue;
+    grids.push(fresh.get(g.code) ?? g);
+    fresh.delete(g.code);
   }
-  state.map.restyleIds(moved);
-  state.map.setBroken(gridsOf(state.draft).filter((g) => pieces(g) > 1).map((g) => g.code));
-  state.map.setSelection(state.selection);
-  state.map.setProblems(draftProblems(), { fit: false });
+  if (fresh.size) { // new grids: into the server's order (level, then code)
+    grids.push(...fresh.values());
+    grids.sort((a, b) => a.level - b.level || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+  }
+  const problems = (state.draft.problems || []).filter((p) => !touched.has(p.grid)).concat(data.problems);
+  problems.sort((a, b) => (a.grid < b.grid ? -1 : a.grid > b.grid ? 1 : 0));
+  const { id, revision, etag: tag, edits, can_undo, can_redo, proposal } = data;
+  state.draft = { ...state.draft, id, revision, etag: tag, edits, can_undo, can_redo, proposal, grids, problems };
+  state.etag = etag || `"${tag}"`;
+  renderDraft();
+  showChange(data, touched);
+}
+
+function showChange(data, touched) {
+  const map = state.map;
+  const colours = Object.entries(data.colours || {});
+  for (const [code, colour] of colours) map.colours.set(code, colour);
+  for (const u of data.units) {
+    const props = map.unitProps(u.unit);
+    if (props) Object.assign(props, { grid: u.grid, code: u.code, locked: u.locked });
+  }
+  map.setBroken(gridsOf(state.draft).filter((g) => pieces(g) > 1).map((g) => g.code));
+  if (colours.length) map.restyle();
+  else map.restyleIds(data.units.map((u) => u.unit));
+  swapOutlines(data.outlines, touched);
+  map.setSelection(state.selection);
+  map.setProblems(draftProblems(), { fit: false });
   renderGridUnits();
-  // the counts, flags and unit colours are shown; the dissolved outlines follow when ready
-  const generation = ++outlines;
-  const draftId = state.draftId;
-  state.outlinesReady = call("GET", `/drafts/${enc(draftId)}/grids`)
-    .then(({ data }) => {
-      if (generation === outlines && draftId === state.draftId) state.map.setGrids(data);
-    })
-    .catch(fail);
+}
+
+// Replace the outlines of the touched grids (the others stay drawn).
+function swapOutlines(collection, touched) {
+  const layer = state.map.gridsGeo;
+  if (!layer) return;
+  for (const outline of layer.getLayers()) {
+    if (touched.has(outline.feature.properties.code)) layer.removeLayer(outline);
+  }
+  layer.addData(collection);
+  state.outlinesReady = Promise.resolve(); // the outlines came with the answer
 }
 
 let renderedOptions = ""; // the grid list the <select>s hold now
@@ -241,10 +271,8 @@ export async function edit(body) {
       const refused = new Set((data.refused || []).map((r) => String(r.unit)));
       state.selection = state.selection.filter((id) => refused.has(id)); // the moved ones are done
     }
-    accept(data, etag);
+    acceptChange(data, etag);
     reportRefused(data);
-    if (body.op === "move") await refreshMoved(body, data);
-    else await refreshLayers();
     return data;
   } catch (error) {
     if (error instanceof ApiError && error.status === 412) {
@@ -265,8 +293,7 @@ export async function reload() {
 async function step(which) {
   try {
     const { data, etag } = await call("POST", `/drafts/${enc(state.draftId)}/${which}`);
-    accept(data, etag);
-    await refreshLayers();
+    acceptChange(data, etag);
   } catch (error) {
     if (error instanceof ApiError && (error.status === 409 || error.status === 422)) say(t(which === "undo" ? "nothing_undo" : "nothing_redo"), "warn");
     else throw error;
@@ -298,14 +325,13 @@ async function decide(verdict) {
   state.map.setProposal([]);
   $("#proposal").hidden = true;
   if (verdict === "accept" && answer.data && typeof answer.data === "object") {
-    accept(answer.data, answer.etag);
+    acceptChange(answer.data, answer.etag);
     reportRefused(answer.data);
-    await refreshLayers();
   }
 }
 
 async function compare(on) {
-  if (on) {
+  if (on && !(await baseFromTiles(state.map, state.draft))) { // a big level: from /tiles
     const { data } = await call("GET", `/drafts/${enc(state.draftId)}/grids`, { query: { which: "base" } });
     state.map.setBase(data);
   }

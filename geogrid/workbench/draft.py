@@ -351,7 +351,7 @@ class Draft:
         self.log, self.cursor = list(log), cursor
 
     def _forward(self, delta: Delta) -> None:
-        self._tree_cache, self._dirty_cache = None, None
+        self._forget(delta)
         for row in delta.added:
             self._add_grid(row)
         for unit, _, new in delta.moves:
@@ -363,8 +363,14 @@ class Draft:
         for code, _, locked in delta.locked:
             self.grids.at[code, "locked"] = locked
 
+    def _forget(self, delta: Delta) -> None:
+        """Drop what ``delta`` makes stale: the grid tree only when it changes the grids."""
+        self._dirty_cache = None
+        if delta.added or delta.removed or delta.locked:
+            self._tree_cache = None
+
     def _backward(self, delta: Delta) -> None:
-        self._tree_cache, self._dirty_cache = None, None
+        self._forget(delta)
         for code, locked, _ in delta.locked:
             self.grids.at[code, "locked"] = locked
         for code, name, _ in delta.renamed:

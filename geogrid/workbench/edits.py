@@ -125,15 +125,16 @@ def _move(draft: Draft, unit_ids: Sequence[str], to: object, taken: Collection[s
     parent = _parent_of(draft, target)
     outcome = Outcome(Delta("move"))
     chosen = []
+    level = int(draft.grids.at[target, "level"])
     for unit in draft.positions(unit_ids):
         reason = _refusal(draft, unit, parent)
         if reason:
             outcome.refused.append((str(draft.unit_ids[unit]), reason))
-        elif draft.ancestor(str(draft.codes[unit]), int(draft.grids.at[target, "level"])) != target:
+        elif draft.ancestor(str(draft.codes[unit]), level) != target:
             chosen.append(unit)
     if not chosen:
         return outcome
-    deepest = int(draft.grids.at[target, "level"]) == draft.base.depth
+    deepest = level == draft.base.depth
     if deepest:
         outcome.delta.moves = [(u, str(draft.codes[u]), target) for u in chosen]
     else:
@@ -157,11 +158,13 @@ def _into_children(
 
 
 def _touching(draft: Draft, units: list[int], codes: set[str]) -> dict[int, str]:
+    """For each of ``units``, the grid of ``codes`` it shares its longest edge with."""
     edges = draft.edges
+    ends = edges[:, :2].astype(np.int64)
+    near = np.flatnonzero(np.isin(ends, units).any(axis=1))  # only the moved units' edges
     wanted = set(units)
     best: dict[int, tuple[float, str]] = {}
-    for a, b, length in edges:
-        a, b = int(a), int(b)
+    for (a, b), length in zip(ends[near].tolist(), edges[near, 2].tolist(), strict=True):
         for u, v in ((a, b), (b, a)):
             code = str(draft.codes[v])
             better = length > best.get(u, (0.0, ""))[0]
@@ -174,17 +177,14 @@ def _drop_emptied(draft: Draft, delta: Delta) -> None:
     """Micro-grids (below the edited level) left without units are removed by the edit."""
     if draft.base.depth == draft.level:
         return
-    after = draft.codes.copy()
-    for unit, _, new in delta.moves:
-        after[unit] = new
-    left = set(after.tolist())
-    for _, old, _ in delta.moves:
-        if (
-            old not in left
-            and old in draft.grids.index
-            and old not in {r["code"] for r in delta.removed}
-        ):
+    moving = {unit for unit, _, _ in delta.moves}
+    arriving = {new for _, _, new in delta.moves}
+    removed = {r["code"] for r in delta.removed}
+    for old in sorted({old for _, old, _ in delta.moves} - arriving - removed):
+        staying = set(np.flatnonzero(draft.codes == old).tolist()) - moving
+        if not staying and old in draft.grids.index:
             delta.removed.append(draft.grid_row(old))
+            removed.add(old)
 
 
 def _new_grid(

@@ -5,11 +5,17 @@ Per grid at the edited level and below: households, units, the band status (``lo
 and compactness (Polsby–Popper from the units' areas and perimeters, less the edges shared
 inside the grid — no polygon union needed). Problems are grids out of band, broken in
 pieces (with where the stray piece lies) and emptied.
+
+:class:`Figures` keeps these facts grid by grid and, after an edit, recomputes only the
+grids the edit touched (:meth:`Figures.update`): a move of 100 units costs the same in a
+plan of 200 grids as in one of 2,500. Every grid's facts come from its own units alone, in
+a fixed order, so the figures kept edit by edit equal those computed afresh exactly.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -20,9 +26,25 @@ from scipy.sparse.csgraph import connected_components
 
 from geogrid.metrics import polsby_popper
 from geogrid.partition.band import Band
-from geogrid.workbench.draft import Draft
+from geogrid.workbench.draft import Delta, Draft, _dissolve
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "Figures", "evaluate"]
+
+COLUMNS = (
+    "code",
+    "name",
+    "level",
+    "parent_code",
+    "households",
+    "units",
+    "status",
+    "band_low",
+    "band_high",
+    "pieces",
+    "polsby_popper",
+    "locked",
+    "changed",
+)
 
 
 @dataclasses.dataclass
@@ -47,64 +69,212 @@ class Evaluation:
 
 def evaluate(draft: Draft) -> Evaluation:
     """Figures and problems of ``draft`` as it stands (see the module docstring)."""
-    levels = [lv for lv in (draft.level, draft.level + 1) if lv <= draft.base.depth]
-    dirty = draft.dirty()
-    rows, problems = [], []
-    for level in levels:
+    return Figures(draft).evaluation()
+
+
+class Figures:
+    """Every grid's figures and problems, kept up to date edit by edit.
+
+    Parameters
+    ----------
+    draft
+        The draft evaluated; after each change of it (an edit, undo or redo), call
+        :meth:`update` with the change's :class:`~geogrid.workbench.draft.Delta`.
+    """
+
+    def __init__(self, draft: Draft) -> None:
+        self.draft = draft
+        self.levels = [lv for lv in (draft.level, draft.level + 1) if lv <= draft.base.depth]
+        self._neighbours = _adjacency(draft)
+        self.owner = {level: draft.at_level(level) for level in self.levels}
+        self.members: dict[int, dict[str, set[int]]] = {}
+        for level, owner in self.owner.items():
+            groups: dict[str, set[int]] = {c: set() for c in draft.codes_at(level)}
+            for unit, code in enumerate(owner.tolist()):
+                groups.setdefault(code, set()).add(unit)
+            self.members[level] = groups
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.problems: dict[str, list[dict[str, Any]]] = {}
+        for level in self.levels:
+            self._compute(level, draft.codes_at(level))
+        self.state = _state(draft)
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def current(self) -> bool:
+        """Whether the figures are those of the draft as it stands (no change missed)."""
+        return self.state == _state(self.draft)
+
+    def evaluation(self) -> Evaluation:
+        """Every grid's row and every problem, as :func:`evaluate` gives them."""
+        codes = [c for level in self.levels for c in self.draft.codes_at(level)]
+        return Evaluation(self.frame(codes), self.problems_of(codes))
+
+    def frame(self, codes: Iterable[str]) -> pd.DataFrame:
+        """The rows of grids ``codes`` (in that order) as a table of :data:`COLUMNS`."""
+        rows = [self.rows[c] for c in codes if c in self.rows]
+        return pd.DataFrame(rows, columns=list(COLUMNS))
+
+    def problems_of(self, codes: Iterable[str]) -> list[dict[str, Any]]:
+        """The problems of grids ``codes``, grid by grid."""
+        return [p for c in codes for p in self.problems.get(c, [])]
+
+    def outline(self, code: str) -> shapely.Geometry:
+        """Grid ``code``'s polygon (as :meth:`Draft.geometry`, from the units kept here)."""
+        draft = self.draft
+        if code not in draft.dirty():
+            return draft.base_geoms[code]
+        members = sorted(self.members[_level(draft, code)].get(code, ()))
+        return _dissolve(draft.units.geometry.to_numpy()[members])
+
+    # ------------------------------------------------------------------ changing
+
+    def update(self, delta: Delta) -> list[str]:
+        """Recompute the grids ``delta`` touched (the draft already changed); their codes.
+
+        Codes of grids the change removed are included (they have no row any more).
+        """
+        draft = self.draft
+        moved = np.array(sorted({u for u, _, _ in delta.moves}), dtype=np.int64)
+        named = _named(delta) | self._under(c for c, _, _ in delta.locked)
+        gone = sorted(c for c in named if c not in draft.grids.index)
+        for code in gone:
+            self.rows.pop(code, None)
+            self.problems.pop(code, None)
+        touched: list[str] = []
+        for level in self.levels:
+            owner, groups = self.owner[level], self.members[level]
+            codes = {c for c in named if c not in gone and _level(draft, c) == level}
+            if len(moved):
+                after = draft.lineage_at(draft.codes[moved], level)
+                before = owner[moved]
+                codes |= set(before.tolist()) | set(after.tolist())
+                for unit, old, new in zip(
+                    moved.tolist(), before.tolist(), after.tolist(), strict=True
+                ):
+                    groups[old].discard(unit)
+                    groups.setdefault(new, set()).add(unit)
+                owner[moved] = after
+            for code in gone:
+                if not groups.get(code, True):
+                    del groups[code]
+            present = sorted(c for c in codes if c in draft.grids.index)
+            self._compute(level, present)
+            touched += present
+        self.state = _state(draft)
+        return touched + gone
+
+    def _under(self, codes: Iterable[str]) -> set[str]:
+        """Grids ``codes`` and every grid below them (a lock holds them all)."""
+        locks = list(codes)
+        if not locks:
+            return set()
+        draft = self.draft
+        found = set(locks)
+        for code in draft.grids.index:
+            if any(draft.ancestor(code, _level(draft, lock)) == lock for lock in locks):
+                found.add(str(code))
+        return found
+
+    # ------------------------------------------------------------------ the facts
+
+    def _compute(self, level: int, codes: list[str]) -> None:
+        """Rows and problems of grids ``codes`` of ``level`` from their units alone."""
+        if not codes:
+            return
+        draft = self.draft
+        groups = self.members[level]
+        parts = [np.array(sorted(groups.get(c, ())), dtype=np.int64) for c in codes]
+        units = np.concatenate(parts)
+        slot = np.repeat(np.arange(len(codes)), [len(p) for p in parts])
+        k = len(codes)
+        households = np.bincount(slot, weights=draft.households[units], minlength=k)
+        counts = np.bincount(slot, minlength=k)
+        area = np.bincount(slot, weights=draft.area[units], minlength=k)
+        perimeter = np.bincount(slot, weights=draft.perimeter[units], minlength=k)
+        a, b, length = self._inside(units, slot)
+        perimeter -= np.bincount(slot[a], weights=length, minlength=k)  # each edge twice
+        labels = _labels(len(units), a, b)
+        pairs = np.unique(np.stack([slot, labels]), axis=1)
+        pieces = np.bincount(pairs[0], minlength=k)
+        compact = np.round(polsby_popper(area, np.maximum(perimeter, 0)), 4)
         band = draft.band if level == draft.level else draft.then_band
-        owner = draft.at_level(level)
-        frame, found = _level(draft, level, owner, band, dirty)
-        rows.append(frame)
-        problems.extend(found)
-    return Evaluation(pd.concat(rows, ignore_index=True), problems)
+        dirty = draft.dirty()
+        grids = draft.grids.loc[codes, ["name", "parent_code"]].to_numpy(object)
+        ends = np.cumsum(counts)
+        for g, code in enumerate(codes):
+            facts = {
+                "code": code,
+                "name": grids[g, 0],
+                "level": level,
+                "parent_code": grids[g, 1],
+                "households": int(households[g]),
+                "units": int(counts[g]),
+                "status": _status(households[g], int(counts[g]), band),
+                "band_low": band.low if band else None,
+                "band_high": band.high if band else None,
+                "pieces": int(pieces[g]),
+                "polsby_popper": float(compact[g]),
+                "locked": draft.is_locked(code),
+                "changed": code in dirty,
+            }
+            self.rows[code] = facts
+            mine = slice(ends[g] - counts[g], ends[g])
+            self.problems[code] = _problems(draft, facts, units[mine], labels[mine])
+
+    def _inside(
+        self, units: np.ndarray, slot: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shared edges inside each grid, both ways: local ends ``a``, ``b`` and lengths."""
+        start, stop, near, lengths = self._neighbours
+        local = np.full(len(self.draft.unit_ids), -1, dtype=np.int64)
+        local[units] = np.arange(len(units))
+        degree = stop[units] - start[units]
+        a = np.repeat(np.arange(len(units)), degree)
+        at = np.repeat(start[units] - np.cumsum(degree) + degree, degree) + np.arange(len(a))
+        b = local[near[at]]
+        same = b >= 0
+        same[same] = slot[a[same]] == slot[b[same]]
+        return a[same], b[same], lengths[at[same]]
 
 
-def _level(
-    draft: Draft, level: int, owner: np.ndarray, band: Band | None, dirty: set[str]
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    codes = draft.codes_at(level)
-    index = {c: i for i, c in enumerate(codes)}
-    slot = np.array([index.get(c, -1) for c in owner.tolist()], dtype=np.int64)
-    inside = slot >= 0
-    k = len(codes)
-    households = np.bincount(slot[inside], weights=draft.households[inside], minlength=k)
-    units = np.bincount(slot[inside], minlength=k)
-    area = np.bincount(slot[inside], weights=draft.area[inside], minlength=k)
-    perimeter = np.bincount(slot[inside], weights=draft.perimeter[inside], minlength=k)
+def _state(draft: Draft) -> tuple[int, int, int]:
+    """What identifies a draft's state: the cursor and the edit before it."""
+    last = draft.log[draft.cursor - 1] if draft.cursor else None
+    return (draft.cursor, len(draft.log), id(last))
+
+
+def _level(draft: Draft, code: str) -> int:
+    """Level of grid ``code`` of the draft (0 for a code it does not have)."""
+    return int(draft.grids.at[code, "level"]) if code in draft.grids.index else 0
+
+
+def _named(delta: Delta) -> set[str]:
+    """Grid codes a delta names (moves' ends, grids added, removed, renamed, locked)."""
+    codes = {c for _, old, new in delta.moves for c in (old, new)}
+    codes |= {str(r["code"]) for r in [*delta.added, *delta.removed]}
+    codes |= {c for c, _, _ in [*delta.renamed, *delta.locked]}
+    return codes
+
+
+def _adjacency(draft: Draft) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The units' shared edges both ways, sorted by unit then neighbour (start, stop, …)."""
     a, b = draft.edges[:, 0].astype(np.int64), draft.edges[:, 1].astype(np.int64)
-    same = (slot[a] == slot[b]) & (slot[a] >= 0)
-    perimeter -= 2 * np.bincount(slot[a[same]], weights=draft.edges[same, 2], minlength=k)
-    pieces, labels = _pieces(len(slot), a[same], b[same], slot, k)
-    grids = draft.grids.loc[codes] if codes else draft.grids.iloc[:0]
-    frame = pd.DataFrame(
-        {
-            "code": codes,
-            "name": grids["name"].tolist(),
-            "level": level,
-            "parent_code": grids["parent_code"].tolist(),
-            "households": households.astype(np.int64),
-            "units": units.astype(np.int64),
-            "status": [_status(h, n, band) for h, n in zip(households, units, strict=True)],
-            "band_low": band.low if band else None,
-            "band_high": band.high if band else None,
-            "pieces": pieces,
-            "polsby_popper": np.round(polsby_popper(area, np.maximum(perimeter, 0)), 4),
-            "locked": [draft.is_locked(c) for c in codes],
-            "changed": [c in dirty for c in codes],
-        }
-    )
-    return frame, _problems(draft, frame, slot, labels)
+    length = draft.edges[:, 2].astype(float)
+    ends, others = np.concatenate([a, b]), np.concatenate([b, a])
+    order = np.lexsort((others, ends))
+    ends, others, lengths = ends[order], others[order], np.concatenate([length, length])[order]
+    n = len(draft.unit_ids)
+    start = np.searchsorted(ends, np.arange(n), side="left")
+    stop = np.searchsorted(ends, np.arange(n), side="right")
+    return start, stop, others, lengths
 
 
-def _pieces(
-    n: int, a: np.ndarray, b: np.ndarray, slot: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pieces per grid and the connected-component label of every unit."""
+def _labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` units over edges ``a``–``b``."""
     graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    inside = slot >= 0
-    pairs = np.unique(np.stack([slot[inside], labels[inside]]), axis=1)
-    return np.bincount(pairs[0], minlength=k), labels
+    return connected_components(graph, directed=False)[1] if n else np.zeros(0, np.int64)
 
 
 def _status(households: float, units: int, band: Band | None) -> str:
@@ -118,28 +288,26 @@ def _status(households: float, units: int, band: Band | None) -> str:
 
 
 def _problems(
-    draft: Draft, frame: pd.DataFrame, slot: np.ndarray, labels: np.ndarray
+    draft: Draft, row: dict[str, Any], members: np.ndarray, labels: np.ndarray
 ) -> list[dict[str, Any]]:
+    """Grid ``row``'s problems; ``members`` its units, ``labels`` their pieces."""
+    code, name = row["code"], row["name"]
+    if row["status"] == "empty":
+        return [_problem("empty", code, f"{name}（{code}）没有单元 has no units")]
     found = []
-    for g, row in enumerate(frame.to_dict("records")):
-        code, name = row["code"], row["name"]
-        if row["status"] == "empty":
-            found.append(_problem("empty", code, f"{name}（{code}）没有单元 has no units"))
-            continue
-        if row["status"] in ("low", "high"):
-            word = "不足 below" if row["status"] == "low" else "超出 above"
-            band = f"{row['band_low']:g}-{row['band_high']:g}"
-            members = np.flatnonzero(slot == g)
-            found.append(
-                _problem(
-                    "out_of_band",
-                    code,
-                    f"{name}（{code}）{int(row['households'])} 户，{word} {band}",
-                    where=_where(draft, members),
-                )
+    if row["status"] in ("low", "high"):
+        word = "不足 below" if row["status"] == "low" else "超出 above"
+        band = f"{row['band_low']:g}-{row['band_high']:g}"
+        found.append(
+            _problem(
+                "out_of_band",
+                code,
+                f"{name}（{code}）{int(row['households'])} 户，{word} {band}",
+                where=_where(draft, members),
             )
-        if row["pieces"] > 1:
-            found.append(_broken(draft, code, name, np.flatnonzero(slot == g), labels))
+        )
+    if row["pieces"] > 1:
+        found.append(_broken(draft, code, name, members, labels))
     return found
 
 
@@ -147,10 +315,9 @@ def _broken(
     draft: Draft, code: str, name: str, members: np.ndarray, labels: np.ndarray
 ) -> dict[str, Any]:
     """A grid in pieces: every piece but the one with most households is stray."""
-    own = labels[members]
-    weight = pd.Series(draft.households[members] + 1e-6 * draft.area[members]).groupby(own).sum()
+    weight = pd.Series(draft.households[members] + 1e-6 * draft.area[members]).groupby(labels).sum()
     main = weight.idxmax()
-    stray = members[own != main]
+    stray = members[labels != main]
     return _problem(
         "broken",
         code,

@@ -1,8 +1,8 @@
 """Let the algorithms help: proposals the planner accepts or rejects as one edit.
 
 ``balance`` runs the minimal-move redraw (:func:`geogrid.partition.redraw`) on the draft as
-it stands; asked for some grids, every unit outside them and their neighbours is locked, so
-only that corner of the map moves. ``repartition`` partitions the units of some grids (one
+it stands; asked for some grids, on a plan of those grids and their neighbours only (under
+the same parent), so only that corner of the map is loaded and moves. ``repartition`` partitions the units of some grids (one
 parent) afresh into grids in the band, reusing their codes. Either way the answer is a
 :class:`~geogrid.workbench.draft.Delta` — shown highlighted, applied only when accepted.
 """
@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Sequence
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from geogrid.errors import InvalidInputError
 from geogrid.partition import partition, redraw
+from geogrid.plan import PLAN_CRS, GridPlan
 from geogrid.units import units_from_polygons
 from geogrid.workbench.draft import Delta, Draft
 from geogrid.workbench.edits import _free_code, _row
@@ -75,6 +77,11 @@ def balance(
 ) -> Proposal:
     """Bring grids back into the band with as few households moved as possible.
 
+    The redraw runs on a plan of the grids that may change only — those asked for and
+    their unlocked neighbours under the same parent, with their units and micro-grids —
+    so its cost follows that neighbourhood, not the whole draft (every other grid would be
+    locked anyway, and the redraw works parent by parent).
+
     Parameters
     ----------
     grids
@@ -87,22 +94,23 @@ def balance(
     """
     if draft.band is None:
         raise InvalidInputError("set the draft's band first (请先设置户数区间), e.g. 300-500")
-    plan = draft.to_plan()
-    level_codes = draft.at_level()
-    locked = plan.units["locked"].fillna(False).to_numpy(bool) | draft.locked_units()
-    if grids is not None:
-        free = _with_neighbours(draft, _level_codes(draft, grids))
-        locked |= ~np.isin(level_codes, list(free))
-    plan.units["locked"] = locked
-    homes = plan.units[["unit_id", "name", "households", "geometry"]].copy()
     then_band = draft.then_band if draft.base.depth > draft.level else None
     if draft.base.depth > draft.level and then_band is None:
         raise InvalidInputError(
             "this plan has micro-grids: set the draft's then-band (微网格户数区间) to balance"
         )
+    level_codes = draft.at_level()
+    if grids is None:
+        free = {c for c in draft.codes_at(draft.level) if not draft.is_locked(c)}
+    else:
+        free = _with_neighbours(draft, _level_codes(draft, grids), level_codes)
+    units = np.flatnonzero(np.isin(level_codes, sorted(free)))
+    if not len(units):
+        return Proposal("balance", Delta("balance"), 0, [])
+    plan = _sub_plan(draft, units)
     result = redraw(
         plan,
-        homes,
+        plan.units[["unit_id", "name", "households", "geometry"]],
         band=draft.band,
         level=draft.level,
         then_band=then_band,
@@ -111,9 +119,9 @@ def balance(
         seed=seed,
     )
     after = result.plan.units.set_index("unit_id")["grid_code"].astype(str)
-    delta = _delta_to(
-        draft, after.reindex(draft.unit_ids).to_numpy(object), result.plan.grids, "balance"
-    )
+    codes = after.reindex(draft.unit_ids[units]).to_numpy(object)
+    delta = _delta_to(draft, units, codes, result.plan.grids, "balance")
+    _fresh_codes(draft, delta, taken)
     return Proposal("balance", delta, _moved(draft, delta), list(result.problems))
 
 
@@ -127,17 +135,45 @@ def _level_codes(draft: Draft, grids: Sequence[str]) -> list[str]:
     return codes
 
 
-def _with_neighbours(draft: Draft, codes: list[str]) -> set[str]:
-    owner = draft.at_level()
+def _with_neighbours(draft: Draft, codes: list[str], owner: np.ndarray) -> set[str]:
+    """``codes`` and the grids sharing a unit edge with them under the same parent, unlocked."""
     a, b = draft.edges[:, 0].astype(np.int64), draft.edges[:, 1].astype(np.int64)
     near = set(codes)
     for x, y in ((a, b), (b, a)):
         near.update(owner[y][np.isin(owner[x], codes)].tolist())
-    return {c for c in near if not draft.is_locked(c)}
+    parents = {_parent(draft, c) for c in codes}
+    return {c for c in near if not draft.is_locked(c) and _parent(draft, c) in parents}
 
 
-def _delta_to(draft: Draft, codes: np.ndarray, grids: pd.DataFrame, kind: str) -> Delta:
-    """The delta taking the draft's units to deepest ``codes`` (grids of ``grids`` added)."""
+def _parent(draft: Draft, code: str) -> str | None:
+    return draft.ancestor(code, draft.level - 1) if draft.level > 1 else None
+
+
+def _sub_plan(draft: Draft, units: np.ndarray) -> GridPlan:
+    """The plan of ``units``: their grids (those emptied left out), parents and micro-grids.
+
+    Grids keep their current polygons; units their deepest codes and locks.
+    """
+    codes = draft.codes[units]
+    held = {draft.ancestor(c, draft.level) for c in set(codes.tolist())}  # grids with units
+    below = set(codes.tolist()) - held
+    above = {draft.ancestor(c, lv) for c in held for lv in range(1, draft.level)}
+    rows = []
+    for code in sorted(above | held | below):
+        geom = draft.base_geoms[code] if code in above else draft.geometry(code)
+        rows.append(draft.grid_row(code) | {"geometry": geom})
+    grids = gpd.GeoDataFrame(rows, geometry="geometry", crs=PLAN_CRS)
+    frame = draft.units.iloc[units].reset_index(drop=True)
+    locks = np.array([draft.is_locked(str(c)) for c in codes], dtype=bool)
+    frame = frame.assign(grid_code=codes, locked=draft.unit_locked[units] | locks)
+    staff = draft.base.staff.iloc[:0]
+    return GridPlan(draft.base.name, draft.base.levels, grids, staff=staff, units=frame)
+
+
+def _delta_to(
+    draft: Draft, units: np.ndarray, codes: np.ndarray, grids: pd.DataFrame, kind: str
+) -> Delta:
+    """The delta taking ``units`` to deepest ``codes`` (grids of ``grids`` added)."""
     delta = Delta(kind)
     known = set(draft.grids.index)
     rows = grids.set_index(grids["code"].astype(str))
@@ -156,13 +192,30 @@ def _delta_to(draft: Draft, codes: np.ndarray, grids: pd.DataFrame, kind: str) -
                     "locked": False,
                 }
             )
-    moved = np.flatnonzero(codes != draft.codes)
-    delta.moves = [(int(u), str(draft.codes[u]), str(codes[u])) for u in moved]
+    before = draft.codes[units]
+    moved = np.flatnonzero(codes != before)
+    delta.moves = [(int(units[i]), str(before[i]), str(codes[i])) for i in moved]
     left = set(codes.tolist())
-    for code in set(draft.codes[moved].tolist()) - left:
+    for code in set(before[moved].tolist()) - left:
         if int(draft.grids.at[code, "level"]) > draft.level:
             delta.removed.append(draft.grid_row(code))
     return delta
+
+
+def _fresh_codes(draft: Draft, delta: Delta, taken: Collection[str]) -> None:
+    """Give the delta's new grids codes used nowhere else (the sub-plan knew only its own)."""
+    used = set(draft.grids.index) | set(draft.base_geoms) | set(taken)
+    renamed: dict[str, str] = {}
+    for row in delta.added:  # parents before their micro-grids (the redraw lists them so)
+        parent = renamed.get(str(row["parent_code"]), str(row["parent_code"]))
+        code = str(row["code"])
+        if code in used or parent != row["parent_code"]:
+            fresh = _free_code(draft, parent, [*used, *renamed.values()], delta)
+            renamed[code] = fresh
+            row["code"], row["parent_code"] = fresh, parent
+        used.add(str(row["code"]))
+    if renamed:
+        delta.moves = [(u, old, renamed.get(new, new)) for u, old, new in delta.moves]
 
 
 def _moved(draft: Draft, delta: Delta) -> int:

@@ -9,6 +9,7 @@ holds the rebuilt :class:`~geogrid.workbench.draft.Draft` of recent drafts in me
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections import OrderedDict
@@ -16,7 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import shapely
 
 from geogrid.access import Caller, Permission, Role
 from geogrid.errors import (
@@ -36,9 +39,10 @@ from geogrid.store.publish import require_valid
 from geogrid.store.versions import VersionInfo
 from geogrid.workbench.draft import Delta, Draft, tiling_plan
 from geogrid.workbench.edits import Outcome, apply_edit
+from geogrid.workbench.evaluate import Evaluation, Figures
 from geogrid.workbench.proposals import Proposal, balance, repartition
 
-__all__ = ["DraftConflictError", "Workbench"]
+__all__ = ["Change", "DraftConflictError", "Workbench"]
 
 _CACHED = 16
 
@@ -55,6 +59,48 @@ class DraftConflictError(PreconditionFailedError):
         self.details = details
 
 
+@dataclasses.dataclass
+class Change:
+    """What one change of a draft (an edit, undo, redo, an accepted proposal) did.
+
+    Taken under the draft's lock right after the change, so that the answer is exact and
+    costs what the change touched, not the whole draft.
+
+    Attributes
+    ----------
+    record
+        The draft's record after the change.
+    delta
+        The change as applied (for undo: the edit undone).
+    grids, problems
+        Figures and problems of the grids the change touched (rows as
+        :class:`~geogrid.workbench.evaluate.Evaluation`'s).
+    removed
+        Codes of the grids the change removed.
+    units
+        ``unit``, ``grid`` (edited level), ``code`` (deepest), ``locked`` of every unit whose
+        grid or lock changed.
+    outlines
+        The new polygon of every touched grid of the edited level.
+    colours
+        Fill colours of every grid of the edited level when the change added or removed
+        grids (neighbours must differ); otherwise empty (colours stand).
+    """
+
+    record: DraftRecord
+    delta: Delta
+    grids: pd.DataFrame
+    problems: list[dict[str, Any]]
+    removed: list[str]
+    units: pd.DataFrame
+    outlines: dict[str, shapely.Geometry]
+    colours: dict[str, str]
+    edits: int
+    can_undo: bool
+    can_redo: bool
+    outcome: Outcome | None = None
+
+
 class Workbench:
     """The drafts of ``store`` (see the module docstring)."""
 
@@ -63,6 +109,7 @@ class Workbench:
         self.drafts = DraftStore.of(store)
         self._cache: OrderedDict[str, tuple[int, Draft]] = OrderedDict()
         self._locks: dict[str, threading.RLock] = {}
+        self._figures: dict[str, Figures] = {}
         self._guard = threading.Lock()
 
     # ------------------------------------------------------------------ opening
@@ -204,19 +251,61 @@ class Workbench:
 
     def edit(
         self, caller: Caller, draft_id: str, edit: Mapping[str, Any], expect: str | None = None
-    ) -> tuple[DraftRecord, Outcome]:
+    ) -> Change:
         """Make one edit (see :func:`~geogrid.workbench.edits.plan_edit`)."""
         with self._changing(caller, draft_id, expect) as (record, draft):
+            figures = self.figures(draft_id, draft)
             outcome = apply_edit(draft, edit, taken=self.store.used_codes())
-            return self._log(record, draft), outcome
+            change = self._change(self._log(record, draft), draft, figures, outcome.delta)
+            change.outcome = outcome
+            return change
 
-    def step(
-        self, caller: Caller, draft_id: str, back: bool, expect: str | None = None
-    ) -> DraftRecord:
+    def step(self, caller: Caller, draft_id: str, back: bool, expect: str | None = None) -> Change:
         """Undo (``back``) or redo one edit."""
         with self._changing(caller, draft_id, expect) as (record, draft):
-            draft.undo() if back else draft.redo()
-            return self._log(record, draft)
+            figures = self.figures(draft_id, draft)
+            delta = draft.undo() if back else draft.redo()
+            return self._change(self._log(record, draft, fresh=0), draft, figures, delta)
+
+    def evaluation(self, record: DraftRecord) -> Evaluation:
+        """Every grid's figures and the problems of the draft of ``record``."""
+        with self.view(record) as draft:
+            return self.figures(record.id, draft).evaluation()
+
+    def figures(self, draft_id: str, draft: Draft) -> Figures:
+        """The figures kept for ``draft`` (made afresh when missing or stale); hold its lock."""
+        with self._guard:
+            kept = self._figures.get(draft_id)
+        if kept is None or kept.draft is not draft or not kept.current:
+            kept = Figures(draft)
+            with self._guard:
+                self._figures[draft_id] = kept
+        return kept
+
+    def _change(self, record: DraftRecord, draft: Draft, figures: Figures, delta: Delta) -> Change:
+        """The :class:`Change` ``delta`` made (the draft changed already)."""
+        touched = figures.update(delta) if not delta.empty else []
+        present = [c for c in touched if c in figures.rows]
+        level = draft.level
+        outlines = {c: figures.outline(c) for c in present if figures.rows[c]["level"] == level}
+        colours: dict[str, str] = {}
+        if delta.added or delta.removed:
+            from geogrid.workbench.views import grid_colours
+
+            colours = grid_colours(draft)
+        return Change(
+            record=record,
+            delta=delta,
+            grids=figures.frame(present),
+            problems=figures.problems_of(present),
+            removed=[c for c in touched if c not in figures.rows],
+            units=_units_changed(draft, figures, delta),
+            outlines=outlines,
+            colours=colours,
+            edits=draft.cursor,
+            can_undo=draft.can_undo,
+            can_redo=draft.can_redo,
+        )
 
     def propose(
         self,
@@ -245,20 +334,20 @@ class Workbench:
             self._remember(record, draft)
             return record, pending
 
-    def decide(self, caller: Caller, draft_id: str, proposal_id: str, accept: bool) -> DraftRecord:
+    def decide(self, caller: Caller, draft_id: str, proposal_id: str, accept: bool) -> Change:
         """Accept (one undoable edit) or reject the pending proposal ``proposal_id``."""
         with self._changing(caller, draft_id, None) as (record, draft):
             pending = record.proposal
             if pending is None or pending["id"] != proposal_id:
                 raise NotFoundError(f"no pending proposal {proposal_id} (建议方案不存在或已处理)")
-            if not accept:
+            figures = self.figures(draft_id, draft)
+            delta = Delta.from_json(pending["delta"]) if accept else Delta("reject")
+            if delta.empty:
                 record = self.drafts.update(record.id, record.revision, proposal=None)
                 self._remember(record, draft)
-                return record
-            delta = Delta.from_json(pending["delta"])
-            if not delta.empty:
-                draft.apply(delta)
-            return self._log(record, draft)
+                return self._change(record, draft, figures, delta)
+            draft.apply(delta)
+            return self._change(self._log(record, draft), draft, figures, delta)
 
     def set_staff(
         self,
@@ -352,11 +441,17 @@ class Workbench:
                 self._forget(draft_id)
                 raise
 
-    def _log(self, record: DraftRecord, draft: Draft) -> DraftRecord:
+    def _log(self, record: DraftRecord, draft: Draft, fresh: int = 1) -> DraftRecord:
+        """Store the draft's log and cursor; its last ``fresh`` edits are new, the rest stored.
+
+        Only the new edits are turned into JSON: the log of a long session is thousands of
+        moves, and converting all of it after every edit grew with the session.
+        """
+        kept = len(draft.log) - fresh
         record = self.drafts.update(
             record.id,
             record.revision,
-            log=[d.to_json() for d in draft.log],
+            log=[*record.log[:kept], *(d.to_json() for d in draft.log[kept:])],
             cursor=draft.cursor,
             proposal=None,
         )
@@ -387,11 +482,40 @@ class Workbench:
             self._cache[record.id] = (record.revision, draft)
             self._cache.move_to_end(record.id)
             while len(self._cache) > _CACHED:
-                self._cache.popitem(last=False)
+                gone, _ = self._cache.popitem(last=False)
+                self._figures.pop(gone, None)
 
     def _forget(self, draft_id: str) -> None:
         with self._guard:
             self._cache.pop(draft_id, None)
+            self._figures.pop(draft_id, None)
+
+
+def _units_changed(draft: Draft, figures: Figures, delta: Delta) -> pd.DataFrame:
+    """Units whose grid or lock ``delta`` changed: ``unit``, ``grid``, ``code``, ``locked``."""
+    changed = {u for u, _, _ in delta.moves}
+    for code, _, _ in delta.locked:
+        changed |= _held(draft, figures, code)
+    units = np.array(sorted(changed), dtype=np.int64)
+    codes = draft.codes[units]
+    held = np.array([draft.is_locked(str(c)) for c in codes], dtype=bool)
+    return pd.DataFrame(
+        {
+            "unit": draft.unit_ids[units],
+            "grid": figures.owner[draft.level][units],
+            "code": codes,
+            "locked": draft.unit_locked[units] | held,
+        }
+    )
+
+
+def _held(draft: Draft, figures: Figures, code: str) -> set[int]:
+    """Positions of the units under grid ``code`` (any level)."""
+    level = int(draft.grids.at[code, "level"])
+    if level in figures.members:
+        return set(figures.members[level].get(code, set()))
+    groups = figures.members[draft.level]
+    return {u for c, units in groups.items() if draft.ancestor(c, level) == code for u in units}
 
 
 def _require(caller: Caller, permission: Permission) -> None:
