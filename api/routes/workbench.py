@@ -1,9 +1,9 @@
 """``/workbench``: the planner's grid editor in the browser (网格编辑工作台).
 
-The page, its scripts, styles and Leaflet are files of this package (``api/workbench_static``,
-``geogrid/render/assets/leaflet``), answered from here, so the workbench works on an office
-intranet with nothing fetched from the internet (a basemap tile URL is optional:
-``GEOGRID_BASEMAP_URL``). The page is open like ``/maps``: it holds no data; every action is
+The page, its scripts, styles, Leaflet and Leaflet.VectorGrid are files of this package
+(``api/workbench_static``, ``geogrid/render/assets``), answered from here, so the workbench
+works on an office intranet with nothing fetched from the internet (a basemap tile URL is
+optional: ``GEOGRID_BASEMAP_URL``). The page is open like ``/maps``: it holds no data; every action is
 one of the keyed API calls (``/plans``, ``/drafts``, ``/jobs`` …) made with the key the user
 types in. ``GET /workbench/me`` tells the page who the key is, so it shows only the buttons
 the role may use (the server checks every call anyway).
@@ -36,7 +36,9 @@ router = APIRouter(tags=["workbench"])
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "workbench_static"
 """The page's own files (HTML, ES modules, CSS, vendored libraries)."""
-_LEAFLET_DIR = Path(geogrid.render.__file__).resolve().parent / "assets" / "leaflet"
+_ASSETS = Path(geogrid.render.__file__).resolve().parent / "assets"
+_LEAFLET_DIR = _ASSETS / "leaflet"
+_VECTORGRID_DIR = _ASSETS / "leaflet-vectorgrid"
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"}
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 _MAX_FONT_TEXT = 20_000
@@ -134,6 +136,12 @@ def workbench_file(name: _FileName) -> FileResponse:
 def workbench_leaflet(name: _FileName) -> FileResponse:
     """Leaflet, as vendored for the web map (``geogrid/render/assets/leaflet``)."""
     return _file(_LEAFLET_DIR, name)
+
+
+@router.get("/workbench/vectorgrid/{name:path}", include_in_schema=False)
+def workbench_vectorgrid(name: _FileName) -> FileResponse:
+    """Leaflet.VectorGrid, as vendored for the web map: big reference layers from ``/tiles``."""
+    return _file(_VECTORGRID_DIR, name)
 
 
 @router.get("/workbench/me", response_model=SessionOut)

@@ -3,6 +3,7 @@
 // the server's answer.
 import { ApiError, call, enc } from "./api.js";
 import { t } from "./i18n.js";
+import { baseFromTiles } from "./tiles.js";
 import { $, $$, action, el, fail, say, state } from "./ui.js";
 
 // The draft answer's grids as a list (the server may key them by code).
