@@ -12,7 +12,8 @@ none is empty: ``--tiles`` per zoom.
   its first answer: minutes and gigabytes at province size, see "County and province").
 * **geogrid's query in process** (:class:`geogrid.store.tiles.PostgisTiles`, no cache):
   each tile ``--repeats`` times — the uncached cost without HTTP, with enough samples for
-  a p99 at low zooms, where a city has only a few distinct tiles.
+  a p99 at low zooms, where a city has only a few distinct tiles; then again with every
+  tile cut from the grids themselves (no zoom bands: the query before migration 0010).
 * **tipg** (``tipg.main:app`` in its own venv, ``--tipg-venv``; ``pip install tipg uvicorn``)
   on a view of the same database's grids in force (schema ``bench_tiles``, made if missing),
   ``/collections/bench_tiles.grids_in_force/tiles/WebMercatorQuad/{z}/{x}/{y}?level=3``,
@@ -153,20 +154,29 @@ def bench_geogrid_http(url: str, tiles: dict[int, list[tuple[int, int]]], wait: 
     return out
 
 
-def bench_query(url: str, tiles: dict[int, list[tuple[int, int]]], repeats: int) -> dict:
-    """geogrid's ``ST_AsMVT`` query in process, without any cache."""
+def bench_query(
+    url: str, tiles: dict[int, list[tuple[int, int]]], repeats: int, *, banded: bool = True
+) -> dict:
+    """geogrid's ``ST_AsMVT`` query in process, without any cache.
+
+    ``banded``: tiles at zoom ≤ 10 from the generalised copies (as served); else every
+    tile from the grids themselves (as before migration 0010).
+    """
     out = {}
     with open_store(url) as store:
         maker = PostgisTiles(store)
         ids = maker.version_ids([(i.plan, i.version) for i in store.in_force()])
+        generalised = maker.generalised_ids(ids) if banded else []
+        print(f"{len(generalised)} of {len(ids)} versions generalised", flush=True)
         maker.tile(ids, LEVEL, 14, *tiles[14][0])  # connect, plan the statement
         for z, places in tiles.items():
             samples, sizes = [], []
             for _ in range(repeats):
                 for x, y in places:
                     start = time.perf_counter()
-                    sizes.append(len(maker.tile(ids, LEVEL, z, x, y)))
+                    data = maker.tile(ids, LEVEL, z, x, y, generalised=generalised)
                     samples.append(time.perf_counter() - start)
+                    sizes.append(len(data))
             out[z] = {"latency": _ms(samples), "kB": float(np.mean(sizes)) / 1000}
     return out
 
@@ -209,13 +219,16 @@ def bench_tipg(url: str, tiles: dict, repeats: int, venv: Path, wait: float) -> 
     return out
 
 
-def _table(name: str, tiles: dict, http: dict | None, query: dict, tipg: dict | None) -> str:
+def _table(
+    name: str, tiles: dict, http: dict | None, query: dict, raw: dict, tipg: dict | None
+) -> str:
     rows = [
         f"**{name}** (level {LEVEL}; p50 / p99 ms, n samples)",
         "",
         "| zoom | tiles | geogrid uncached (HTTP) | geogrid cached (HTTP) | geogrid 304 | "
-        "geogrid query alone (no cache) | tipg (HTTP) | tile size geogrid / tipg |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "geogrid query alone (no cache) | the same from the grids (no zoom bands) "
+        "| tipg (HTTP) | tile size geogrid / from the grids / tipg |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def cell(v: tuple[float, float, int] | None) -> str:
@@ -224,11 +237,12 @@ def _table(name: str, tiles: dict, http: dict | None, query: dict, tipg: dict | 
     for z in tiles:
         h = http.get(z) if http else None
         t = tipg.get(z) if tipg else None
-        size = f"{query[z]['kB']:.1f} kB" + (f" / {t['kB']:.1f} kB" if t else " / –")
+        size = f"{query[z]['kB']:.1f} kB / {raw[z]['kB']:.1f} kB"
+        size += f" / {t['kB']:.1f} kB" if t else " / –"
         rows.append(
             f"| {z} | {len(tiles[z])} | {cell(h and h['uncached'])} | {cell(h and h['cached'])} "
             f"| {cell(h and h['304'])} | {cell(query[z]['latency'])} "
-            f"| {cell(t and t['latency'])} | {size} |"
+            f"| {cell(raw[z]['latency'])} | {cell(t and t['latency'])} | {size} |"
         )
     return "\n".join(rows)
 
@@ -249,6 +263,8 @@ def main() -> None:
     print({z: len(t) for z, t in tiles.items()}, flush=True)
     query = bench_query(url, tiles, args.repeats)
     print("query", query, flush=True)
+    raw = bench_query(url, tiles, args.repeats, banded=False)
+    print("query from the grids", raw, flush=True)
     tipg = None
     if (args.tipg_venv / "bin" / "uvicorn").exists():
         tipg = bench_tipg(url, tiles, args.repeats, args.tipg_venv, args.wait)
@@ -260,7 +276,7 @@ def main() -> None:
         http = bench_geogrid_http(url, tiles, args.wait)
         print("http", http, flush=True)
     print()
-    print(_table(layout, tiles, http, query, tipg))
+    print(_table(layout, tiles, http, query, raw, tipg))
 
 
 if __name__ == "__main__":

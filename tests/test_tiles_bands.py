@@ -2,7 +2,8 @@
 
 * property: for random coverages (jittered lattices with wiggly shared edges), every band's
   copy is still an exact coverage (``shapely.coverage_is_valid``: no overlap, every shared
-  edge matched vertex for vertex), each grid stays within a pixel of the band's zoom, and
+  edge matched vertex for vertex), each grid stays within tile precision at the band's zoom
+  (half a pixel on average along its outline, two at most), and
   snapped to the band's tile pixels neighbours neither overlap nor leave gaps beyond a pixel
   per grid;
 * a level that is no coverage is simplified grid by grid, each result valid;
@@ -68,17 +69,21 @@ def lattice(seed: int, nx: int, ny: int, amplitude: float) -> np.ndarray:
     ny=st.integers(1, 7),
     amplitude=st.floats(0.0, 0.04),
 )
-def test_every_band_is_still_a_coverage_within_a_pixel(seed, nx, ny, amplitude) -> None:
+def test_every_band_is_still_a_coverage_within_tile_precision(seed, nx, ny, amplitude) -> None:
     grids = mercator_geometries(lattice(seed, nx, ny, amplitude))
     assert shapely.coverage_is_valid(grids)
     bands = generalise(grids)
     assert sorted(bands) == sorted(BANDS)
     whole = shapely.union_all(grids)
     for band, geoms in bands.items():
-        pixel = 2 * band_tolerance(band)
+        pixel = band_tolerance(band)
         assert len(geoms) == len(grids) and shapely.is_valid(geoms).all()
         assert shapely.coverage_is_valid(geoms), band  # no overlap, edges still matched
-        assert shapely.hausdorff_distance(geoms, grids).max() <= pixel, band
+        # each grid within tile precision: half a pixel on average along its outline, no
+        # vertex more than two pixels off (Visvalingam–Whyatt may cut a narrow spike)
+        moved = shapely.area(shapely.symmetric_difference(geoms, grids)) / shapely.length(grids)
+        assert moved.max() <= pixel / 2, band
+        assert shapely.hausdorff_distance(geoms, grids).max() <= 2 * pixel, band
         assert abs(shapely.union_all(geoms).area - whole.area) <= whole.length * pixel
         # at the band's tile precision: snapped to its pixels, neighbours still tile the area
         snapped = shapely.set_precision(shapely.transform(geoms, lambda c, p=pixel: c / p), 1.0)
