@@ -29,6 +29,7 @@ export class MapView {
     }).setView([39.99, 116.32], 14);
     if (basemap) L.tileLayer(basemap, { maxZoom: 19 }).addTo(this.map);
     this.colours = new Map(); // grid code → fill colour
+    this.styles = new Map(); // a unit's look (fill and highlights) → its style object
     this.selected = new Set();
     this.proposed = new Map(); // unit id → target grid
     this.broken = new Set(); // grid codes in more than one piece
@@ -54,16 +55,22 @@ export class MapView {
 
   // ------------------------------------------------------------------ styles
 
-  // the style of unit i (its properties as the server gave them, kept up to date by moves)
+  // the style of unit i (its properties as the server gave them, kept up to date by moves):
+  // one shared object per look, so the layer groups 50,000 units by a handful of styles
   unitStyle(i) {
     const p = this.units.props[i];
     const id = p.unit_id;
     const fill = this.colours.get(p.grid) || paletteColour(p.grid);
-    const style = { color: "#555", weight: 0.5, fillColor: fill, fillOpacity: 0.75, opacity: 0.8, dashArray: null };
-    if (this.strays.has(id)) Object.assign(style, { color: "#e53e3e", weight: 3, dashArray: "4 3" });
-    if (this.proposed.has(id)) Object.assign(style, { color: "#d53f8c", weight: 2.5, fillColor: "#fbb6ce", fillOpacity: 0.9 });
-    if (this.selected.has(id)) Object.assign(style, { color: "#1a202c", weight: 2.5, fillColor: "#faf089", fillOpacity: 0.95 });
-    if (p.locked) style.dashArray = "2 2";
+    const flags = `${this.strays.has(id) ? "s" : ""}${this.proposed.has(id) ? "p" : ""}${this.selected.has(id) ? "x" : ""}${p.locked ? "l" : ""}`;
+    const key = `${fill}|${flags}`;
+    let style = this.styles.get(key);
+    if (style) return style;
+    style = { color: "#555", weight: 0.5, fillColor: fill, fillOpacity: 0.75, opacity: 0.8, dashArray: null };
+    if (flags.includes("s")) Object.assign(style, { color: "#e53e3e", weight: 3, dashArray: "4 3" });
+    if (flags.includes("p")) Object.assign(style, { color: "#d53f8c", weight: 2.5, fillColor: "#fbb6ce", fillOpacity: 0.9 });
+    if (flags.includes("x")) Object.assign(style, { color: "#1a202c", weight: 2.5, fillColor: "#faf089", fillOpacity: 0.95 });
+    if (flags.includes("l")) style.dashArray = "2 2";
+    this.styles.set(key, style);
     return style;
   }
 

@@ -19,7 +19,8 @@ function latOf(y) {
 }
 
 export const UnitsLayer = L.Layer.extend({
-  // style(i) → {color, weight, opacity, fillColor, fillOpacity, dashArray} of unit i
+  // style(i) → {color, weight, opacity, fillColor, fillOpacity, dashArray} of unit i, the
+  // same object for units that look alike
   initialize(options) {
     L.setOptions(this, options);
     this.props = []; // per unit: {unit_id, name, households, grid, code, locked}
@@ -187,10 +188,9 @@ export const UnitsLayer = L.Layer.extend({
     for (let i = 0; i < this.size; i++) {
       const b = 4 * i;
       if (this.box[b] > maxX || this.box[b + 2] < minX || this.box[b + 1] > maxY || this.box[b + 3] < minY) continue;
-      const style = this.options.style(i);
-      const key = `${style.color}|${style.weight}|${style.opacity}|${style.fillColor}|${style.fillOpacity}|${style.dashArray}`;
-      let group = groups.get(key);
-      if (!group) groups.set(key, (group = { style, units: [] }));
+      const style = this.options.style(i); // one object per look: grouped by identity
+      let group = groups.get(style);
+      if (!group) groups.set(style, (group = { style, units: [] }));
       group.units.push(i);
     }
     // plain units first, highlighted (thicker lines) on top
