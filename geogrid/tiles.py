@@ -17,8 +17,9 @@ simplified as a coverage (``shapely.coverage_simplify``: neighbouring grids keep
 their edges, no gap or overlap opens between them) by a pixel of the band's zoom
 (:func:`band_tolerance`), in Web Mercator. Such a tile reads a few vertices per grid, already projected, where the grids
 themselves have hundreds (a province's zoom-8 tile: thousands of grids, 1.5 M vertices).
-The PostGIS store keeps the copies (table ``generalised_grids``, made when a version is
-activated); Python tiles make them on the first low-zoom tile.
+Both stores keep the copies (table ``generalised_grids``, made when a version is activated);
+Python tiles read them from the GeoPackage store, or make them on the first low-zoom tile
+(a fixed plan, a version without them).
 
 >>> tile_bounds(1, 0, 0)  # the north-west quarter of the world, in metres
 (-20037508.342789244, 0.0, 0.0, 20037508.342789244)
@@ -31,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import mapbox_vector_tile
@@ -246,6 +247,8 @@ class LevelTiles:
     properties: list[dict[str, Any]]
     bounds: tuple[float, float, float, float] | None
     parts: tuple[int, ...] = ()  # grids of each plan, in order: each plan is one coverage
+    stored: Callable[[int], Mapping[tuple[str, int, str], Any]] | None = None
+    """Band → the store's generalised copies by ``(plan, version, code)``, if kept."""
     _banded: dict[int | None, tuple[np.ndarray, shapely.STRtree]] = dataclasses.field(
         default_factory=dict, repr=False, compare=False
     )
@@ -254,8 +257,18 @@ class LevelTiles:
     )
 
     @classmethod
-    def of(cls, parts: Sequence[tuple[GridPlan, str]], level: int) -> LevelTiles:
-        """The grids at ``level`` of every ``(plan, jurisdiction)`` in ``parts``."""
+    def of(
+        cls,
+        parts: Sequence[tuple[GridPlan, str]],
+        level: int,
+        stored: Callable[[int], Mapping[tuple[str, int, str], Any]] | None = None,
+    ) -> LevelTiles:
+        """The grids at ``level`` of every ``(plan, jurisdiction)`` in ``parts``.
+
+        ``stored``: where the store keeps the level's generalised copies (band → geometry
+        by ``(plan, version, code)``, :func:`geogrid.store.generalised.read_generalised`);
+        a band it lacks any grid of is made here instead.
+        """
         geoms: list[np.ndarray] = []
         properties: list[dict[str, Any]] = []
         for plan, jurisdiction in parts:
@@ -277,7 +290,8 @@ class LevelTiles:
         if len(lonlat):
             box = shapely.total_bounds(lonlat)
             bounds = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        return cls(mercator_geometries(lonlat), properties, bounds, tuple(len(g) for g in geoms))
+        sizes = tuple(len(g) for g in geoms)
+        return cls(mercator_geometries(lonlat), properties, bounds, sizes, stored)
 
     def __len__(self) -> int:
         return len(self.properties)
@@ -293,9 +307,22 @@ class LevelTiles:
             if band not in self._banded:
                 if band is None:
                     self._banded[None] = (self.mercator, shapely.STRtree(self.mercator))
-                else:
+                elif not self._read(band):
                     self._generalise()
             return self._banded[band]
+
+    def _read(self, band: int) -> bool:
+        """Take band ``band`` from the store's copies; ``False`` if it lacks any grid."""
+        if self.stored is None:
+            return False
+        copies = self.stored(band)
+        found = [copies.get((p["plan"], p.get("version", 0), p["code"])) for p in self.properties]
+        if any(g is None for g in found):
+            return False
+        geoms = np.empty(len(found), dtype=object)
+        geoms[:] = found
+        self._banded[band] = (geoms, shapely.STRtree(geoms))
+        return True
 
     def _generalise(self) -> None:
         bands: dict[int, list[np.ndarray]] = {band: [] for band in BANDS}

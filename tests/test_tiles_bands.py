@@ -155,3 +155,30 @@ def test_a_low_zoom_postgis_tile_keeps_neighbours_edges_shared(tmp_path) -> None
                 # within tile precision: a pixel's area per grid at most, overlaps or gaps
                 assert shapely.area(geoms).sum() - union.area <= len(geoms), z
                 assert _holes(union) <= len(geoms), z
+
+
+@pytest.mark.parametrize("backend", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def test_low_zoom_tiles_are_cut_from_the_stored_copies(backend, tmp_path) -> None:
+    """Grid A's stored band-10 copy replaced by B's: the zoom-10 tile draws A where B is."""
+    a, b = (str(c) for c in PLAN.level(2)["code"].iloc[:2])
+    with service_settings(backend, tmp_path) as config:
+        with open_store(config.store_url) as store:
+            publish(store, PLAN)
+        engine = sa.create_engine(config.store_url)
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "UPDATE generalised_grids SET geom = (SELECT geom FROM generalised_grids "
+                    "WHERE code = :b AND level = 2 AND band = 10) "
+                    "WHERE code = :a AND level = 2 AND band = 10"
+                ),
+                {"a": a, "b": b},
+            )
+        engine.dispose()
+        with TestClient(create_app(config)) as client:
+            x, y = lonlat_to_tile(*CENTRE, 10)
+            features = decoded(client.get(f"/tiles/2/10/{x}/{y}.mvt").content)
+            deep = decoded(client.get(f"/tiles/2/11/{x * 2}/{y * 2}.mvt").content)
+    assert features[a][0].equals(features[b][0])  # A drawn from its (tampered) copy
+    if a in deep and b in deep:  # zoom 11: from the grids, A is itself again
+        assert not deep[a][0].equals(deep[b][0])

@@ -3,7 +3,8 @@
 A PostGIS store makes each tile in one ``ST_AsMVT`` query (:mod:`geogrid.store.tiles`); a
 GeoPackage store or a fixed plan has them cut in Python from the plans in memory
 (:class:`geogrid.tiles.LevelTiles`). Tiles at zoom ≤ 10 come from each level generalised per
-zoom band (:func:`geogrid.tiles.generalise`; kept by PostGIS since activation). Either way a tile's ETag is a digest of the versions in
+zoom band (:func:`geogrid.tiles.generalise`), kept by either store since activation (made in
+memory for a fixed plan). Either way a tile's ETag is a digest of the versions in
 force (every jurisdiction's plan and version), the level and ``z/x/y``: activating a version
 changes it, and ``If-None-Match`` with the current one is 304. Encoded tiles are kept per app
 in a small LRU keyed by that ETag. A tile no grid reaches is 204 (no body).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import threading
 import urllib.parse
@@ -28,6 +30,7 @@ from api.auth import locate_caller
 from api.plans import LoadedCounty, PlanSource
 from api.schemas import Instant
 from geogrid.errors import NoActivePlanError, NotFoundError
+from geogrid.store.generalised import read_generalised
 from geogrid.store.tiles import PostgisTiles
 from geogrid.tiles import FIELDS, LAYER, MAX_ZOOM, LevelTiles, check_tile
 
@@ -164,7 +167,13 @@ def _level_tiles(request: Request, force: _InForce, level: int) -> LevelTiles:
             tiles.levels.move_to_end(key)
             return ready
     assert force.county is not None
-    ready = LevelTiles.of([(p.plan, p.jurisdiction) for p in force.county.plans], level)
+    store = request.app.state.plans.store
+    stored = None
+    if store is not None:  # the GeoPackage store keeps the generalised copies too
+        pairs = [(n, int(v)) for _, n, v in force.versions if v is not None]
+        stored = functools.partial(read_generalised, store, pairs, level)
+    parts = [(p.plan, p.jurisdiction) for p in force.county.plans]
+    ready = LevelTiles.of(parts, level, stored)
     with tiles.lock:
         tiles.levels[key] = ready
         while len(tiles.levels) > _CACHED_LEVELS:
