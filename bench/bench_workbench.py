@@ -5,7 +5,8 @@ A street of ``2 × COLUMNS`` grids, each cut into ``PER_SIDE²`` units of 25 hou
 embedded store; ``uvicorn`` serves it on a loopback port. The browser signs in and then:
 
 * **open**: from the click on "open" to the grid table filled and every unit drawn (the draft
-  made on the server, ``/drafts/{id}``, ``/units``, ``/grids``, the canvas);
+  made on the server, ``/units``, ``/grids``, the canvas), with the calls' share; then the same
+  version opened again (a second draft: the server has the version opened in memory);
 * **move**: ``--moves`` times, the same 100 units (of grids 3, 4 …) assigned to grid 1, then 2,
   in turn (selection set in the page, then the click on "assign"): from the click to the new
   counts in the table, timed by Playwright and by the page's own clock (click → the first frame
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,6 +67,35 @@ def _ms(values: list[float]) -> str:
     """Median and p95 of ``values`` (seconds) in ms."""
     p95 = statistics.quantiles(values, n=20)[-1] if len(values) >= 20 else max(values)
     return f"{statistics.median(values) * 1000:.0f} / {p95 * 1000:.0f} ms"
+
+
+def _open(page: Any, grids: int, units: int, label: str) -> None:
+    """Click "open" on the version; print click → ready and the calls' share of it."""
+    if not page.is_visible("#versions .open-version"):
+        page.click(".tabs [role=tab][data-tab='plans']")
+    before = page.evaluate("performance.clearResourceTimings(); workbench.state.draftId ?? ''")
+    start = time.perf_counter()
+    page.click("#versions .open-version")
+    page.wait_for_function(
+        f"workbench.state.draftId && workbench.state.draftId !== '{before}'"
+        " && performance.getEntriesByType('resource').some((e) =>"
+        " e.name.includes(`/drafts/${workbench.state.draftId}/grids`))"
+        f" && document.querySelectorAll('#grid-table tbody tr').length === {grids}"
+        f" && workbench.state.map.unitCount === {units}"
+    )
+    page.evaluate("new Promise(r => requestAnimationFrame(() => r()))")
+    opened = time.perf_counter() - start
+    print(f"{label}: {opened:.2f} s", flush=True)
+    calls = page.evaluate(
+        """() => performance.getEntriesByType("resource")
+            .filter((e) => /\\/drafts(\\/[0-9a-f]+(\\/(units|grids))?)?(\\?.*)?$/.test(e.name))
+            .map((e) => [new URL(e.name).pathname.replace(/[0-9a-f]{32}/, "{id}"),
+                         e.duration, e.transferSize])"""
+    )
+    waited = sum(duration for _, duration, _ in calls) / 1000
+    for path, duration, size in calls:
+        print(f"  {path}: {duration:.0f} ms, {size / 2**20:.1f} MB", flush=True)
+    print(f"  calls {waited:.2f} s, the page's own work {opened - waited:.2f} s", flush=True)
 
 
 def main() -> None:
@@ -111,27 +142,8 @@ def main() -> None:
             page.click("#plans li button")
             page.fill("#open-band", band)
             page.wait_for_selector("#versions .open-version")
-            start = time.perf_counter()
-            page.click("#versions .open-version")
-            page.wait_for_function(
-                f"document.querySelectorAll('#grid-table tbody tr').length === {grids}"
-                f" && workbench.state.map.unitCount === {units}"
-            )
-            page.evaluate("new Promise(r => requestAnimationFrame(() => r()))")
-            opened = time.perf_counter() - start
-            print(f"{grids} grids, {units} units: open to ready {opened:.2f} s", flush=True)
-            calls = page.evaluate(
-                """() => performance.getEntriesByType("resource")
-                    .filter((e) => /\\/drafts(\\/[0-9a-f]+(\\/(units|grids))?)?(\\?.*)?$/.test(e.name))
-                    .map((e) => [new URL(e.name).pathname.replace(/[0-9a-f]{32}/, "{id}"),
-                                 e.duration, e.transferSize])"""
-            )
-            waited = sum(duration for _, duration, _ in calls) / 1000
-            for path, duration, size in calls:
-                print(f"  {path}: {duration:.0f} ms, {size / 2**20:.1f} MB", flush=True)
-            print(
-                f"  calls {waited:.2f} s, the page's own work {opened - waited:.2f} s", flush=True
-            )
+            _open(page, grids, units, f"{grids} grids, {units} units: open to ready")
+            _open(page, grids, units, "the same version opened again (a second draft)")
             codes = [f"110108001001{n:03d}" for n in (1, 2)]
             # 100 units of the grids after the first two, moved to grid 1 and 2 in turn
             chosen = page.evaluate(

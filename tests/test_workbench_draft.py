@@ -186,3 +186,18 @@ def test_compact_units_hold_what_the_geojson_holds() -> None:
         assert len(rings) == len(got["rings"])
         for ring, mine in zip(rings, got["rings"], strict=True):
             assert np.allclose(np.asarray(ring.coords)[:-1], mine, rtol=0, atol=2e-7)
+
+
+def test_a_fresh_draft_starts_at_the_base_and_shares_no_edit() -> None:
+    draft = _draft()
+    before = (draft.codes.copy(), draft.grids.copy(), evaluate(draft).grids)
+    codes = draft.codes_at(2)
+    apply_edit(draft, {"op": "move", "units": [str(draft.unit_ids[0])], "to": codes[1]})
+    apply_edit(draft, {"op": "lock", "grid": codes[2], "locked": True})
+    other = draft.fresh(band=Band(80, 140))
+    assert (other.codes == before[0]).all() and other.grids.equals(before[1])
+    assert not other.can_undo and draft.can_undo
+    assert other.edges is draft.edges  # the measures are shared, not made again
+    assert evaluate(other).grids.equals(before[2])
+    apply_edit(other, {"op": "move", "units": [str(draft.unit_ids[1])], "to": codes[1]})
+    assert draft.codes[1] == before[0][1]  # an edit of one is not in the other

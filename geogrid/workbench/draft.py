@@ -10,6 +10,7 @@ exactly from its base plan and its log (:meth:`Draft.replay`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -159,15 +160,9 @@ class Draft:
         self.edges, self.area, self.perimeter = _measure(units)
         self.points = shapely.point_on_surface(units.geometry.to_numpy())
         self.base_codes = units["grid_code"].astype(str).to_numpy(object)
-        self.codes = self.base_codes.copy()
         grids = base.grids.set_index(base.grids["code"].astype(str))
         self.base_geoms = dict(zip(grids.index, grids.geometry, strict=True))
-        self.grids = pd.DataFrame(grids[list(_GRID_FIELDS)].astype(object)).assign(locked=False)
-        self.grids = self.grids.where(pd.notna(self.grids), None)
-        self._tree_cache: tuple[dict[str, str | None], dict[str, int], dict[str, bool]] | None = (
-            None
-        )
-        self._dirty_cache: set[str] | None = None
+        self._start()
         special = {
             c for c, k in zip(grids.index, grids["kind"], strict=True) if k == GridKind.SPECIAL
         }
@@ -175,8 +170,33 @@ class Draft:
         self.unit_locked = own | np.isin(
             self.lineage_at(self.base_codes, self.level), list(special)
         )
+
+    def _start(self) -> None:
+        """The state before any edit: every field an edit changes (caches too) is set here.
+
+        The others — units, their measures, the base's outlines — never change, and
+        :meth:`fresh` shares them.
+        """
+        self.codes = self.base_codes.copy()
+        grids = self.base.grids.set_index(self.base.grids["code"].astype(str))
+        self.grids = pd.DataFrame(grids[list(_GRID_FIELDS)].astype(object)).assign(locked=False)
+        self.grids = self.grids.where(pd.notna(self.grids), None)
+        self._tree_cache: tuple[dict[str, str | None], dict[str, int], dict[str, bool]] | None = (
+            None
+        )
+        self._dirty_cache: set[str] | None = None
         self.log: list[Delta] = []
         self.cursor = 0
+
+    def fresh(self, *, band: Band | None = None, then_band: Band | None = None) -> Draft:
+        """A new draft of the same base and level, with no edits, sharing what edits never change.
+
+        A version opened again starts here instead of reading and measuring its units again.
+        """
+        other = copy.copy(self)
+        other.band, other.then_band = band, then_band
+        other._start()
+        return other
 
     # ------------------------------------------------------------------ reading the state
 

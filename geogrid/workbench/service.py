@@ -45,6 +45,7 @@ from geogrid.workbench.proposals import Proposal, balance, repartition
 __all__ = ["Change", "DraftConflictError", "Workbench"]
 
 _CACHED = 16
+_OPENED = 2  # stored versions kept opened, each with its units in memory
 
 
 class DraftConflictError(PreconditionFailedError):
@@ -108,6 +109,7 @@ class Workbench:
         self.store = store
         self.drafts = DraftStore.of(store)
         self._cache: OrderedDict[str, tuple[int, Draft]] = OrderedDict()
+        self._opened: OrderedDict[tuple[Any, ...], tuple[Draft, bytes]] = OrderedDict()
         self._locks: dict[str, threading.RLock] = {}
         self._figures: dict[str, Figures] = {}
         self._guard = threading.Lock()
@@ -129,14 +131,29 @@ class Workbench:
         info = self._version(plan, version)
         if not self.store.covers(caller, info.jurisdiction):
             raise NotFoundError(f"no plan {plan!r}")
-        return self.create(
+        # a stored version never changes but for its staff in place (staff_revision): opened
+        # again, its base, blob and measured units are taken from memory
+        key = (info.plan, info.version, info.staff_revision, level)
+        with self._guard:
+            held = self._opened.get(key)
+        if held is None:
+            return self.create(
+                caller,
+                self.store.get(plan, info.version),
+                base_version=info.version,
+                jurisdiction=info.jurisdiction,
+                band=band,
+                then_band=then_band,
+                level=level,
+                key=key,
+            )
+        bands = _bands(band, then_band)
+        return self._record(
             caller,
-            self.store.get(plan, info.version),
+            held[0].fresh(band=bands[0], then_band=bands[1]),
+            held[1],
             base_version=info.version,
             jurisdiction=info.jurisdiction,
-            band=band,
-            then_band=then_band,
-            level=level,
         )
 
     def create(
@@ -149,22 +166,45 @@ class Workbench:
         band: str | None = None,
         then_band: str | None = None,
         level: int | None = None,
+        key: tuple[Any, ...] | None = None,
     ) -> DraftRecord:
-        """A new draft of ``plan`` (a stored version, or a partition's result)."""
+        """A new draft of ``plan`` (a stored version, or a partition's result).
+
+        ``key`` names a stored version: its draft, untouched, is kept to open it again.
+        """
         area = jurisdiction or jurisdiction_of(plan)
         if not self.store.covers(caller, area):
             raise AccessDeniedError(f"{caller.name} does not cover {area}")
         bands = _bands(band, then_band)
         edited = level if level is not None else min(2, plan.depth)
         base = tiling_plan(plan, edited)
-        draft = Draft(base, level=edited, band=bands[0], then_band=bands[1])
+        pristine = Draft(base, level=edited)
+        blob = plan_to_bytes(base)
+        if key is not None:
+            with self._guard:
+                self._opened[key] = (pristine, blob)
+                while len(self._opened) > _OPENED:
+                    self._opened.popitem(last=False)
+        draft = pristine.fresh(band=bands[0], then_band=bands[1])
+        return self._record(caller, draft, blob, base_version=base_version, jurisdiction=area)
+
+    def _record(
+        self,
+        caller: Caller,
+        draft: Draft,
+        blob: bytes,
+        *,
+        base_version: int | None,
+        jurisdiction: str,
+    ) -> DraftRecord:
+        """Store ``draft`` (its base plan as ``blob``) as a new draft of ``caller``'s."""
         record = self.drafts.create(
-            plan_to_bytes(base),
-            plan=plan.name,
+            blob,
+            plan=draft.base.name,
             base_version=base_version,
-            jurisdiction=area,
+            jurisdiction=jurisdiction,
             level=draft.level,
-            band=_band_json(bands),
+            band=_band_json((draft.band, draft.then_band)),
             by=caller.name,
             owner=caller.identity,
         )
