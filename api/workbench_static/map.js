@@ -78,9 +78,9 @@ export class MapView {
     this.units.redraw();
   }
 
-  // units whose style changed (a selection, a highlight, a move): the canvas is drawn again
+  // units whose style changed (a selection, a highlight, a move): drawn again where they lie
   restyleIds(ids) {
-    if ([...ids].length) this.units.redraw();
+    this.units.redrawIds(ids);
   }
 
   hover(e) {

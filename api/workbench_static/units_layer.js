@@ -27,6 +27,8 @@ export const UnitsLayer = L.Layer.extend({
     this.index = new Map(); // unit id → position
     this.size = 0;
     this.frame = 0;
+    this.full = false; // the next frame draws every unit
+    this.spots = []; // … or only where these units lie
   },
 
   onAdd(map) {
@@ -158,11 +160,43 @@ export const UnitsLayer = L.Layer.extend({
 
   // Draw again on the next frame (many changes in one task draw once).
   redraw() {
-    if (!this._map || this.frame) return;
+    this.full = true;
+    this.schedule();
+  },
+
+  // Draw again only where units `ids` lie (an edit, a selection): the rest of the canvas stays.
+  redrawIds(ids) {
+    for (const id of ids) {
+      const i = this.index.get(String(id));
+      if (i !== undefined) this.spots.push(i);
+    }
+    this.schedule();
+  },
+
+  schedule() {
+    if (!this._map) {
+      this.spots = [];
+      return;
+    }
+    if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
-      this.draw();
+      const spots = this.spots;
+      this.spots = [];
+      if (this.full || !this.sameView() || spots.length > this.size / 4) {
+        this.full = false;
+        this.draw();
+      } else if (spots.length) this.drawSpots(spots);
     });
+  },
+
+  // Whether the canvas still shows the map as it is now (no pan, zoom or resize since).
+  sameView() {
+    const drawn = this.drawn;
+    if (!drawn) return false;
+    const { scale, dx, dy } = this.transform();
+    const size = this._map.getSize();
+    return drawn.scale === scale && drawn.dx === dx && drawn.dy === dy && drawn.w === size.x && drawn.h === size.y;
   },
 
   draw() {
@@ -180,8 +214,40 @@ export const UnitsLayer = L.Layer.extend({
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.lineJoin = ctx.lineCap = "round";
     const { scale, dx, dy } = this.transform();
-    const [minX, minY] = [-dx / scale, -dy / scale];
-    const [maxX, maxY] = [(size.x - dx) / scale, (size.y - dy) / scale];
+    this.drawn = { scale, dx, dy, w: size.x, h: size.y };
+    this.paint(ctx, [-dx / scale, -dy / scale, (size.x - dx) / scale, (size.y - dy) / scale]);
+  },
+
+  // Clear and draw again the rectangle around units `spots` (lines reach 4 px past a unit).
+  drawSpots(spots) {
+    const { scale, dx, dy } = this.transform();
+    const b = this.box;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const i of spots) {
+      if (!(b[4 * i] <= b[4 * i + 2])) continue; // a unit without geometry
+      x0 = Math.min(x0, b[4 * i]);
+      y0 = Math.min(y0, b[4 * i + 1]);
+      x1 = Math.max(x1, b[4 * i + 2]);
+      y1 = Math.max(y1, b[4 * i + 3]);
+    }
+    if (!(x0 <= x1)) return;
+    const pad = 4 / scale;
+    const area = [x0 - pad, y0 - pad, x1 + pad, y1 + pad];
+    const ctx = this.canvas.getContext("2d");
+    const [left, top] = [area[0] * scale + dx, area[1] * scale + dy];
+    const [width, height] = [(area[2] - area[0]) * scale, (area[3] - area[1]) * scale];
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    ctx.clearRect(left, top, width, height);
+    this.paint(ctx, area);
+    ctx.restore();
+  },
+
+  // Draw every unit whose box meets `area` ([minX, minY, maxX, maxY], map pixels at zoom 0).
+  paint(ctx, [minX, minY, maxX, maxY]) {
+    const { scale, dx, dy } = this.transform();
     // units sharing a style are drawn together, in batches (one huge Path2D grew slower
     // with every point: seconds for 50,000 units)
     const groups = new Map();
