@@ -90,10 +90,14 @@ def _open(page: Any, grids: int, units: int, label: str) -> None:
         """() => performance.getEntriesByType("resource")
             .filter((e) => /\\/drafts(\\/[0-9a-f]+(\\/(units|grids))?)?(\\?.*)?$/.test(e.name))
             .map((e) => [new URL(e.name).pathname.replace(/[0-9a-f]{32}/, "{id}"),
-                         e.duration, e.transferSize])"""
+                         e.duration, e.transferSize, e.startTime, e.responseEnd])"""
     )
-    waited = sum(duration for _, duration, _ in calls) / 1000
-    for path, duration, size in calls:
+    waited, end = 0.0, 0.0  # the time some call was under way (calls overlap)
+    for *_, begin, finish in sorted(calls, key=lambda call: call[3]):
+        waited += max(0.0, finish - max(begin, end))
+        end = max(end, finish)
+    waited /= 1000
+    for path, duration, size, *_ in calls:
         print(f"  {path}: {duration:.0f} ms, {size / 2**20:.1f} MB", flush=True)
     print(f"  calls {waited:.2f} s, the page's own work {opened - waited:.2f} s", flush=True)
 

@@ -109,11 +109,13 @@ let outlines = 0; // the latest outline refresh: an older answer arriving late i
 
 async function refreshLayers({ fit = false } = {}) {
   const id = enc(state.draftId);
-  // one after the other: the server builds the draft once for both (and two threads on one
-  // cached draft raced: /tmp/notes/frontend-needs.md)
-  const units = await call("GET", `/drafts/${id}/units`, { query: { format: "compact" } });
+  // both at once: the server holds the draft for one answer at a time (Workbench.view: it
+  // is built once for both), and the page takes one answer in while the other is made
   const generation = ++outlines;
-  const grids = await call("GET", `/drafts/${id}/grids`);
+  const [units, grids] = await Promise.all([
+    call("GET", `/drafts/${id}/units`, { query: { format: "compact" } }),
+    call("GET", `/drafts/${id}/grids`),
+  ]);
   if (generation !== outlines) return; // a later refresh is under way
   state.map.setBroken(gridsOf(state.draft).filter((g) => pieces(g) > 1).map((g) => g.code));
   state.map.setGrids(grids.data, { fit: false });
