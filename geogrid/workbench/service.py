@@ -295,7 +295,9 @@ class Workbench:
         """Make one edit (see :func:`~geogrid.workbench.edits.plan_edit`)."""
         with self._changing(caller, draft_id, expect) as (record, draft):
             figures = self.figures(draft_id, draft)
-            outcome = apply_edit(draft, edit, taken=self.store.used_codes())
+            # a move, lock or rename without micro-grids makes no grid: no codes to avoid
+            plain = edit.get("op") in ("move", "lock", "rename") and draft.base.depth == draft.level
+            outcome = apply_edit(draft, edit, taken=() if plain else self.store.used_codes())
             change = self._change(self._log(record, draft), draft, figures, outcome.delta)
             change.outcome = outcome
             return change
