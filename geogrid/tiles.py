@@ -14,7 +14,7 @@ EPSG:4490 (CGCS2000 lon/lat), taken as WGS84 for Web Mercator (they differ by ce
 (:func:`generalise`), not from the grids themselves: per band of :data:`BANDS` (4, 6, 8, 10;
 a tile takes the first band at or above its zoom, :func:`band_of`) each plan's level is
 simplified as a coverage (``shapely.coverage_simplify``: neighbouring grids keep sharing
-their edges, no gap or overlap opens between them) by a pixel of the band's zoom
+their edges, no gap or overlap opens between them) by two tile pixels of the band's zoom
 (:func:`band_tolerance`), in Web Mercator. Such a tile reads a few vertices per grid, already projected, where the grids
 themselves have hundreds (a province's zoom-8 tile: thousands of grids, 1.5 M vertices).
 Both stores keep the copies (table ``generalised_grids``, made when a version is activated);
@@ -161,18 +161,20 @@ def band_of(z: int) -> int | None:
 
 
 def band_tolerance(band: int) -> float:
-    """A pixel of a tile at zoom ``band``, in EPSG:3857 metres: the band's simplification.
+    """The band's simplification tolerance: two tile pixels at zoom ``band``, in metres.
 
-    ``shapely.coverage_simplify`` (Visvalingam–Whyatt) drops a vertex whose triangle with its
-    neighbours is smaller than the tolerance squared — a pixel's area here: on the dense,
-    gently bent edges of real grids that moves no vertex by more than about half a pixel
-    to a pixel (the tests bound it by one), and keeps about as many vertices as
-    Douglas–Peucker by half a pixel.
+    A tile pixel is one step of the tile's 4096 grid (:data:`EXTENT`), a sixteenth of a
+    screen pixel of a 256-pixel tile. ``shapely.coverage_simplify`` (Visvalingam–Whyatt)
+    drops a vertex whose triangle with its neighbours is smaller than the tolerance squared:
+    by two tile pixels that keeps fewer vertices than Douglas–Peucker by half a pixel
+    (the per-tile simplification of deeper zooms) and moves grid outlines by a fifth of a
+    pixel on average, a pixel or so at the worst vertex (province data; the tests bound
+    them by half a pixel on average and four at a vertex, a narrow spike cut).
 
     >>> round(band_tolerance(8), 2)
-    38.22
+    76.44
     """
-    return 2 * _HALF / (EXTENT * (1 << band))
+    return 2 * 2 * _HALF / (EXTENT * (1 << band))
 
 
 def generalise(mercator: np.ndarray) -> dict[int, np.ndarray]:

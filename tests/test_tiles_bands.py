@@ -3,7 +3,7 @@
 * property: for random coverages (jittered lattices with wiggly shared edges), every band's
   copy is still an exact coverage (``shapely.coverage_is_valid``: no overlap, every shared
   edge matched vertex for vertex), each grid stays within tile precision at the band's zoom
-  (half a pixel on average along its outline, two at most), and
+  (half a pixel on average along its outline, a vertex four at most), and
   snapped to the band's tile pixels neighbours neither overlap nor leave gaps beyond a pixel
   per grid;
 * a level that is no coverage is simplified grid by grid, each result valid;
@@ -76,14 +76,16 @@ def test_every_band_is_still_a_coverage_within_tile_precision(seed, nx, ny, ampl
     assert sorted(bands) == sorted(BANDS)
     whole = shapely.union_all(grids)
     for band, geoms in bands.items():
-        pixel = band_tolerance(band)
+        pixel = band_tolerance(band) / 2  # a tile pixel at the band's zoom
         assert len(geoms) == len(grids) and shapely.is_valid(geoms).all()
         assert shapely.coverage_is_valid(geoms), band  # no overlap, edges still matched
-        # each grid within tile precision: half a pixel on average along its outline, no
-        # vertex more than two pixels off (Visvalingam–Whyatt may cut a narrow spike)
+        # each grid within tile precision: half a pixel on average along its outline; a
+        # vertex may move further (Visvalingam–Whyatt cuts a narrow spike of little area),
+        # but by no more than twice the tolerance, four pixels
+
         moved = shapely.area(shapely.symmetric_difference(geoms, grids)) / shapely.length(grids)
         assert moved.max() <= pixel / 2, band
-        assert shapely.hausdorff_distance(geoms, grids).max() <= 2 * pixel, band
+        assert shapely.hausdorff_distance(geoms, grids).max() <= 4 * pixel, band
         assert abs(shapely.union_all(geoms).area - whole.area) <= whole.length * pixel
         # at the band's tile precision: snapped to its pixels, neighbours still tile the area
         snapped = shapely.set_precision(shapely.transform(geoms, lambda c, p=pixel: c / p), 1.0)
@@ -106,7 +108,7 @@ def test_a_level_that_is_no_coverage_is_simplified_grid_by_grid() -> None:
     assert not shapely.coverage_is_valid(grids)
     for band, geoms in generalise(grids).items():
         assert shapely.is_valid(geoms).all() and not shapely.is_empty(geoms).any()
-        assert shapely.hausdorff_distance(geoms, grids).max() <= 2 * band_tolerance(band)
+        assert shapely.hausdorff_distance(geoms, grids).max() <= 1.5 * band_tolerance(band)
 
 
 def test_band_of_picks_the_first_band_at_or_above_the_zoom() -> None:
