@@ -461,8 +461,8 @@ def _measure(units: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if is_coverage(near):
         metric = metric_crs(units)
         geoms = frame_to_crs(gpd.GeoSeries(near, crs=units.crs), metric, "unit")
-        parts, index = shapely.get_parts(geoms, return_index=True)
-        edges = adjacency(parts, np.zeros(len(parts), dtype=np.int64), index, len(geoms))
+        n = len(geoms)  # each unit its own group: adjacency splits multipart units itself
+        edges = adjacency(geoms, np.zeros(n, dtype=np.int64), np.arange(n), n)
     else:
         cleaned = units_from_polygons(
             units[["unit_id", "households", "geometry"]], id_column="unit_id", name_column=None
