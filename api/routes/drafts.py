@@ -257,9 +257,9 @@ def redo(
 
 def _change_out(change: Change, response: Response) -> EditOut:
     """The answer to a change: only what it touched (see :class:`EditOut`)."""
-    record, grids = change.record, change.grids
+    record = change.record
     response.headers["ETag"] = f'"{record.etag}"'
-    facts = {c: r for c, r in zip(grids["code"], grids.to_dict("records"), strict=True)}
+    facts = {r["code"]: r for r in change.grids}
     outcome = change.outcome
     return EditOut(
         id=record.id,
@@ -272,7 +272,7 @@ def _change_out(change: Change, response: Response) -> EditOut:
         grids=[GridFactsOut.model_validate(_facts(r)) for r in facts.values()],
         removed=change.removed,
         problems=[ProblemOut.model_validate(p) for p in change.problems],
-        units=[UnitChangeOut.model_validate(u) for u in change.units.to_dict("records")],
+        units=[UnitChangeOut.model_validate(u) for u in change.units],
         outlines=_outlines(change, facts),
         colours=change.colours,
         changed=sorted(change.outlines) + change.removed,

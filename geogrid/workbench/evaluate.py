@@ -93,6 +93,11 @@ class Figures:
             for unit, code in enumerate(owner.tolist()):
                 groups.setdefault(code, set()).add(unit)
             self.members[level] = groups
+        self.base_owner = {level: _base_lineage(draft, level) for level in self.levels}
+        self.base_count = {
+            level: dict(zip(*np.unique(owner.astype(str), return_counts=True), strict=True))
+            for level, owner in self.base_owner.items()
+        }
         self.rows: dict[str, dict[str, Any]] = {}
         self.problems: dict[str, list[dict[str, Any]]] = {}
         for level in self.levels:
@@ -116,6 +121,10 @@ class Figures:
         rows = [self.rows[c] for c in codes if c in self.rows]
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
+    def rows_of(self, codes: Iterable[str]) -> list[dict[str, Any]]:
+        """The rows of grids ``codes`` (in that order) as dicts of :data:`COLUMNS`."""
+        return [self.rows[c] for c in codes if c in self.rows]
+
     def problems_of(self, codes: Iterable[str]) -> list[dict[str, Any]]:
         """The problems of grids ``codes``, grid by grid."""
         return [p for c in codes for p in self.problems.get(c, [])]
@@ -123,7 +132,7 @@ class Figures:
     def outline(self, code: str) -> shapely.Geometry:
         """Grid ``code``'s polygon (as :meth:`Draft.geometry`, from the units kept here)."""
         draft = self.draft
-        if code not in draft.dirty():
+        if not self.rows[code]["changed"]:
             return draft.base_geoms[code]
         members = sorted(self.members[_level(draft, code)].get(code, ()))
         return _dissolve(draft.units.geometry.to_numpy()[members])
@@ -200,7 +209,6 @@ class Figures:
         pieces = np.bincount(pairs[0], minlength=k)
         compact = np.round(polsby_popper(area, np.maximum(perimeter, 0)), 4)
         band = draft.band if level == draft.level else draft.then_band
-        dirty = draft.dirty()
         grids = draft.grids.loc[codes, ["name", "parent_code"]].to_numpy(object)
         ends = np.cumsum(counts)
         for g, code in enumerate(codes):
@@ -217,11 +225,19 @@ class Figures:
                 "pieces": int(pieces[g]),
                 "polsby_popper": float(compact[g]),
                 "locked": draft.is_locked(code),
-                "changed": code in dirty,
+                "changed": self._changed(level, code, units[ends[g] - counts[g] : ends[g]]),
             }
             self.rows[code] = facts
             mine = slice(ends[g] - counts[g], ends[g])
             self.problems[code] = _problems(draft, facts, units[mine], labels[mine])
+
+    def _changed(self, level: int, code: str, members: np.ndarray) -> bool:
+        """Whether grid ``code``'s units differ from those it had in the version opened."""
+        if code not in self.draft.base_geoms:
+            return True
+        if self.base_count[level].get(code, 0) != len(members):
+            return True
+        return bool((self.base_owner[level][members] != code).any())
 
     def _inside(
         self, units: np.ndarray, slot: np.ndarray
@@ -237,6 +253,24 @@ class Figures:
         same = b >= 0
         same[same] = slot[a[same]] == slot[b[same]]
         return a[same], b[same], lengths[at[same]]
+
+
+def _base_lineage(draft: Draft, level: int) -> np.ndarray:
+    """Every unit's grid at ``level`` in the version opened (its grid table, not the draft's)."""
+    grids = draft.base.grids
+    codes = grids["code"].astype(str).tolist()
+    parent = {
+        c: (str(p) if pd.notna(p) else None)
+        for c, p in zip(codes, grids["parent_code"], strict=True)
+    }
+    levels = dict(zip(codes, grids["level"].astype(int).tolist(), strict=True))
+    up = {}
+    for code in set(draft.base_codes.tolist()):
+        found = code
+        while levels.get(found, 0) > level and parent.get(found) is not None:
+            found = str(parent[found])
+        up[code] = found
+    return np.array([up[c] for c in draft.base_codes.tolist()], dtype=object)
 
 
 def _state(draft: Draft) -> tuple[int, int, int]:

@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -90,10 +89,10 @@ class Change:
 
     record: DraftRecord
     delta: Delta
-    grids: pd.DataFrame
+    grids: list[dict[str, Any]]
     problems: list[dict[str, Any]]
     removed: list[str]
-    units: pd.DataFrame
+    units: list[dict[str, Any]]
     outlines: dict[str, shapely.Geometry]
     colours: dict[str, str]
     edits: int
@@ -338,7 +337,7 @@ class Workbench:
         return Change(
             record=record,
             delta=delta,
-            grids=figures.frame(present),
+            grids=figures.rows_of(present),
             problems=figures.problems_of(present),
             removed=[c for c in touched if c not in figures.rows],
             units=_units_changed(draft, figures, delta),
@@ -533,22 +532,21 @@ class Workbench:
             self._figures.pop(draft_id, None)
 
 
-def _units_changed(draft: Draft, figures: Figures, delta: Delta) -> pd.DataFrame:
+def _units_changed(draft: Draft, figures: Figures, delta: Delta) -> list[dict[str, Any]]:
     """Units whose grid or lock ``delta`` changed: ``unit``, ``grid``, ``code``, ``locked``."""
     changed = {u for u, _, _ in delta.moves}
     for code, _, _ in delta.locked:
         changed |= _held(draft, figures, code)
-    units = np.array(sorted(changed), dtype=np.int64)
-    codes = draft.codes[units]
-    held = np.array([draft.is_locked(str(c)) for c in codes], dtype=bool)
-    return pd.DataFrame(
+    owner = figures.owner[draft.level]
+    return [
         {
-            "unit": draft.unit_ids[units],
-            "grid": figures.owner[draft.level][units],
-            "code": codes,
-            "locked": draft.unit_locked[units] | held,
+            "unit": str(draft.unit_ids[u]),
+            "grid": str(owner[u]),
+            "code": str(draft.codes[u]),
+            "locked": bool(draft.unit_locked[u]) or draft.is_locked(str(draft.codes[u])),
         }
-    )
+        for u in sorted(changed)
+    ]
 
 
 def _held(draft: Draft, figures: Figures, code: str) -> set[int]:
