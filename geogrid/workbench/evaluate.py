@@ -244,13 +244,13 @@ class Figures:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Shared edges inside each grid, both ways: local ends ``a``, ``b`` and lengths."""
         start, stop, near, lengths = self._neighbours
-        local = np.full(len(self.draft.unit_ids), -1, dtype=np.int64)
-        local[units] = np.arange(len(units))
         degree = stop[units] - start[units]
         a = np.repeat(np.arange(len(units)), degree)
         at = np.repeat(start[units] - np.cumsum(degree) + degree, degree) + np.arange(len(a))
-        b = local[near[at]]
-        same = b >= 0
+        order = np.argsort(units, kind="stable")  # local positions of the neighbours, by search
+        found = np.minimum(np.searchsorted(units[order], near[at]), max(len(units) - 1, 0))
+        b = order[found] if len(units) else found
+        same = units[b] == near[at] if len(units) else np.zeros(0, dtype=bool)
         same[same] = slot[a[same]] == slot[b[same]]
         return a[same], b[same], lengths[at[same]]
 
