@@ -198,7 +198,10 @@ def generalise(mercator: np.ndarray) -> dict[int, np.ndarray]:
     """
     out: dict[int, np.ndarray] = {}
     finer = np.asarray(mercator, dtype=object)
-    coverage = len(finer) > 0 and bool(shapely.coverage_is_valid(finer))
+    try:
+        coverage = len(finer) > 0 and bool(shapely.coverage_is_valid(finer))
+    except shapely.errors.GEOSException:
+        coverage = False
     for band in sorted(BANDS, reverse=True):
         finer = out[band] = _simplify(finer, band_tolerance(band), coverage)
     return out
@@ -207,11 +210,13 @@ def generalise(mercator: np.ndarray) -> dict[int, np.ndarray]:
 def _simplify(geoms: np.ndarray, tolerance: float, coverage: bool) -> np.ndarray:
     if not len(geoms):
         return geoms
+    out, bad = geoms.copy(), np.ones(len(geoms), dtype=bool)
     if coverage:
-        out = np.asarray(shapely.coverage_simplify(geoms, tolerance), dtype=object)
-        bad = ~shapely.is_valid(out) | shapely.is_empty(out)
-    else:
-        out, bad = geoms.copy(), np.ones(len(geoms), dtype=bool)
+        try:
+            out = np.asarray(shapely.coverage_simplify(geoms, tolerance), dtype=object)
+            bad = ~shapely.is_valid(out) | shapely.is_empty(out)
+        except shapely.errors.GEOSException:  # never let a tile copy fail an activation
+            pass
     if bad.any():
         out[bad] = shapely.simplify(geoms[bad], tolerance, preserve_topology=True)
     return out
