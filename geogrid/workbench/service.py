@@ -40,6 +40,7 @@ from geogrid.workbench.draft import Delta, Draft, tiling_plan
 from geogrid.workbench.edits import Outcome, apply_edit
 from geogrid.workbench.evaluate import Evaluation, Figures
 from geogrid.workbench.proposals import Proposal, balance, repartition
+from geogrid.workbench.views import grid_colours
 
 __all__ = ["Change", "DraftConflictError", "Workbench"]
 
@@ -331,8 +332,6 @@ class Workbench:
         outlines = {c: figures.outline(c) for c in present if figures.rows[c]["level"] == level}
         colours: dict[str, str] = {}
         if delta.added or delta.removed:
-            from geogrid.workbench.views import grid_colours
-
             colours = grid_colours(draft)
         return Change(
             record=record,
