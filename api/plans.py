@@ -7,7 +7,8 @@ store whether what is in force changed at most every ``plan_check_seconds`` (one
 row, :meth:`~geogrid.store.PlanStore.in_force_digest`). When a jurisdiction's version changes,
 only that jurisdiction is re-indexed, in the one thread that made the check, while every other
 request keeps being answered from the county in hand; the new county then replaces it in one
-assignment. A staff change in place raises a version's staff revision: the worker then
+assignment. Its county-wide tables (grids and staff by code) are the old ones with the
+changed plans' entries laid over them, not copies. A staff change in place raises a version's staff revision: the worker then
 reloads that version's staff only, keeping its index.
 
 Index builds run in worker processes (:class:`~geogrid.locate.build.IndexBuilder`, shared by
@@ -414,29 +415,82 @@ def _stale(held: LoadedPlan | None, info: VersionInfo) -> bool:
 
 def _merged(
     plans: tuple[LoadedPlan, ...], previous: LoadedCounty | None, table: str
-) -> dict[str, Any]:
-    """One dict holding every plan's ``table`` (their keys do not overlap).
+) -> Mapping[str, Any]:
+    """Every plan's ``table`` as one mapping (their keys do not overlap).
 
-    With a ``previous`` county, its dict is copied and only the changed plans' entries are
-    swapped: one copy instead of a thousand updates.
+    With a ``previous`` county, its mapping with the changed plans' entries laid over it
+    (:class:`_Layered`): no copy of the county's table, whose hundreds of thousands of
+    entries a copy (or freeing it) would hold the GIL for tens of milliseconds.
     """
     if previous is not None:
         now = {id(p) for p in plans}
         then = {id(p) for p in previous.plans}
-        gone = [p for p in previous.plans if id(p) not in now]
-        new = [p for p in plans if id(p) not in then]
+        gone = [getattr(p, table) for p in previous.plans if id(p) not in now]
+        new = [getattr(p, table) for p in plans if id(p) not in then]
         if len(gone) + len(new) < len(plans) // 2:
-            merged = dict(getattr(previous, table))
-            for plan in gone:
-                for code in getattr(plan, table):
-                    merged.pop(code, None)
-            for plan in new:
-                merged.update(getattr(plan, table))
-            return merged
-    merged = {}
-    for plan in plans:
+            return _Layered.over(getattr(previous, table), gone, new)
+    merged: dict[str, Any] = {}
+    for plan in plans:  # one short update per plan: the GIL is handed over in between
         merged.update(getattr(plan, table))
     return merged
+
+
+class _Layered(Mapping[str, Any]):
+    """A county's table: a shared base dict, the codes of it hidden, and entries over it.
+
+    ``base`` is never changed (older counties read it); a re-index makes a new instance
+    with the same ``base`` and its own small ``top`` and ``hidden``, in work of the size
+    of the changed plans.
+    """
+
+    _MAX_TOP = 8  # layered entries at most 1/8 of the base, else one dict is made anew
+
+    def __init__(self, base: dict[str, Any], hidden: frozenset[str], top: dict[str, Any]):
+        self.base, self.hidden, self.top = base, hidden, top
+
+    @classmethod
+    def over(
+        cls, below: Mapping[str, Any], gone: list[dict[str, Any]], new: list[dict[str, Any]]
+    ) -> Mapping[str, Any]:
+        """``below`` without the ``gone`` tables' keys, with the ``new`` tables' entries."""
+        if isinstance(below, _Layered):
+            base, hidden, top = below.base, set(below.hidden), dict(below.top)
+        else:  # a county's own dict, never changed once made: shared, not copied
+            base, hidden, top = dict(below) if not isinstance(below, dict) else below, set(), {}
+        for table in gone:
+            for code in table:
+                top.pop(code, None)
+                if code in base:
+                    hidden.add(code)
+        for table in new:
+            top.update(table)
+            hidden.update(code for code in table if code in base)
+        if (len(top) + len(hidden)) * cls._MAX_TOP > len(base):
+            merged = {k: v for k, v in base.items() if k not in hidden}
+            merged.update(top)
+            return merged
+        return cls(base, frozenset(hidden), top)
+
+    def __getitem__(self, code: str) -> Any:
+        found = self.top.get(code, _MISSING)
+        if found is not _MISSING:
+            return found
+        if code in self.hidden:
+            raise KeyError(code)
+        return self.base[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.top or (code not in self.hidden and code in self.base)
+
+    def __len__(self) -> int:
+        return len(self.base) - len(self.hidden) + len(self.top)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.top
+        yield from (code for code in self.base if code not in self.hidden)
+
+
+_MISSING = object()
 
 
 def _builder() -> IndexBuilder:

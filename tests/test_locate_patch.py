@@ -7,10 +7,14 @@ renumbers the flat lookup's lineage of the blocks it takes over. A property test
 random jurisdictions of random counties (renamed codes that sort elsewhere, other finest
 grids, a row of cells dropped so the router's lists shrink) and checks every answer, the
 numbering, the router's lists and the lineage against a county built from scratch, over
-several replacements in a row.
+several replacements in a row. The service's county tables (grids, staff by code) are laid
+over the previous county's, not copied; they read as every plan's table merged anew.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.plans import _Layered, _merged
 from geogrid.locate import CountyIndex, GridIndex
 from geogrid.locate import county as county_module
 from tests.test_locate_county import _cells
@@ -127,7 +132,7 @@ def test_a_patched_county_is_the_county_built_anew(seed: int, towns: int, redraw
         town = f"4103{t + 10:02d}100"
         block = cells[: 3 if drop else 4, 2 * t : 2 * t + 2]
         # codes after a prefix no other township uses: they sort anywhere in the county
-        plan = _town(town, f"4103{prefix:02d}555", block, pairs=pairs, west_east=west_east)
+        plan = _town(town, f"4103{prefix:02d}5{t:02d}", block, pairs=pairs, west_east=west_east)
         parts = parts | {town: _index(plan)}
         patched = CountyIndex(parts, previous=county)
         fresh = CountyIndex(parts)
@@ -181,3 +186,49 @@ def test_a_redraw_beyond_the_router_rebuilds_its_lists() -> None:
     _same_county(patched, fresh)
     x, y = _points({"all": ([], [], list(cells.ravel()), [])}, 2)
     _same(patched.locate(x, y), fresh.locate(x, y))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 12), min_size=2, max_size=10),
+    steps=st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 12), st.booleans()), min_size=1, max_size=12
+    ),
+    share=st.sampled_from([1, 8]),
+)
+def test_a_county_table_laid_over_the_previous_one_is_the_merged_table(
+    sizes: list[int], steps: list[tuple[int, int, bool]], share: int
+) -> None:
+    """``LoadedCounty.grids`` after re-indexes: the previous table with the changed plans
+    laid over it (no copy) reads exactly as every plan's table merged anew."""
+    from types import SimpleNamespace
+
+    from api.plans import _Layered, _merged
+
+    def plan(n: int, size: int, version: int, same_codes: bool) -> SimpleNamespace:
+        prefix = f"{n:02d}" + ("" if same_codes else f"v{version}")
+        return SimpleNamespace(grids={f"{prefix}-{k}": (n, version, k) for k in range(size)})
+
+    plans = tuple(plan(n, size, 0, True) for n, size in enumerate(sizes))
+    table = _merged(plans, None, "grids")
+    kept, _Layered._MAX_TOP = _Layered._MAX_TOP, share  # 1: layers kept up to the base's size
+    try:
+        _replace_and_compare(plans, table, steps, plan)
+    finally:
+        _Layered._MAX_TOP = kept
+
+
+def _replace_and_compare(plans: tuple, table: Mapping, steps: list, plan: Callable) -> None:
+    for version, (which, size, same_codes) in enumerate(steps, start=1):
+        n = which % len(plans)
+        previous = SimpleNamespace(plans=plans, grids=table)
+        plans = (*plans[:n], plan(n, size, version, same_codes), *plans[n + 1 :])
+        table = _merged(plans, previous, "grids")  # type: ignore[arg-type]
+        want = _merged(plans, None, "grids")
+        assert dict(table) == want and len(table) == len(want)
+        assert sorted(table) == sorted(want) and sorted(table.items()) == sorted(want.items())
+        for code in [*want, "00v99-0", "09-99"]:
+            assert (code in table) == (code in want)
+            assert table.get(code) == want.get(code)
+        if isinstance(table, _Layered) and isinstance(previous.grids, dict):
+            assert table.base is previous.grids  # laid over, not copied

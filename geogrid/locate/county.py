@@ -6,9 +6,10 @@ whenever any street redraws, and its build time grows with the whole county; a
 :class:`CountyIndex` instead keeps one :class:`~geogrid.locate.GridIndex` per jurisdiction
 and a **router**: a coarse raster over the county whose cells list the jurisdictions whose
 top-level grids touch them (a cell's *footprint* list). Replacing one street's plan
-re-indexes that street only: the footprints of the others are kept with their indexes and
-the router is reassembled from them in milliseconds, so requests keep being answered from
-the old county index while the new one is built.
+re-indexes that street only: the footprints of the others are kept with their indexes, and
+the new county index is the old one patched where the street changed (its codes merged into
+the county's sorted codes, the router's rows it spans sorted again), in work of the size of
+the street, so requests keep being answered from the old county index meanwhile.
 
 A point is tried in every jurisdiction its router cell lists (one, except in cells a
 boundary between jurisdictions crosses); the jurisdiction whose top-level grid covers it
