@@ -273,7 +273,7 @@ class LevelTiles:
         """The grids at ``level`` of every ``(plan, jurisdiction)`` in ``parts``.
 
         ``stored``: where the store keeps the level's generalised copies (band → geometry
-        by ``(plan, version, code)``, :func:`geogrid.store.generalised.read_generalised`);
+        by ``(plan, version, code)``, :func:`geogrid.store.tiles.read_generalised`);
         a band it lacks any grid of is made here instead.
         """
         geoms: list[np.ndarray] = []

@@ -30,8 +30,7 @@ from api.auth import locate_caller
 from api.plans import LoadedCounty, PlanSource
 from api.schemas import Instant
 from geogrid.errors import NoActivePlanError, NotFoundError
-from geogrid.store.generalised import read_generalised
-from geogrid.store.tiles import PostgisTiles
+from geogrid.store.tiles import PostgisTiles, read_generalised
 from geogrid.tiles import FIELDS, LAYER, MAX_ZOOM, LevelTiles, check_tile
 
 __all__ = ["MVT", "router"]

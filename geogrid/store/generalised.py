@@ -6,30 +6,25 @@ Table ``generalised_grids`` (migration 0010) holds, per plan version, level and 
 edges). :meth:`~geogrid.store.PlanStore.activate` writes them in the activating transaction;
 migration 0010 writes them for the versions active when it runs. A version without them (one
 retired before the migration, asked for with ``at=``) is cut from its grids as before.
-PostGIS tiles read them in their query (:mod:`geogrid.store.tiles`); Python tiles of the
-GeoPackage store through :func:`read_generalised`.
+PostGIS tiles read them in their query, Python tiles of the GeoPackage store through
+:func:`geogrid.store.tiles.read_generalised`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 import sqlalchemy as sa
 from shapely.geometry import MultiPolygon
-from shapely.geometry.base import BaseGeometry
 
 from geogrid.plan import GridPlan
 from geogrid.store import schema
 from geogrid.store.plan_reads import load_plan
 from geogrid.tiles import generalise, mercator_geometries
 
-if TYPE_CHECKING:
-    from geogrid.store.repository import PlanStore
-
-__all__ = ["backfill_generalised", "generalised_ids", "read_generalised", "write_generalised"]
+__all__ = ["backfill_generalised", "generalised_ids", "write_generalised"]
 
 _CHUNK = 5000  # bound parameters per IN (...) query
 
@@ -70,36 +65,6 @@ def generalised_ids(connection: sa.Connection, ids: Sequence[int]) -> list[int]:
         query = sa.select(versions.c.id).where(versions.c.id.in_(chunk), has)
         out.extend(connection.scalars(query))
     return sorted(out)
-
-
-def read_generalised(
-    store: PlanStore, versions: Sequence[tuple[str, int]], level: int, band: int
-) -> dict[tuple[str, int, str], BaseGeometry]:
-    """Band ``band``'s copies of level ``level`` of the ``(plan, version)`` pairs.
-
-    By ``(plan, version, code)``, in EPSG:3857; nothing for versions without them.
-    """
-    versions_table = schema.plan_versions
-    table = schema.generalised_grids
-    wanted = set(versions)
-    query = (
-        sa.select(versions_table.c.plan_name, versions_table.c.version, table.c.code, table.c.geom)
-        .join(versions_table, versions_table.c.id == table.c.version_id)
-        .where(table.c.level == level, table.c.band == band)
-    )
-    out: dict[tuple[str, int, str], BaseGeometry] = {}
-    with store._engine.connect() as connection:  # the store package's own engine
-        for names in _chunked(sorted({name for name, _ in wanted})):
-            rows = connection.execute(query.where(versions_table.c.plan_name.in_(names)))
-            for name, version, code, geom in rows:
-                if (name, version) in wanted:
-                    out[(name, int(version), str(code))] = geom
-    return out
-
-
-def _chunked(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 def _rows(version_id: int, plan: GridPlan) -> Iterable[dict[str, object]]:

@@ -7,23 +7,28 @@ tile reads a few vertices per grid rather than hundreds. Deeper tiles, and versi
 copies, read ``grids``: the tile's envelope (``ST_TileEnvelope``, grown by the buffer) taken
 to EPSG:4490 picks the grids through the GiST index on ``grids.geom``; each is simplified by
 half a pixel in lon/lat (:func:`geogrid.tiles.simplify_tolerance`) and projected to
-EPSG:3857. Either way ``ST_AsMVTGeom`` cuts and snaps them to the tile's pixels. The layer, extent, buffer and attributes
-are those of :mod:`geogrid.tiles`, so the tiles match the ones cut in Python for a GeoPackage
-store or a fixed plan.
+EPSG:3857. Either way ``ST_AsMVTGeom`` cuts and snaps them to the tile's pixels.
+The layer, extent, buffer and attributes are those of :mod:`geogrid.tiles`, so the tiles
+match the ones cut in Python for a GeoPackage store (which gets its copies from
+:func:`read_generalised`) or a fixed plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import sqlalchemy as sa
+from shapely.geometry.base import BaseGeometry
 
+from geogrid.store import schema
 from geogrid.store.database import translate_errors
 from geogrid.store.generalised import generalised_ids
 from geogrid.store.repository import PlanStore
 from geogrid.tiles import BUFFER, EXTENT, LAYER, band_of, check_tile, simplify_tolerance
 
-__all__ = ["PostgisTiles"]
+__all__ = ["PostgisTiles", "read_generalised"]
+
+_CHUNK = 5000  # bound parameters per IN (...) query
 
 _RAW = f"""
     SELECT ST_AsMVTGeom(
@@ -156,3 +161,34 @@ class PostgisTiles:
         if row[0] is None:
             return None, 0
         return (float(row[0]), float(row[1]), float(row[2]), float(row[3])), int(row[4])
+
+
+def read_generalised(
+    store: PlanStore, versions: Sequence[tuple[str, int]], level: int, band: int
+) -> dict[tuple[str, int, str], BaseGeometry]:
+    """Band ``band``'s copies of level ``level`` of the ``(plan, version)`` pairs.
+
+    By ``(plan, version, code)``, in EPSG:3857; nothing for versions without them.
+    """
+    versions_table = schema.plan_versions
+    table = schema.generalised_grids
+    wanted = set(versions)
+    query = (
+        sa.select(versions_table.c.plan_name, versions_table.c.version, table.c.code, table.c.geom)
+        .join(versions_table, versions_table.c.id == table.c.version_id)
+        .where(table.c.level == level, table.c.band == band)
+    )
+    out: dict[tuple[str, int, str], BaseGeometry] = {}
+    engine = store._engine  # the store package's own engine
+    with translate_errors(engine, "read generalised grids"), engine.connect() as connection:
+        for names in _chunked(sorted({name for name, _ in wanted})):
+            rows = connection.execute(query.where(versions_table.c.plan_name.in_(names)))
+            for name, version, code, geom in rows:
+                if (name, version) in wanted:
+                    out[(name, int(version), str(code))] = geom
+    return out
+
+
+def _chunked(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
