@@ -5,7 +5,7 @@ Revises: 0009_plan_notify
 Create Date: 2026-12-06
 
 ``generalised_grids``: per plan version, level and zoom band (4, 6, 8, 10), each grid's
-geometry simplified as a coverage by half a pixel of the band's zoom, in EPSG:3857
+geometry simplified as a coverage by two tile pixels of the band's zoom, in EPSG:3857
 (:func:`geogrid.tiles.generalise`); a tile at zoom ≤ 10 is cut from these instead of from
 ``grids``. PostgreSQL: ``geometry(MultiPolygon, 3857)`` with one partial GiST index per band.
 SQLite: GeoPackage blobs (srs 3857), the table registered in ``gpkg_contents`` as
