@@ -27,6 +27,7 @@ from geogrid.jobs import Job, JobOutput, JobRunner, JobState, pack_files, run_jo
 from geogrid.jobs.runner import RESTARTED
 from geogrid.samples import load_sample
 from geogrid.store import open_store
+from geogrid.store.jobs import JobStore
 from geogrid.validate import validate_plan
 from tests.service import issue_key, service_settings
 
@@ -189,11 +190,12 @@ def test_a_result_hook_adds_to_the_result_before_success(store_url: str) -> None
 
 def test_jobs_left_running_by_a_dead_server_fail_when_a_server_starts(store_url: str) -> None:
     open_store(store_url).close()
-    with JobRunner(store_url, limit=1, poll_seconds=60) as first:
-        job = first.store.create("partition", {"band": "300-500"}, caller=PLANNER)
-        dead = f"{socket.gethostname()}:{2**22 + 1}:gone"  # above Linux's pid_max: no such process
-        assert first.store.claim(dead, limit=1).id == job.id
-    assert JobRunner(store_url).store.get(job.id).state is JobState.RUNNING
+    jobs = JobStore.of_url(store_url)  # no runner: its own sweep would fail the job at once
+    job = jobs.create("partition", {"band": "300-500"}, caller=PLANNER)
+    dead = f"{socket.gethostname()}:{2**22 + 1}:gone"  # above Linux's pid_max: no such process
+    assert jobs.claim(dead, limit=1).id == job.id
+    assert jobs.get(job.id).state is JobState.RUNNING
+    jobs.close()
     with JobRunner(store_url, limit=1, poll_seconds=60) as restarted:
         failed = restarted.store.get(job.id)
     assert failed.state is JobState.FAILED and failed.error == RESTARTED
