@@ -10,7 +10,7 @@ and the province (102,400 finest grids, 1,000 jurisdictions, 28 M vertices). In 
   peak RSS, and the log-log slope of each against the grid count;
 * **locate in process**: ``--points`` uniform random points inside the area, batch (median
   of ``--repeat``), and one point per call;
-* **re-index one jurisdiction** in process (its index and the county's router);
+* **re-index one jurisdiction** in process (its index, and the county patched with it);
 * **the service from a store**: a cold start of ``PlanSource`` (read every plan in force
   and index it) from the GeoPackage and the PostGIS store;
 * **PostGIS alone** (the anchor): the finest grid of the same points by a GiST-indexed
@@ -188,7 +188,7 @@ def _vertices(frame: Any) -> np.ndarray:
 def _reindex(
     parts: dict[str, Any], built: dict[str, Any], index: Any, county: Any
 ) -> dict[str, Any]:
-    """Re-index the median-size jurisdiction and reassemble the county (median of 3)."""
+    """Re-index the median-size jurisdiction and patch the county with it (median of 3)."""
     from geogrid.locate import CountyIndex
 
     sizes = sorted(parts, key=lambda j: len(parts[j]))
