@@ -151,7 +151,8 @@ def load_plans(
     by_id = {row.id: row for row in in_force_rows(connection, at)}
     if not by_id:
         return
-    ids = sa.select(schema.plan_versions.c.id).where(in_force_filter(at)).scalar_subquery()
+    ids = sorted(by_id)  # those of the first query: a version retired by a back-dated
+    # activation meanwhile keeps its grids here instead of coming back empty
     staff = _read_many(connection, schema.staff, ids, list(STAFF_COLUMNS), staff_in_force(at))
     units = _read_many(connection, schema.units, ids, list(UNIT_COLUMNS), geometry=True)
     columns = list(GRID_COLUMNS)
@@ -164,7 +165,7 @@ def load_plans(
     stream = connection.execution_options(stream_results=True, yield_per=_STREAM_ROWS)
     for version_id, group in itertools.groupby(stream.execute(query), key=lambda r: r[0]):
         row = by_id.pop(version_id, None)
-        if row is not None:  # not one that came into force between the two queries
+        if row is not None:
             grids = _frame([tuple(r)[1:] for r in group], columns, geometry=True)
             yield row, _plan(row, grids, *_parts(staff, units, version_id))
     for version_id, row in sorted(by_id.items()):  # a version without grids
@@ -201,13 +202,13 @@ def _frame(rows: list[tuple[Any, ...]], columns: list[str], *, geometry: bool) -
 def _read_many(
     connection: sa.Connection,
     table: sa.Table,
-    ids: sa.ScalarSelect[Any],
+    ids: list[int],
     columns: list[str],
     where: sa.ColumnElement[bool] | None = None,
     *,
     geometry: bool = False,
 ) -> dict[int, list[tuple[Any, ...]]]:
-    """Rows of every version ``ids`` selects, in one query, by version (insertion order)."""
+    """Rows of every version of ``ids``, in one query, by version (insertion order)."""
     selected = [table.c[c] for c in columns] + ([table.c.geom] if geometry else [])
     query = sa.select(table.c.version_id, *selected).where(table.c.version_id.in_(ids))
     if where is not None:
