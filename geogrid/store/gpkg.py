@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -40,6 +40,7 @@ __all__ = [
     "gpkg_is_empty",
     "gpkg_srs_id",
     "gpkg_to_shape",
+    "gpkg_wkb",
     "register_functions",
     "shape_to_gpkg",
 ]
@@ -76,6 +77,26 @@ def gpkg_to_shape(blob: bytes) -> BaseGeometry:
     flags = _flags(blob)
     offset = _HEADER.size + _ENVELOPE_SIZES[(flags >> 1) & 0b111]
     return shapely.from_wkb(bytes(blob[offset:]))
+
+
+def gpkg_wkb(blobs: Iterable[bytes | None]) -> list[bytes | None]:
+    """The WKB inside each GeoPackage blob (``None`` kept), for one vectorised decode.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> blobs = [shape_to_gpkg(box(0, 0, 1, 1), 4490), None]
+    >>> [None if g is None else g.bounds for g in shapely.from_wkb(gpkg_wkb(blobs))]
+    [(0.0, 0.0, 1.0, 1.0), None]
+    """
+    sizes = _ENVELOPE_SIZES
+    out: list[bytes | None] = []
+    for blob in blobs:
+        if blob is None:
+            out.append(None)
+            continue
+        out.append(bytes(blob[_HEADER.size + sizes[(_flags(blob) >> 1) & 0b111] :]))
+    return out
 
 
 def gpkg_srs_id(blob: bytes) -> int:
