@@ -46,6 +46,7 @@ __all__ = [
     "UtcDateTime",
     "api_keys",
     "audit_log",
+    "draft_edits",
     "drafts",
     "generalised_grids",
     "gpkg_contents",
@@ -597,8 +598,10 @@ drafts = sa.Table(
     sa.Column("jurisdiction", sa.Text, nullable=False),
     sa.Column("level", sa.Integer, nullable=False),
     sa.Column("band", JsonType),
-    sa.Column("base", sa.LargeBinary, nullable=False),
-    sa.Column("log", JsonType, nullable=False),
+    # the base plan: read from version ``base_from`` of ``plan`` when set (migration 0011),
+    # else these bytes (an upload, a partition's result)
+    sa.Column("base", sa.LargeBinary),
+    sa.Column("base_from", sa.Integer),
     sa.Column("cursor", sa.Integer, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("staff", JsonType, nullable=False),
@@ -608,6 +611,21 @@ drafts = sa.Table(
     sa.Column("owner", sa.Text, nullable=False, index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+draft_edits = sa.Table(
+    "draft_edits",
+    metadata,
+    # a draft's edit log, one row per edit, appended (migration 0011; geogrid.store.drafts)
+    sa.Column(
+        "draft_id",
+        sa.Text,
+        sa.ForeignKey("drafts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("edit", JsonType, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 #: The GeoPackage table of contents (SQLite only; created by the migrations, not in ``metadata``).

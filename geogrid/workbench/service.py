@@ -32,7 +32,7 @@ from geogrid.io.rosters import normalise_phone
 from geogrid.partition.band import Band, parse_band
 from geogrid.plan import GridPlan
 from geogrid.store import PlanStore
-from geogrid.store.drafts import DraftRecord, DraftStore
+from geogrid.store.drafts import DraftRecord, DraftStore, LogChange
 from geogrid.store.jurisdictions import jurisdiction_of
 from geogrid.store.publish import require_valid
 from geogrid.store.versions import VersionInfo
@@ -109,7 +109,9 @@ class Workbench:
         self.store = store
         self.drafts = DraftStore.of(store)
         self._cache: OrderedDict[str, tuple[int, Draft]] = OrderedDict()
-        self._opened: OrderedDict[tuple[Any, ...], tuple[Draft, bytes]] = OrderedDict()
+        # a stored version opened: its pristine draft, and its base's bytes when the draft
+        # cannot point at the version (units cut by tiling_plan)
+        self._opened: OrderedDict[tuple[Any, ...], tuple[Draft, bytes | None]] = OrderedDict()
         self._locks: dict[str, threading.RLock] = {}
         self._figures: dict[str, Figures] = {}
         self._guard = threading.Lock()
@@ -153,6 +155,7 @@ class Workbench:
             held[0].fresh(band=bands[0], then_band=bands[1]),
             held[1],
             base_version=info.version,
+            base_from=info.version if held[1] is None else None,
             jurisdiction=info.jurisdiction,
         )
 
@@ -170,7 +173,10 @@ class Workbench:
     ) -> DraftRecord:
         """A new draft of ``plan`` (a stored version, or a partition's result).
 
-        ``key`` names a stored version: its draft, untouched, is kept to open it again.
+        ``key`` names a stored version (``base_version``): its draft, untouched, is kept to
+        open it again, and the draft's row points at the version instead of holding the
+        plan's bytes — unless its units had to be cut to tile the grids (:func:`tiling_plan`),
+        whose result is kept as bytes.
         """
         area = jurisdiction or jurisdiction_of(plan)
         if not self.store.covers(caller, area):
@@ -179,29 +185,42 @@ class Workbench:
         edited = level if level is not None else min(2, plan.depth)
         base = tiling_plan(plan, edited)
         pristine = Draft(base, level=edited)
-        blob = plan_to_bytes(base)
+        stored = key is not None and base is plan and base_version is not None
+        blob = None if stored else plan_to_bytes(base)
         if key is not None:
             with self._guard:
                 self._opened[key] = (pristine, blob)
                 while len(self._opened) > _OPENED:
                     self._opened.popitem(last=False)
         draft = pristine.fresh(band=bands[0], then_band=bands[1])
-        return self._record(caller, draft, blob, base_version=base_version, jurisdiction=area)
+        return self._record(
+            caller,
+            draft,
+            blob,
+            base_version=base_version,
+            base_from=base_version if blob is None else None,
+            jurisdiction=area,
+        )
 
     def _record(
         self,
         caller: Caller,
         draft: Draft,
-        blob: bytes,
+        blob: bytes | None,
         *,
         base_version: int | None,
+        base_from: int | None,
         jurisdiction: str,
     ) -> DraftRecord:
-        """Store ``draft`` (its base plan as ``blob``) as a new draft of ``caller``'s."""
+        """Store ``draft`` as a new draft of ``caller``'s.
+
+        Its base is ``blob``, or version ``base_from`` of its plan when ``blob`` is None.
+        """
         record = self.drafts.create(
             blob,
             plan=draft.base.name,
             base_version=base_version,
+            base_from=base_from,
             jurisdiction=jurisdiction,
             level=draft.level,
             band=_band_json((draft.band, draft.then_band)),
@@ -254,13 +273,12 @@ class Workbench:
                 self._cache.move_to_end(record.id)
                 return cached[1]
         bands = _from_band_json(record.band)
-        draft = Draft(
-            plan_from_bytes(self.drafts.base(record.id)),
-            level=record.level,
-            band=bands[0],
-            then_band=bands[1],
-        )
-        draft.replay([Delta.from_json(d) for d in record.log], record.cursor)
+        if record.base_from is None:
+            base = plan_from_bytes(self.drafts.base(record.id))
+        else:  # the stored version's units tile its grids: the draft's base is the version
+            base = tiling_plan(self.store.get(record.plan, record.base_from), record.level)
+        draft = Draft(base, level=record.level, band=bands[0], then_band=bands[1])
+        draft.replay([Delta.from_json(d) for d in self.drafts.log(record.id)], record.cursor)
         self._remember(record, draft)
         return draft
 
@@ -482,16 +500,18 @@ class Workbench:
                 raise
 
     def _log(self, record: DraftRecord, draft: Draft, fresh: int = 1) -> DraftRecord:
-        """Store the draft's log and cursor; its last ``fresh`` edits are new, the rest stored.
+        """Store the draft's cursor and its last ``fresh`` edits (new; the rest are stored).
 
-        Only the new edits are turned into JSON: the log of a long session is thousands of
-        moves, and converting all of it after every edit grew with the session.
+        Only the new edits are written (``draft_edits`` rows; an undone edit's row replaced):
+        the log of a long session is thousands of moves, and writing all of it after every
+        edit grew with the session. Undo and redo (``fresh=0``) write the cursor alone.
         """
         kept = len(draft.log) - fresh
+        log = LogChange(kept, [d.to_json() for d in draft.log[kept:]]) if fresh else None
         record = self.drafts.update(
             record.id,
             record.revision,
-            log=[*record.log[:kept], *(d.to_json() for d in draft.log[kept:])],
+            log=log,
             cursor=draft.cursor,
             proposal=None,
         )
