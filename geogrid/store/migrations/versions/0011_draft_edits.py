@@ -20,8 +20,9 @@ Upgrading moves every draft's ``log`` into ``draft_edits`` (``created_at`` = the
 ``updated_at``) and drops ``log``; existing drafts keep their bytes. Downgrading puts the
 rows back into ``log`` and writes the bytes of the drafts that point at a version (the
 version's plan, as the draft was opened from it). SQLite: ``drafts`` is copied in batch
-mode (a column becomes nullable) before ``draft_edits`` refers to it; ``draft_edits`` is
-registered in ``gpkg_contents`` as ``attributes``.
+mode (a column becomes nullable) before ``draft_edits`` refers to it, and never after (a
+copy drops the table, which deletes its edits in cascade); ``draft_edits`` is registered in
+``gpkg_contents`` as ``attributes``.
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ def upgrade() -> None:
         ]
         if rows:
             connection.execute(_edits.insert(), rows)
-    with op.batch_alter_table("drafts") as batch:
-        batch.drop_column("log")
+    if connection.dialect.name == "sqlite":
+        # in place (SQLite ≥ 3.35): a batch copy would drop ``drafts``, and with it (foreign
+        # keys on, ON DELETE CASCADE) every row just written to ``draft_edits``
+        op.execute("ALTER TABLE drafts DROP COLUMN log")
+    else:
+        op.drop_column("drafts", "log")
     if connection.dialect.name == "sqlite":
         op.execute(
             "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
