@@ -41,7 +41,7 @@ from pyproj import CRS
 from geogrid.locate.index import GridIndex, plan_arrays
 from geogrid.plan import GridPlan
 
-__all__ = ["IndexBuilder", "PlanArrays"]
+__all__ = ["IndexBuilder", "PlanArrays", "joined_state", "level_state"]
 
 PlanArrays = tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike | None]
 """A plan's grids as the index takes them: codes, levels, geometries, parent codes."""
@@ -201,3 +201,33 @@ def _built(plan: PlanArrays, options: dict[str, Any]) -> dict[str, Any]:
     codes, levels, geometries, parents = plan
     built = dict(options, lazy_nearest=True)  # the caller builds its own tree when asked
     return GridIndex(codes, levels, geometries, parents=parents, **built).state()
+
+
+def level_state(linked: GridIndex, row: int, **options: Any) -> dict[str, Any]:
+    """Build level ``row`` of an index whose levels are linked but not built.
+
+    ``linked``: ``GridIndex._linked(codes, levels, geometries, parents)``; ``options``:
+    ``boundary_fraction``, ``max_cells``. Each level's raster is built alone, so the levels of
+    one plan can be built at once in several processes; :func:`joined_state` of every row's
+    answer is the :meth:`GridIndex.state` of the whole index.
+    """
+    level = linked._levels[row]
+    if not level.derived and not level.tiers:
+        level.build(options.get("boundary_fraction", 0.005), options.get("max_cells", 6_000_000))
+    return {
+        "order": linked._order,
+        "up": linked._up,
+        "metric": linked.metric_crs.to_wkt(),
+        "level": level.state(),
+    }
+
+
+def joined_state(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The :meth:`GridIndex.state` of an index from :func:`level_state` of each row, in order."""
+    first = rows[0]
+    return {
+        "order": first["order"],
+        "up": first["up"],
+        "metric": first["metric"],
+        "levels": [row["level"] for row in rows],
+    }

@@ -98,6 +98,41 @@ class GridIndex:
         max_cells: int = 6_000_000,
         lazy_nearest: bool = False,
     ) -> None:
+        self._setup(codes, levels, geometries, parents, metric)
+        for level in self._levels:
+            if not level.derived:
+                level.build(boundary_fraction, max_cells)
+        if not lazy_nearest:  # else built by the first outside point
+            self._levels[-1].prepare_nearest()  # outside answers come from the finest level
+
+    def _link_levels(self, parent_codes: np.ndarray | None) -> None:
+        """The levels, no raster built yet, and which are answered from the level below.
+
+        ``_up[row]``: child grid number → parent grid number (-1 → -1) for a row answered
+        from the row below. Each raster is then built alone (:meth:`_LevelIndex.build`): in
+        this process, or level by level in others (:func:`geogrid.locate.build.level_state`).
+        """
+        self._up: dict[int, np.ndarray] = {}
+        linked: list[_LevelIndex] = []
+        for row in reversed(range(len(self.levels))):
+            members = np.flatnonzero(self.grid_levels == self.levels[row])
+            up = None if not linked else _derived(self, members, linked[-1], parent_codes)
+            if up is not None:
+                self._up[row] = up
+            level = _LevelIndex(members, self.geometries, self.metric_crs, 0.0, 0, raster=False)
+            level.derived = up is not None
+            linked.append(level)
+        self._levels = linked[::-1]
+
+    def _setup(
+        self,
+        codes: npt.ArrayLike,
+        levels: npt.ArrayLike,
+        geometries: npt.ArrayLike,
+        parents: npt.ArrayLike | None,
+        metric: CRSLike | None,
+    ) -> None:
+        """Grids in code order, the metric CRS and the levels linked (no raster yet)."""
         codes_arr = np.asarray(codes, dtype=object).astype(str).astype(object)
         levels_arr = np.asarray(levels, dtype=np.int64)
         geoms = np.asarray(geometries, dtype=object)
@@ -113,28 +148,20 @@ class GridIndex:
             if metric is None
             else CRS.from_user_input(metric)
         )
-        parent_codes = None if parents is None else np.asarray(parents, dtype=object)[order]
-        # rows answered from the row below: child grid number → parent grid number (-1 → -1)
-        self._up: dict[int, np.ndarray] = {}
-        built: list[_LevelIndex] = []
-        for row in reversed(range(len(self.levels))):
-            members = np.flatnonzero(self.grid_levels == self.levels[row])
-            up = None if not built else _derived(self, members, built[-1], parent_codes)
-            if up is not None:
-                self._up[row] = up
-            level = _LevelIndex(
-                members,
-                self.geometries,
-                self.metric_crs,
-                boundary_fraction,
-                max_cells,
-                raster=up is None,
-            )
-            level.derived = up is not None
-            built.append(level)
-        self._levels = built[::-1]
-        if not lazy_nearest:  # else built by the first outside point
-            self._levels[-1].prepare_nearest()  # outside answers come from the finest level
+        self._link_levels(None if parents is None else np.asarray(parents, dtype=object)[order])
+
+    @classmethod
+    def _linked(
+        cls,
+        codes: npt.ArrayLike,
+        levels: npt.ArrayLike,
+        geometries: npt.ArrayLike,
+        parents: npt.ArrayLike | None = None,
+    ) -> GridIndex:
+        """The index with its levels linked and no raster built (not usable to locate yet)."""
+        index = cls.__new__(cls)
+        index._setup(codes, levels, geometries, parents, None)
+        return index
 
     def state(self) -> dict[str, Any]:
         """What the build computed, without the geometries: arrays a process can send back.

@@ -77,9 +77,13 @@ class _LevelIndex:
         self.leaf_ptr = np.zeros(1, dtype=np.int64)
         self.leaf_polys = np.empty(0, dtype=np.int64)
         if raster:  # a level answered from the level below it needs no raster of its own
-            shapely.prepare(self.geoms)
-            _warm(self.geoms)
-            self._build(boundary_fraction, max_cells)
+            self.build(boundary_fraction, max_cells)
+
+    def build(self, boundary_fraction: float, max_cells: int) -> None:
+        """Build the raster pyramid (parameters as for :class:`~geogrid.locate.GridIndex`)."""
+        shapely.prepare(self.geoms)
+        _warm(self.geoms)
+        self._build(boundary_fraction, max_cells)
 
     def state(self) -> dict[str, Any]:
         """What the build computed: numbers and arrays, no geometry (see :meth:`restore`)."""
