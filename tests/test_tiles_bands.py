@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import shapely
@@ -24,12 +26,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.main import create_app
+from geogrid.plan import GridPlan
 from geogrid.store import open_store
 from geogrid.store.database import alembic_config, writing
-from geogrid.tiles import BANDS, band_of, band_tolerance, generalise, mercator_geometries
+from geogrid.store.tiles import PostgisTiles
+from geogrid.tiles import (
+    BANDS,
+    band_of,
+    band_tolerance,
+    generalise,
+    mercator_geometries,
+    mercator_to_lonlat,
+    tile_bounds,
+)
 from tests.service import service_settings
 from tests.test_county import publish
-from tests.test_tiles import CENTRE, PLAN, decoded, lonlat_to_tile
+from tests.test_tiles import CENTRE, PLAN, assert_tile_is_the_plan, decoded, lonlat_to_tile
 
 
 def lattice(seed: int, nx: int, ny: int, amplitude: float) -> np.ndarray:
@@ -161,7 +173,7 @@ def test_a_low_zoom_postgis_tile_keeps_neighbours_edges_shared(tmp_path) -> None
 
 @pytest.mark.parametrize("backend", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
 def test_low_zoom_tiles_are_cut_from_the_stored_copies(backend, tmp_path) -> None:
-    """Grid A's stored band-10 copy replaced by B's: the zoom-10 tile draws A where B is."""
+    """Grid A's stored band-10 copy (and its pixels) replaced by B's: zoom 10 draws A at B."""
     a, b = (str(c) for c in PLAN.level(2)["code"].iloc[:2])
     with service_settings(backend, tmp_path) as config:
         with open_store(config.store_url) as store:
@@ -170,8 +182,8 @@ def test_low_zoom_tiles_are_cut_from_the_stored_copies(backend, tmp_path) -> Non
         with engine.begin() as connection:
             connection.execute(
                 sa.text(
-                    "UPDATE generalised_grids SET geom = (SELECT geom FROM generalised_grids "
-                    "WHERE code = :b AND level = 2 AND band = 10) "
+                    "UPDATE generalised_grids SET (geom, pixels) = (SELECT geom, pixels "
+                    "FROM generalised_grids WHERE code = :b AND level = 2 AND band = 10) "
                     "WHERE code = :a AND level = 2 AND band = 10"
                 ),
                 {"a": a, "b": b},
@@ -184,3 +196,47 @@ def test_low_zoom_tiles_are_cut_from_the_stored_copies(backend, tmp_path) -> Non
     assert features[a][0].equals(features[b][0])  # A drawn from its (tampered) copy
     if a in deep and b in deep:  # zoom 11: from the grids, A is itself again
         assert not deep[a][0].equals(deep[b][0])
+
+
+def _straddling(z: int) -> GridPlan:
+    """The wiggly street moved so that the west edge of a zoom-``z`` tile runs through it."""
+    x, _ = lonlat_to_tile(*CENTRE, z)
+    edge = mercator_to_lonlat(np.array([tile_bounds(z, x, 0)[0]]), np.array([0.0]))[0][0]
+    shift = float(edge) - CENTRE[0]
+    grids = PLAN.grids.copy()
+    moved = shapely.transform(
+        np.asarray(grids.geometry.array), lambda c: c + np.array([shift, 0.0])
+    )
+    return dataclasses.replace(PLAN, grids=grids.set_geometry(list(moved), crs=grids.crs))
+
+
+@pytest.mark.postgis
+@pytest.mark.parametrize("z", [8, 10])
+def test_a_tile_at_a_bands_zoom_is_the_one_cut_grid_by_grid(tmp_path, z) -> None:
+    """The stored pixels shifted (grids inside) and cut (grids across the edge) give the tile
+    ``ST_AsMVTGeom`` makes of every grid, on both tiles either side of the edge."""
+    plan = _straddling(z)
+    with service_settings("postgis", tmp_path) as config, open_store(config.store_url) as store:
+        publish(store, plan)
+        maker = PostgisTiles(store)
+        ids = maker.version_ids([(plan.name, 1)])
+        assert maker.generalised_ids(ids) == ids
+        engine = sa.create_engine(config.store_url)
+        with engine.connect() as connection:
+            pixels = connection.execute(
+                sa.text("SELECT band, count(pixels) FROM generalised_grids GROUP BY band")
+            ).all()
+        engine.dispose()
+        # a grid under half a tile pixel has none (100 m grids at zoom 4: 611 m pixels)
+        assert dict(pixels)[8] == dict(pixels)[10] == len(plan.grids)
+        x, y = lonlat_to_tile(*CENTRE, z)
+        for column in (x - 1, x):
+            shifted = decoded(maker.tile(ids, 2, z, column, y, generalised=ids))
+            everything = decoded(maker.tile(ids, 2, z, column, y, generalised=ids, shift=False))
+            assert set(shifted) == set(everything) and shifted
+            for code, (geom, properties) in shifted.items():
+                assert geom.equals(everything[code][0]), (column, code)
+                assert properties == everything[code][1]
+            assert_tile_is_the_plan(
+                maker.tile(ids, 2, z, column, y, generalised=ids), plan, 2, z, column, y
+            )

@@ -3,7 +3,11 @@
 Table ``generalised_grids`` (migration 0010) holds, per plan version, level and zoom band of
 :data:`geogrid.tiles.BANDS`, every grid's generalised geometry in EPSG:3857
 (:func:`geogrid.tiles.generalise`: a coverage simplification, so neighbours still share their
-edges). :meth:`~geogrid.store.PlanStore.activate` writes them in the activating transaction;
+edges), with the attributes a tile carries (name, parent, households, kind: copied from the
+grid, so a tile reads nothing else of it) and, on PostGIS, the copy in the band's tile
+pixels (``pixels``, :func:`pixels_sql`; migration 0012), so that a tile at the band's own
+zoom only shifts the grids inside it. :meth:`~geogrid.store.PlanStore.activate` writes them
+in the activating transaction;
 migration 0010 writes them for the versions active when it runs. A version without them (one
 retired before the migration, asked for with ``at=``) is cut from its grids as before.
 PostGIS tiles read them in their query, Python tiles of the GeoPackage store through
@@ -22,15 +26,73 @@ from shapely.geometry import MultiPolygon
 from geogrid.plan import GridPlan
 from geogrid.store import schema
 from geogrid.store.plan_reads import load_plan
-from geogrid.tiles import generalise, mercator_geometries
+from geogrid.tiles import EXTENT, generalise, mercator_geometries
 
-__all__ = ["backfill_generalised", "generalised_ids", "write_generalised"]
+__all__ = [
+    "backfill_generalised",
+    "complete_rows",
+    "generalised_ids",
+    "pixels_sql",
+    "write_generalised",
+]
 
 _CHUNK = 5000  # bound parameters per IN (...) query
+_ATTRIBUTES = ("name", "parent_code", "households", "kind")
 
 
-def write_generalised(connection: sa.Connection, version_id: int, plan: GridPlan) -> int:
-    """Write version ``version_id``'s generalised levels unless it has them; rows written."""
+def pixels_sql(alias: str) -> str:
+    """SQL of the ``pixels`` of row ``alias`` of ``generalised_grids``, from its ``geom``.
+
+    ``ST_AsMVTGeom`` of the whole world at the band's zoom (extent ``4096 << band``), not
+    clipped: what it makes of the grid for any tile of that zoom (affine to the tile's
+    pixels, snapped to whole pixels, validated and oriented by Wagyu, dropped under half a
+    pixel), less the tile's offset, which is a whole number of pixels. SRID 0.
+    """
+    return (
+        f"ST_SetSRID(ST_Multi(ST_AsMVTGeom({alias}.geom, ST_TileEnvelope(0, 0, 0), "
+        f"{EXTENT} << {alias}.band, 0, false)), 0)"
+    )
+
+
+def complete_rows(connection: sa.Connection, version_id: int | None = None) -> None:
+    """Fill the columns of migration 0012 for version ``version_id``'s rows (``None``: all).
+
+    The attributes from the grid's row in ``grids``; on PostGIS the pixels
+    (:func:`pixels_sql`), in the same ``UPDATE`` (each row rewritten once).
+    """
+    where = "" if version_id is None else " AND s.version_id = :version_id"
+    values = {"version_id": version_id}
+    if connection.dialect.name == "postgresql":
+        copy = ", ".join(f"{c} = g.{c}" for c in _ATTRIBUTES)
+        connection.execute(
+            sa.text(
+                f"UPDATE generalised_grids s SET {copy}, pixels = {pixels_sql('s')} FROM grids g "
+                f"WHERE g.version_id = s.version_id AND g.code = s.code{where}"
+            ),
+            values,
+        )
+        return
+    copy = ", ".join(
+        f"{c} = (SELECT g.{c} FROM grids g WHERE g.version_id = s.version_id AND g.code = s.code)"
+        for c in _ATTRIBUTES
+    )
+    connection.execute(
+        sa.text(f"UPDATE generalised_grids AS s SET {copy} WHERE true{where}"), values
+    )
+
+
+def write_generalised(
+    connection: sa.Connection,
+    version_id: int,
+    plan: GridPlan,
+    *,
+    complete: bool = True,
+) -> int:
+    """Write version ``version_id``'s generalised levels unless it has them; rows written.
+
+    ``complete``: with the columns of migration 0012 (:func:`complete_rows`); ``False`` for
+    migration 0010's backfill, which runs before they exist.
+    """
     table = schema.generalised_grids
     done = sa.select(table.c.id).where(table.c.version_id == version_id).limit(1)
     if connection.scalar(done) is not None:
@@ -38,18 +100,23 @@ def write_generalised(connection: sa.Connection, version_id: int, plan: GridPlan
     rows = list(_rows(version_id, plan))
     if rows:
         connection.execute(table.insert(), rows)
+        if complete:
+            complete_rows(connection, version_id)
     return len(rows)
 
 
-def backfill_generalised(connection: sa.Connection) -> int:
-    """Write the generalised levels of every active version lacking them; versions done."""
+def backfill_generalised(connection: sa.Connection, *, complete: bool = True) -> int:
+    """Write the generalised levels of every active version lacking them; versions done.
+
+    ``complete``: as for :func:`write_generalised`.
+    """
     versions = schema.plan_versions
     table = schema.generalised_grids
     has = sa.select(table.c.id).where(table.c.version_id == versions.c.id).exists()
     query = sa.select(versions).where(versions.c.status == "active", ~has)
     done = 0
     for row in connection.execute(query.order_by(versions.c.id)).all():
-        write_generalised(connection, row.id, load_plan(connection, row))
+        write_generalised(connection, row.id, load_plan(connection, row), complete=complete)
         done += 1
     return done
 

@@ -327,6 +327,15 @@ generalised_grids = sa.Table(
     sa.Column("band", sa.Integer, nullable=False),
     sa.Column("code", sa.Text, nullable=False),
     sa.Column("geom", MultiPolygonType(3857), nullable=False),
+    # migration 0012: the grid's attributes a tile carries, copied from ``grids`` (a tile
+    # reads no other row of the grid); PostGIS: ``pixels``, the copy in integer tile pixels
+    # of the band's zoom, y down, as ST_AsMVTGeom makes them (no SRID; NULL on SQLite, and
+    # for a grid under half a pixel)
+    sa.Column("name", sa.Text),
+    sa.Column("parent_code", sa.Text),
+    sa.Column("households", sa.Integer),
+    sa.Column("kind", sa.Text),
+    sa.Column("pixels", MultiPolygonType(-1)),
     sa.Index("ix_generalised_grids_version_id_level_band", "version_id", "level", "band"),
     *(
         sa.Index(

@@ -3,14 +3,19 @@
 One query per tile. At zoom ≤ 10 it reads the versions' generalised copies of the tile's
 zoom band (``generalised_grids``, :mod:`geogrid.store.generalised`: already simplified as a
 coverage and in EPSG:3857) through that band's partial GiST index, so a province's zoom-8
-tile reads a few vertices per grid rather than hundreds. Deeper tiles, and versions without
-copies, read ``grids``: the tile's envelope (``ST_TileEnvelope``, grown by the buffer) taken
-to EPSG:4490 picks the grids through the GiST index on ``grids.geom``; each is simplified by
-half a pixel in lon/lat (:func:`geogrid.tiles.simplify_tolerance`) and projected to
-EPSG:3857. Either way ``ST_AsMVTGeom`` cuts and snaps them to the tile's pixels.
-The layer, extent, buffer and attributes are those of :mod:`geogrid.tiles`, so the tiles
-match the ones cut in Python for a GeoPackage store (which gets its copies from
-:func:`read_generalised`) or a fixed plan.
+tile reads a few vertices per grid rather than hundreds, and with them the attributes the
+tile carries (copied there from ``grids``, migration 0012: no row of ``grids`` is read). At
+a band's own zoom (4, 6, 8, 10) a grid inside the tile and its buffer is its stored
+``pixels`` (what ``ST_AsMVTGeom`` makes of it at that zoom, made at activation) shifted by
+the tile's offset (``ST_Translate``); only the grids crossing the tile's edge are cut by
+``ST_AsMVTGeom``, the per-grid clip, snap and validation (Wagyu) that dominated such a tile.
+Deeper tiles, and versions without copies, read ``grids``: the tile's envelope
+(``ST_TileEnvelope``, grown by the buffer) taken to EPSG:4490 picks the grids through the
+GiST index on ``grids.geom``; each is simplified by half a pixel in lon/lat
+(:func:`geogrid.tiles.simplify_tolerance`), projected to EPSG:3857 and cut by
+``ST_AsMVTGeom``. The layer, extent, buffer and attributes are those of
+:mod:`geogrid.tiles`, so the tiles match the ones cut in Python for a GeoPackage store
+(which gets its copies from :func:`read_generalised`) or a fixed plan.
 """
 
 from __future__ import annotations
@@ -40,22 +45,27 @@ _RAW = f"""
     WHERE g.version_id = ANY(:raw) AND g.level = :level AND g.geom && box.lonlat
 """
 # band and level are written into the statement: the planner must see the band to pick its
-# partial GiST index (a generic plan of a parameter would not)
-_BANDED = f"""
-    SELECT ST_AsMVTGeom(s.geom, box.tile, {EXTENT}, {BUFFER}, true) AS geom,
-           g.code, g.name, g.level, g.parent_code, g.households, g.kind,
+# partial GiST index (a generic plan of a parameter would not). The attributes are the
+# copy's own (migration 0012): no row of ``grids`` is read.
+_BANDED = """
+    SELECT {geometry} AS geom,
+           s.code, s.name, s.level, s.parent_code, s.households, s.kind,
            v.jurisdiction, v.plan_name AS plan, v.version
-    FROM generalised_grids s
-    JOIN grids g ON g.version_id = s.version_id AND g.code = s.code
-    JOIN plan_versions v ON v.id = s.version_id, box
-    WHERE s.band = {{band:d}} AND s.level = {{level:d}} AND s.version_id = ANY(:banded)
+    FROM generalised_grids s JOIN plan_versions v ON v.id = s.version_id, box
+    WHERE s.band = {band:d} AND s.level = {level:d} AND s.version_id = ANY(:banded)
       AND s.geom && box.mercator
 """
+_CUT = f"ST_AsMVTGeom(s.geom, box.tile, {EXTENT}, {BUFFER}, true)"
+# at the band's own zoom: a grid inside the tile and its buffer is its pixels shifted by the
+# tile's offset (what ST_AsMVTGeom would make of it, made at activation); one crossing the
+# edge, or without pixels, is cut
+_SHIFT = f"CASE WHEN s.pixels @ box.pixels THEN ST_Translate(s.pixels, :dx, :dy) ELSE {_CUT} END"
 _TILE = f"""
     WITH box AS (
         SELECT ST_TileEnvelope(:z, :x, :y) AS tile,
                ST_TileEnvelope(:z, :x, :y, margin => :margin) AS mercator,
-               ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4490) AS lonlat
+               ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4490) AS lonlat,
+               ST_MakeEnvelope(:left, :top, :right, :bottom, 0) AS pixels
     ), cut AS ({{parts}})
     SELECT ST_AsMVT(cut, '{LAYER}', {EXTENT}, 'geom') FROM cut WHERE geom IS NOT NULL
 """
@@ -117,13 +127,16 @@ class PostgisTiles:
         y: int,
         *,
         generalised: Collection[int] = (),
+        shift: bool = True,
     ) -> bytes:
         """Tile ``z/x/y`` of the grids at ``level`` of versions ``ids``; ``b""`` if none.
 
         At zoom ≤ 10 the versions in ``generalised`` (:meth:`generalised_ids`) are cut from
         their copy of the tile's zoom band (:func:`geogrid.tiles.band_of`), already
         simplified and projected; the others, and every version at deeper zooms, from
-        their grids.
+        their grids. At a band's own zoom (8 or 10, …) a grid that lies inside the tile is its
+        stored pixels shifted, only those across the tile's edge are cut; ``shift=False``
+        cuts every grid (as before migration 0012: for comparisons).
         """
         check_tile(z, x, y)
         band = band_of(z)
@@ -131,7 +144,8 @@ class PostgisTiles:
         raw = sorted(set(ids) - set(banded))
         parts = [_RAW] if raw else []
         if banded:
-            parts.append(_BANDED.format(band=band, level=int(level)))
+            geometry = _SHIFT if shift and z == band else _CUT
+            parts.append(_BANDED.format(geometry=geometry, band=band, level=int(level)))
         if not parts:
             return b""
         values = {
@@ -143,6 +157,13 @@ class PostgisTiles:
             "y": y,
             "margin": BUFFER / EXTENT,
             "tolerance": simplify_tolerance(z, y),
+            # the tile and its buffer in pixels of its zoom (y down), and its offset there
+            "left": x * EXTENT - BUFFER,
+            "top": y * EXTENT - BUFFER,
+            "right": (x + 1) * EXTENT + BUFFER,
+            "bottom": (y + 1) * EXTENT + BUFFER,
+            "dx": -x * EXTENT,
+            "dy": -y * EXTENT,
         }
         query = sa.text(_TILE.format(parts=" UNION ALL ".join(parts)))
         with (

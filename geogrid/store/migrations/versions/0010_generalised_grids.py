@@ -72,7 +72,7 @@ def upgrade() -> None:
                 postgresql_using="gist",
                 postgresql_where=sa.text(f"band = {band}"),
             )
-    backfill_generalised(bind)
+    backfill_generalised(bind, complete=False)  # 0012 adds more columns and fills them
 
 
 def downgrade() -> None:
