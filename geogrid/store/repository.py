@@ -57,6 +57,12 @@ from geogrid.store.plan_reads import read_table as _read_table
 from geogrid.store.plan_reads import sorted_frame as _sorted
 from geogrid.store.plan_reads import staff_in_force as _staff_in_force
 from geogrid.store.staff import StaffStore
+from geogrid.store.unit_measures import (
+    KeptMeasures,
+    keep_measures,
+    read_measures,
+    write_measures,
+)
 from geogrid.store.versions import VersionInfo, VersionStatus, check_transition
 
 if TYPE_CHECKING:
@@ -221,6 +227,7 @@ class PlanStore:
             _require_covers(connection, caller, area)
             version_id, number = _insert_version(connection, plan, by, note, warnings, now, area)
             _insert_tables(connection, plan, version_id, now)
+            write_measures(connection, version_id, plan)  # what the workbench opens it with
             _register_codes(connection, plan, number, now)
             if self.backend == "geopackage":
                 _touch_geopackage(connection, plan, now)
@@ -321,6 +328,25 @@ class PlanStore:
         with self._reading("read plan " + repr(name)) as connection:
             row = _find_version(connection, name, version)
             return _load_plan(connection, row, at)
+
+    def unit_measures(self, name: str, version: int) -> KeptMeasures | None:
+        """The unit measures kept for version ``version`` of plan ``name`` (``None``: none).
+
+        See :mod:`geogrid.store.unit_measures`.
+        """
+        with self._reading(f"read unit measures of plan {name!r}") as connection:
+            row = _find_version(connection, name, version)
+            return read_measures(connection, row.id)
+
+    def keep_unit_measures(self, name: str, version: int, kept: KeptMeasures) -> None:
+        """Keep ``kept`` as the unit measures of version ``version`` of plan ``name``.
+
+        For a version saved before its measures were kept at saving (migration 0013); a
+        version with measures keeps those.
+        """
+        with self._writing(f"keep unit measures of plan {name!r}") as connection:
+            row = _find_version(connection, name, version)
+            keep_measures(connection, row.id, kept)
 
     def versions(self, name: str | None = None) -> list[VersionInfo]:
         """Every version of plan ``name`` (``None``: of all plans), by plan name and version."""

@@ -20,15 +20,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geogrid.crs import metric_crs
 from geogrid.errors import ConflictError, InvalidInputError
 from geogrid.partition.band import Band
 from geogrid.partition.redraw_units import parent_units, units_tile
 from geogrid.plan import PLAN_CRS, GridKind, GridPlan
-from geogrid.units import units_from_polygons
-from geogrid.units.adjacency import adjacency
-from geogrid.units.coverage import SNAP_DECIMALS, is_coverage, snapped
-from geogrid.units.inputs import frame_to_crs
+from geogrid.units.measures import UnitMeasures, measure_units, units_digest
 
 __all__ = ["Delta", "Draft", "tiling_plan"]
 
@@ -134,6 +130,9 @@ class Draft:
         grids, and between the micro-grids one level below.
     band, then_band
         Households per grid at ``level`` and one level below (``None``: not judged).
+    measures
+        The units' measures when known (kept with a stored version); used only when they
+        are those of ``base``'s units (:func:`~geogrid.units.measures.units_digest`).
     """
 
     def __init__(
@@ -143,6 +142,7 @@ class Draft:
         level: int | None = None,
         band: Band | None = None,
         then_band: Band | None = None,
+        measures: UnitMeasures | None = None,
     ) -> None:
         self.level = level if level is not None else min(2, base.depth)
         if not 1 <= self.level <= base.depth or base.depth - self.level > 1:
@@ -157,8 +157,10 @@ class Draft:
         self.households = units["households"].fillna(0).to_numpy(np.int64)
         self.unit_ids = units["unit_id"].astype(str).to_numpy(object)
         self.position = {u: i for i, u in enumerate(self.unit_ids.tolist())}
-        self.edges, self.area, self.perimeter = _measure(units)
-        self.points = shapely.point_on_surface(units.geometry.to_numpy())
+        self.measures = _measured(units, measures)
+        self.edges, self.area = self.measures.edges, self.measures.area
+        self.perimeter = self.measures.perimeter
+        self.points = self.measures.point_geometries()
         self.base_codes = units["grid_code"].astype(str).to_numpy(object)
         grids = base.grids.set_index(base.grids["code"].astype(str))
         self.base_geoms = dict(zip(grids.index, grids.geometry, strict=True))
@@ -451,24 +453,13 @@ class Draft:
         )
 
 
-def _measure(units: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shared edges (``a``, ``b``, length), areas and perimeters of ``units``, in metres.
-
-    Units that are a coverage once snapped (as a partition writes them) are measured as they
-    are; others are cleaned into one first (:func:`~geogrid.units.units_from_polygons`).
-    """
-    near = snapped(units.geometry.to_numpy(), SNAP_DECIMALS["degree"])
-    if is_coverage(near):
-        metric = metric_crs(units)
-        geoms = frame_to_crs(gpd.GeoSeries(near, crs=units.crs), metric, "unit")
-        n = len(geoms)  # each unit its own group: adjacency splits multipart units itself
-        edges = adjacency(geoms, np.zeros(n, dtype=np.int64), np.arange(n), n)
-    else:
-        cleaned = units_from_polygons(
-            units[["unit_id", "households", "geometry"]], id_column="unit_id", name_column=None
-        )
-        edges, geoms = cleaned.edges, cleaned.table.geometry.to_numpy()
-    return edges[["a", "b", "length"]].to_numpy(), shapely.area(geoms), shapely.length(geoms)
+def _measured(units: gpd.GeoDataFrame, kept: UnitMeasures | None) -> UnitMeasures:
+    """``kept`` when they are the measures of ``units`` (same ids and geometries), else new."""
+    if kept is not None:
+        digest = units_digest(units["unit_id"].astype(str).tolist(), units.geometry.to_numpy())
+        if digest == kept.digest:
+            return kept
+    return measure_units(units)
 
 
 def _base_households(plan: GridPlan, code: str) -> int | None:

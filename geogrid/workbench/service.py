@@ -35,6 +35,7 @@ from geogrid.store import PlanStore
 from geogrid.store.drafts import DraftRecord, DraftStore, LogChange
 from geogrid.store.jurisdictions import jurisdiction_of
 from geogrid.store.publish import require_valid
+from geogrid.store.unit_measures import KeptMeasures, tiled_levels
 from geogrid.store.versions import VersionInfo
 from geogrid.workbench.draft import Delta, Draft, tiling_plan
 from geogrid.workbench.edits import Outcome, apply_edit
@@ -183,8 +184,7 @@ class Workbench:
             raise AccessDeniedError(f"{caller.name} does not cover {area}")
         bands = _bands(band, then_band)
         edited = level if level is not None else min(2, plan.depth)
-        base = tiling_plan(plan, edited)
-        pristine = Draft(base, level=edited)
+        base, pristine = self._pristine(plan, edited, key)
         stored = key is not None and base is plan and base_version is not None
         blob = None if stored else plan_to_bytes(base)
         if key is not None:
@@ -201,6 +201,28 @@ class Workbench:
             base_from=base_version if blob is None else None,
             jurisdiction=area,
         )
+
+    def _pristine(
+        self, plan: GridPlan, level: int, key: tuple[Any, ...] | None
+    ) -> tuple[GridPlan, Draft]:
+        """The draft's base (:func:`tiling_plan`) and its draft before any edit.
+
+        A stored version (``key``: plan, version …) comes with its units' measures, kept
+        when it was saved (:mod:`geogrid.store.unit_measures`): no coverage check, no edges
+        found again. A version saved before those were kept gets them kept now.
+        """
+        kept = self.store.unit_measures(key[0], key[1]) if key is not None else None
+        if kept is not None and level in kept.tiles:
+            return plan, Draft(plan, level=level, measures=kept.measures)
+        base = tiling_plan(plan, level)
+        pristine = Draft(base, level=level)
+        if key is not None and kept is None and base is plan:
+            levels = tiled_levels(plan)
+            if levels:
+                self.store.keep_unit_measures(
+                    key[0], key[1], KeptMeasures(levels, pristine.measures)
+                )
+        return base, pristine
 
     def _record(
         self,
@@ -275,9 +297,11 @@ class Workbench:
         bands = _from_band_json(record.band)
         if record.base_from is None:
             base = plan_from_bytes(self.drafts.base(record.id))
+            draft = Draft(base, level=record.level, band=bands[0], then_band=bands[1])
         else:  # the stored version's units tile its grids: the draft's base is the version
-            base = tiling_plan(self.store.get(record.plan, record.base_from), record.level)
-        draft = Draft(base, level=record.level, band=bands[0], then_band=bands[1])
+            key = (record.plan, record.base_from)
+            _, pristine = self._pristine(self.store.get(*key), record.level, key)
+            draft = pristine.fresh(band=bands[0], then_band=bands[1])
         draft.replay([Delta.from_json(d) for d in self.drafts.log(record.id)], record.cursor)
         self._remember(record, draft)
         return draft
