@@ -17,8 +17,8 @@ A low-zoom tile (``geogrid.store.tiles``) used to join every generalised grid to
   under half a pixel, which a tile leaves out too. A tile at the band's zoom shifts the
   grids that lie inside it (``ST_Translate``) and cuts only those crossing its edge.
 
-Upgrading fills both for every row (the attributes from ``grids``; the pixels in one
-``UPDATE``: minutes for a province); downgrading drops the columns.
+Upgrading fills both for every row (the attributes from ``grids``, the pixels: one
+``UPDATE``, minutes for a province) and analyses the table; downgrading drops the columns.
 """
 
 from __future__ import annotations
@@ -47,7 +47,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("households", sa.Integer))
         batch.add_column(sa.Column("kind", sa.Text))
         batch.add_column(sa.Column("pixels", MultiPolygonType(-1)))
-    complete_rows(op.get_bind())
+    bind = op.get_bind()
+    complete_rows(bind)
+    if bind.dialect.name == "postgresql":
+        # every row rewritten: fresh statistics for the tile query's plan (autovacuum, which
+        # also clears the old rows, may take a while to come round)
+        op.execute("ANALYZE generalised_grids")
 
 
 def downgrade() -> None:
