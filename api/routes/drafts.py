@@ -43,7 +43,6 @@ from api.schemas_plans import StaffMemberIn, VersionOut
 from geogrid.io.tables import write_table
 from geogrid.partition.notice import notice
 from geogrid.store.drafts import DraftRecord
-from geogrid.workbench import evaluate
 from geogrid.workbench.notice_pdf import write_notice_pdf
 from geogrid.workbench.service import Change, Workbench
 from geogrid.workbench.views import (
@@ -207,7 +206,8 @@ def draft_grids(
 ) -> Response:
     """Grid polygons as GeoJSON: the draft's, or the version it was opened from (`base`)."""
     with bench.view(bench.record(caller, draft_id)) as draft:
-        data = grids_geojson(draft, evaluate(draft), level=level, which=which)
+        figures = bench.figures(draft_id, draft)  # kept edit by edit: no second evaluation
+        data = grids_geojson(draft, figures, level=level, which=which)
     return Response(data, media_type="application/geo+json")
 
 

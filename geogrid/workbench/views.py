@@ -7,6 +7,8 @@ paints what the server says.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 
 import geopandas as gpd
@@ -21,7 +23,7 @@ from geogrid.partition.notice import CHANGE_COLUMNS
 from geogrid.plan import PLAN_CRS
 from geogrid.render.colouring import PALETTE, colour_indices, shade
 from geogrid.workbench.draft import Draft
-from geogrid.workbench.evaluate import Evaluation
+from geogrid.workbench.evaluate import Evaluation, Figures
 
 __all__ = [
     "UNITS_SCALE",
@@ -35,7 +37,30 @@ __all__ = [
 
 
 def grid_colours(draft: Draft, level: int | None = None) -> dict[str, str]:
-    """A fill colour per grid of ``level``: neighbours (sharing a unit edge) always differ."""
+    """A fill colour per grid of ``level``: neighbours (sharing a unit edge) always differ.
+
+    A draft at its base (no edit before the cursor) has the colours of its base, kept: the
+    units and the outlines of a draft just opened are asked for at once, and both colour.
+    """
+    if draft.cursor:
+        return _colours(draft, level)
+    with _GUARD:
+        kept = _BASE_COLOURS.setdefault(draft, {})
+        found = kept.get(level)
+    if found is None:
+        found = _colours(draft, level)
+        with _GUARD:
+            kept[level] = found
+    return dict(found)
+
+
+_BASE_COLOURS: weakref.WeakKeyDictionary[Draft, dict[int | None, dict[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_GUARD = threading.Lock()
+
+
+def _colours(draft: Draft, level: int | None) -> dict[str, str]:
     owner = draft.at_level(level)
     a, b = draft.edges[:, 0].astype(np.int64), draft.edges[:, 1].astype(np.int64)
     across = owner[a] != owner[b]
@@ -128,11 +153,17 @@ def units_compact(draft: Draft) -> bytes:
 
 
 def grids_geojson(
-    draft: Draft, evaluation: Evaluation, *, level: int | None = None, which: str = "draft"
+    draft: Draft,
+    evaluation: Evaluation | Figures,
+    *,
+    level: int | None = None,
+    which: str = "draft",
 ) -> bytes:
     """Grid polygons of ``level``: the draft's (dissolved from units when edited) or the base's.
 
     Properties: ``code``, ``name``, ``households``, ``status`` and ``colour`` (draft only).
+    ``evaluation``: the draft's figures — the :class:`Figures` kept edit by edit (no second
+    evaluation of every grid) or an :class:`Evaluation`.
     """
     level = draft.level if level is None else level
     if not 1 <= level <= draft.base.depth:
@@ -150,9 +181,14 @@ def grids_geojson(
         )
         return _geojson(frame)
     # plain dicts: a pandas lookup per grid and column took a second for 2,500 grids
-    facts = evaluation.grids.set_index("code")
-    households = {c: int(h) for c, h in facts["households"].items()}
-    status = {c: str(s) for c, s in facts["status"].items()}
+    if isinstance(evaluation, Figures):
+        rows = evaluation.rows.values()
+        households = {r["code"]: int(r["households"]) for r in rows}
+        status = {r["code"]: str(r["status"]) for r in rows}
+    else:
+        facts = evaluation.grids.set_index("code")
+        households = {c: int(h) for c, h in facts["households"].items()}
+        status = {c: str(s) for c, s in facts["status"].items()}
     names = draft.grids["name"].to_dict()
     codes = [c for c in draft.codes_at(level) if level < draft.level or c in status]
     colours = grid_colours(draft, level) if level >= draft.level else {}
