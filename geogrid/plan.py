@@ -597,7 +597,10 @@ def _column(
     elif dtype in ("Int64", "int64"):
         series = _integers(series)
     elif dtype == "bool":
-        series = series.map(lambda v: bool(v) if _present(v) else False)
+        if pd.api.types.infer_dtype(series, skipna=False) == "boolean":
+            series = series.astype(bool)  # all true or false already (a store's column)
+        else:
+            series = series.map(lambda v: bool(v) if _present(v) else False)
     if default is not None:
         series = series.where(series.notna(), default)
     try:
@@ -622,8 +625,11 @@ def _check_scalars(series: pd.Series, column: str) -> None:
 def _texts(series: pd.Series) -> pd.Series:
     """Text values stripped, empty → missing; the common all-text case stays vectorised."""
     present = series.map(_present, na_action=None) if len(series) < 64 else series.notna()
-    is_str = series.map(type).eq(str)
-    if bool((is_str | ~present).all()):
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        texts = True  # decided in C: every present value is text
+    else:
+        texts = bool((series.map(type).eq(str) | ~present).all())
+    if texts:
         stripped = series.where(~present, series.astype("string").str.strip())
         return stripped.where(stripped.ne("") & present, None).astype(object)
     return series.map(_text)
@@ -632,7 +638,10 @@ def _texts(series: pd.Series) -> pd.Series:
 def _integers(series: pd.Series) -> pd.Series:
     """Whole numbers (floats such as 3.0 accepted), missing kept; anything else is an error."""
     numbers = pd.to_numeric(series, errors="coerce")
-    bad = numbers.isna() & series.map(_present) | (numbers.notna() & (numbers % 1 != 0))
+    missing = numbers.isna()
+    bad = numbers.notna() & (numbers % 1 != 0)
+    if bool(missing.any()):  # only a missing number may be a value that is not one
+        bad |= missing & series.map(_present)
     if bool(bad.any()):
         raise PlanFileError(f"{series[bad].iloc[0]!r} is not a whole number")
     return numbers.astype("Int64").astype(object).where(numbers.notna(), None)
@@ -661,7 +670,7 @@ def _text(value: object) -> object:
 
 def _check_enum(series: pd.Series, enum: type[StrEnum], column: str) -> None:
     allowed = {member.value for member in enum}
-    bad = sorted(set(series.dropna()) - allowed)
+    bad = sorted(set(series.dropna().unique()) - allowed)  # unique: no Python loop per row
     if bad:
         raise PlanFileError(
             f"column {column!r} has value(s) {', '.join(map(repr, bad))}; "
