@@ -81,6 +81,8 @@ def upgrade(engine: Engine) -> None:
         else:
             _check_sqlite_file(connection, engine)
         command.upgrade(alembic_config(connection), "head")
+    if engine.dialect.name == "sqlite":
+        _write_ahead(engine)
 
 
 @contextmanager
@@ -182,11 +184,37 @@ def _configure_sqlite(engine: Engine) -> None:
         register_functions(dbapi_connection)
         dbapi_connection.execute("PRAGMA foreign_keys = ON")
         dbapi_connection.execute("PRAGMA cache_size = -65536")  # 64 MiB: large saves
+        mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()
+        if mode is not None and str(mode[0]).lower() == "wal":
+            # a commit appends to the WAL without waiting for the disk (a workbench edit's
+            # commit: ~30 ms → < 1 ms); a power cut may lose the last commits, never the file
+            dbapi_connection.execute("PRAGMA synchronous = NORMAL")
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection: sa.Connection) -> None:
         writing = connection.get_execution_options().get(WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def _write_ahead(engine: Engine) -> None:
+    """Put a geogrid GeoPackage in write-ahead-log mode (kept in the file), once checked.
+
+    Readers no longer wait for a writer, and with ``synchronous = NORMAL`` (set on each
+    connection of a WAL file) a commit does not wait for the disk. The file then has
+    ``-wal`` and ``-shm`` companions while it is open (folded back when the last connection
+    closes): copy the store with the service stopped, or with ``sqlite3 … ".backup"``. A file
+    another process holds stays in its mode; the pooled connections are renewed to take it.
+    """
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        if driver is not None:
+            driver.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError:
+        pass  # locked by another process: it stays as it is
+    finally:
+        raw.close()
+    engine.dispose()
 
 
 def _check_sqlite_file(connection: sa.Connection, engine: Engine) -> None:

@@ -209,14 +209,16 @@ class Figures:
         pieces = np.bincount(pairs[0], minlength=k)
         compact = np.round(polsby_popper(area, np.maximum(perimeter, 0)), 4)
         band = draft.band if level == draft.level else draft.then_band
-        grids = draft.grids.loc[codes, ["name", "parent_code"]].to_numpy(object)
+        rows = draft.grids.index.get_indexer(codes)  # not .loc: 2 ms a call, every edit
+        names = draft.grids["name"].to_numpy(object)[rows]
+        parents = draft.grids["parent_code"].to_numpy(object)[rows]
         ends = np.cumsum(counts)
         for g, code in enumerate(codes):
             facts = {
                 "code": code,
-                "name": grids[g, 0],
+                "name": names[g],
                 "level": level,
-                "parent_code": grids[g, 1],
+                "parent_code": parents[g],
                 "households": int(households[g]),
                 "units": int(counts[g]),
                 "status": _status(households[g], int(counts[g]), band),
