@@ -11,18 +11,25 @@ import dask_geopandas
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import shapely
 from shapely.geometry import Point, box
 from typer.testing import CliRunner
 
 from geogrid import io
 from geogrid.cli import app
 from geogrid.cluster import client_for, locate_parquet, partition_on_cluster
+from geogrid.cluster.locate import _files
+from geogrid.cluster.parts import Texts, _wkb_points, located_table
 from geogrid.cluster.synthetic import synthetic_areas
 from geogrid.errors import InvalidInputError
-from geogrid.locate import GridIndex, locate_frame
+from geogrid.locate import CountyIndex, GridIndex, locate_frame
+from geogrid.locate.build import joined_state, level_state
+from geogrid.locate.index import plan_arrays
 from geogrid.partition import partition_areas
-from geogrid.plan import plan_digest
+from geogrid.plan import GridPlan, plan_digest
 from geogrid.samples import load_sample
 from geogrid.store import open_store
 
@@ -387,3 +394,172 @@ def test_locate_at_report_times_answers_with_the_plans_and_staff_then(
     }
     assert heads["2025-03-01"] == heads["2025-04-01"] == "新网格长"  # from the change on
     assert heads["2025-02-01"] != "新网格长"  # before it
+
+
+# ---------------------------------------------- batch location in Arrow, index by level
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return load_sample("haidian")
+
+
+@pytest.fixture(scope="module")
+def index(plan):
+    return GridIndex.from_plan(plan)
+
+
+def _odd_points(plan, n: int, seed: int) -> gpd.GeoDataFrame:
+    """:func:`_points` plus an empty point and a text column with nulls."""
+    frame = _points(plan, n, seed)
+    frame.loc[4, "geometry"] = Point()  # an empty point: invalid
+    frame["name"] = [f"事件{i}" if i % 3 else None for i in range(n)]
+    return frame
+
+
+def _write_parts(points: gpd.GeoDataFrame, folder, parts: int) -> None:
+    """``parts`` GeoParquet files named as dask names them: part.0 … part.N."""
+    folder.mkdir()
+    bounds = np.linspace(0, len(points), parts + 1).astype(int)
+    for n in range(parts):
+        points.iloc[bounds[n] : bounds[n + 1]].to_parquet(folder / f"part.{n}.parquet")
+
+
+def _with_staff(located: pd.DataFrame, plan) -> pd.DataFrame:
+    """``locate_frame`` plus the staff column as the cluster path adds it."""
+    staff = {c: json.dumps(p, ensure_ascii=False) for c, p in plan.staff_by_grid().items()}
+    codes = located["grid_code"].astype(object)
+    people = codes.map(staff)
+    people = people.where(people.notna() | codes.isna(), "[]")
+    located["staff"] = pd.array(people.where(codes.notna(), None), dtype="string")
+    return located
+
+
+def test_a_part_located_in_arrow_reads_back_as_locate_frame(plan, index, tmp_path) -> None:
+    points = _odd_points(plan, 3_000, 1)
+    points.to_parquet(tmp_path / "in.parquet")
+    table = pq.read_table(tmp_path / "in.parquet")
+    staff = {c: json.dumps(p, ensure_ascii=False) for c, p in plan.staff_by_grid().items()}
+    found = located_table(
+        table,
+        index,
+        Texts.of(index, staff),
+        crs=None,
+        lon="lon",
+        lat="lat",
+        staff=True,
+        chunk_size=1_000,
+    )
+    assert found is not None
+    pq.write_table(found[0], tmp_path / "out.parquet")
+    got = gpd.read_parquet(tmp_path / "out.parquet")
+    want = _with_staff(locate_frame(index, points, chunk_size=1_000), plan)
+    pd.testing.assert_frame_equal(got, want)
+    assert (got["status"].iloc[4], got["status"].iloc[5]) == ("invalid", "invalid")
+    assert (got["status"] == "outside").any() and got["distance_m"].notna().any()
+
+
+def test_wkb_points_read_from_the_bytes_and_refuse_the_rest() -> None:
+    wkb = shapely.to_wkb(
+        np.array([Point(1.5, 2.5), None, Point(), Point(-3.25, 4.0)], dtype=object)
+    )
+    column = pa.chunked_array([pa.array(list(wkb), type=pa.binary())])
+    x, y = _wkb_points(column)
+    np.testing.assert_array_equal(x, [1.5, np.nan, np.nan, -3.25])
+    np.testing.assert_array_equal(y, [2.5, np.nan, np.nan, 4.0])
+    sliced = pa.chunked_array([pa.array(list(wkb), type=pa.large_binary()).slice(1)])
+    np.testing.assert_array_equal(_wkb_points(sliced)[0], [np.nan, np.nan, -3.25])
+    for other in (
+        shapely.to_wkb(np.array([Point(1, 2, 3)], dtype=object)),  # 3-d
+        shapely.to_wkb(np.array([Point(1, 2)], dtype=object), byte_order=0),  # big-endian
+        shapely.to_wkb(np.array([shapely.box(0, 0, 1, 1)], dtype=object)),  # a polygon
+    ):
+        assert _wkb_points(pa.chunked_array([pa.array(list(other))])) is None
+
+
+def test_parts_arrow_does_not_cover_are_located_through_pandas(
+    client, plan, index, tmp_path
+) -> None:
+    """Text coordinates and a column named like an output go through pandas, same answers."""
+    rng = np.random.default_rng(4)
+    x0, y0, x1, y1 = plan.grids.total_bounds
+    lon, lat = rng.uniform(x0, x1, 500), rng.uniform(y0, y1, 500)
+    numeric = pd.DataFrame({"id": np.arange(500), "lon": lon, "lat": lat})
+    text = numeric.assign(lon=numeric["lon"].map(repr), lat=numeric["lat"].map(repr))
+    text.loc[7, "lon"] = "不详"  # not a number: invalid
+    clash = numeric.assign(status="已受理")
+    for name, table, arrow in (("numeric", numeric, 1), ("text", text, 0), ("clash", clash, 0)):
+        table.to_parquet(tmp_path / f"{name}.parquet")
+        summary = locate_parquet(
+            plan, tmp_path / f"{name}.parquet", tmp_path / name, client, staff=False
+        )
+        assert (summary.parts, summary.arrow_parts) == (1, arrow), name
+        got = pd.read_parquet(tmp_path / name / "part.00000.parquet")
+        if name != "clash":
+            pd.testing.assert_frame_equal(got, locate_frame(index, table))
+        else:  # pandas overwrote the input's status column in place, as locate_frame does
+            want = locate_frame(index, table)
+            pd.testing.assert_series_equal(got["grid_code"], want["grid_code"])
+    assert pd.read_parquet(tmp_path / "text" / "part.00000.parquet")["status"][7] == "invalid"
+
+
+def test_parts_are_taken_in_natural_order(client, plan, tmp_path) -> None:
+    points = _odd_points(plan, 1_200, 5)
+    _write_parts(points, tmp_path / "points", 12)
+    files = _files(tmp_path / "points")
+    assert files is not None and [f.name for f in files][9:12] == [
+        "part.9.parquet",
+        "part.10.parquet",
+        "part.11.parquet",
+    ]
+    summary = locate_parquet(plan, tmp_path / "points", tmp_path / "out", client)
+    assert (summary.parts, summary.arrow_parts, summary.points) == (12, 12, 1_200)
+    got = gpd.read_parquet(tmp_path / "out")
+    assert got["id"].tolist() == list(range(1_200))
+    assert summary.phases["build"] > 0 and summary.task_seconds > 0
+
+
+@pytest.mark.parametrize("cells", [6_000_000, 20_000])
+def test_an_index_joined_from_its_levels_is_the_index(plan, index, cells) -> None:
+    """Each level built alone (in any process), joined: the same state, the same answers."""
+    arrays = plan_arrays(plan)
+    rows = [
+        level_state(GridIndex._linked(*arrays), row, max_cells=cells)  # each on its own
+        for row in range(len(index.levels))
+    ]
+    codes, levels, geometries, parents = arrays
+    joined = GridIndex.from_state(codes, levels, geometries, joined_state(rows))
+    built = GridIndex(codes, levels, geometries, parents=parents, max_cells=cells)
+    for mine, theirs in zip(joined._levels, built._levels, strict=True):
+        assert len(mine.tiers) == len(theirs.tiers)
+        for a, b in zip(mine.tiers, theirs.tiers, strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(mine.leaf_polys, theirs.leaf_polys)
+    assert joined._up.keys() == built._up.keys()
+    rng = np.random.default_rng(2)
+    x0, y0, x1, y1 = plan.grids.total_bounds
+    x, y = rng.uniform(x0 - 0.01, x1 + 0.01, 20_000), rng.uniform(y0 - 0.01, y1 + 0.01, 20_000)
+    a, b, c = joined.locate(x, y), built.locate(x, y), index.locate(x, y)
+    np.testing.assert_array_equal(a.grid, b.grid)
+    np.testing.assert_array_equal(a.grid, c.grid)  # any raster: the same answers
+    np.testing.assert_array_equal(a.nearest, c.nearest)
+
+
+def test_a_county_of_plans_is_located_in_arrow(client, plan, tmp_path) -> None:
+    """Several jurisdictions: each plan's levels built as tasks, joined into a CountyIndex."""
+    grids = plan.grids
+    tops = sorted(grids.loc[grids["level"] == 1, "code"])
+    first = grids["code"].str.startswith(tops[0])
+    plans = {
+        "甲": GridPlan(plan.name, plan.levels, grids[first].copy()),
+        "乙": GridPlan(plan.name + "乙", plan.levels, grids[~first].copy()),
+    }
+    points = _odd_points(plan, 4_000, 6)
+    _write_parts(points, tmp_path / "points", 3)
+    summary = locate_parquet(plans, tmp_path / "points", tmp_path / "out", client, staff=False)
+    assert summary.arrow_parts == 3
+    county = CountyIndex({j: GridIndex.from_plan(p, lazy_nearest=True) for j, p in plans.items()})
+    got = gpd.read_parquet(tmp_path / "out").reset_index(drop=True)
+    want = locate_frame(county, points)
+    columns = [c for c in want.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(got[columns], want[columns].reset_index(drop=True))

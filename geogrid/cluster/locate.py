@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import pickle
+import re
 import shutil
 import threading
 import time
@@ -30,11 +31,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from geogrid.cluster.history import History, TimedLocator, locator_for
+from geogrid.cluster.parts import Texts, located_table, status_counts
 from geogrid.crs import CRSLike
 from geogrid.errors import InvalidInputError, NoActivePlanError
-from geogrid.locate import Locator, locate_frame
+from geogrid.locate import CountyIndex, GridIndex, Locator, locate_frame
+from geogrid.locate.build import joined_state, level_state
+from geogrid.locate.index import plan_arrays
 from geogrid.plan import GridPlan
 
 try:
@@ -52,11 +57,20 @@ __all__ = ["LocateSummary", "locate_parquet", "plans_in_force"]
 Progress = Callable[[int, int, str], None]
 _KEPT_INDEXES = 2  # plan sets a worker keeps indexed
 _CHUNK = 1_000_000
+_MIN_CELLS, _MAX_CELLS = 500_000, 6_000_000  # raster cells a level, for a batch (_cells)
+_PHASES = ("cpu_seconds", "wall_seconds", "build", "index", "read", "locate", "write")
 
 
 @dataclasses.dataclass(frozen=True)
 class LocateSummary:
-    """What :func:`locate_parquet` did: points by status, parts, seconds, CPU seconds on workers."""
+    """What :func:`locate_parquet` did: points by status, parts, seconds, CPU seconds on workers.
+
+    ``task_seconds``: the tasks' wall time, summed; ``phases``: CPU seconds by phase
+    (``build``: the index's level tasks; then in the parts' tasks ``index``: the worker's
+    index restored from the levels, ``read``, ``locate``, ``write``);
+    ``arrow_parts``: the parts located in Arrow (:mod:`geogrid.cluster.parts`), the others
+    through pandas.
+    """
 
     points: int
     inside: int
@@ -66,6 +80,9 @@ class LocateSummary:
     seconds: float
     task_cpu_seconds: float
     output: Path
+    task_seconds: float = 0.0
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
+    arrow_parts: int = 0
 
 
 def plans_in_force(store: PlanStore) -> dict[str, GridPlan]:
@@ -128,7 +145,8 @@ def locate_parquet(
     import dask
 
     started = time.perf_counter()
-    frame = _read(points)
+    files = _files(points) if at is None else None
+    frame: Any = _read(points) if files is None else None
     payload = _plans(plans) if at is None else _history(plans, frame, at)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,19 +155,28 @@ def locate_parquet(
     plugin = _PlansPlugin.of(payload)
     client.register_plugin(plugin)
     settings = _Settings(plugin.digest, crs, lon, lat, staff, str(out), at)
-    parts = frame.to_delayed()
-    tasks = [dask.delayed(_locate_part)(part, n, settings) for n, part in enumerate(parts)]
-    futures = client.compute(tasks)
+    if files is not None:
+        assert isinstance(payload, dict)
+        states = _index_states(client, plugin.digest, payload, _cells(files))
+        futures = [
+            client.submit(_locate_file, str(path), n, settings, states, pure=False)
+            for n, path in enumerate(files)
+        ]
+    else:
+        parts = frame.to_delayed()
+        tasks = [dask.delayed(_locate_part)(part, n, settings) for n, part in enumerate(parts)]
+        futures = client.compute(tasks)
     report = on_progress or (lambda done, total, message: None)
     report(0, len(futures), f"定位：{len(futures)} 个分块")
     from distributed import as_completed
 
-    totals = dict.fromkeys(("points", "inside", "outside", "invalid"), 0)
-    cpu = 0.0
+    totals = dict.fromkeys(("points", "inside", "outside", "invalid", "arrow_parts"), 0)
+    phases: dict[str, float] = {}
     try:
         for done, future in enumerate(as_completed(futures), start=1):
             counts = future.result()
-            cpu += counts.pop("cpu_seconds")
+            for key in _PHASES:
+                phases[key] = phases.get(key, 0.0) + counts.pop(key, 0.0)
             for key, value in counts.items():
                 totals[key] += int(value)
             report(done, len(futures), f"定位：{totals['points']:,} 个点")
@@ -160,8 +187,10 @@ def locate_parquet(
         **totals,
         parts=len(futures),
         seconds=time.perf_counter() - started,
-        task_cpu_seconds=cpu,
+        task_cpu_seconds=phases.pop("cpu_seconds"),
         output=out,
+        task_seconds=phases.pop("wall_seconds"),
+        phases=phases,
     )
 
 
@@ -204,6 +233,57 @@ def _history(plans: Any, frame: Any, at: str) -> History:
     return History.of(plans, start.to_pydatetime(), end.to_pydatetime())
 
 
+def _files(points: str | Path) -> list[Path] | None:
+    """The Parquet files of ``points`` in part order, or ``None`` for dask to read it.
+
+    A file, or a folder of ``*.parquet`` files (in natural order: ``part.2`` before
+    ``part.10``, as dask orders them). A folder with sub-folders (Hive partitions) is left to
+    dask, which adds their keys as columns.
+    """
+    path = Path(points)
+    if path.is_file():
+        return [path]
+    if not path.is_dir() or any(p.is_dir() for p in path.iterdir()):
+        return None
+    found = [p for p in path.iterdir() if p.suffix in (".parquet", ".parq")]
+    if not found:
+        return None
+    return sorted(
+        found, key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+    )
+
+
+def _cells(files: Sequence[Path]) -> int:
+    """Raster cells per level for a batch of the points in ``files`` (their footers' rows).
+
+    The service's index (6 M cells a level) is built once and answers for months; a batch
+    pays its build before its first point. A cell costs about 0.5 µs to build and a smaller
+    raster sends more points to an exact test: for 10 M points a quarter of the cells halves
+    the build of the synthetic bench plan's finest level and costs less than that in tests
+    (``bench/bench_cluster.py``; docs/BENCHMARKS.md "Cluster"). One cell per 8 points, between
+    0.5 M and 6 M; the answers are the same whatever the raster.
+    """
+    points = sum(pq.read_metadata(path).num_rows for path in files)
+    return int(min(max(points // 8, _MIN_CELLS), _MAX_CELLS))
+
+
+def _index_states(
+    client: Client, digest: str, plans: Mapping[str, GridPlan], cells: int
+) -> dict[str, list[Any]]:
+    """Futures of every level of every plan's index, each built by one task on some worker.
+
+    Finest levels (the largest) are sent first. A plan of three levels is so built by two
+    workers in the time of its finest level; a county's plans, by all of them.
+    """
+    rows = {key: int(plan.grids["level"].nunique()) for key, plan in plans.items()}
+    order = sorted(((row, key) for key, n in rows.items() for row in range(n)), reverse=True)
+    futures = {
+        (key, row): client.submit(_level_task, digest, key, row, cells, pure=False)
+        for row, key in order
+    }
+    return {key: [futures[key, row] for row in range(n)] for key, n in rows.items()}
+
+
 def _read(points: str | Path) -> Any:
     """The points as a dask (Geo)DataFrame: GeoParquet by dask-geopandas, else Parquet."""
     import dask.dataframe as dd
@@ -231,6 +311,9 @@ class _Settings:
     staff: bool
     output: str
     at: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        return {"lon": self.lon, "lat": self.lat, "staff": self.staff, "chunk_size": _CHUNK}
 
 
 class _PlansPlugin(WorkerPlugin):
@@ -260,12 +343,142 @@ class _PlansPlugin(WorkerPlugin):
         """Forget the plans and their index."""
         with _LOCK:
             _BLOBS.pop(self.digest, None)
+            _PAYLOADS.pop(self.digest, None)
             _INDEXES.pop(self.digest, None)
+            _READY.pop(self.digest, None)
+            for key in [k for k in _LINKED if k[0] == self.digest]:
+                del _LINKED[key]
 
 
 _LOCK = threading.Lock()
 _BLOBS: dict[str, bytes] = {}
+_PAYLOADS: dict[str, Any] = {}  # the blobs unpickled
 _INDEXES: OrderedDict[str, tuple[Locator, dict[str, str]] | TimedLocator] = OrderedDict()
+_READY: OrderedDict[str, _Ready] = OrderedDict()  # indexes restored from their level states
+_LINKED: dict[tuple[str, str], GridIndex] = {}  # plans' levels linked, for their level tasks
+_BUILT: list[float] = []  # CPU seconds of the level tasks run here, not reported yet
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ready:
+    """A worker's locator for a set of plans, each grid's staff as JSON, and both in Arrow."""
+
+    index: Locator
+    staff: dict[str, str]
+    texts: Texts
+
+
+def _payload(digest: str) -> Any:
+    """The plans (or history) ``digest`` names, unpickled once per worker."""
+    with _LOCK:
+        if digest in _PAYLOADS:
+            return _PAYLOADS[digest]
+        blob = _BLOBS.get(digest)
+    if blob is None:
+        raise RuntimeError(f"plans {digest[:16]} were never sent to this worker")
+    payload = pickle.loads(blob)
+    with _LOCK:
+        return _PAYLOADS.setdefault(digest, payload)
+
+
+def _level_task(digest: str, key: str, row: int, cells: int) -> dict[str, Any]:
+    """On a worker: level ``row`` of plan ``key``'s index (see :func:`level_state`)."""
+    cpu = time.process_time()
+    with _LOCK:
+        linked = _LINKED.get((digest, key))
+    if linked is None:
+        codes, levels, geometries, parents = plan_arrays(_payload(digest)[key])
+        linked = GridIndex._linked(codes, levels, geometries, parents)
+        with _LOCK:
+            _LINKED[digest, key] = linked
+    state = level_state(linked, row, max_cells=cells)
+    with _LOCK:  # reported by the worker's next part
+        _BUILT.append(time.process_time() - cpu)
+    return state
+
+
+def _ready(digest: str, states: Mapping[str, list[dict[str, Any]]]) -> _Ready:
+    """The locator the level states of ``digest`` make, restored once per worker."""
+    with _LOCK:
+        if digest in _READY:
+            _READY.move_to_end(digest)
+            return _READY[digest]
+    plans = _payload(digest)
+    indexes = {}
+    for key, plan in plans.items():
+        codes, levels, geometries, _ = plan_arrays(plan)
+        state = joined_state(states[key])
+        indexes[key] = GridIndex.from_state(codes, levels, geometries, state, lazy_nearest=True)
+    index: Locator = next(iter(indexes.values())) if len(indexes) == 1 else CountyIndex(indexes)
+    staff = _staff_json(plans.values())
+    ready = _Ready(index, staff, Texts.of(index, staff))
+    with _LOCK:
+        _READY[digest] = ready
+        for key in plans:
+            _LINKED.pop((digest, key), None)
+        while len(_READY) > _KEPT_INDEXES:
+            _READY.popitem(last=False)
+    return ready
+
+
+def _locate_file(
+    source: str, number: int, settings: _Settings, states: Mapping[str, list[dict[str, Any]]]
+) -> dict[str, float]:
+    """Locate one Parquet file on a worker, in Arrow (pandas when not covered), and write it."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    ready = _ready(settings.digest, states)
+    indexed = time.process_time()
+    table = pq.read_table(source)
+    read = time.process_time()
+    path = Path(settings.output) / f"part.{number:05d}.parquet"
+    partial = path.with_suffix(".tmp")
+    found = located_table(table, ready.index, ready.texts, crs=settings.crs, **settings.options())
+    if found is not None:
+        located_at = time.process_time()
+        pq.write_table(found[0], partial, compression="snappy")
+        counts: dict[str, float] = {"points": table.num_rows, **status_counts(found[1])}
+        counts["arrow_parts"] = 1
+    else:  # a part the Arrow path does not cover: as pandas reads and writes it
+        del table
+        located = _locate_now(_read_frame(source), settings, ready.index, ready.staff)
+        located_at = time.process_time()
+        located.to_parquet(partial)
+        counts = _counts(located)
+    shutil.move(partial, path)  # a rerun after a lost worker replaces, never adds
+    done = time.process_time()
+    with _LOCK:
+        built, _BUILT[:] = sum(_BUILT), []
+    return counts | {
+        "build": built,
+        "cpu_seconds": done - cpu,
+        "wall_seconds": time.perf_counter() - wall,
+        "index": indexed - cpu,
+        "read": read - indexed,
+        "locate": located_at - read,
+        "write": done - located_at,
+    }
+
+
+def _read_frame(source: str) -> pd.DataFrame:
+    """A part as pandas reads it: a GeoDataFrame when it is GeoParquet."""
+    import geopandas as gpd
+
+    try:
+        return gpd.read_parquet(source)
+    except ValueError as exc:  # no geo metadata: a table of lon/lat
+        if "geo" not in str(exc).lower():
+            raise
+        return pd.read_parquet(source)
+
+
+def _counts(located: pd.DataFrame) -> dict[str, float]:
+    status = located["status"].value_counts()
+    return {
+        "points": len(located),
+        "inside": int(status.get("inside", 0)),
+        "outside": int(status.get("outside", 0)),
+        "invalid": int(status.get("invalid", 0)),
+    }
 
 
 def _worker_index(digest: str) -> tuple[Locator, dict[str, str]] | TimedLocator:
@@ -303,32 +516,20 @@ def _staff_json(plans: Sequence[GridPlan] | Any) -> dict[str, str]:
 
 def _locate_part(frame: pd.DataFrame, number: int, settings: _Settings) -> dict[str, float]:
     """Locate one part on a worker and write it; its counts by status and CPU seconds."""
-    cpu = time.process_time()
+    wall, cpu = time.perf_counter(), time.process_time()
     built = _worker_index(settings.digest)
     if isinstance(built, TimedLocator):
         assert settings.at is not None
-        located = built.locate(
-            frame,
-            settings.at,
-            settings.crs,
-            lon=settings.lon,
-            lat=settings.lat,
-            staff=settings.staff,
-            chunk_size=_CHUNK,
-        )
+        located = built.locate(frame, settings.at, settings.crs, **settings.options())
     else:
         located = _locate_now(frame, settings, *built)
     path = Path(settings.output) / f"part.{number:05d}.parquet"
     partial = path.with_suffix(".tmp")
     located.to_parquet(partial)  # GeoParquet for a GeoDataFrame
     shutil.move(partial, path)  # a rerun after a lost worker replaces, never adds
-    status = located["status"].value_counts()
-    return {
-        "points": len(located),
-        "inside": int(status.get("inside", 0)),
-        "outside": int(status.get("outside", 0)),
-        "invalid": int(status.get("invalid", 0)),
+    return _counts(located) | {
         "cpu_seconds": time.process_time() - cpu,
+        "wall_seconds": time.perf_counter() - wall,
     }
 
 
