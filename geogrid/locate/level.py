@@ -367,6 +367,7 @@ class _LevelIndex:
         width, height = self.nx0 << tier, self.ny0 << tier
         pw = width >> 1
         sorter = np.argsort(parents)
+        ordered = parents[sorter]  # a direct binary search: not through ``sorter`` each step
         n = clear.size
         node_of = np.full(is_boundary.size, -1, dtype=np.int64)
         node_of[clear] = np.arange(n)
@@ -384,9 +385,9 @@ class _LevelIndex:
             other = np.flatnonzero(~same & ~off)
             if other.size:
                 key = (ny[other] >> 1) * pw + (nx[other] >> 1)
-                at = np.minimum(np.searchsorted(parents, key, sorter=sorter), parents.size - 1)
+                at = np.minimum(np.searchsorted(ordered, key), parents.size - 1)
                 pos = sorter[at]
-                hit = parents[pos] == key
+                hit = ordered[at] == key
                 neighbour[other[hit]] = (pos[hit] << 2) | nsub[other[hit]]
             present = neighbour >= 0
             neighbour_clear = present & ~is_boundary[np.where(present, neighbour, 0)]
