@@ -140,7 +140,7 @@ def bench_locate(plan: GridPlan, args: argparse.Namespace) -> dict[str, Any]:
         out = Path(args.folder) / f"located-{workers}"
         with client:
             cpu, used = time.process_time(), _workers_cpu(client)
-            summary = locate_parquet(plan, points, out, client, staff=False)
+            summary = locate_parquet(plan, points, out, client, staff=args.staff)
             used = _workers_cpu(client) - used
         got = gpd.read_parquet(out / "part.00000.parquet")
         same = got["grid_code"].reset_index(drop=True).equals(want["grid_code"])
@@ -150,10 +150,109 @@ def bench_locate(plan: GridPlan, args: argparse.Namespace) -> dict[str, Any]:
             "client_cpu": time.process_time() - cpu,
             "workers_cpu": used,
             "task_cpu": summary.task_cpu_seconds,
+            "task_wall": summary.task_seconds,
+            "phases_cpu": summary.phases,
+            "arrow_parts": summary.arrow_parts,
             "inside": summary.inside,
             "same_answers_part0": bool(same),
         }
         print(f"locate, {workers} worker(s): {found['cluster'][workers]}", flush=True)
+    return found
+
+
+KERNELS = ("alu", "memory", "locate", "part")
+
+
+def _kernel(name: str, folder: str, number: int) -> Any:
+    """One round of a ``--machine`` kernel, ready to run (its set-up done here)."""
+    if name == "alu":  # arithmetic on 32 KB: cores only, no memory traffic
+        small = np.random.default_rng(number).random(4096)
+        return lambda: [np.sqrt(np.sin(small) ** 2 + 1.0) for _ in range(6000)]
+    if name == "memory":  # streaming 400 MB: memory bandwidth
+        big = np.random.default_rng(number).random(50_000_000)
+        return lambda: [big.sum() for _ in range(8)]
+    import pickle
+
+    import pyarrow.parquet as pq
+
+    from geogrid.cluster.parts import Texts, located_table
+
+    plan = pickle.loads((Path(folder) / "plan.pickle").read_bytes())
+    index = GridIndex.from_plan(plan)
+    parts = sorted(Path(folder).glob("points-*/part.*.parquet"))
+    source = parts[number % len(parts)]
+    if name == "locate":  # the index alone, on one part's points
+        x, y = _xy(source)
+        return lambda: [index.locate(x, y) for _ in range(4)]
+    texts = Texts.of(index, {})
+    target = Path(folder) / f"machine-{number}.parquet"
+
+    def part() -> None:  # what a worker does with a part: read, locate, write (Arrow)
+        table = pq.read_table(source)
+        found = located_table(
+            table, index, texts, crs=None, lon="lon", lat="lat", staff=False, chunk_size=10**6
+        )
+        assert found is not None
+        pq.write_table(found[0], target, compression="snappy")
+
+    return part
+
+
+def _xy(source: Path) -> tuple[np.ndarray, np.ndarray]:
+    frame = gpd.read_parquet(source)
+    return frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
+
+
+def _machine_process(name: str, folder: str, number: int, rounds: int, gate: Any, out: Any) -> None:
+    run = _kernel(name, folder, number)
+    run()  # warm
+    gate.wait()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(rounds):
+        run()
+    out.put((number, time.perf_counter() - wall, time.process_time() - cpu))
+
+
+def bench_machine(args: argparse.Namespace) -> dict[str, Any]:
+    """The same CPU-bound kernels in 1 and in 2 plain processes at once (no Dask).
+
+    Each process does the same work whatever the count; the efficiency of 2 processes is
+    (1 process's wall) / (2 processes' wall): what this machine gives a second worker.
+    """
+    import multiprocessing
+    import pickle
+
+    areas, homes, roads = synthetic_areas(args.areas, args.households, np.random.default_rng(3))
+    plan, _ = partition_areas(areas, homes, barriers=roads, **OPTIONS)
+    _points(plan, args)
+    (Path(args.folder) / "plan.pickle").write_bytes(pickle.dumps(plan))
+    context = multiprocessing.get_context("spawn")
+    found: dict[str, Any] = {"rounds": args.repeat, "kernels": {}}
+    for name in KERNELS:
+        walls: dict[int, list[float]] = {}
+        for count in (1, 2, 1, 2):  # interleaved: a change of load hits both
+            gate, out = context.Barrier(count), context.Queue()
+            processes = [
+                context.Process(
+                    target=_machine_process,
+                    args=(name, args.folder, n, args.repeat, gate, out),
+                )
+                for n in range(count)
+            ]
+            for process in processes:
+                process.start()
+            done = [out.get() for _ in processes]
+            for process in processes:
+                process.join()
+            walls.setdefault(count, []).append(max(wall for _, wall, _ in done))
+        one, two = min(walls[1]), min(walls[2])
+        found["kernels"][name] = {
+            "one_process": walls[1],
+            "two_processes": walls[2],
+            "efficiency": one / two,
+            "load_average": os.getloadavg(),
+        }
+        print(f"machine {name}: {found['kernels'][name]}", flush=True)
     return found
 
 
@@ -220,6 +319,16 @@ def main() -> None:
         "--relocate", type=int, default=0, help="also re-locate N incidents in PostGIS (0: no)"
     )
     parser.add_argument("--only-relocate", action="store_true", help="skip partition and locate")
+    parser.add_argument(
+        "--only-locate", action="store_true", help="skip the partition scaling (locate only)"
+    )
+    parser.add_argument("--staff", action="store_true", help="add the staff column when locating")
+    parser.add_argument(
+        "--machine",
+        action="store_true",
+        help="the machine's own ceiling: the same kernels in 1 and 2 plain processes, no Dask",
+    )
+    parser.add_argument("--repeat", type=int, default=6, help="--machine: rounds per kernel")
     parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "cluster.json"))
     args = parser.parse_args()
     load_start = os.getloadavg()
@@ -229,6 +338,22 @@ def main() -> None:
         found = bench_relocate(plan, args)
         found["load_average"] = [load_start, os.getloadavg()]
         print(json.dumps(found, indent=2))
+        return
+    if args.machine:
+        found = bench_machine(args)
+        found["load_average"] = [load_start, os.getloadavg()]
+        Path(args.results).with_name("cluster_machine.json").write_text(
+            json.dumps(found, indent=2) + "\n"
+        )
+        print(json.dumps(found, indent=2))
+        return
+    if args.only_locate:
+        areas, homes, roads = synthetic_areas(args.areas, args.households, np.random.default_rng(3))
+        plan, _ = partition_areas(areas, homes, barriers=roads, **OPTIONS)
+        located = bench_locate(plan, args)
+        located["load_average"] = [load_start, os.getloadavg()]
+        print(json.dumps(located, indent=2, default=str))
+        print(pd.Series(locate_summary(located)).to_string())
         return
     partition, plan = bench_partition(args)
     located = bench_locate(plan, args)
@@ -257,23 +382,46 @@ def summary(results: dict[str, Any]) -> dict[str, str]:
     shown["partition per-task overhead (1 worker: wall - task wall, per task)"] = (
         f"{(one['wall'] - one['task_wall']) / part['areas']:.3f} s"
     )
-    per_point = loc["in_process_one_part"]["cpu"] / loc["in_process_one_part"]["points"]
-    shown["locate in process, CPU per point"] = f"{per_point * 1e6:.2f} µs"
-    first = loc["cluster"][counts[0]]
     for w in counts:
-        p, lc = part["cluster"][w], loc["cluster"][w]
+        p = part["cluster"][w]
         shown[f"partition {w}w speed-up / efficiency"] = (
             f"{one['wall'] / p['wall']:.2f} / {one['wall'] / p['wall'] / w:.2f}"
         )
-        shown[f"locate {w}w speed-up / efficiency"] = (
-            f"{first['wall'] / lc['wall']:.2f} / {first['wall'] / lc['wall'] / w:.2f}"
+        shown[f"partition {w}w worker CPU"] = f"{p['workers_cpu']:.1f} s"
+    return shown | locate_summary(loc)
+
+
+def locate_summary(loc: dict[str, Any]) -> dict[str, str]:
+    """Speed-up, efficiency, per-task overhead, per-phase CPU and throughput of location."""
+    shown: dict[str, str] = {}
+    per_point = loc["in_process_one_part"]["cpu"] / loc["in_process_one_part"]["points"]
+    shown["locate in process (locate_frame), CPU per point"] = f"{per_point * 1e6:.2f} µs"
+    counts = sorted(int(w) for w in loc["cluster"])
+    first = loc["cluster"][counts[0]]
+    for w in counts:
+        lc = loc["cluster"][w]
+        shown[f"locate {w}w wall / speed-up / efficiency"] = (
+            f"{lc['wall']:.2f} s / {first['wall'] / lc['wall']:.2f} / "
+            f"{first['wall'] / lc['wall'] / w:.2f}"
         )
         shown[f"locate {w}w points/s per worker (wall)"] = f"{loc['points'] / lc['wall'] / w:,.0f}"
         shown[f"locate {w}w task CPU per point"] = f"{lc['task_cpu'] / loc['points'] * 1e6:.2f} µs"
+        phases = lc.get("phases_cpu", {})
+        shown[f"locate {w}w CPU per point by phase"] = ", ".join(
+            f"{k} {v / loc['points'] * 1e6:.2f} µs" for k, v in phases.items() if k != "build"
+        )
+        shown[f"locate {w}w index build (level tasks, CPU, all workers)"] = (
+            f"{phases.get('build', 0.0):.2f} s"
+        )
+        overhead = (lc["wall"] * w - lc.get("task_wall", 0.0) - phases.get("build", 0.0)) / (
+            loc["parts"]
+        )
+        shown[f"locate {w}w per-task overhead ((workers x wall - task wall - build) / parts)"] = (
+            f"{overhead * 1e3:.0f} ms"
+        )
         shown[f"locate {w}w worker CPU per point"] = (
             f"{lc['workers_cpu'] / loc['points'] * 1e6:.2f} µs"
         )
-        shown[f"partition {w}w worker CPU"] = f"{p['workers_cpu']:.1f} s"
         shown[f"locate {w}w CPU efficiency (1w worker CPU / {w}w worker CPU)"] = (
             f"{first['workers_cpu'] / lc['workers_cpu']:.2f}"
         )
