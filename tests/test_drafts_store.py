@@ -7,14 +7,18 @@
 * a draft of a stored version carries no base bytes (``base_from``) and opens the same plan;
   an upload's draft keeps its bytes;
 * a store at 0010 with drafts in it upgrades (each ``drafts.log`` carried into
-  ``draft_edits``) and goes down again without losing an edit.
+  ``draft_edits``) and goes down again without losing an edit;
+* the embedded store writes ahead (WAL, ``synchronous = NORMAL``) and another connection
+  sees every commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -228,3 +232,20 @@ def test_a_store_with_drafts_upgrades_and_downgrades(store_url: str) -> None:
             command.upgrade(alembic_config(connection), "head")
         assert [edit for _, edit in _rows(store, OLD)] == log
         assert _state(Workbench(store), pointing.id)[1:] == (1, 1)
+
+
+def test_the_embedded_store_writes_ahead(gpkg_path: Path) -> None:
+    """WAL with synchronous=NORMAL (docs/storage.md); a second connection sees every commit."""
+    with open_store(f"sqlite:///{gpkg_path}") as store:
+        bench = Workbench(store)
+        info = store.save(PLAN, by="规划员")
+        record = bench.open(PLANNER, PLAN.name, info.version)
+        bench.edit(PLANNER, record.id, _move(1, 2))
+        with store._engine.connect() as connection:
+            mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+            sync = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        assert (mode, sync) == ("wal", 1)  # 1: NORMAL
+        with open_store(f"sqlite:///{gpkg_path}") as other:  # another process's view
+            assert Workbench(other).drafts.get(record.id).cursor == 1
+    with sqlite3.connect(gpkg_path) as plain:  # closed: the log folded back into the file
+        assert plain.execute("SELECT count(*) FROM draft_edits").fetchone() == (1,)
