@@ -23,6 +23,7 @@ from geogrid.store.unit_measures import unit_measures
 from geogrid.units.measures import UnitMeasures, measure_units
 from geogrid.workbench import Draft, evaluate
 from geogrid.workbench.service import Workbench
+from geogrid.workbench.views import units_compact
 from tests.service import street_plan, with_units
 
 PLANNER = Caller.local("规划员")
@@ -36,6 +37,11 @@ def _same_measures(a: UnitMeasures, b: UnitMeasures) -> None:
     assert a.digest == b.digest and a.coverage == b.coverage
     for name in ("edges", "area", "perimeter", "points"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert (a.drawing is None) == (b.drawing is None)
+    if a.drawing is not None and b.drawing is not None:
+        assert a.drawing.scale == b.drawing.scale
+        for name in ("origin", "rings", "sizes", "xy"):
+            assert np.array_equal(getattr(a.drawing, name), getattr(b.drawing, name)), name
 
 
 def test_a_saved_version_keeps_its_measures(store: PlanStore) -> None:
@@ -59,6 +65,9 @@ def test_a_draft_opened_with_kept_measures_equals_one_measured(store: PlanStore)
     assert shapely.to_wkb(quick.points).tolist() == shapely.to_wkb(slow.points).tolist()
     one, other = evaluate(quick), evaluate(slow)
     assert one.grids.equals(other.grids) and one.problems == other.problems
+    assert units_compact(quick) == units_compact(slow)
+    undrawn = Draft(stored, level=2, measures=dataclasses.replace(kept.measures, drawing=None))
+    assert units_compact(undrawn) == units_compact(quick)  # rings taken apart when not kept
 
 
 def test_measures_of_other_units_are_not_used() -> None:

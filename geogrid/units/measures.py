@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,9 +26,60 @@ from geogrid.units.build import units_from_polygons
 from geogrid.units.coverage import SNAP_DECIMALS, is_coverage, snapped
 from geogrid.units.inputs import frame_to_crs
 
-__all__ = ["UnitMeasures", "measure_units", "units_digest"]
+__all__ = ["DRAWING_SCALE", "Drawing", "UnitMeasures", "drawing", "measure_units", "units_digest"]
 
 _FORMAT = 1  # of the bytes written by UnitMeasures.to_bytes
+_DRAWING = ("origin", "rings", "sizes", "xy")
+
+DRAWING_SCALE = 10**7
+"""Drawn units: coordinates as integers of 10⁻⁷ degree (1 cm), as GeoJSON's 7 decimals."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Drawing:
+    """Units' rings as flat integer arrays, for a page to draw (see :func:`drawing`).
+
+    Unit ``i`` has ``rings[i]`` rings, ring ``j`` ``sizes[j]`` points (the closing point
+    left out); ``xy`` holds, per ring, its first point less ``origin`` and then each point
+    less the one before, in units of 1 / ``scale`` degree (lon, lat).
+    """
+
+    scale: int
+    origin: np.ndarray
+    rings: np.ndarray
+    sizes: np.ndarray
+    xy: np.ndarray
+
+
+def drawing(geoms: np.ndarray, scale: int = DRAWING_SCALE) -> Drawing:
+    """The rings of polygons ``geoms`` as a :class:`Drawing`.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> d = drawing(np.array([box(0, 0, 1, 1)]), 10)
+    >>> d.rings.tolist(), d.sizes.tolist(), d.origin.tolist(), d.xy.tolist()
+    ([1], [4], [0, 0], [10, 0, 0, 10, -10, 0, 0, -10])
+    """
+    polygons, owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(polygons, return_index=True)
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    sizes = np.bincount(ring_of, minlength=len(rings))
+    keep = np.ones(len(xy), dtype=bool)
+    keep[np.cumsum(sizes) - 1] = False  # the closing point repeats the first
+    quantized = np.rint(xy * scale).astype(np.int64)[keep]
+    first = np.zeros(int(keep.sum()), dtype=bool)
+    first[np.concatenate([[0], np.cumsum(sizes - 1)[:-1]])] = True
+    origin = quantized.min(axis=0) if len(quantized) else np.zeros(2, dtype=np.int64)
+    steps = np.diff(quantized, axis=0, prepend=quantized[:1])
+    steps[first] = quantized[first] - origin
+    return Drawing(
+        scale=scale,
+        origin=origin,
+        rings=np.bincount(owner[ring_part], minlength=len(geoms)),
+        sizes=sizes - 1,
+        xy=steps.ravel(),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +97,8 @@ class UnitMeasures:
     coverage
         Whether the units, snapped (:data:`~geogrid.units.coverage.SNAP_DECIMALS`), are a
         valid coverage (measured as they are; otherwise cleaned first).
+    drawing
+        Their rings as the page draws them (:func:`drawing`), when taken.
     """
 
     digest: bytes
@@ -53,20 +107,24 @@ class UnitMeasures:
     perimeter: np.ndarray
     points: np.ndarray
     coverage: bool
+    drawing: Drawing | None = None
 
     def to_bytes(self) -> bytes:
         """The measures as bytes (NumPy ``.npz``, no pickles)."""
+        arrays: dict[str, Any] = {
+            "format": np.array([_FORMAT]),
+            "digest": np.frombuffer(self.digest, dtype=np.uint8),
+            "edges": self.edges.astype(np.float64),
+            "area": self.area.astype(np.float64),
+            "perimeter": self.perimeter.astype(np.float64),
+            "points": self.points.astype(np.float64),
+            "coverage": np.array([self.coverage]),
+        }
+        if self.drawing is not None:  # the page's rings, when taken
+            arrays |= {f"drawing_{k}": getattr(self.drawing, k) for k in _DRAWING}
+            arrays["drawing_scale"] = np.array([self.drawing.scale])
         out = io.BytesIO()
-        np.savez(
-            out,
-            format=np.array([_FORMAT]),
-            digest=np.frombuffer(self.digest, dtype=np.uint8),
-            edges=self.edges.astype(np.float64),
-            area=self.area.astype(np.float64),
-            perimeter=self.perimeter.astype(np.float64),
-            points=self.points.astype(np.float64),
-            coverage=np.array([self.coverage]),
-        )
+        np.savez(out, **arrays)
         return out.getvalue()
 
     @classmethod
@@ -82,6 +140,7 @@ class UnitMeasures:
                 perimeter=arrays["perimeter"],
                 points=arrays["points"].reshape(-1, 2),
                 coverage=bool(arrays["coverage"][0]),
+                drawing=_drawing_of(arrays) if "drawing_scale" in arrays else None,
             )
 
     def point_geometries(self) -> np.ndarray:
@@ -89,6 +148,12 @@ class UnitMeasures:
         points = shapely.points(self.points)
         points[np.isnan(self.points).any(axis=1)] = shapely.Point()
         return points
+
+
+def _drawing_of(arrays: Any) -> Drawing:
+    return Drawing(
+        scale=int(arrays["drawing_scale"][0]), **{k: arrays[f"drawing_{k}"] for k in _DRAWING}
+    )
 
 
 def units_digest(unit_ids: Sequence[str] | np.ndarray, geoms: np.ndarray) -> bytes:
@@ -136,4 +201,5 @@ def measure_units(units: gpd.GeoDataFrame) -> UnitMeasures:
         perimeter=shapely.length(measured),
         points=np.column_stack([shapely.get_x(points), shapely.get_y(points)]),
         coverage=coverage,
+        drawing=drawing(geoms),
     )

@@ -22,6 +22,7 @@ from geogrid.errors import InvalidInputError
 from geogrid.partition.notice import CHANGE_COLUMNS
 from geogrid.plan import PLAN_CRS
 from geogrid.render.colouring import PALETTE, colour_indices, shade
+from geogrid.units.measures import DRAWING_SCALE, drawing
 from geogrid.workbench.draft import Draft
 from geogrid.workbench.evaluate import Evaluation, Figures
 
@@ -44,6 +45,7 @@ def grid_colours(draft: Draft, level: int | None = None) -> dict[str, str]:
     """
     if draft.cursor:
         return _colours(draft, level)
+    level = draft.level if level is None else level
     with _GUARD:
         kept = _BASE_COLOURS.setdefault(draft, {})
         found = kept.get(level)
@@ -54,7 +56,7 @@ def grid_colours(draft: Draft, level: int | None = None) -> dict[str, str]:
     return dict(found)
 
 
-_BASE_COLOURS: weakref.WeakKeyDictionary[Draft, dict[int | None, dict[str, str]]] = (
+_BASE_COLOURS: weakref.WeakKeyDictionary[Draft, dict[int, dict[str, str]]] = (
     weakref.WeakKeyDictionary()
 )
 _GUARD = threading.Lock()
@@ -101,7 +103,7 @@ def units_geojson(draft: Draft) -> bytes:
     return _geojson(frame)
 
 
-UNITS_SCALE = 10**7
+UNITS_SCALE = DRAWING_SCALE
 """Compact units: coordinates as integers of 10⁻⁷ degree (1 cm), as the GeoJSON's 7 decimals."""
 
 
@@ -119,22 +121,12 @@ def units_compact(draft: Draft) -> bytes:
     grid, codes = draft.at_level(), draft.codes
     table, index = np.unique(np.concatenate([grid, codes]).astype(str), return_inverse=True)
     colours = grid_colours(draft)
-    geoms = draft.units.geometry.to_numpy()
-    polygons, owner = shapely.get_parts(geoms, return_index=True)
-    rings, ring_part = shapely.get_rings(polygons, return_index=True)
-    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-    sizes = np.bincount(ring_of, minlength=len(rings))
-    keep = np.ones(len(xy), dtype=bool)
-    keep[np.cumsum(sizes) - 1] = False  # the closing point repeats the first
-    quantized = np.rint(xy * UNITS_SCALE).astype(np.int64)[keep]
-    first = np.zeros(int(keep.sum()), dtype=bool)
-    first[np.concatenate([[0], np.cumsum(sizes - 1)[:-1]])] = True
-    origin = quantized.min(axis=0) if len(quantized) else np.zeros(2, dtype=np.int64)
-    steps = np.diff(quantized, axis=0, prepend=quantized[:1])
-    steps[first] = quantized[first] - origin
+    drawn = draft.measures.drawing  # kept with the version's measures: no ring taken apart
+    if drawn is None or drawn.scale != UNITS_SCALE:
+        drawn = drawing(draft.units.geometry.to_numpy(), UNITS_SCALE)
     payload = {
         "scale": UNITS_SCALE,
-        "origin": origin,
+        "origin": drawn.origin,
         "ids": draft.unit_ids,
         "names": draft.units["name"].astype(object).where(draft.units["name"].notna(), None),
         "households": draft.households,
@@ -143,9 +135,9 @@ def units_compact(draft: Draft) -> bytes:
         "grid": index[: len(grid)],
         "code": index[len(grid) :],
         "colours": colours,
-        "rings": np.bincount(owner[ring_part], minlength=len(geoms)),
-        "sizes": sizes - 1,
-        "xy": steps.ravel(),
+        "rings": drawn.rings,
+        "sizes": drawn.sizes,
+        "xy": drawn.xy,
     }
     payload["ids"] = payload["ids"].tolist()
     payload["names"] = payload["names"].tolist()
