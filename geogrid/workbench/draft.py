@@ -173,7 +173,7 @@ class Draft:
         self.measures = _measured(units, measures)
         self.edges, self.area = self.measures.edges, self.measures.area
         self.perimeter = self.measures.perimeter
-        self.points = self.measures.point_geometries()
+        self._points: list[np.ndarray] = []  # made when first asked; fresh() drafts share it
         self.base_codes = units["grid_code"].astype(str).to_numpy(object)
         grids = base.grids.set_index(base.grids["code"].astype(str))
         self.base_geoms = dict(zip(grids.index, grids.geometry, strict=True))
@@ -213,6 +213,17 @@ class Draft:
         other._start()
         return other
 
+
+    @property
+    def points(self) -> np.ndarray:
+        """A point inside each unit.
+
+        Made from the measures when first asked (a lasso, a problem's place): 60,000 shapely
+        points are a quarter of a second of opening.
+        """
+        if not self._points:
+            self._points.append(self.measures.point_geometries())
+        return self._points[0]
     # ------------------------------------------------------------------ reading the state
 
     def lineage_at(self, codes: np.ndarray, level: int) -> np.ndarray:
