@@ -1,17 +1,19 @@
 """Batch location on a cluster: a partitioned GeoParquet of points, one task per part.
 
-:func:`locate_parquet` reads the points with dask-geopandas (a GeoParquet; a plain Parquet
-with lon/lat columns through ``dask.dataframe``), and each task locates one part with
-:func:`geogrid.locate.locate_frame` — the in-process rule, so the same answers — and writes
-it as ``part.NNNNN.parquet`` of the output folder (a partitioned GeoParquet). The plans go to
-every worker once, as a worker plugin (a worker that joins or restarts gets it too); each
-worker builds the grid index on its first part and keeps it, keyed by the plans' digest
-(the SHA-256 of the plans sent). A task that runs again after its worker died writes the same
-file again: nothing is doubled.
+:func:`locate_parquet` sends one task per Parquet file of the points (a GeoParquet, or a plain
+Parquet with lon/lat columns); each locates its file in Arrow (:mod:`geogrid.cluster.parts`:
+the in-process index and rule, so the same answers as :func:`geogrid.locate.locate_frame`) and
+writes it as ``part.NNNNN.parquet`` of the output folder (a partitioned GeoParquet). The plans
+go to every worker once, as a worker plugin (a worker that joins or restarts gets it too). The
+index is built once for the cluster, one task per level of each plan
+(:func:`geogrid.locate.build.level_state`), and each worker restores it from the levels' arrays
+and keeps it, keyed by the plans' digest (the SHA-256 of the plans sent). A task that runs
+again after its worker died writes the same file again: nothing is doubled.
 
 With ``at`` (a column of report instants) and a store, each point is located in the versions
 in force at its own instant, with the staff then (:mod:`geogrid.cluster.history`): the
-workers get the store's versions and staff over the points' period instead of today's plans.
+workers get the store's versions and staff over the points' period instead of today's plans,
+read part by part with dask-geopandas, and each worker builds its indexes itself.
 """
 
 from __future__ import annotations
