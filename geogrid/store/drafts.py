@@ -70,11 +70,13 @@ class DraftRecord:
 class LogChange:
     """Edits appended to a draft's log: kept are its first ``keep`` edits, then ``edits``.
 
-    The rows from ``keep`` on (edits undone, then replaced by a new edit) are dropped.
+    The rows from ``keep`` on (edits undone, then replaced by a new edit) are dropped;
+    ``replaces=False`` says there are none (no statement to drop them).
     """
 
     keep: int
     edits: list[dict[str, Any]]
+    replaces: bool = True
 
 
 class DraftStore:
@@ -190,12 +192,13 @@ class DraftStore:
         now = now_ms()
         change = {**values, "revision": revision + 1, "updated_at": now}
         with write_transaction(self._engine, "update a draft") as connection:
-            done = connection.execute(
+            row = connection.execute(
                 drafts.update()
                 .where(drafts.c.id == draft_id, drafts.c.revision == revision)
                 .values(**change)
-            )
-            if done.rowcount != 1:
+                .returning(*[drafts.c[name] for name in _FIELDS])
+            ).one_or_none()
+            if row is None:
                 current = connection.execute(
                     sa.select(drafts.c.revision).where(drafts.c.id == draft_id)
                 ).scalar_one_or_none()
@@ -207,7 +210,6 @@ class DraftStore:
                 )
             if log is not None:
                 _append(connection, draft_id, log, now)
-            row = connection.execute(_select().where(drafts.c.id == draft_id)).one()
         return _record(dict(row._mapping))
 
     def delete(self, draft_id: str) -> None:
@@ -219,11 +221,12 @@ class DraftStore:
 
 def _append(connection: sa.Connection, draft_id: str, log: LogChange, now: dt.datetime) -> None:
     """Drop the edits of ``draft_id`` from ``log.keep`` on, then add ``log.edits`` there."""
-    connection.execute(
-        draft_edits.delete().where(
-            draft_edits.c.draft_id == draft_id, draft_edits.c.seq >= log.keep
+    if log.replaces:
+        connection.execute(
+            draft_edits.delete().where(
+                draft_edits.c.draft_id == draft_id, draft_edits.c.seq >= log.keep
+            )
         )
-    )
     if log.edits:
         rows = [
             {"draft_id": draft_id, "seq": log.keep + i, "edit": edit, "created_at": now}

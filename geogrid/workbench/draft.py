@@ -202,6 +202,7 @@ class Draft:
         self._dirty_cache: set[str] | None = None
         self.log: list[Delta] = []
         self.cursor = 0
+        self.dropped = 0
 
     def fresh(self, *, band: Band | None = None, then_band: Band | None = None) -> Draft:
         """A new draft of the same base and level, with no edits, sharing what edits never change.
@@ -213,7 +214,6 @@ class Draft:
         other._start()
         return other
 
-
     @property
     def points(self) -> np.ndarray:
         """A point inside each unit.
@@ -224,6 +224,7 @@ class Draft:
         if not self._points:
             self._points.append(self.measures.point_geometries())
         return self._points[0]
+
     # ------------------------------------------------------------------ reading the state
 
     def lineage_at(self, codes: np.ndarray, level: int) -> np.ndarray:
@@ -354,8 +355,12 @@ class Draft:
     # ------------------------------------------------------------------ editing
 
     def apply(self, delta: Delta) -> None:
-        """Apply ``delta`` as a new edit: redo history after the cursor is dropped."""
+        """Apply ``delta`` as a new edit: redo history after the cursor is dropped.
+
+        ``dropped`` tells how many undone edits it dropped.
+        """
         self._forward(delta)
+        self.dropped = len(self.log) - self.cursor
         del self.log[self.cursor :]
         self.log.append(delta)
         self.cursor += 1

@@ -340,7 +340,8 @@ class Workbench:
             # a move, lock or rename without micro-grids makes no grid: no codes to avoid
             plain = edit.get("op") in ("move", "lock", "rename") and draft.base.depth == draft.level
             outcome = apply_edit(draft, edit, taken=() if plain else self.store.used_codes())
-            change = self._change(self._log(record, draft), draft, figures, outcome.delta)
+            fresh = 0 if outcome.delta.empty else 1  # nothing applied: no edit to store
+            change = self._change(self._log(record, draft, fresh), draft, figures, outcome.delta)
             change.outcome = outcome
             return change
 
@@ -531,7 +532,8 @@ class Workbench:
         edit grew with the session. Undo and redo (``fresh=0``) write the cursor alone.
         """
         kept = len(draft.log) - fresh
-        log = LogChange(kept, [d.to_json() for d in draft.log[kept:]]) if fresh else None
+        edits = [d.to_json() for d in draft.log[kept:]]
+        log = LogChange(kept, edits, replaces=draft.dropped > 0) if fresh else None
         record = self.drafts.update(
             record.id,
             record.revision,
