@@ -5,8 +5,9 @@ Table ``generalised_grids`` (migration 0010) holds, per plan version, level and 
 (:func:`geogrid.tiles.generalise`: a coverage simplification, so neighbours still share their
 edges), with the attributes a tile carries (name, parent, households, kind: copied from the
 grid, so a tile reads nothing else of it) and, on PostGIS, the copy in the band's tile
-pixels (``pixels``, :func:`pixels_sql`; migration 0012), so that a tile at the band's own
-zoom only shifts the grids inside it. :meth:`~geogrid.store.PlanStore.activate` writes them
+pixels (``pixels``, :func:`pixels_sql`; migration 0012) and in those of one zoom out
+(``pixels_out``, 0014), so that a tile at the band's zoom or the one below it only shifts
+the grids inside it. :meth:`~geogrid.store.PlanStore.activate` writes them
 in the activating transaction;
 migration 0010 writes them for the versions active when it runs. A version without them (one
 retired before the migration, asked for with ``at=``) is cut from its grids as before.
@@ -40,25 +41,28 @@ _CHUNK = 5000  # bound parameters per IN (...) query
 _ATTRIBUTES = ("name", "parent_code", "households", "kind")
 
 
-def pixels_sql(alias: str) -> str:
+def pixels_sql(alias: str, out: int = 0) -> str:
     """SQL of the ``pixels`` of row ``alias`` of ``generalised_grids``, from its ``geom``.
 
-    ``ST_AsMVTGeom`` of the whole world at the band's zoom (extent ``4096 << band``), not
-    clipped: what it makes of the grid for any tile of that zoom (affine to the tile's
+    ``ST_AsMVTGeom`` of the whole world at zoom ``band - out`` (extent ``4096 << zoom``),
+    not clipped: what it makes of the grid for any tile of that zoom (affine to the tile's
     pixels, snapped to whole pixels, validated and oriented by Wagyu, dropped under half a
-    pixel), less the tile's offset, which is a whole number of pixels. SRID 0.
+    pixel), less the tile's offset, which is a whole number of pixels. No SRID. ``out=0``:
+    column ``pixels`` (migration 0012); ``out=1``: ``pixels_out``, one zoom out (0014).
     """
+    zoom = f"{alias}.band" if out == 0 else f"({alias}.band - {int(out)})"
     return (
         f"ST_SetSRID(ST_Multi(ST_AsMVTGeom({alias}.geom, ST_TileEnvelope(0, 0, 0), "
-        f"{EXTENT} << {alias}.band, 0, false)), 0)"
+        f"{EXTENT} << {zoom}, 0, false)), 0)"
     )
 
 
 def complete_rows(connection: sa.Connection, version_id: int | None = None) -> None:
-    """Fill the columns of migration 0012 for version ``version_id``'s rows (``None``: all).
+    """Fill the columns of migrations 0012 and 0014 for version ``version_id`` (``None``: all).
 
-    The attributes from the grid's row in ``grids``; on PostGIS the pixels
-    (:func:`pixels_sql`), in the same ``UPDATE`` (each row rewritten once).
+    The attributes from the grid's row in ``grids``; on PostGIS the pixels at the band's
+    zoom and one zoom out (:func:`pixels_sql`), in the same ``UPDATE`` (each row rewritten
+    once).
     """
     where = "" if version_id is None else " AND s.version_id = :version_id"
     values = {"version_id": version_id}
@@ -66,7 +70,8 @@ def complete_rows(connection: sa.Connection, version_id: int | None = None) -> N
         copy = ", ".join(f"{c} = g.{c}" for c in _ATTRIBUTES)
         connection.execute(
             sa.text(
-                f"UPDATE generalised_grids s SET {copy}, pixels = {pixels_sql('s')} FROM grids g "
+                f"UPDATE generalised_grids s SET {copy}, pixels = {pixels_sql('s')}, "
+                f"pixels_out = {pixels_sql('s', 1)} FROM grids g "
                 f"WHERE g.version_id = s.version_id AND g.code = s.code{where}"
             ),
             values,
@@ -90,8 +95,8 @@ def write_generalised(
 ) -> int:
     """Write version ``version_id``'s generalised levels unless it has them; rows written.
 
-    ``complete``: with the columns of migration 0012 (:func:`complete_rows`); ``False`` for
-    migration 0010's backfill, which runs before they exist.
+    ``complete``: with the columns of migrations 0012 and 0014 (:func:`complete_rows`);
+    ``False`` for migration 0010's backfill, which runs before they exist.
     """
     table = schema.generalised_grids
     done = sa.select(table.c.id).where(table.c.version_id == version_id).limit(1)

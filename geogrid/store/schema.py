@@ -336,6 +336,7 @@ generalised_grids = sa.Table(
     sa.Column("households", sa.Integer),
     sa.Column("kind", sa.Text),
     sa.Column("pixels", MultiPolygonType(-1)),
+    sa.Column("pixels_out", MultiPolygonType(-1)),  # 0014: the same at zoom band - 1
     sa.Index("ix_generalised_grids_version_id_level_band", "version_id", "level", "band"),
     *(
         sa.Index(

@@ -7,7 +7,8 @@ tile reads a few vertices per grid rather than hundreds, and with them the attri
 tile carries (copied there from ``grids``, migration 0012: no row of ``grids`` is read). At
 a band's own zoom (4, 6, 8, 10) a grid inside the tile and its buffer is its stored
 ``pixels`` (what ``ST_AsMVTGeom`` makes of it at that zoom, made at activation) shifted by
-the tile's offset (``ST_Translate``); only the grids crossing the tile's edge are cut by
+the tile's offset (``ST_Translate``), and one zoom out (3, 5, 7, 9) its ``pixels_out``
+(migration 0014); only the grids crossing the tile's edge are cut by
 ``ST_AsMVTGeom``, the per-grid clip, snap and validation (Wagyu) that dominated such a tile.
 Deeper tiles, and versions without copies, read ``grids``: the tile's envelope
 (``ST_TileEnvelope``, grown by the buffer) taken to EPSG:4490 picks the grids through the
@@ -56,10 +57,18 @@ _BANDED = """
       AND s.geom && box.mercator
 """
 _CUT = f"ST_AsMVTGeom(s.geom, box.tile, {EXTENT}, {BUFFER}, true)"
-# at the band's own zoom: a grid inside the tile and its buffer is its pixels shifted by the
-# tile's offset (what ST_AsMVTGeom would make of it, made at activation); one crossing the
-# edge, or without pixels, is cut
-_SHIFT = f"CASE WHEN s.pixels @ box.pixels THEN ST_Translate(s.pixels, :dx, :dy) ELSE {_CUT} END"
+# at the band's own zoom, or one out: a grid inside the tile and its buffer is its pixels of
+# that zoom shifted by the tile's offset (what ST_AsMVTGeom would make of it, made at
+# activation); one crossing the edge, or without pixels, is cut
+_PIXELS = {0: "pixels", 1: "pixels_out"}  # band - zoom → the column of that zoom's pixels
+
+
+def _shift(column: str) -> str:
+    return (
+        f"CASE WHEN s.{column} @ box.pixels THEN ST_Translate(s.{column}, :dx, :dy) ELSE {_CUT} END"
+    )
+
+
 _TILE = f"""
     WITH box AS (
         SELECT ST_TileEnvelope(:z, :x, :y) AS tile,
@@ -138,17 +147,19 @@ class PostgisTiles:
         At zoom ≤ 10 the versions in ``generalised`` (:meth:`generalised_ids`) are cut from
         their copy of the tile's zoom band (:func:`geogrid.tiles.band_of`), already
         simplified and projected; the others, and every version at deeper zooms, from
-        their grids. At a band's own zoom (8 or 10, …) a grid that lies inside the tile is its
-        stored pixels shifted, only those across the tile's edge are cut; ``shift=False``
-        cuts every grid (as before migration 0012: for comparisons).
+        their grids. At a band's own zoom (4, 6, 8, 10) or one out (3, 5, 7, 9) a grid that
+        lies inside the tile is its stored pixels of that zoom shifted, only those across
+        the tile's edge are cut; ``shift=False`` cuts every grid (as before migration 0012:
+        for comparisons).
         """
         check_tile(z, x, y)
         band = band_of(z)
         banded = sorted(set(ids) & set(generalised)) if band is not None else []
         raw = sorted(set(ids) - set(banded))
         parts = [_RAW] if raw else []
-        if banded:
-            geometry = _SHIFT if shift and z == band else _CUT
+        if banded and band is not None:
+            column = _PIXELS.get(band - z) if shift else None
+            geometry = _shift(column) if column else _CUT
             parts.append(_BANDED.format(geometry=geometry, band=band, level=int(level)))
         if not parts:
             return b""

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from geogrid.store.generalised import complete_rows
+from geogrid.store.generalised import pixels_sql
 from geogrid.store.schema import MultiPolygonType
 
 revision: str = "0012_generalised_tile_ready"
@@ -48,11 +48,24 @@ def upgrade() -> None:
         batch.add_column(sa.Column("kind", sa.Text))
         batch.add_column(sa.Column("pixels", MultiPolygonType(-1)))
     bind = op.get_bind()
-    complete_rows(bind)
+    # the SQL of geogrid.store.generalised.complete_rows as it was at 0012 (it fills 0014's
+    # column too now)
     if bind.dialect.name == "postgresql":
+        copy = ", ".join(f"{c} = g.{c}" for c in _ATTRIBUTES)
+        op.execute(
+            f"UPDATE generalised_grids s SET {copy}, pixels = {pixels_sql('s')} FROM grids g "
+            "WHERE g.version_id = s.version_id AND g.code = s.code"
+        )
         # every row rewritten: fresh statistics for the tile query's plan (autovacuum, which
         # also clears the old rows, may take a while to come round)
         op.execute("ANALYZE generalised_grids")
+    else:
+        copy = ", ".join(
+            f"{c} = (SELECT g.{c} FROM grids g WHERE g.version_id = s.version_id "
+            "AND g.code = s.code)"
+            for c in _ATTRIBUTES
+        )
+        op.execute(f"UPDATE generalised_grids AS s SET {copy}")
 
 
 def downgrade() -> None:
