@@ -563,3 +563,18 @@ def test_a_county_of_plans_is_located_in_arrow(client, plan, tmp_path) -> None:
     want = locate_frame(county, points)
     columns = [c for c in want.columns if c != "geometry"]
     pd.testing.assert_frame_equal(got[columns], want[columns].reset_index(drop=True))
+
+
+def test_hive_partitions_are_read_by_dask(client, plan, index, tmp_path) -> None:
+    """A folder of key=value sub-folders is left to dask, which adds the key as a column."""
+    points = _points(plan, 2_000, 8).iloc[6:].reset_index(drop=True)
+    for year, rows in (("2024", slice(0, 900)), ("2025", slice(900, None))):
+        (tmp_path / "points" / f"year={year}").mkdir(parents=True)
+        points.iloc[rows].to_parquet(tmp_path / "points" / f"year={year}" / "part.0.parquet")
+    assert _files(tmp_path / "points") is None
+    summary = locate_parquet(plan, tmp_path / "points", tmp_path / "out", client, staff=False)
+    assert (summary.points, summary.arrow_parts) == (len(points), 0)
+    got = gpd.read_parquet(tmp_path / "out").sort_values("id").reset_index(drop=True)
+    want = locate_frame(index, points)
+    pd.testing.assert_series_equal(got["grid_code"], want["grid_code"])
+    assert sorted(got["year"].astype(str).unique()) == ["2024", "2025"]
