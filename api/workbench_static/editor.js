@@ -27,8 +27,10 @@ export async function openDraft(id, opened = null) {
   state.map.setBase(null);
   state.map.showBase(false);
   const { data, etag } = opened ?? (await call("GET", `/drafts/${enc(state.draftId)}`));
+  // units and outlines asked for first: the server makes them while the table is built here
+  const layers = refreshLayers({ fit: true });
   accept(data, etag);
-  await refreshLayers({ fit: true });
+  await layers;
   $("#editor").hidden = false;
   selectTab("edit");
 }
