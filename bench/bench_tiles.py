@@ -13,7 +13,12 @@ none is empty: ``--tiles`` per zoom.
 * **geogrid's query in process** (:class:`geogrid.store.tiles.PostgisTiles`, no cache):
   each tile ``--repeats`` times — the uncached cost without HTTP, with enough samples for
   a p99 at low zooms, where a city has only a few distinct tiles; then again with every
-  tile cut from the grids themselves (no zoom bands: the query before migration 0010).
+  grid of a band cut by ``ST_AsMVTGeom`` (``shift=False``: none of the stored pixels of
+  migration 0012 shifted), and with every tile cut from the grids themselves (no zoom
+  bands: the query before migration 0010).
+* **before** (``--before REV``): ``geogrid/store/tiles.py`` of git revision ``REV`` loaded
+  beside the current one and timed on the same store, tile for tile, in turn with it (the
+  SQL of an earlier version on today's tables; the store must still have what it reads).
 * **tipg** (``tipg.main:app`` in its own venv, ``--tipg-venv``; ``pip install tipg uvicorn``)
   on a view of the same database's grids in force (schema ``bench_tiles``, made if missing),
   ``/collections/bench_tiles.grids_in_force/tiles/WebMercatorQuad/{z}/{x}/{y}?level=3``,
@@ -35,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import numpy as np
@@ -64,7 +70,9 @@ WHERE v.status = 'active';
 """
 
 
-def _tiles(url: str, per_zoom: int, seed: int) -> dict[int, list[tuple[int, int]]]:
+def _tiles(
+    url: str, per_zoom: int, seed: int, zooms: tuple[int, ...] = ZOOMS
+) -> dict[int, list[tuple[int, int]]]:
     """Distinct tiles per zoom around random grids in force (level 3)."""
     engine = sa.create_engine(url)
     with engine.connect() as connection:
@@ -80,7 +88,7 @@ def _tiles(url: str, per_zoom: int, seed: int) -> dict[int, list[tuple[int, int]
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(points))
     out: dict[int, list[tuple[int, int]]] = {}
-    for z in ZOOMS:
+    for z in zooms:
         seen: dict[tuple[int, int], None] = {}
         for n in order:
             seen.setdefault(lonlat_to_tile(points[n][0], points[n][1], z))
@@ -155,12 +163,19 @@ def bench_geogrid_http(url: str, tiles: dict[int, list[tuple[int, int]]], wait: 
 
 
 def bench_query(
-    url: str, tiles: dict[int, list[tuple[int, int]]], repeats: int, *, banded: bool = True
+    url: str,
+    tiles: dict[int, list[tuple[int, int]]],
+    repeats: int,
+    *,
+    banded: bool = True,
+    shift: bool = True,
 ) -> dict:
     """geogrid's ``ST_AsMVT`` query in process, without any cache.
 
     ``banded``: tiles at zoom ≤ 10 from the generalised copies (as served); else every
-    tile from the grids themselves (as before migration 0010).
+    tile from the grids themselves (as before migration 0010). ``shift``: at a band's zoom
+    the grids inside the tile shifted from their stored pixels (as served); else every
+    grid cut by ``ST_AsMVTGeom`` (as before migration 0012).
     """
     out = {}
     with open_store(url) as store:
@@ -168,17 +183,57 @@ def bench_query(
         ids = maker.version_ids([(i.plan, i.version) for i in store.in_force()])
         generalised = maker.generalised_ids(ids) if banded else []
         print(f"{len(generalised)} of {len(ids)} versions generalised", flush=True)
-        maker.tile(ids, LEVEL, 14, *tiles[14][0])  # connect, plan the statement
+        first = max(tiles)  # the deepest zoom: a small tile
+        maker.tile(ids, LEVEL, first, *tiles[first][0])  # connect, plan the statement
         for z, places in tiles.items():
             samples, sizes = [], []
             for _ in range(repeats):
                 for x, y in places:
                     start = time.perf_counter()
-                    data = maker.tile(ids, LEVEL, z, x, y, generalised=generalised)
+                    data = maker.tile(ids, LEVEL, z, x, y, generalised=generalised, shift=shift)
                     samples.append(time.perf_counter() - start)
                     sizes.append(len(data))
             out[z] = {"latency": _ms(samples), "kB": float(np.mean(sizes)) / 1000}
     return out
+
+
+def _module_at(revision: str) -> ModuleType:
+    """``geogrid/store/tiles.py`` as it was at git ``revision``, loaded as its own module."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:geogrid/store/tiles.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    module = ModuleType(f"tiles_at_{revision}")
+    exec(compile(source, f"{revision}:geogrid/store/tiles.py", "exec"), module.__dict__)
+    return module
+
+
+def bench_before(
+    url: str, tiles: dict[int, list[tuple[int, int]]], repeats: int, revision: str
+) -> tuple[dict, dict]:
+    """The query now and at ``revision``, tile for tile in turn (no cache): now, before."""
+    old = _module_at(revision)
+    now_out, old_out = {}, {}
+    with open_store(url) as store:
+        makers = (PostgisTiles(store), old.PostgisTiles(store))
+        ids = makers[0].version_ids([(i.plan, i.version) for i in store.in_force()])
+        generalised = makers[0].generalised_ids(ids)
+        first = max(tiles)  # the deepest zoom: a small tile
+        for maker in makers:
+            maker.tile(ids, LEVEL, first, *tiles[first][0])  # connect, plan the statement
+        for z, places in tiles.items():
+            samples: tuple[list[float], list[float]] = ([], [])
+            for _ in range(repeats):
+                for x, y in places:
+                    for maker, taken in zip(makers, samples, strict=True):
+                        start = time.perf_counter()
+                        maker.tile(ids, LEVEL, z, x, y, generalised=generalised)
+                        taken.append(time.perf_counter() - start)
+            now_out[z], old_out[z] = _ms(samples[0]), _ms(samples[1])
+    return now_out, old_out
 
 
 def bench_tipg(url: str, tiles: dict, repeats: int, venv: Path, wait: float) -> dict:
@@ -205,7 +260,8 @@ def bench_tipg(url: str, tiles: dict, repeats: int, venv: Path, wait: float) -> 
     try:
         with httpx.Client(base_url=base, timeout=120) as client:
             path = f"/collections/{VIEW}/tiles/WebMercatorQuad"
-            _get(client, f"{path}/14/{tiles[14][0][0]}/{tiles[14][0][1]}?level={LEVEL}")
+            deep = max(tiles)
+            _get(client, f"{path}/{deep}/{tiles[deep][0][0]}/{tiles[deep][0][1]}?level={LEVEL}")
             for z, places in tiles.items():
                 samples, sizes = [], []
                 for _ in range(repeats):
@@ -219,16 +275,28 @@ def bench_tipg(url: str, tiles: dict, repeats: int, venv: Path, wait: float) -> 
     return out
 
 
+def _load() -> str:
+    """The load averages (1, 5, 15 minutes), as ``uptime`` prints them."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def _table(
-    name: str, tiles: dict, http: dict | None, query: dict, raw: dict, tipg: dict | None
+    name: str,
+    tiles: dict,
+    http: dict | None,
+    query: dict,
+    cut: dict,
+    raw: dict,
+    tipg: dict | None,
 ) -> str:
     rows = [
         f"**{name}** (level {LEVEL}; p50 / p99 ms, n samples)",
         "",
         "| zoom | tiles | geogrid uncached (HTTP) | geogrid cached (HTTP) | geogrid 304 | "
-        "geogrid query alone (no cache) | the same from the grids (no zoom bands) "
+        "geogrid query alone (no cache) | the same, every grid cut (no pixels shifted) "
+        "| the same from the grids (no zoom bands) "
         "| tipg (HTTP) | tile size geogrid / from the grids / tipg |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def cell(v: tuple[float, float, int] | None) -> str:
@@ -242,6 +310,7 @@ def _table(
         rows.append(
             f"| {z} | {len(tiles[z])} | {cell(h and h['uncached'])} | {cell(h and h['cached'])} "
             f"| {cell(h and h['304'])} | {cell(query[z]['latency'])} "
+            f"| {cell(cut[z]['latency'])} "
             f"| {cell(raw[z]['latency'])} | {cell(t and t['latency'])} | {size} |"
         )
     return "\n".join(rows)
@@ -254,29 +323,52 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=20, help="distinct tiles per zoom")
     parser.add_argument("--repeats", type=int, default=3, help="query/tipg passes over them")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--zooms",
+        type=lambda v: tuple(int(z) for z in v.split(",")),
+        default=ZOOMS,
+        help="comma-separated zooms (default 8,10,12,14,16)",
+    )
     parser.add_argument("--tipg-venv", type=Path, default=Path("/tmp/tipg-venv"))
     parser.add_argument("--wait", type=float, default=900, help="seconds for a server to start")
+    parser.add_argument("--before", help="also time the query of this git revision, in turn")
+    parser.add_argument("--only-before", action="store_true", help="with --before: only that")
     args = parser.parse_args()
     layout = "province" if args.full else "city"
     url = store_url(layout, "postgis")
-    tiles = _tiles(url, args.tiles, args.seed)
+    tiles = _tiles(url, args.tiles, args.seed, args.zooms)
     print({z: len(t) for z, t in tiles.items()}, flush=True)
+    print(f"load average {_load()}", flush=True)
+    if args.before:
+        now, old = bench_before(url, tiles, args.repeats, args.before)
+        print(f"now / at {args.before}, in turn (load average {_load()})", flush=True)
+        print("| zoom | now | at " + args.before + " |\n| --- | --- | --- |")
+        for z in tiles:
+            print(
+                f"| {z} | {now[z][0]:.1f} / {now[z][1]:.1f} (n={now[z][2]}) "
+                f"| {old[z][0]:.1f} / {old[z][1]:.1f} (n={old[z][2]}) |",
+                flush=True,
+            )
+        if args.only_before:
+            return
     query = bench_query(url, tiles, args.repeats)
-    print("query", query, flush=True)
+    print(f"query (load average {_load()})", query, flush=True)
+    cut = bench_query(url, tiles, args.repeats, shift=False)
+    print(f"query, every grid cut (load average {_load()})", cut, flush=True)
     raw = bench_query(url, tiles, args.repeats, banded=False)
-    print("query from the grids", raw, flush=True)
+    print(f"query from the grids (load average {_load()})", raw, flush=True)
     tipg = None
     if (args.tipg_venv / "bin" / "uvicorn").exists():
         tipg = bench_tipg(url, tiles, args.repeats, args.tipg_venv, args.wait)
-        print("tipg", tipg, flush=True)
+        print(f"tipg (load average {_load()})", tipg, flush=True)
     else:
         print(f"no tipg in {args.tipg_venv}: python -m venv it, pip install tipg uvicorn")
     http = None
     if not args.full or args.serve:
         http = bench_geogrid_http(url, tiles, args.wait)
-        print("http", http, flush=True)
+        print(f"http (load average {_load()})", http, flush=True)
     print()
-    print(_table(layout, tiles, http, query, raw, tipg))
+    print(_table(layout, tiles, http, query, cut, raw, tipg))
 
 
 if __name__ == "__main__":
