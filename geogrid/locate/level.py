@@ -474,7 +474,11 @@ def _overlapping(geoms: np.ndarray, tree: shapely.STRtree, width: float) -> bool
     """
     first, second = tree.query(geoms, predicate="intersects")
     pair = first < second
-    common = shapely.intersection(geoms[first[pair]], geoms[second[pair]])
+    first, second = geoms[first[pair]], geoms[second[pair]]
+    # interiors meeting in an area (an exact predicate, ~3x cheaper than the overlay): only
+    # those pairs can overlap; grids sharing an edge, the most, are dropped before intersecting
+    inner = shapely.relate_pattern(first, second, "2********")
+    common = shapely.intersection(first[inner], second[inner])
     common = common[shapely.area(common) > 0]
     return bool((~shapely.is_empty(shapely.buffer(common, -width))).any())
 
