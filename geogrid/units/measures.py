@@ -168,9 +168,9 @@ def units_digest(unit_ids: Sequence[str] | np.ndarray, geoms: np.ndarray) -> byt
     """
     digest = hashlib.blake2b(digest_size=16)
     digest.update("\x1f".join(str(u) for u in unit_ids).encode())
-    for wkb in shapely.to_wkb(np.asarray(geoms, dtype=object), output_dimension=2).tolist():
-        digest.update(len(wkb).to_bytes(4, "little"))
-        digest.update(wkb)
+    wkbs = shapely.to_wkb(np.asarray(geoms, dtype=object), output_dimension=2).tolist()
+    digest.update(np.array([len(w) for w in wkbs], dtype="<i8").tobytes())  # where each ends
+    digest.update(b"".join(wkbs))
     return digest.digest()
 
 
