@@ -60,8 +60,8 @@ from geogrid.store.staff import StaffStore
 from geogrid.store.unit_measures import (
     KeptMeasures,
     keep_measures,
+    plan_measures,
     read_measures,
-    write_measures,
 )
 from geogrid.store.versions import VersionInfo, VersionStatus, check_transition
 
@@ -221,13 +221,15 @@ class PlanStore:
         by = _check_by(by)
         now = _now()
         area = jurisdiction.strip() if jurisdiction else jurisdiction_of(plan)
+        measures = plan_measures(plan)  # what the workbench opens it with; before any lock
         with self._writing(f"save plan {plan.name!r}") as connection:
             _check_series(connection, plan.name, area)
             ensure_registered(connection, plan, area, now)
             _require_covers(connection, caller, area)
             version_id, number = _insert_version(connection, plan, by, note, warnings, now, area)
             _insert_tables(connection, plan, version_id, now)
-            write_measures(connection, version_id, plan)  # what the workbench opens it with
+            if measures is not None:
+                keep_measures(connection, version_id, measures)
             _register_codes(connection, plan, number, now)
             if self.backend == "geopackage":
                 _touch_geopackage(connection, plan, now)
