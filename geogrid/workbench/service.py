@@ -288,12 +288,21 @@ class Workbench:
         return [r for r in self.drafts.list() if self._sees(caller, r)]
 
     def draft(self, record: DraftRecord) -> Draft:
-        """The draft of ``record`` as it stands (rebuilt from its base and log when not cached)."""
-        with self._guard:
-            cached = self._cache.get(record.id)
-            if cached is not None and cached[0] == record.revision:
-                self._cache.move_to_end(record.id)
-                return cached[1]
+        """The draft of ``record`` as it stands (rebuilt from its base and log when not cached).
+
+        A record read before the draft's lock may be stale by the time it is rebuilt; the log
+        is read apart from the record, so the rebuild takes the record as it is now (a cursor
+        past the log's end otherwise).
+        """
+        held = self._held(record)
+        if held is not None:
+            return held
+        current = self.drafts.get(record.id)
+        if current.revision != record.revision:
+            held = self._held(current)
+            if held is not None:
+                return held
+        record = current
         bands = _from_band_json(record.band)
         if record.base_from is None:
             base = plan_from_bytes(self.drafts.base(record.id))
@@ -305,6 +314,15 @@ class Workbench:
         draft.replay([Delta.from_json(d) for d in self.drafts.log(record.id)], record.cursor)
         self._remember(record, draft)
         return draft
+
+    def _held(self, record: DraftRecord) -> Draft | None:
+        """The draft of ``record`` kept in memory at its revision, if any."""
+        with self._guard:
+            cached = self._cache.get(record.id)
+            if cached is not None and cached[0] == record.revision:
+                self._cache.move_to_end(record.id)
+                return cached[1]
+        return None
 
     def plan(self, record: DraftRecord) -> GridPlan:
         """The draft as a plan, with the staff set in it."""
