@@ -353,14 +353,17 @@ def test_postgis_columns_are_typed_and_indexed(postgis_url: str) -> None:
         with engine.connect() as connection:
             columns = connection.execute(
                 sa.text(
-                    "SELECT f_table_name, type, srid FROM geometry_columns "
-                    "WHERE f_table_schema = current_schema() ORDER BY f_table_name"
+                    "SELECT f_table_name, f_geometry_column, type, srid FROM geometry_columns "
+                    "WHERE f_table_schema = current_schema() "
+                    "ORDER BY f_table_name, f_geometry_column"
                 )
             ).all()
             assert [tuple(c) for c in columns] == [
-                ("generalised_grids", "MULTIPOLYGON", 3857),  # per zoom band, for tiles
-                ("grids", "MULTIPOLYGON", 4490),
-                ("units", "MULTIPOLYGON", 4490),
+                ("generalised_grids", "geom", "MULTIPOLYGON", 3857),  # per zoom band, for tiles
+                ("generalised_grids", "pixels", "MULTIPOLYGON", 0),  # tile pixels (0012)
+                ("generalised_grids", "pixels_out", "MULTIPOLYGON", 0),  # one zoom out (0014)
+                ("grids", "geom", "MULTIPOLYGON", 4490),
+                ("units", "geom", "MULTIPOLYGON", 4490),
             ]
             methods = connection.execute(
                 sa.text(
