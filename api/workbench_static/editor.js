@@ -60,11 +60,15 @@ function acceptChange(data, etag) {
   const fresh = new Map(data.grids.map((g) => [g.code, g]));
   const removed = new Set(data.removed);
   const grids = [];
+  let renamed = false;
   for (const g of gridsOf(state.draft)) {
     if (removed.has(g.code)) continue;
-    grids.push(fresh.get(g.code) ?? g);
+    const now = fresh.get(g.code);
+    renamed ||= now !== undefined && now.name !== g.name;
+    grids.push(now ?? g);
     fresh.delete(g.code);
   }
+  const same = !removed.size && !fresh.size && !renamed; // the same grids, the same names
   if (fresh.size) { // new grids: into the server's order (level, then code)
     grids.push(...fresh.values());
     grids.sort((a, b) => a.level - b.level || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
@@ -74,7 +78,7 @@ function acceptChange(data, etag) {
   const { id, revision, etag: tag, edits, can_undo, can_redo, proposal } = data;
   state.draft = { ...state.draft, id, revision, etag: tag, edits, can_undo, can_redo, proposal, grids, problems };
   state.etag = etag || `"${tag}"`;
-  renderDraft();
+  renderDraft(same ? touched : null);
   showChange(data, touched);
 }
 
@@ -144,7 +148,9 @@ function renderProblems() {
     p.where ? el("button", { type: "button", class: "problem-go", text: t("problem_here"), onclick: () => state.map.focusProblem(i) }) : null)));
 }
 
-function renderDraft() {
+// The draft shown; `touched`: only those grids changed, none added, removed or renamed (their
+// rows are made again, the other 2,500 rows and the grid lists' options are not even compared).
+function renderDraft(touched = null) {
   const d = state.draft;
   const band = Array.isArray(d.band) ? { low: d.band[0], high: d.band[1] } : d.band && typeof d.band === "object" ? d.band : null;
   const title = t("draft_title", { id: d.id ?? state.draftId, plan: d.plan ?? state.plan?.name ?? "", version: d.base_version ?? d.version ?? "", revision: d.revision ?? 0 });
@@ -152,6 +158,12 @@ function renderDraft() {
   $("#undo").disabled = d.can_undo === false;
   $("#redo").disabled = d.can_redo === false;
   const grids = gridsOf(d);
+  if (touched && renderRows(grids, touched)) {
+    renderProblems();
+    renderSelection();
+    document.dispatchEvent(new CustomEvent("draft"));
+    return;
+  }
   renderTable(grids);
   const options = grids.map((g) => [g.code, `${g.name ?? ""} ${g.code}`]);
   const signature = options.map(([c, l]) => `${c}|${l}`).join("\n");
@@ -182,7 +194,7 @@ const BLOCK = 50;
 function renderTable(grids) {
   const table = $("#grid-table");
   const rows = grids.map((g) => {
-    const signature = JSON.stringify([g.name, g.households, g.units, g.status, g.pieces, g.polsby_popper, g.locked, state.focus === g.code]);
+    const signature = rowSignature(g);
     const shown = shownRows.get(g.code);
     if (shown && shown[0] === signature) return shown[1];
     const row = gridRow(g);
@@ -204,6 +216,26 @@ function renderTable(grids) {
   }
   const codes = new Set(grids.map((g) => g.code));
   for (const code of [...shownRows.keys()]) if (!codes.has(code)) shownRows.delete(code);
+}
+
+// The rows of grids `touched` made again where what they show changed; false when a row is
+// not shown yet (the whole table is rendered instead).
+function renderRows(grids, touched) {
+  for (const g of grids) {
+    if (!touched.has(g.code)) continue;
+    const shown = shownRows.get(g.code);
+    if (!shown) return false;
+    const signature = rowSignature(g);
+    if (shown[0] === signature) continue;
+    const row = gridRow(g);
+    shown[1].replaceWith(row);
+    shownRows.set(g.code, [signature, row]);
+  }
+  return true;
+}
+
+function rowSignature(g) {
+  return JSON.stringify([g.name, g.households, g.units, g.status, g.pieces, g.polsby_popper, g.locked, state.focus === g.code]);
 }
 
 function gridRow(g) {
