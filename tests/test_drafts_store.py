@@ -2,8 +2,9 @@
 
 * the edit log is appended row by row (``draft_edits``): edits, undo and redo survive a
   server restart (a new :class:`Workbench` over the same store) and go on from there; an
-  edit after undo replaces the undone rows; a change naming a stale revision writes nothing
-  and a conflicting save keeps every edit;
+  edit after undo replaces the undone rows; a change naming a stale revision writes nothing,
+  a record read before other processes' edits rebuilds the draft as it is now, and a
+  conflicting save keeps every edit;
 * a draft of a stored version carries no base bytes (``base_from``) and opens the same plan;
   an upload's draft keeps its bytes;
 * a store at 0010 with drafts in it upgrades (each ``drafts.log`` carried into
@@ -115,6 +116,28 @@ def test_a_stale_change_writes_nothing(store: PlanStore) -> None:
     assert [seq for seq, _ in _rows(store, record.id)] == [0, 1]
     assert two.drafts.get(record.id).revision == 3
     assert _state(two, record.id)[1:] == (2, 2)
+
+
+def test_a_record_read_before_other_edits_rebuilds_the_draft_as_it_is_now(
+    store: PlanStore,
+) -> None:
+    """A process holding an old record (cursor 3) rebuilds after another process undid two
+    edits and replaced them (log of 2): it gets the current draft, never the old cursor
+    over the new log."""
+    one, two = Workbench(store), Workbench(store)  # two server processes, one draft
+    record = one.open(PLANNER, PLAN.name)
+    for unit, to in ((1, 2), (2, 2), (3, 3)):
+        one.edit(PLANNER, record.id, _move(unit, to))
+    stale = two.drafts.get(record.id)  # read before the others' change, not yet rebuilt
+    assert stale.cursor == 3
+    one.step(PLANNER, record.id, back=True)
+    one.step(PLANNER, record.id, back=True)
+    one.edit(PLANNER, record.id, _move(4, 3))
+    revision, log = two.drafts.log(record.id)
+    assert revision == two.drafts.get(record.id).revision and len(log) == 2
+    draft = two.draft(stale)
+    assert (draft.cursor, len(draft.log)) == (2, 2)
+    assert list(draft.codes) == _state(one, record.id)[0]
 
 
 def test_a_conflicting_save_keeps_every_edit(store: PlanStore) -> None:

@@ -157,15 +157,23 @@ class DraftStore:
             raise NotFoundError(f"no draft {draft_id} with its base's bytes (草稿不存在)")
         return bytes(blob)
 
-    def log(self, draft_id: str) -> list[dict[str, Any]]:
-        """The edit log of draft ``draft_id``, oldest first (edits after the cursor too)."""
+    def log(self, draft_id: str) -> tuple[int, list[dict[str, Any]]]:
+        """The edit log of draft ``draft_id``, oldest first (edits after the cursor too).
+
+        Returns the draft's revision with it, read in the same statement (one snapshot on
+        both stores): the log belongs to that revision, even while others edit.
+        """
         query = (
-            sa.select(draft_edits.c.edit)
-            .where(draft_edits.c.draft_id == draft_id)
+            sa.select(drafts.c.revision, draft_edits.c.edit)
+            .select_from(drafts.outerjoin(draft_edits, draft_edits.c.draft_id == drafts.c.id))
+            .where(drafts.c.id == draft_id)
             .order_by(draft_edits.c.seq)
         )
         with reading(self._engine, "read a draft's edits") as connection:
-            return [edit for (edit,) in connection.execute(query)]
+            rows = connection.execute(query).all()
+        if not rows:
+            raise NotFoundError(f"no draft {draft_id} (草稿不存在)")
+        return rows[0][0], [edit for _, edit in rows if edit is not None]
 
     def list(self, owner: str | None = None) -> list[DraftRecord]:
         """Drafts, newest change first; only ``owner``'s when given."""

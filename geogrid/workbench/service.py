@@ -290,19 +290,20 @@ class Workbench:
     def draft(self, record: DraftRecord) -> Draft:
         """The draft of ``record`` as it stands (rebuilt from its base and log when not cached).
 
-        A record read before the draft's lock may be stale by the time it is rebuilt; the log
-        is read apart from the record, so the rebuild takes the record as it is now (a cursor
-        past the log's end otherwise).
+        A record read before the draft's lock may be stale by the time it is rebuilt, and the
+        log is kept apart from the record: the rebuild takes a record and a log of the same
+        revision (a cursor past the log's end, or another log's edits, otherwise).
         """
         held = self._held(record)
         if held is not None:
             return held
-        current = self.drafts.get(record.id)
-        if current.revision != record.revision:
-            held = self._held(current)
+        revision, log = self.drafts.log(record.id)
+        while revision != record.revision:
+            record = self.drafts.get(record.id)
+            held = self._held(record)
             if held is not None:
                 return held
-        record = current
+            revision, log = self.drafts.log(record.id)
         bands = _from_band_json(record.band)
         if record.base_from is None:
             base = plan_from_bytes(self.drafts.base(record.id))
@@ -311,7 +312,7 @@ class Workbench:
             key = (record.plan, record.base_from)
             _, pristine = self._pristine(self.store.get(*key), record.level, key)
             draft = pristine.fresh(band=bands[0], then_band=bands[1])
-        draft.replay([Delta.from_json(d) for d in self.drafts.log(record.id)], record.cursor)
+        draft.replay([Delta.from_json(d) for d in log], record.cursor)
         self._remember(record, draft)
         return draft
 
